@@ -1,0 +1,33 @@
+/**
+ * Environment variables the runtime reads. The Pulumi program sets exactly these on the apex-api
+ * and apex-worker containers, so a rename here breaks the type-check on both sides.
+ */
+export const runtimeEnv = {
+  databaseUrl: "DATABASE_URL",
+  /** Postgres password, injected from the secret and spliced into DATABASE_URL by the runtime. */
+  databasePassword: "DATABASE_PASSWORD",
+  redisUrl: "REDIS_URL",
+  httpPort: "APEX_HTTP_PORT",
+  grpcPort: "APEX_GRPC_PORT",
+  metricsPort: "APEX_METRICS_PORT",
+  workerConcurrency: "APEX_WORKER_CONCURRENCY",
+  leaseMs: "APEX_LEASE_MS",
+  sandboxDriver: "APEX_SANDBOX_DRIVER",
+  bootstrapAdminKey: "APEX_BOOTSTRAP_ADMIN_KEY",
+  openaiApiKey: "OPENAI_API_KEY",
+  anthropicApiKey: "ANTHROPIC_API_KEY",
+  openaiBaseUrl: "OPENAI_BASE_URL",
+  anthropicBaseUrl: "ANTHROPIC_BASE_URL",
+  otlpEndpoint: "OTEL_EXPORTER_OTLP_ENDPOINT",
+  serviceName: "OTEL_SERVICE_NAME",
+  logLevel: "LOG_LEVEL",
+} as const;
+
+export type RuntimeEnvKey = keyof typeof runtimeEnv;
+
+/** Keys of the `apex-secrets` Secret (the seed's names) and the env vars they feed. */
+export const secretKeys = {
+  openaiApiKey: "OPENAI_API_KEY",
+  anthropicApiKey: "ANTHROPIC_API_KEY",
+  postgresPassword: "POSTGRES_PASSWORD",
+} as const;

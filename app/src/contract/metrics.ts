@@ -1,0 +1,119 @@
+/**
+ * Every Prometheus metric the runtime exposes: names, types, help and labels (seed §1, plus what
+ * the dashboards and alerts need). The runtime registers its prom-client metrics from this list;
+ * dashboards/ and alerts/ may only query names defined here (a test scrapes /metrics to prove it).
+ *
+ * `scope: "cluster"` gauges are computed from Postgres and are identical on every replica that
+ * exports them: query them with max(), never sum(), so replicas are not double-counted.
+ */
+export type MetricType = "counter" | "gauge" | "histogram";
+
+export interface MetricDef {
+  readonly name: string;
+  readonly type: MetricType;
+  readonly help: string;
+  readonly labels: readonly string[];
+  readonly scope: "process" | "cluster";
+  readonly buckets?: readonly number[];
+}
+
+const def = <T extends MetricDef>(m: T): T => m;
+
+export const metrics = {
+  tasksTotal: def({
+    name: "apex_tasks_total",
+    type: "counter",
+    help: "Tasks that reached a terminal state (succeeded, failed, cancelled, skipped), by status.",
+    labels: ["status"],
+    scope: "process",
+  }),
+  taskErrorsTotal: def({
+    name: "apex_task_errors_total",
+    type: "counter",
+    help: "Failed task attempts by error type (timeout, rate_limited, provider_error, breaker_open, tool_error, sandbox_error, cancelled, internal).",
+    labels: ["error_type"],
+    scope: "process",
+  }),
+  tokensTotal: def({
+    name: "apex_tokens_total",
+    type: "counter",
+    help: "LLM tokens consumed, by model (provider/model) and kind (input, output, cached).",
+    labels: ["model", "kind"],
+    scope: "process",
+  }),
+  costTotal: def({
+    name: "apex_cost_total",
+    type: "counter",
+    help: "LLM cost in US dollars (USD), by model (provider/model).",
+    labels: ["model"],
+    scope: "process",
+  }),
+  agentCostTotal: def({
+    name: "apex_agent_cost_total",
+    type: "counter",
+    help: "LLM cost in US dollars (USD), by agent id.",
+    labels: ["agent_id"],
+    scope: "process",
+  }),
+  activeAgents: def({
+    name: "apex_active_agents",
+    type: "gauge",
+    help: "Agents with at least one DAG that is not finished (cluster-wide; query with max()).",
+    labels: [],
+    scope: "cluster",
+  }),
+  runningTasks: def({
+    name: "apex_running_tasks",
+    type: "gauge",
+    help: "Tasks currently running under a lease (cluster-wide; query with max()).",
+    labels: [],
+    scope: "cluster",
+  }),
+  queueDepth: def({
+    name: "apex_queue_depth",
+    type: "gauge",
+    help: "Ready tasks waiting to be claimed (cluster-wide; query with max()).",
+    labels: [],
+    scope: "cluster",
+  }),
+  workerUtilization: def({
+    name: "apex_worker_utilization",
+    type: "gauge",
+    help: "Busy task slots divided by slots of this worker (0..1).",
+    labels: [],
+    scope: "process",
+  }),
+  taskDuration: def({
+    name: "apex_task_duration_seconds",
+    type: "histogram",
+    help: "Task attempt execution time in seconds, by kind (llm, tool).",
+    labels: ["kind"],
+    scope: "process",
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 45, 60, 120, 300],
+  }),
+  llmLatency: def({
+    name: "apex_llm_latency_seconds",
+    type: "histogram",
+    help: "LLM call latency in seconds, by model (provider/model).",
+    labels: ["model"],
+    scope: "process",
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60],
+  }),
+  circuitBreakerState: def({
+    name: "apex_circuit_breaker_state",
+    type: "gauge",
+    help: "LLM circuit breaker state by provider: 0 closed, 1 half-open, 2 open.",
+    labels: ["provider"],
+    scope: "process",
+  }),
+} as const;
+
+export type MetricKey = keyof typeof metrics;
+
+/** Values of apex_circuit_breaker_state. */
+export const breakerStateValue = { closed: 0, half_open: 1, open: 2 } as const;
+
+/** Terminal values of the `status` label of apex_tasks_total. */
+export const taskStatusLabels = ["succeeded", "failed", "cancelled", "skipped"] as const;
+
+export const allMetricNames: readonly string[] = Object.values(metrics).map((m) => m.name);

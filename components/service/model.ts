@@ -1,0 +1,82 @@
+import type * as pulumi from "@pulumi/pulumi";
+
+/**
+ * The one description of a service that both deploy targets render: `docker` (dev, containers on
+ * the local engine) and `kubernetes` (prod). Components describe what they run with a ServiceSpec
+ * and hand it to `deployService`; they never write a container or a Deployment themselves.
+ */
+export interface ServiceSpec {
+  /** Container, Service and DNS name; take it from `app/src/contract/services.ts`. */
+  readonly name: string;
+  /** `app.kubernetes.io/component` label, e.g. "api", "worker", "database", "monitoring". */
+  readonly component: string;
+  /** Image reference (`repo:tag` or `repo@sha256:...`). */
+  readonly image: pulumi.Input<string>;
+  readonly command?: pulumi.Input<string>[];
+  readonly args?: pulumi.Input<string>[];
+  readonly ports: readonly PortSpec[];
+  /** Plain environment. Never put a secret here: use `secretEnv`. */
+  readonly env?: Readonly<Record<string, pulumi.Input<string>>>;
+  /** Env var name -> key in a Secret the stack owns (Kubernetes `secretKeyRef`; Docker: the secret value, kept secret in state). */
+  readonly secretEnv?: Readonly<Record<string, SecretRef>>;
+  readonly resources: ResourceSpec;
+  readonly probes?: { readonly readiness?: ProbeSpec; readonly liveness?: ProbeSpec };
+  /** Fixed replicas, or autoscaling (Kubernetes HPA; Docker runs `min` replicas). */
+  readonly scaling: { readonly replicas: number } | AutoscalingSpec;
+  /** Services that must be up (healthy) before this one starts: Docker start order; Kubernetes ignores it. */
+  readonly dependsOn?: readonly string[];
+  readonly volumes?: readonly VolumeSpec[];
+  /** Runs as this uid/gid. Default 1000:1000. Images that need another user say so. */
+  readonly user?: { readonly uid: number; readonly gid: number };
+  /** Default true; the writable paths then come from `volumes` of kind "tmp". */
+  readonly readOnlyRootFilesystem?: boolean;
+  /** A persistent service (database): Kubernetes StatefulSet with a PVC per `data` volume. */
+  readonly stateful?: boolean;
+  /** Needs the Kubernetes API (e.g. the worker's sandbox driver). Default false: token not mounted. */
+  readonly kubernetesApiAccess?: boolean;
+  /** Extra labels on every object of this service. */
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+export interface PortSpec {
+  /** IANA-style port name: "http", "grpc", "metrics", "postgres". */
+  readonly name: string;
+  readonly port: number;
+  /** Docker (dev): publish on 127.0.0.1 at this host port. */
+  readonly hostPort?: number;
+  /** Prometheus scrapes `/metrics` on this port. */
+  readonly metrics?: boolean;
+  readonly appProtocol?: "http" | "grpc" | "tcp";
+}
+
+export interface SecretRef {
+  /** Name of the Secret (Kubernetes) / key of the stack's secret map (Docker). */
+  readonly secret: string;
+  readonly key: string;
+}
+
+export interface ResourceSpec {
+  readonly requests: { readonly cpu: string; readonly memory: string };
+  readonly limits: { readonly cpu: string; readonly memory: string };
+}
+
+export interface AutoscalingSpec {
+  readonly minReplicas: number;
+  readonly maxReplicas: number;
+  readonly targetCpuUtilization: number;
+}
+
+export type ProbeSpec =
+  | { readonly http: { readonly path: string; readonly port: number }; readonly initialDelaySeconds?: number; readonly periodSeconds?: number }
+  | { readonly tcp: { readonly port: number }; readonly initialDelaySeconds?: number; readonly periodSeconds?: number }
+  | { readonly exec: { readonly command: string[] }; readonly initialDelaySeconds?: number; readonly periodSeconds?: number };
+
+export type VolumeSpec =
+  /** Persistent data: Docker named volume; Kubernetes PVC (StatefulSet volumeClaimTemplate). */
+  | { readonly kind: "data"; readonly name: string; readonly mountPath: string; readonly size: string }
+  /** Scratch space: Docker tmpfs; Kubernetes emptyDir (memory-backed when `memory`). */
+  | { readonly kind: "tmp"; readonly name: string; readonly mountPath: string; readonly sizeLimit?: string; readonly memory?: boolean }
+  /** Generated config files: Docker uploads; Kubernetes ConfigMap mounted read-only. Never secrets. */
+  | { readonly kind: "config"; readonly name: string; readonly mountPath: string; readonly files: Readonly<Record<string, pulumi.Input<string>>> };
+
+export const isAutoscaled = (s: ServiceSpec["scaling"]): s is AutoscalingSpec => "minReplicas" in s;
