@@ -1,0 +1,61 @@
+/**
+ * What the engine needs from an LLM: one completion for a `provider/model` string. Providers
+ * (openai, anthropic, local) sit behind the gateway, which applies the circuit breaker, the shared
+ * rate limits and the price table. Errors are typed so the engine can decide: retry, reschedule
+ * without spending an attempt (breaker open, rate limited), or fail.
+ */
+export interface LlmRequest {
+  /** `provider/model`, e.g. `openai/gpt-4o-mini`, `anthropic/claude-3-5-haiku-latest`, `local/echo`. */
+  readonly model: string;
+  readonly prompt: string;
+  readonly system?: string;
+  readonly maxTokens?: number;
+  readonly temperature?: number;
+  readonly signal: AbortSignal;
+}
+
+export interface LlmUsage {
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly cachedTokens: number;
+}
+
+export interface LlmResult {
+  readonly provider: string;
+  /** Model the provider says answered (may differ from the requested one). */
+  readonly responseModel: string;
+  readonly requestModel: string;
+  readonly text: string;
+  readonly finishReasons: readonly string[];
+  readonly usage: LlmUsage;
+  readonly costUsd: number;
+  /** Price table version used for costUsd. */
+  readonly priceVersion: string;
+  readonly latencyMs: number;
+}
+
+export type LlmErrorKind =
+  | "breaker_open" // provider's breaker is open: reschedule, do not spend an attempt
+  | "rate_limited" // 429 or our shared limiter: reschedule after retryAfterMs
+  | "timeout"
+  | "provider_error" // 5xx, connection errors, malformed responses: retryable
+  | "invalid_request" // 4xx other than 429, unknown model: not retryable
+  | "cancelled";
+
+export class LlmError extends Error {
+  constructor(
+    readonly kind: LlmErrorKind,
+    message: string,
+    readonly options: { readonly retryAfterMs?: number; readonly provider?: string; readonly cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = "LlmError";
+  }
+  get retryable(): boolean {
+    return this.kind !== "invalid_request" && this.kind !== "cancelled";
+  }
+}
+
+export interface LlmGateway {
+  complete(req: LlmRequest): Promise<LlmResult>;
+}
