@@ -1,0 +1,120 @@
+/**
+ * The service layer: everything the HTTP and gRPC APIs do, once. The store/engine implements it;
+ * the transports only authenticate, authorise, parse and call it. Authorisation happens in the
+ * transports (see auth/); the service trusts its caller but still scopes by `agentScope` where given.
+ */
+export type TaskStatus =
+  | "pending"
+  | "ready"
+  | "running"
+  | "awaiting_approval"
+  | "succeeded"
+  | "failed"
+  | "cancelled"
+  | "skipped";
+
+export type DagStatus = "running" | "awaiting_approval" | "succeeded" | "failed" | "cancelled";
+
+export type Role = "admin" | "operator" | "viewer" | "agent";
+
+/** The authenticated caller, as the transports pass it down. */
+export interface Principal {
+  readonly keyId: string;
+  readonly role: Role;
+  /** Set for role "agent": it may only see and submit DAGs of this agent. */
+  readonly agentId?: string;
+}
+
+export interface Agent {
+  readonly id: string;
+  readonly name: string;
+  readonly description?: string;
+  readonly createdAt: string;
+}
+
+export interface TaskUsage {
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly cachedTokens: number;
+  readonly costUsd: number;
+}
+
+export interface AttemptView {
+  readonly number: number;
+  readonly status: "running" | "succeeded" | "failed";
+  readonly workerId: string;
+  readonly startedAt: string;
+  readonly finishedAt?: string;
+  readonly error?: string;
+}
+
+export interface TaskView {
+  readonly id: string;
+  readonly kind: "llm" | "tool";
+  readonly status: TaskStatus;
+  readonly dependsOn: readonly string[];
+  readonly output?: unknown;
+  readonly error?: string;
+  readonly attempts: readonly AttemptView[];
+  readonly usage: TaskUsage;
+}
+
+export interface DagView {
+  readonly id: string;
+  readonly agentId: string;
+  readonly name: string;
+  readonly status: DagStatus;
+  readonly input: unknown;
+  readonly tasks: readonly TaskView[];
+  readonly totals: TaskUsage;
+  readonly traceId?: string;
+  readonly createdAt: string;
+  readonly finishedAt?: string;
+}
+
+export interface ApprovalView {
+  readonly id: string;
+  readonly dagId: string;
+  readonly taskId: string;
+  readonly tool: string;
+  readonly args: unknown;
+  readonly status: "pending" | "approved" | "rejected";
+  readonly decidedBy?: string;
+  readonly decidedAt?: string;
+  readonly reason?: string;
+  readonly createdAt: string;
+}
+
+export interface DagEvent {
+  readonly dagId: string;
+  readonly type: "dag_status" | "task_status";
+  readonly taskId?: string;
+  readonly status: string;
+  readonly at: string;
+}
+
+/** A user error the transports turn into 400/404/409 with `field` named. */
+export class ServiceError extends Error {
+  constructor(
+    readonly code: "invalid_argument" | "not_found" | "conflict" | "permission_denied",
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = "ServiceError";
+  }
+}
+
+export interface ApexService {
+  createAgent(input: { name: string; description?: string }): Promise<Agent>;
+  listAgents(scope?: { agentId?: string }): Promise<Agent[]>;
+  /** Validates (zod, unknown deps, cycles, tool args) and writes the DAG in one transaction. */
+  submitDag(body: unknown, principal: Principal): Promise<{ id: string; status: DagStatus }>;
+  getDag(id: string, scope?: { agentId?: string }): Promise<DagView>;
+  cancelDag(id: string, scope?: { agentId?: string }): Promise<{ id: string; status: DagStatus }>;
+  listApprovals(filter?: { status?: ApprovalView["status"] }): Promise<ApprovalView[]>;
+  decideApproval(id: string, decision: "approve" | "reject", principal: Principal, reason?: string): Promise<ApprovalView>;
+  /** Events of one DAG until it ends or the returned function is called. */
+  watchDag(id: string, onEvent: (e: DagEvent) => void, scope?: { agentId?: string }): Promise<() => Promise<void>>;
+  ready(): Promise<boolean>;
+}
