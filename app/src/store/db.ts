@@ -13,4 +13,30 @@ export interface Db {
   /** Runs fn in one transaction (BEGIN/COMMIT, ROLLBACK on throw) on one connection. */
   transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+  /** Runs a multi-statement SQL script without parameters (migrations). */
+  exec?(sql: string): Promise<void>;
+  /**
+   * LISTEN on a channel (Postgres: one dedicated connection per Db; PGlite: its own notify).
+   * Returns the function that stops listening. Absent on transaction handles.
+   */
+  listen?(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+}
+
+export interface OpenDbOptions {
+  /** postgres:// URL; unset means embedded PGlite. */
+  readonly databaseUrl?: string;
+  /** PGlite data directory; unset means in-memory. */
+  readonly dataDir?: string;
+  /** Pool size for Postgres (default 10). */
+  readonly poolSize?: number;
+}
+
+/** Opens the store the config asks for. Migrations are applied separately (see migrate.ts). */
+export async function openDb(options: OpenDbOptions = {}): Promise<Db> {
+  if (options.databaseUrl) {
+    const { PostgresDb } = await import("./postgres");
+    return new PostgresDb(options.databaseUrl, options.poolSize);
+  }
+  const { openPglite } = await import("./pglite");
+  return openPglite(options.dataDir);
 }

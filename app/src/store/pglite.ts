@@ -1,0 +1,53 @@
+import { PGlite, type Transaction } from "@electric-sql/pglite";
+import type { Db, QueryResult } from "./db";
+
+/** Db over embedded PGlite (one in-process Postgres; queries are serialised by PGlite itself). */
+class PgliteDb implements Db {
+  readonly kind = "pglite" as const;
+  constructor(private readonly pg: PGlite) {}
+
+  async query<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
+    const r = await this.pg.query<T>(sql, params as unknown[] | undefined);
+    return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.pg.exec(sql);
+  }
+
+  transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+    return this.pg.transaction((tx) => fn(new PgliteTxDb(tx)));
+  }
+
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>> {
+    return this.pg.listen(channel, onPayload).then((unlisten) => () => unlisten());
+  }
+
+  close(): Promise<void> {
+    return this.pg.close();
+  }
+}
+
+class PgliteTxDb implements Db {
+  readonly kind = "pglite" as const;
+  constructor(private readonly tx: Transaction) {}
+  async query<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
+    const r = await this.tx.query<T>(sql, params as unknown[] | undefined);
+    return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+  }
+  async exec(sql: string): Promise<void> {
+    await this.tx.exec(sql);
+  }
+  transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+    return fn(this);
+  }
+  async close(): Promise<void> {
+    throw new Error("close() on a transaction handle");
+  }
+}
+
+/** In-memory when dataDir is unset; otherwise a persistent directory. */
+export async function openPglite(dataDir?: string): Promise<Db> {
+  const pg = await PGlite.create(dataDir ? { dataDir } : {});
+  return new PgliteDb(pg);
+}
