@@ -1,0 +1,187 @@
+/**
+ * Coordination through Redis, shared by every replica: breaker state and token buckets in hashes
+ * changed only by Lua scripts (atomic), events through pub/sub on a second connection (a
+ * subscribed Redis connection can issue no other commands).
+ */
+import { Redis } from "ioredis";
+import { validateBreakerPolicy, type BreakerOp } from "./breaker-machine";
+import { breakerScript, tokenBucketScript } from "./redis-scripts";
+import { bucketShape, validateCost } from "./token-bucket";
+import {
+  defaultBreakerPolicy,
+  type BreakerPolicy,
+  type BreakerState,
+  type BreakerStore,
+  type Coordination,
+  type EventBus,
+  type RateLimit,
+  type RateLimiter,
+} from "./types";
+
+export interface RedisCoordinationOptions {
+  readonly redisUrl: string;
+  /** Prefix of every key and channel, so environments or tests can share one Redis. Default "apex:". */
+  readonly keyPrefix?: string;
+  readonly now?: () => number;
+  /** Policy used when a caller passes none. Default `defaultBreakerPolicy`. */
+  readonly breakerPolicy?: BreakerPolicy;
+  /** How long to wait for the first connection before giving up. Default 5000 ms. */
+  readonly connectTimeoutMs?: number;
+}
+
+type ScriptCommands = {
+  apexBreaker(key: string, ...args: (string | number)[]): Promise<[string, number]>;
+  apexBucket(key: string, ...args: (string | number)[]): Promise<string>;
+};
+
+const breakerStates: readonly string[] = ["closed", "half_open", "open"] satisfies BreakerState[];
+
+/** Connects (failing fast with a clear error if Redis is unreachable) and returns the coordination. */
+export async function createRedisCoordination(opts: RedisCoordinationOptions): Promise<Coordination> {
+  const prefix = opts.keyPrefix ?? "apex:";
+  const now = opts.now ?? Date.now;
+  const fallbackPolicy = validateBreakerPolicy(opts.breakerPolicy ?? defaultBreakerPolicy);
+  const connectTimeout = opts.connectTimeoutMs ?? 5_000;
+
+  const redis = new Redis(opts.redisUrl, {
+    lazyConnect: true,
+    connectTimeout,
+    maxRetriesPerRequest: 2,
+    enableOfflineQueue: true,
+  });
+  // ioredis reconnects by itself; without a listener an 'error' event would crash the process.
+  redis.on("error", () => undefined);
+  try {
+    await redis.connect();
+  } catch (err) {
+    redis.disconnect();
+    throw new Error(`cannot connect to Redis at ${redactUrl(opts.redisUrl)}: ${(err as Error).message}`, { cause: err });
+  }
+  redis.defineCommand("apexBreaker", { numberOfKeys: 1, lua: breakerScript });
+  redis.defineCommand("apexBucket", { numberOfKeys: 1, lua: tokenBucketScript });
+  const scripts = redis as unknown as ScriptCommands;
+
+  const runBreaker = async (key: string, op: BreakerOp, policy: BreakerPolicy | undefined) => {
+    const p = validateBreakerPolicy(policy ?? fallbackPolicy);
+    const ttlMs = Math.max(3_600_000, 4 * (p.cooldownMs + p.probeLeaseMs));
+    const [state, admitted] = await scripts.apexBreaker(
+      `${prefix}breaker:${key}`,
+      op,
+      Math.floor(now()),
+      p.failureThreshold,
+      p.cooldownMs,
+      p.probeLeaseMs,
+      ttlMs,
+    );
+    if (!breakerStates.includes(state)) throw new Error(`breaker script returned unknown state ${state}`);
+    return { state: state as BreakerState, admitted: admitted === 1 };
+  };
+  const breakers: BreakerStore = {
+    state: async (key, policy) => (await runBreaker(key, "state", policy)).state,
+    admit: async (key, policy) => (await runBreaker(key, "admit", policy)).admitted,
+    recordSuccess: async (key, policy) => (await runBreaker(key, "success", policy)).state,
+    recordFailure: async (key, policy) => (await runBreaker(key, "failure", policy)).state,
+    release: async (key, policy) => (await runBreaker(key, "release", policy)).state,
+  };
+
+  const runBucket = async (key: string, op: "take" | "adjust", amount: number, limit: RateLimit) => {
+    const shape = bucketShape(limit);
+    const wait = await scripts.apexBucket(
+      `${prefix}ratelimit:${key}`,
+      op,
+      amount,
+      Math.floor(now()),
+      shape.capacity,
+      shape.perMs,
+      shape.ttlMs,
+    );
+    return Number(wait);
+  };
+  const rateLimiter: RateLimiter = {
+    async take(key, cost, limit) {
+      validateCost(cost);
+      if (!limit) return 0;
+      return runBucket(key, "take", cost, limit);
+    },
+    async adjust(key, delta, limit) {
+      if (!Number.isFinite(delta)) throw new Error(`rate limiter: delta must be a finite number, got ${String(delta)}`);
+      await runBucket(key, "adjust", delta, limit);
+    },
+  };
+
+  const events = createRedisEventBus(redis, `${prefix}events:`);
+
+  return {
+    kind: "redis",
+    breakers,
+    rateLimiter,
+    events,
+    async close() {
+      await events.close();
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
+
+function createRedisEventBus(redis: Redis, channelPrefix: string): EventBus & { close(): Promise<void> } {
+  let subscriber: Redis | undefined;
+  const handlers = new Map<string, Set<(event: unknown) => void>>();
+
+  const ensureSubscriber = async (): Promise<Redis> => {
+    if (subscriber) return subscriber;
+    const sub = redis.duplicate();
+    sub.on("error", () => undefined);
+    sub.on("message", (redisChannel: string, message: string) => {
+      const set = handlers.get(redisChannel);
+      if (!set) return;
+      let event: unknown;
+      try {
+        event = JSON.parse(message);
+      } catch {
+        return; // not ours: something else published on our channel
+      }
+      for (const handler of [...set]) handler(event);
+    });
+    subscriber = sub;
+    return sub;
+  };
+
+  return {
+    async publish(channel, event) {
+      await redis.publish(channelPrefix + channel, JSON.stringify(event));
+    },
+    async subscribe(channel, onEvent) {
+      const sub = await ensureSubscriber();
+      const redisChannel = channelPrefix + channel;
+      let set = handlers.get(redisChannel);
+      if (!set) {
+        handlers.set(redisChannel, (set = new Set()));
+        await sub.subscribe(redisChannel);
+      }
+      const handler = (event: unknown) => onEvent(event);
+      set.add(handler);
+      return async () => {
+        set.delete(handler);
+        if (set.size === 0 && handlers.get(redisChannel) === set) {
+          handlers.delete(redisChannel);
+          await sub.unsubscribe(redisChannel).catch(() => undefined);
+        }
+      };
+    },
+    async close() {
+      handlers.clear();
+      if (subscriber) await subscriber.quit().catch(() => subscriber?.disconnect());
+    },
+  };
+}
+
+/** Drops the password from a Redis URL so it can go into an error message. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "<unparseable REDIS_URL>";
+  }
+}
