@@ -1,0 +1,18 @@
+/** What the HTTP and gRPC transports need from the rest of the runtime. */
+import type { Registry } from "prom-client";
+import type { ApiKeyStore } from "../auth/keys";
+import type { ApexService } from "../service/types";
+import type { Logger } from "../telemetry/logger";
+
+export interface ApiDeps {
+  readonly service: ApexService;
+  readonly keys: ApiKeyStore;
+  /** Served on GET /metrics when given. */
+  readonly registry?: Registry;
+  /** Request logs; the transports never log credentials. Defaults to no request logging. */
+  readonly logger?: Logger;
+  /** Largest request body (HTTP) or message (gRPC) accepted, in bytes. Default 1 MiB. */
+  readonly maxRequestBytes?: number;
+}
+
+export const defaultMaxRequestBytes = 1024 * 1024;

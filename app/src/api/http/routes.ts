@@ -1,0 +1,148 @@
+/**
+ * The HTTP routes of the authenticated API, as data: the server registers them from this table and
+ * GET /openapi.json documents them from it, so the two cannot drift apart.
+ */
+import type { FastifyRequest } from "fastify";
+import type { z } from "zod";
+import { ApiError } from "../errors";
+import type { OperationName } from "../operations";
+import * as s from "../schemas";
+
+export interface ApiRoute {
+  readonly method: "GET" | "POST" | "DELETE";
+  /** Fastify syntax (`:id`). */
+  readonly url: string;
+  readonly operation: OperationName;
+  /** OpenAPI operationId when one operation serves several routes; default the operation's name. */
+  readonly operationId?: string;
+  readonly summary: string;
+  readonly successStatus: 200 | 201;
+  /** Builds the operation's input from the request (params win over body fields of the same name). */
+  readonly input: (req: FastifyRequest) => unknown;
+  readonly body?: z.ZodType;
+  readonly query?: z.ZodType;
+  readonly response: z.ZodType;
+}
+
+const params = (req: FastifyRequest): Record<string, unknown> => (req.params ?? {}) as Record<string, unknown>;
+const query = (req: FastifyRequest): Record<string, unknown> => (req.query ?? {}) as Record<string, unknown>;
+
+/** The body as an object; an absent body is `{}`, anything but a JSON object is a 400 on `body`. */
+export function bodyObject(req: FastifyRequest): Record<string, unknown> {
+  const body: unknown = req.body;
+  if (body === undefined || body === null) return {};
+  if (typeof body !== "object" || Array.isArray(body)) {
+    throw new ApiError("invalid_argument", "the request body must be a JSON object", "body");
+  }
+  return body as Record<string, unknown>;
+}
+
+export const apiRoutes: readonly ApiRoute[] = [
+  {
+    method: "POST",
+    url: "/v1/agents",
+    operation: "createAgent",
+    summary: "Create an agent.",
+    successStatus: 201,
+    input: bodyObject,
+    body: s.createAgentBody,
+    response: s.agentJson,
+  },
+  {
+    method: "GET",
+    url: "/v1/agents",
+    operation: "listAgents",
+    summary: "List agents; agent keys see only their own agent.",
+    successStatus: 200,
+    input: query,
+    response: s.agentListJson,
+  },
+  {
+    method: "POST",
+    url: "/v1/dags",
+    operation: "submitDag",
+    summary: "Submit a DAG; agent keys only for their own agent. Validated and written in one transaction.",
+    successStatus: 201,
+    input: (req) => req.body,
+    body: s.submitDagBody,
+    response: s.dagStatusJson,
+  },
+  {
+    method: "GET",
+    url: "/v1/dags/:id",
+    operation: "getDag",
+    summary: "A DAG with per-task status, output, attempts, tokens and cost, and totals; agent keys only their own agent's.",
+    successStatus: 200,
+    input: params,
+    response: s.dagJson,
+  },
+  {
+    method: "POST",
+    url: "/v1/dags/:id/cancel",
+    operation: "cancelDag",
+    summary: "Cancel a DAG: running tasks are aborted, the rest cancelled.",
+    successStatus: 200,
+    input: params,
+    response: s.dagStatusJson,
+  },
+  {
+    method: "GET",
+    url: "/v1/approvals",
+    operation: "listApprovals",
+    summary: "List tool approvals, optionally by status.",
+    successStatus: 200,
+    input: query,
+    query: s.listApprovalsQuery,
+    response: s.approvalListJson,
+  },
+  {
+    method: "POST",
+    url: "/v1/approvals/:id/approve",
+    operation: "decideApproval",
+    operationId: "approve",
+    summary: "Approve a parked tool call; recorded with who and when.",
+    successStatus: 200,
+    input: (req) => ({ ...bodyObject(req), ...params(req), decision: "approve" }),
+    body: s.decideApprovalBody,
+    response: s.approvalJson,
+  },
+  {
+    method: "POST",
+    url: "/v1/approvals/:id/reject",
+    operation: "decideApproval",
+    operationId: "reject",
+    summary: "Reject a parked tool call; recorded with who and when.",
+    successStatus: 200,
+    input: (req) => ({ ...bodyObject(req), ...params(req), decision: "reject" }),
+    body: s.decideApprovalBody,
+    response: s.approvalJson,
+  },
+  {
+    method: "POST",
+    url: "/v1/api-keys",
+    operation: "createApiKey",
+    summary: "Create an API key. The secret is in this response only.",
+    successStatus: 201,
+    input: bodyObject,
+    body: s.createApiKeyBody,
+    response: s.createdApiKeyJson,
+  },
+  {
+    method: "GET",
+    url: "/v1/api-keys",
+    operation: "listApiKeys",
+    summary: "List API keys without their secrets.",
+    successStatus: 200,
+    input: query,
+    response: s.apiKeyListJson,
+  },
+  {
+    method: "DELETE",
+    url: "/v1/api-keys/:id",
+    operation: "revokeApiKey",
+    summary: "Revoke an API key, effective on the next request.",
+    successStatus: 200,
+    input: params,
+    response: s.apiKeyJson,
+  },
+];

@@ -1,0 +1,78 @@
+/** Service views (camelCase) as the API's snake_case wire shapes, for both transports. */
+import type { ApiKeyView } from "../auth/keys";
+import type { Agent, ApprovalView, DagEvent, DagView, TaskUsage } from "../service/types";
+import type { AgentJson, ApiKeyJson, ApprovalJson, DagEventJson, DagJson, UsageJson } from "./schemas";
+
+const opt = <K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } =>
+  (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+
+export function usageJson(u: TaskUsage): UsageJson {
+  return { input_tokens: u.inputTokens, output_tokens: u.outputTokens, cached_tokens: u.cachedTokens, cost_usd: u.costUsd };
+}
+
+export function agentJson(a: Agent): AgentJson {
+  return { id: a.id, name: a.name, ...opt("description", a.description), created_at: a.createdAt };
+}
+
+export function dagJson(d: DagView): DagJson {
+  return {
+    id: d.id,
+    agent_id: d.agentId,
+    name: d.name,
+    status: d.status,
+    input: d.input,
+    tasks: d.tasks.map((t) => ({
+      id: t.id,
+      kind: t.kind,
+      status: t.status,
+      depends_on: [...t.dependsOn],
+      ...opt("output", t.output),
+      ...opt("error", t.error),
+      attempts: t.attempts.map((a) => ({
+        number: a.number,
+        status: a.status,
+        worker_id: a.workerId,
+        started_at: a.startedAt,
+        ...opt("finished_at", a.finishedAt),
+        ...opt("error", a.error),
+      })),
+      usage: usageJson(t.usage),
+    })),
+    totals: usageJson(d.totals),
+    ...opt("trace_id", d.traceId),
+    created_at: d.createdAt,
+    ...opt("finished_at", d.finishedAt),
+  };
+}
+
+export function approvalJson(a: ApprovalView): ApprovalJson {
+  return {
+    id: a.id,
+    dag_id: a.dagId,
+    task_id: a.taskId,
+    tool: a.tool,
+    args: a.args,
+    status: a.status,
+    ...opt("decided_by", a.decidedBy),
+    ...opt("decided_at", a.decidedAt),
+    ...opt("reason", a.reason),
+    created_at: a.createdAt,
+  };
+}
+
+export function apiKeyJson(k: ApiKeyView): ApiKeyJson {
+  return {
+    id: k.id,
+    name: k.name,
+    role: k.role,
+    ...opt("agent_id", k.agentId),
+    prefix: k.prefix,
+    created_at: k.createdAt,
+    ...opt("revoked_at", k.revokedAt),
+    ...opt("last_used_at", k.lastUsedAt),
+  };
+}
+
+export function dagEventJson(e: DagEvent): DagEventJson {
+  return { dag_id: e.dagId, type: e.type, ...opt("task_id", e.taskId), status: e.status, at: e.at };
+}
