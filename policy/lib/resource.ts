@@ -1,0 +1,80 @@
+import type { Policy, ReportViolation, ResourceValidationArgs, StackValidationArgs } from "@pulumi/policy";
+
+/**
+ * A resource as the policies see it: its type token and its properties (inputs during preview,
+ * outputs in stack validation). Every rule is a pure function of these, so tests and the
+ * stack-wide run call the very functions the pack registers.
+ */
+export interface PlainResource {
+  readonly type: string;
+  readonly name: string;
+  readonly urn?: string;
+  // The engine hands policies untyped JSON; rules narrow what they read.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly props: Record<string, any>;
+}
+
+export interface Violation {
+  readonly message: string;
+  /** The offending resource; absent when the stack as a whole is in violation. */
+  readonly urn?: string;
+}
+
+/** A check of one resource: the messages of its violations (empty when compliant or not applicable). */
+export type ResourceCheck = (resource: PlainResource) => string[];
+/** A check of the whole stack. */
+export type StackCheck = (resources: readonly PlainResource[]) => Violation[];
+
+type PolicyMeta = Pick<Policy, "name" | "description" | "enforcementLevel" | "severity" | "remediationSteps">;
+
+export interface ApexResourcePolicy extends PolicyMeta {
+  readonly kind: "resource";
+  readonly check: ResourceCheck;
+  validateResource: (args: ResourceValidationArgs, report: ReportViolation) => void;
+}
+
+export interface ApexStackPolicy extends PolicyMeta {
+  readonly kind: "stack";
+  readonly check: StackCheck;
+  validateStack: (args: StackValidationArgs, report: ReportViolation) => void;
+}
+
+export type ApexPolicy = ApexResourcePolicy | ApexStackPolicy;
+
+/** Wraps a resource check as a CrossGuard ResourceValidationPolicy. */
+export function resourcePolicy(meta: PolicyMeta, check: ResourceCheck): ApexResourcePolicy {
+  return {
+    ...meta,
+    kind: "resource",
+    check,
+    validateResource: (args, report) => {
+      for (const message of check({ type: args.type, name: args.name, urn: args.urn, props: args.props })) {
+        report(message);
+      }
+    },
+  };
+}
+
+/** Wraps a stack check as a CrossGuard StackValidationPolicy. */
+export function stackPolicy(meta: PolicyMeta, check: StackCheck): ApexStackPolicy {
+  return {
+    ...meta,
+    kind: "stack",
+    check,
+    validateStack: (args, report) => {
+      const resources = args.resources.map((r) => ({ type: r.type, name: r.name, urn: r.urn, props: r.props }));
+      for (const v of check(resources)) {
+        report(v.message, v.urn);
+      }
+    },
+  };
+}
+
+/** Apex's targets: dev renders to the Docker engine, prod to Kubernetes (and AWS when managed data stores are on). */
+export const isProdTarget = (type: string): boolean => type.startsWith("kubernetes:") || type.startsWith("aws:");
+
+export const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+export const asArray = <T = unknown>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
+
+export const describe = (r: PlainResource): string => `${r.type} "${r.name}"`;
