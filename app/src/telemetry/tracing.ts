@@ -1,0 +1,144 @@
+/**
+ * OpenTelemetry tracing for apex-api and apex-worker: the NodeSDK with the OTLP gRPC trace exporter,
+ * W3C trace-context + baggage propagators, and a span processor that copies the baggage keys
+ * agent_id / task_id / dag_id onto every span as attributes.
+ *
+ * Exporter endpoint: OTEL_EXPORTER_OTLP_ENDPOINT. The Pulumi program sets it to the stack's Jaeger
+ * (`defaultOtlpEndpoint`, http://jaeger:4317). When it is unset (local `npm start`, tests) spans are
+ * still created, so trace ids reach logs and DAG rows, but nothing is exported: a process never
+ * sends telemetry to a host nobody configured.
+ *
+ * Span helpers for the DAG/task/LLM/tool spans live in spans.ts.
+ */
+import { type Context, type Span, propagation } from "@opentelemetry/api";
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-grpc";
+import { NodeSDK } from "@opentelemetry/sdk-node";
+import {
+  BatchSpanProcessor,
+  RandomIdGenerator,
+  type IdGenerator,
+  type ReadableSpan,
+  type SpanProcessor,
+} from "@opentelemetry/sdk-trace-base";
+import { runtimeEnv } from "../contract/env";
+import { services } from "../contract/services";
+import { baggageKeys } from "./logger";
+
+/** What deployed stacks set OTEL_EXPORTER_OTLP_ENDPOINT to: the stack's Jaeger, OTLP over gRPC. */
+export const defaultOtlpEndpoint = `http://${services.jaeger.name}:${services.jaeger.otlpGrpcPort}`;
+
+export const apexPropagator = new CompositePropagator({
+  propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
+});
+
+/**
+ * Random ids, except when a span is being re-created with known ids: the root `dag_execution` span
+ * is opened in the API at submission (its ids stored on the DAG row) but ended by whichever process
+ * sees the DAG finish, which starts it again with the stored ids and start time (spans.ts).
+ * Span creation is synchronous, so a one-shot preset cannot leak into another span.
+ */
+export class ReplayableIdGenerator implements IdGenerator {
+  private readonly random = new RandomIdGenerator();
+  private preset: { traceId: string; spanId: string } | undefined;
+
+  generateTraceId(): string {
+    return this.preset?.traceId ?? this.random.generateTraceId();
+  }
+  generateSpanId(): string {
+    return this.preset?.spanId ?? this.random.generateSpanId();
+  }
+  /** Runs `create` (which must start exactly one root span) with the given ids. */
+  withIds<T>(ids: { traceId: string; spanId: string }, create: () => T): T {
+    this.preset = ids;
+    try {
+      return create();
+    } finally {
+      this.preset = undefined;
+    }
+  }
+}
+
+export const idGenerator = new ReplayableIdGenerator();
+
+/** Copies agent_id / task_id / dag_id from the parent context's baggage onto each span. */
+export class BaggageAttributesSpanProcessor implements SpanProcessor {
+  onStart(span: Span, parentContext: Context): void {
+    const baggage = propagation.getBaggage(parentContext);
+    if (!baggage) return;
+    for (const key of baggageKeys) {
+      const entry = baggage.getEntry(key);
+      if (entry) span.setAttribute(key, entry.value);
+    }
+  }
+  onEnd(_span: ReadableSpan): void {}
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+export interface TracingOptions {
+  /** `service.name`: apex-api or apex-worker. */
+  readonly serviceName: string;
+  /** OTLP gRPC endpoint; default OTEL_EXPORTER_OTLP_ENDPOINT; null or unset: no export. */
+  readonly endpoint?: string | null;
+  /** More processors (tests add an in-memory exporter here). */
+  readonly spanProcessors?: readonly SpanProcessor[];
+}
+
+export interface Tracing {
+  /** The endpoint spans are exported to, if any. */
+  readonly endpoint: string | undefined;
+  /** Flushes pending spans. */
+  forceFlush(): Promise<void>;
+  /** Flushes and stops; call on process shutdown. */
+  shutdown(): Promise<void>;
+}
+
+function validateEndpoint(endpoint: string): string {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw new Error(`${runtimeEnv.otlpEndpoint}: expected a URL such as ${defaultOtlpEndpoint}, got "${endpoint}"`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new Error(`${runtimeEnv.otlpEndpoint}: expected an http:// or https:// URL, got "${endpoint}"`);
+  }
+  return endpoint;
+}
+
+/** Starts the OpenTelemetry NodeSDK for this process (once, before the runtime does any work). */
+export function startTracing(options: TracingOptions): Tracing {
+  const configured = options.endpoint === undefined ? process.env[runtimeEnv.otlpEndpoint] : options.endpoint;
+  const endpoint = configured ? validateEndpoint(configured) : undefined;
+  const exporting: SpanProcessor[] = endpoint
+    ? [new BatchSpanProcessor(new OTLPTraceExporter({ url: endpoint }), { scheduledDelayMillis: 1_000 })]
+    : [];
+  const spanProcessors: SpanProcessor[] = [
+    new BaggageAttributesSpanProcessor(),
+    ...exporting,
+    ...(options.spanProcessors ?? []),
+  ];
+
+  const sdk = new NodeSDK({
+    serviceName: options.serviceName,
+    textMapPropagator: apexPropagator,
+    idGenerator,
+    spanProcessors,
+    // Traces only: logs go to stdout (Loki) and metrics to /metrics (Prometheus). Without these
+    // empty lists the SDK would start its own OTLP log and metric exporters from the environment.
+    metricReaders: [],
+    logRecordProcessors: [],
+    instrumentations: [],
+  });
+  sdk.start();
+  return {
+    endpoint,
+    forceFlush: () => Promise.all(spanProcessors.map((p) => p.forceFlush())).then(() => undefined),
+    shutdown: () => sdk.shutdown(),
+  };
+}
