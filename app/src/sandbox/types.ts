@@ -22,9 +22,33 @@ export interface SandboxResult {
   readonly stderr: string;
   readonly timedOut: boolean;
   readonly durationMs: number;
+  /** Which constraints were really in force for this run (drivers fill it in). */
+  readonly limits?: AppliedLimits;
+  /** Output beyond the driver's cap was dropped. */
+  readonly truncated?: { readonly stdout: boolean; readonly stderr: boolean };
+  /** The kernel's OOM killer ended the program (when the driver can tell). */
+  readonly oomKilled?: boolean;
+  /** The run was ended by the request's AbortSignal. */
+  readonly aborted?: boolean;
+}
+
+/**
+ * What actually enforced each constraint for one run, e.g. `memory: "cgroup-v1"` or
+ * `memory: "rlimit-as"`; `"none"` when nothing did. Values are for humans and tests to read.
+ */
+export interface AppliedLimits {
+  readonly isolation: string;
+  readonly network: string;
+  readonly filesystem: string;
+  readonly user: string;
+  readonly memory: string;
+  readonly cpu: string;
+  readonly pids: string;
+  readonly capabilities: string;
 }
 
 export interface SandboxDriver {
   readonly name: "local" | "docker" | "kubernetes";
   run(req: SandboxRequest): Promise<SandboxResult>;
 }
+

@@ -1,0 +1,113 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, lstatSync, readlinkSync } from "node:fs";
+import { sandboxSpec } from "../../contract";
+
+/**
+ * bubblewrap (`bwrap`) invocation for the hardened local sandbox: new user, PID, network, IPC,
+ * UTS and mount namespaces; a read-only root built from a few host directories; tmpfs /tmp with
+ * the contract's size; uid/gid from the contract; every capability dropped.
+ */
+
+/** File descriptor bwrap blocks on until the driver has placed it in the run's cgroup. */
+export const bwrapBlockFd = 3;
+
+/** Directories that make up the sandbox's root (read-only). /etc is limited to what ld.so needs. */
+const systemDirs = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
+const etcFiles = [
+  "/etc/ld.so.cache",
+  "/etc/ld.so.conf",
+  "/etc/ld.so.conf.d",
+  "/etc/alternatives",
+  "/etc/localtime",
+  "/etc/passwd",
+  "/etc/group",
+  "/etc/nsswitch.conf",
+];
+
+export interface BwrapOptions {
+  /** Extra host paths to expose read-only (e.g. an interpreter outside /usr). */
+  readonly readOnlyPaths?: readonly string[];
+  /** Map the program to the contract's uid/gid inside the user namespace. */
+  readonly mapUser: boolean;
+}
+
+function rootArgs(extra: readonly string[]): string[] {
+  const args: string[] = [];
+  for (const dir of systemDirs) {
+    if (!existsSync(dir)) continue;
+    const st = lstatSync(dir);
+    // Merged-/usr systems have /bin -> usr/bin: recreate the link rather than binding twice.
+    if (st.isSymbolicLink()) args.push("--symlink", readlinkSync(dir), dir);
+    else args.push("--ro-bind", dir, dir);
+  }
+  for (const f of etcFiles) args.push("--ro-bind-try", f, f);
+  for (const p of extra) args.push("--ro-bind", p, p);
+  return args;
+}
+
+/** The bwrap argv (without the program) for one run. */
+export function bwrapArgs(opts: BwrapOptions & { blockFd?: number }): string[] {
+  const { uid, gid } = sandboxSpec.user;
+  const args = [
+    "--unshare-all",
+    "--unshare-user",
+    "--disable-userns",
+    "--die-with-parent",
+    "--new-session",
+    "--hostname",
+    "sandbox",
+    ...rootArgs(opts.readOnlyPaths ?? []),
+    "--proc",
+    "/proc",
+    "--dev",
+    "/dev",
+    "--size",
+    String(sandboxSpec.tmpfs.sizeBytes),
+    "--tmpfs",
+    sandboxSpec.tmpfs.path,
+    "--dir",
+    sandboxSpec.workdir,
+    "--remount-ro",
+    "/",
+    "--chdir",
+    sandboxSpec.workdir,
+    "--cap-drop",
+    "ALL",
+  ];
+  if (opts.mapUser) args.push("--uid", String(uid), "--gid", String(gid));
+  if (opts.blockFd !== undefined) args.push("--block-fd", String(opts.blockFd));
+  return args;
+}
+
+export interface BwrapSupport {
+  readonly path: string;
+  /** Host uid/gid bwrap runs as: the contract's user when the worker is root, else the worker's. */
+  readonly hostUser?: { readonly uid: number; readonly gid: number };
+}
+
+/**
+ * Checks that bwrap exists and can really build the sandbox here (it cannot, for example, in an
+ * unprivileged container without user namespaces). Tries the contract's host uid first when root.
+ */
+export function detectBwrap(bwrapPath = "bwrap"): { support?: BwrapSupport; reason?: string } {
+  const candidates: (BwrapSupport["hostUser"] | undefined)[] =
+    process.getuid?.() === 0 ? [sandboxSpec.user, undefined] : [undefined];
+  let reason = "";
+  for (const hostUser of candidates) {
+    const r = spawnSync(bwrapPath, [...bwrapArgs({ mapUser: true }), "--", "true"], {
+      env: { PATH: "/usr/bin:/bin" },
+      timeout: 10_000,
+      cwd: "/",
+      encoding: "utf8",
+      ...(hostUser ? { uid: hostUser.uid, gid: hostUser.gid } : {}),
+    });
+    if (r.error) {
+      reason = `cannot run ${bwrapPath}: ${r.error.message}`;
+      if ((r.error as NodeJS.ErrnoException).code === "ENOENT") break;
+      continue;
+    }
+    if (r.status === 0) return { support: { path: bwrapPath, ...(hostUser ? { hostUser } : {}) } };
+    reason = `${bwrapPath} failed (exit ${r.status}): ${r.stderr.trim()}`;
+  }
+  return { reason };
+}
