@@ -1,0 +1,79 @@
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- a parsed workflow is untyped YAML. */
+const root = join(__dirname, "..");
+const workflowDir = join(root, ".github", "workflows");
+const workflow: any = parse(readFileSync(join(workflowDir, "ci.yml"), "utf8"));
+const scripts: Record<string, string> = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).scripts;
+const jobs: Record<string, any> = workflow.jobs;
+
+const allSteps = (): { job: string; step: any }[] => Object.entries(jobs).flatMap(([job, j]) => (j.steps as any[]).map((step) => ({ job, step })));
+const pulumiSteps = (job: string) => (jobs[job].steps as any[]).filter((s) => typeof s.uses === "string" && s.uses.startsWith("pulumi/actions@"));
+
+describe(".github/workflows/ci.yml", () => {
+  it("is the only workflow and triggers on pull requests and pushes to main", () => {
+    expect(readdirSync(workflowDir)).toEqual(["ci.yml"]);
+    expect(workflow.on.pull_request.branches).toEqual(["main"]);
+    expect(workflow.on.push.branches).toEqual(["main"]);
+    expect(workflow.permissions).toEqual({ contents: "read" });
+  });
+
+  it("pins every action to an exact version and every service image to an exact tag", () => {
+    const uses = allSteps().map(({ step }) => step.uses).filter((u): u is string => typeof u === "string");
+    expect(uses.length).toBeGreaterThan(0);
+    for (const u of uses) expect(u, u).toMatch(/^[\w.-]+\/[\w.-]+@(v\d+\.\d+\.\d+|[0-9a-f]{40})$/);
+    for (const svc of Object.values(jobs.test.services) as any[]) expect(svc.image).toMatch(/:\d+\.\d+(\.\d+)?-alpine$/);
+    expect(workflow.env.NODE_VERSION).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(workflow.env.PULUMI_VERSION).toMatch(/^\d+\.\d+\.\d+$/);
+    for (const j of Object.values(jobs)) expect(j["runs-on"]).toMatch(/^ubuntu-\d+\.\d+$/);
+  });
+
+  it("the Pulumi CLI pin matches the Pulumi SDK the program is locked to", () => {
+    const lock = JSON.parse(readFileSync(join(root, "package-lock.json"), "utf8"));
+    expect(workflow.env.PULUMI_VERSION).toBe(lock.packages["node_modules/@pulumi/pulumi"].version);
+  });
+
+  it("tests run npm ci, lint, type-check and the tests, each an npm script that exists", () => {
+    const runs = (jobs.test.steps as any[]).map((s) => s.run).filter((r): r is string => typeof r === "string");
+    expect(runs.filter((r) => r.startsWith("npm "))).toEqual(["npm ci --no-audit --no-fund", "npm run lint", "npm run typecheck", "npm run test:unit"]);
+    for (const { step } of allSteps()) {
+      if (typeof step.run !== "string") continue;
+      for (const m of step.run.matchAll(/npm run ([\w:-]+)/g)) expect(scripts, `script ${m[1]}`).toHaveProperty(m[1]!);
+    }
+    expect(jobs.test.env.DATABASE_URL).toMatch(/^postgres:\/\/postgres@127\.0\.0\.1:5432\/test$/);
+  });
+
+  it("previews dev and prod on pull requests under the policy pack, commenting on the PR", () => {
+    const preview = jobs.preview;
+    expect(preview.if).toBe("github.event_name == 'pull_request'");
+    expect(preview.needs).toBe("test");
+    expect(preview.strategy.matrix.stack).toEqual(["dev", "prod"]);
+    expect(preview.permissions["pull-requests"]).toBe("write");
+    const [step] = pulumiSteps("preview");
+    expect(step.with).toMatchObject({ command: "preview", "stack-name": "${{ matrix.stack }}", policyPacks: "policy", "comment-on-pr": true });
+    expect(step.env.PULUMI_ACCESS_TOKEN).toBe("${{ secrets.PULUMI_ACCESS_TOKEN }}");
+    expect(readFileSync(join(root, "policy", "PulumiPolicy.yaml"), "utf8")).toContain("runtime:");
+  });
+
+  it("deploys dev then prod on main, prod behind the prod environment's approval, both under the policy pack", () => {
+    const dev = jobs["deploy-dev"];
+    const prod = jobs["deploy-prod"];
+    for (const j of [dev, prod]) expect(j.if).toBe("github.event_name == 'push' && github.ref == 'refs/heads/main'");
+    expect(dev.needs).toBe("test");
+    expect(prod.needs).toBe("deploy-dev");
+    expect(dev.environment).toBe("dev");
+    expect(prod.environment).toBe("prod");
+    expect(pulumiSteps("deploy-dev")[0].with).toMatchObject({ command: "up", "stack-name": "dev", policyPacks: "policy" });
+    expect(pulumiSteps("deploy-prod")[0].with).toMatchObject({ command: "up", "stack-name": "prod", policyPacks: "policy" });
+    for (const j of [dev, prod]) expect(j.concurrency["cancel-in-progress"]).toBe(false);
+  });
+
+  it("never echoes a secret into a run step", () => {
+    for (const { job, step } of allSteps()) {
+      if (typeof step.run === "string") expect(step.run, `${job}: ${step.run}`).not.toMatch(/secrets\./);
+    }
+  });
+});
