@@ -1,0 +1,172 @@
+/**
+ * Runs one claimed task to an AttemptOutcome: renders templates, calls the LLM gateway or the
+ * tool, enforces the time limit through AbortSignal, and classifies errors (retry, reschedule
+ * without spending an attempt, or fail for good).
+ */
+import { ZodError } from "zod";
+import { LlmError, type LlmGateway } from "../llm/types";
+import type { SandboxDriver } from "../sandbox/types";
+import type { ToolRegistry } from "../tools/types";
+import type { LlmTaskSpec, ToolTaskSpec } from "../service/dag-schema";
+import type { Db } from "../store/db";
+import { retryDelayMs, type BackoffPolicy } from "./backoff";
+import type { AttemptOutcome, ClaimedTask, LlmCallUsage } from "./lifecycle";
+import { renderDeep, renderTemplate, TemplateError, type TemplateScope } from "./template";
+
+export interface ExecutorDeps {
+  readonly db: Db;
+  readonly llm: LlmGateway;
+  readonly tools: ToolRegistry;
+  readonly sandbox: SandboxDriver;
+  readonly backoff: BackoffPolicy;
+}
+
+/** Why a running task's signal was aborted by the worker (the time limit aborts with "timeout"). */
+export type AbortReason = "cancelled" | "lease_lost" | "shutdown";
+
+export class AbortedError extends Error {
+  constructor(readonly reason: AbortReason | "timeout", message: string) {
+    super(message);
+    this.name = "AbortedError";
+  }
+}
+
+/** Reschedule delay when the breaker is open and the error gives no hint. */
+const breakerRetryMs = 5_000;
+
+export async function loadScope(db: Db, task: ClaimedTask): Promise<TemplateScope> {
+  if (task.dependsOn.length === 0) return { input: task.input, outputs: {} };
+  const r = await db.query<{ id: string; output: unknown }>(
+    "SELECT id, output FROM tasks WHERE dag_id = $1 AND id = ANY ($2::text[])",
+    [task.dagId, task.dependsOn],
+  );
+  return { input: task.input, outputs: Object.fromEntries(r.rows.map((x) => [x.id, x.output])) };
+}
+
+/** The effective per-attempt limit: the task's, or the tool's default when shorter. */
+export function effectiveTimeoutMs(task: ClaimedTask, tools: ToolRegistry): number {
+  if (task.spec.kind !== "tool") return task.timeoutMs;
+  const toolLimit = tools.get(task.spec.tool)?.timeoutMs;
+  return toolLimit === undefined ? task.timeoutMs : Math.min(toolLimit, task.timeoutMs);
+}
+
+/**
+ * Executes the task under `workerSignal` (cancel, lease loss, shutdown) plus the time limit.
+ * Never throws for task errors: they become outcomes.
+ */
+export async function executeTask(
+  deps: ExecutorDeps,
+  task: ClaimedTask,
+  attempt: number,
+  workerSignal: AbortSignal,
+): Promise<AttemptOutcome> {
+  const timeoutMs = effectiveTimeoutMs(task, deps.tools);
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = AbortSignal.any([workerSignal, timeout]);
+  try {
+    const scope = await loadScope(deps.db, task);
+    // Race the work against the signal: a provider or tool that ignores it cannot hold the slot.
+    const output = await raceAbort(
+      signal,
+      task.spec.kind === "llm"
+        ? runLlm(deps, task, task.spec, scope, signal)
+        : runTool(deps, task.spec, scope, signal, timeoutMs),
+    );
+    return { kind: "succeeded", output: output.output, usage: output.usage };
+  } catch (err) {
+    if (workerSignal.aborted) {
+      const reason = workerSignal.reason as AbortReason;
+      if (reason === "shutdown") return { kind: "rescheduled", reason: "worker shut down", delayMs: 0 };
+      return { kind: "failed", error: reason === "cancelled" ? "cancelled" : "lease lost" };
+    }
+    if (timeout.aborted) {
+      return { kind: "failed", error: `timeout: attempt ${attempt} exceeded ${timeoutMs} ms`, retryDelayMs: retryDelayMs(attempt, deps.backoff) };
+    }
+    return classifyError(err, attempt, deps.backoff);
+  }
+}
+
+function classifyError(err: unknown, attempt: number, backoff: BackoffPolicy): AttemptOutcome {
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof LlmError) {
+    if (err.kind === "breaker_open") {
+      return { kind: "rescheduled", reason: `breaker_open: ${message}`, delayMs: err.options.retryAfterMs ?? breakerRetryMs };
+    }
+    if (err.kind === "rate_limited") {
+      return { kind: "rescheduled", reason: `rate_limited: ${message}`, delayMs: err.options.retryAfterMs ?? retryDelayMs(attempt, backoff) };
+    }
+    if (!err.retryable) return { kind: "failed", error: `${err.kind}: ${message}` };
+    return { kind: "failed", error: `${err.kind}: ${message}`, retryDelayMs: retryDelayMs(attempt, backoff) };
+  }
+  if (err instanceof TemplateError) return { kind: "failed", error: `template: ${message}` };
+  if (err instanceof PermanentTaskError) return { kind: "failed", error: message };
+  if (err instanceof ZodError) {
+    const issue = err.issues[0];
+    return { kind: "failed", error: `invalid tool args at ${issue?.path.join(".") || "(root)"}: ${issue?.message ?? message}` };
+  }
+  return { kind: "failed", error: message, retryDelayMs: retryDelayMs(attempt, backoff) };
+}
+
+interface RunResult {
+  readonly output: unknown;
+  readonly usage?: readonly LlmCallUsage[];
+}
+
+/** An error that no retry can fix (e.g. a tool this worker does not have). */
+export class PermanentTaskError extends Error {
+  override readonly name = "PermanentTaskError";
+}
+
+async function runLlm(deps: ExecutorDeps, _task: ClaimedTask, spec: LlmTaskSpec, scope: TemplateScope, signal: AbortSignal): Promise<RunResult> {
+  const prompt = renderTemplate(spec.prompt, scope);
+  const system = spec.system === undefined ? undefined : renderTemplate(spec.system, scope);
+  const result = await deps.llm.complete({
+    model: spec.model,
+    prompt,
+    system,
+    maxTokens: spec.max_tokens,
+    temperature: spec.temperature,
+    signal,
+  });
+  return {
+    output: result.text,
+    usage: [
+      {
+        provider: result.provider,
+        model: result.requestModel,
+        responseModel: result.responseModel,
+        inputTokens: result.usage.inputTokens,
+        outputTokens: result.usage.outputTokens,
+        cachedTokens: result.usage.cachedTokens,
+        costUsd: result.costUsd,
+        priceVersion: result.priceVersion,
+        latencyMs: result.latencyMs,
+      },
+    ],
+  };
+}
+
+async function runTool(deps: ExecutorDeps, spec: ToolTaskSpec, scope: TemplateScope, signal: AbortSignal, timeoutMs: number): Promise<RunResult> {
+  const tool = deps.tools.get(spec.tool);
+  if (!tool) throw new PermanentTaskError(`tool "${spec.tool}" is not registered on this worker`);
+  const args = tool.args.parse(renderDeep(spec.args, scope));
+  return { output: await tool.run(args, { sandbox: deps.sandbox, signal, timeoutMs }) };
+}
+
+function raceAbort<T>(signal: AbortSignal, work: Promise<T>): Promise<T> {
+  if (signal.aborted) return Promise.reject(new AbortedError("timeout", "aborted before start"));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new AbortedError("timeout", "aborted"));
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}

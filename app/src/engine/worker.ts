@@ -1,0 +1,235 @@
+/**
+ * The worker: claims ready tasks up to its concurrency, runs them, heartbeats their leases and
+ * reclaims expired ones. Idle, it sleeps until a NOTIFY says work is ready, a slot frees, the next
+ * delayed retry is due or a lease expires (a slow fallback poll covers lost notifications).
+ * stop(): no new claims; in-flight tasks finish within the grace period, then are released.
+ */
+import { randomUUID } from "node:crypto";
+import os from "node:os";
+import type { LlmGateway } from "../llm/types";
+import type { SandboxDriver } from "../sandbox/types";
+import type { ToolRegistry } from "../tools/types";
+import type { Db } from "../store/db";
+import { logger } from "../telemetry/logger";
+import { defaultBackoff, type BackoffPolicy } from "./backoff";
+import { channels } from "./events";
+import { executeTask, type AbortReason } from "./executor";
+import {
+  approvalDecision,
+  claimTasks,
+  finishAttempt,
+  heartbeat,
+  nextWakeAt,
+  parkForApproval,
+  reclaimExpiredLeases,
+  releaseClaim,
+  startAttempt,
+  taskKey,
+  type ClaimedTask,
+  type FinishResult,
+} from "./lifecycle";
+import { loadScope } from "./executor";
+import { renderDeep } from "./template";
+
+export interface WorkerDeps {
+  readonly db: Db;
+  readonly llm: LlmGateway;
+  readonly tools: ToolRegistry;
+  readonly sandbox: SandboxDriver;
+}
+
+export interface WorkerOptions {
+  /** Default `<hostname>-<pid>-<random>`. */
+  readonly id?: string;
+  /** Tasks run at once. Default 4. */
+  readonly concurrency?: number;
+  /** Lease length; heartbeat every third of it. Default 30 s. */
+  readonly leaseMs?: number;
+  readonly backoff?: BackoffPolicy;
+  /** Longest idle sleep when no notification comes. Default 5 s. */
+  readonly fallbackPollMs?: number;
+}
+
+interface InFlight {
+  readonly task: ClaimedTask;
+  readonly abort: AbortController;
+  readonly done: Promise<void>;
+}
+
+export class Worker {
+  readonly id: string;
+  readonly concurrency: number;
+  readonly leaseMs: number;
+  private readonly backoff: BackoffPolicy;
+  private readonly fallbackPollMs: number;
+  private readonly inFlight = new Map<string, InFlight>();
+  private running = false;
+  private loop?: Promise<void>;
+  private wake?: () => void;
+  private wakePending = false;
+  private heartbeatTimer?: NodeJS.Timeout;
+  private unlisten: Array<() => Promise<void>> = [];
+  /** Called after each task's attempt ends (tests and metrics hook here). */
+  onTaskFinished?: (task: ClaimedTask, result: FinishResult | "parked" | "released") => void;
+
+  constructor(
+    private readonly deps: WorkerDeps,
+    options: WorkerOptions = {},
+  ) {
+    this.id = options.id ?? `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+    this.concurrency = options.concurrency ?? 4;
+    this.leaseMs = options.leaseMs ?? 30_000;
+    this.backoff = options.backoff ?? defaultBackoff;
+    this.fallbackPollMs = options.fallbackPollMs ?? 5_000;
+  }
+
+  /** Busy slots / all slots (for apex_worker_utilization). */
+  get utilization(): number {
+    return this.inFlight.size / this.concurrency;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    if (this.deps.db.listen) {
+      this.unlisten.push(await this.deps.db.listen(channels.tasksReady, () => this.poke()));
+      this.unlisten.push(await this.deps.db.listen(channels.dagCancelled, (dagId) => this.abortDag(dagId)));
+    }
+    this.heartbeatTimer = setInterval(() => void this.beat(), Math.max(100, Math.floor(this.leaseMs / 3)));
+    this.loop = this.run();
+    logger.info({ worker_id: this.id, concurrency: this.concurrency, lease_ms: this.leaseMs }, "worker started");
+  }
+
+  /**
+   * Stops claiming; waits up to graceMs for in-flight tasks, then aborts the rest, which are
+   * released back to ready without spending their attempt.
+   */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.poke();
+    await this.loop;
+    const all = Promise.all([...this.inFlight.values()].map((f) => f.done));
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<"grace_over">((r) => (timer = setTimeout(() => r("grace_over"), graceMs)));
+    if ((await Promise.race([all.then(() => "done" as const), graceOver])) === "grace_over") {
+      logger.warn({ worker_id: this.id, in_flight: this.inFlight.size }, "grace period over; releasing in-flight tasks");
+      for (const f of this.inFlight.values()) f.abort.abort("shutdown" satisfies AbortReason);
+      await all;
+    }
+    clearTimeout(timer);
+    clearInterval(this.heartbeatTimer);
+    for (const u of this.unlisten.splice(0)) await u().catch(() => undefined);
+    logger.info({ worker_id: this.id }, "worker stopped");
+  }
+
+  private poke(): void {
+    this.wakePending = true;
+    this.wake?.();
+  }
+
+  private abortDag(dagId: string): void {
+    for (const f of this.inFlight.values()) if (f.task.dagId === dagId) f.abort.abort("cancelled" satisfies AbortReason);
+  }
+
+  private async run(): Promise<void> {
+    let lastReclaim = 0;
+    while (this.running) {
+      this.wakePending = false;
+      try {
+        const now = Date.now();
+        if (now - lastReclaim >= Math.min(this.leaseMs / 2, this.fallbackPollMs)) {
+          lastReclaim = now;
+          await reclaimExpiredLeases(this.deps.db);
+        }
+        const free = this.concurrency - this.inFlight.size;
+        const claimed = free > 0 ? await claimTasks(this.deps.db, this.id, free, this.leaseMs) : [];
+        if (!this.running) {
+          for (const t of claimed) await releaseClaim(this.deps.db, t);
+          break;
+        }
+        for (const task of claimed) this.launch(task);
+        // Claimed a full batch: there may be more, go again without sleeping.
+        if (claimed.length > 0 && claimed.length === free) continue;
+        await this.sleep(this.inFlight.size < this.concurrency ? await this.idleDelay() : this.fallbackPollMs);
+      } catch (err) {
+        logger.error({ worker_id: this.id, err: (err as Error).message }, "worker loop error; backing off");
+        await this.sleep(1_000);
+      }
+    }
+  }
+
+  private async idleDelay(): Promise<number> {
+    const at = await nextWakeAt(this.deps.db);
+    if (!at) return this.fallbackPollMs;
+    return Math.min(this.fallbackPollMs, Math.max(0, at.getTime() - Date.now() + 5));
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.wakePending || !this.running) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = undefined;
+        done();
+      };
+    });
+  }
+
+  private launch(task: ClaimedTask): void {
+    const key = taskKey(task.dagId, task.taskId);
+    const abort = new AbortController();
+    const done = this.process(task, abort.signal)
+      .then((result) => this.onTaskFinished?.(task, result))
+      .catch((err) => logger.error({ worker_id: this.id, dag_id: task.dagId, task_id: task.taskId, err: (err as Error).message }, "task processing error"))
+      .finally(() => {
+        this.inFlight.delete(key);
+        this.poke();
+      });
+    this.inFlight.set(key, { task, abort, done });
+  }
+
+  /** One claimed task: approval gate, attempt, outcome. */
+  private async process(task: ClaimedTask, signal: AbortSignal): Promise<FinishResult | "parked" | "released"> {
+    const { db } = this.deps;
+    if (task.spec.kind === "tool") {
+      const tool = this.deps.tools.get(task.spec.tool);
+      if (tool?.requiresApproval && (await approvalDecision(db, task.dagId, task.taskId)) !== "approved") {
+        const args = renderDeep(task.spec.args, await loadScope(db, task));
+        await parkForApproval(db, task, tool.name, args);
+        return "parked";
+      }
+    }
+    if (signal.aborted) {
+      await releaseClaim(db, task);
+      return "released";
+    }
+    const attempt = await startAttempt(db, task);
+    if (attempt === undefined) return "lease_lost";
+    const outcome = await executeTask({ ...this.deps, backoff: this.backoff }, task, attempt, signal);
+    const result = await finishAttempt(db, task, attempt, outcome);
+    const log = result === "failed" ? logger.warn.bind(logger) : logger.info.bind(logger);
+    log(
+      { worker_id: this.id, dag_id: task.dagId, task_id: task.taskId, agent_id: task.agentId, attempt, result },
+      outcome.kind === "succeeded" ? "Task completed" : `Task attempt ${outcome.kind}: ${"error" in outcome ? outcome.error : outcome.reason}`,
+    );
+    return result;
+  }
+
+  private async beat(): Promise<void> {
+    if (this.inFlight.size === 0) return;
+    try {
+      const held = await heartbeat(this.deps.db, this.id, this.leaseMs);
+      for (const [key, f] of this.inFlight) {
+        // Only tasks already past their claim can have lost the lease; a brand-new claim is in `held`.
+        if (!held.has(key)) f.abort.abort("lease_lost" satisfies AbortReason);
+      }
+    } catch (err) {
+      logger.warn({ worker_id: this.id, err: (err as Error).message }, "heartbeat failed");
+    }
+  }
+}

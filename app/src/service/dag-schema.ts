@@ -1,0 +1,63 @@
+/**
+ * The submission contract of `POST /v1/dags` as zod schemas. Fields may grow; these hold.
+ * Graph rules (unique ids, known deps, no cycle) and tool args live in validate-dag.ts.
+ */
+import { z } from "zod";
+
+/** Limits that keep one DAG from swamping the store or the workers. */
+export const dagLimits = {
+  maxTasks: 200,
+  maxBodyBytes: 1024 * 1024,
+  maxDepsPerTask: 200,
+  maxPromptChars: 100_000,
+  maxAttempts: 10,
+  defaultMaxAttempts: 3,
+  minTimeoutMs: 100,
+  maxTimeoutMs: 3_600_000,
+  defaultTimeoutMs: 60_000,
+} as const;
+
+export const taskIdPattern = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+/** `provider/model`, e.g. `openai/gpt-4o-mini`, `local/echo`. */
+export const modelPattern = /^[a-z][a-z0-9_-]*\/[A-Za-z0-9][\w.:@/-]*$/;
+
+const taskCommon = {
+  id: z.string().regex(taskIdPattern, "expected 1-64 letters, digits, '_' or '-', starting with a letter or digit"),
+  depends_on: z.array(z.string()).max(dagLimits.maxDepsPerTask).default([]),
+  max_attempts: z.number().int().min(1).max(dagLimits.maxAttempts).default(dagLimits.defaultMaxAttempts),
+  /** Per-attempt time limit; for tool tasks the tool's own default applies when shorter. */
+  timeout_ms: z.number().int().min(dagLimits.minTimeoutMs).max(dagLimits.maxTimeoutMs).optional(),
+};
+
+export const llmTaskSchema = z.object({
+  ...taskCommon,
+  kind: z.literal("llm"),
+  model: z.string().regex(modelPattern, "expected provider/model, e.g. openai/gpt-4o-mini or local/echo"),
+  /** Template: `{{input.x}}` and `{{tasks.<id>.output}}` (id must be in depends_on). */
+  prompt: z.string().min(1).max(dagLimits.maxPromptChars),
+  system: z.string().max(dagLimits.maxPromptChars).optional(),
+  max_tokens: z.number().int().min(1).max(200_000).optional(),
+  temperature: z.number().min(0).max(2).optional(),
+});
+
+export const toolTaskSchema = z.object({
+  ...taskCommon,
+  kind: z.literal("tool"),
+  tool: z.string().min(1).max(100),
+  /** Validated against the tool's schema; string values may hold templates like prompts. */
+  args: z.record(z.string(), z.unknown()).default({}),
+});
+
+export const taskSchema = z.discriminatedUnion("kind", [llmTaskSchema, toolTaskSchema]);
+
+export const dagSubmissionSchema = z.object({
+  agent_id: z.uuid(),
+  name: z.string().min(1).max(200),
+  input: z.record(z.string(), z.unknown()).default({}),
+  tasks: z.array(taskSchema).min(1).max(dagLimits.maxTasks),
+});
+
+export type LlmTaskSpec = z.infer<typeof llmTaskSchema>;
+export type ToolTaskSpec = z.infer<typeof toolTaskSchema>;
+export type TaskSpec = z.infer<typeof taskSchema>;
+export type DagSubmission = z.infer<typeof dagSubmissionSchema>;
