@@ -1,0 +1,116 @@
+/**
+ * Prometheus's configuration as a plain function of typed inputs. The component calls it with the
+ * stack's service names; tests and the telemetry end-to-end run call it with local targets and
+ * short intervals. No Pulumi types here: the result is plain data / YAML.
+ */
+import { stringify } from "yaml";
+
+/** How Prometheus finds a job's targets. */
+export type TargetDiscovery =
+  /** Fixed `host:port` list. */
+  | { readonly kind: "static"; readonly targets: readonly string[] }
+  /**
+   * DNS A lookup, one target per address: every replica behind Docker's network alias (dev) or a
+   * headless Kubernetes Service (prod). Needs no Kubernetes API access, hence no RBAC.
+   */
+  | { readonly kind: "dns"; readonly names: readonly string[]; readonly port: number; readonly refreshInterval?: string };
+
+export interface ScrapeJob {
+  /** `job` label; use the service name from the contract. */
+  readonly name: string;
+  readonly discovery: TargetDiscovery;
+  /** Default "/metrics". */
+  readonly metricsPath?: string;
+  /** Default: the global scrape interval. */
+  readonly scrapeInterval?: string;
+}
+
+export interface PrometheusConfigInput {
+  /** Global scrape interval, e.g. "15s". */
+  readonly scrapeInterval: string;
+  /** Rule evaluation interval, e.g. "15s". */
+  readonly evaluationInterval: string;
+  /** Default 10s (must not exceed the scrape interval). */
+  readonly scrapeTimeout?: string;
+  readonly jobs: readonly ScrapeJob[];
+  /** Rule file paths as Prometheus sees them (globs allowed), e.g. "/etc/prometheus/rules/*.yml". */
+  readonly ruleFiles: readonly string[];
+  /** Alertmanager `host:port` addresses; empty: alerts are evaluated but not sent. */
+  readonly alertmanagers: readonly string[];
+  /** Labels added to every series and alert leaving this Prometheus, e.g. { stack: "prod" }. */
+  readonly externalLabels?: Readonly<Record<string, string>>;
+}
+
+const duration = /^(\d+(ms|s|m|h|d|w|y))+$/;
+const hostPort = /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/;
+const jobName = /^[a-zA-Z_][a-zA-Z0-9_-]*$/;
+
+function seconds(d: string): number {
+  const unit: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800, y: 31536000 };
+  let total = 0;
+  for (const m of d.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g)) total += Number(m[1]) * unit[m[2]!]!;
+  return total;
+}
+
+function check(input: PrometheusConfigInput): void {
+  const fail = (field: string, msg: string): never => {
+    throw new Error(`prometheus config: ${field}: ${msg}`);
+  };
+  for (const [field, v] of [["scrapeInterval", input.scrapeInterval], ["evaluationInterval", input.evaluationInterval], ["scrapeTimeout", input.scrapeTimeout]] as const) {
+    if (v !== undefined && !duration.test(v)) fail(field, `expected a Prometheus duration such as "15s", got "${v}"`);
+  }
+  if (input.scrapeTimeout && seconds(input.scrapeTimeout) > seconds(input.scrapeInterval)) {
+    fail("scrapeTimeout", `"${input.scrapeTimeout}" is longer than scrapeInterval "${input.scrapeInterval}"`);
+  }
+  const names = new Set<string>();
+  input.jobs.forEach((job, i) => {
+    const at = `jobs[${i}]`;
+    if (!jobName.test(job.name)) fail(`${at}.name`, `expected a job name such as "apex-api", got "${job.name}"`);
+    if (names.has(job.name)) fail(`${at}.name`, `duplicate job "${job.name}"`);
+    names.add(job.name);
+    if (job.scrapeInterval !== undefined && !duration.test(job.scrapeInterval)) fail(`${at}.scrapeInterval`, `expected a duration, got "${job.scrapeInterval}"`);
+    const d = job.discovery;
+    if (d.kind === "static") {
+      if (d.targets.length === 0) fail(`${at}.discovery.targets`, "expected at least one host:port");
+      d.targets.forEach((t, j) => hostPort.test(t) || fail(`${at}.discovery.targets[${j}]`, `expected host:port, got "${t}"`));
+    } else {
+      if (d.names.length === 0) fail(`${at}.discovery.names`, "expected at least one DNS name");
+      if (!(Number.isInteger(d.port) && d.port > 0 && d.port < 65536)) fail(`${at}.discovery.port`, `expected a port, got ${d.port}`);
+    }
+  });
+  input.alertmanagers.forEach((a, i) => hostPort.test(a) || fail(`alertmanagers[${i}]`, `expected host:port, got "${a}"`));
+}
+
+function discoveryConfig(d: TargetDiscovery): Record<string, unknown> {
+  switch (d.kind) {
+    case "static":
+      return { static_configs: [{ targets: [...d.targets] }] };
+    case "dns":
+      return { dns_sd_configs: [{ names: [...d.names], type: "A", port: d.port, ...(d.refreshInterval ? { refresh_interval: d.refreshInterval } : {}) }] };
+  }
+}
+
+export function prometheusConfig(input: PrometheusConfigInput): Record<string, unknown> {
+  check(input);
+  return {
+    global: {
+      scrape_interval: input.scrapeInterval,
+      evaluation_interval: input.evaluationInterval,
+      scrape_timeout: input.scrapeTimeout ?? (seconds(input.scrapeInterval) < 10 ? input.scrapeInterval : "10s"),
+      ...(input.externalLabels && Object.keys(input.externalLabels).length > 0 ? { external_labels: { ...input.externalLabels } } : {}),
+    },
+    rule_files: [...input.ruleFiles],
+    ...(input.alertmanagers.length > 0
+      ? { alerting: { alertmanagers: [{ static_configs: [{ targets: [...input.alertmanagers] }] }] } }
+      : {}),
+    scrape_configs: input.jobs.map((job) => ({
+      job_name: job.name,
+      metrics_path: job.metricsPath ?? "/metrics",
+      ...(job.scrapeInterval ? { scrape_interval: job.scrapeInterval } : {}),
+      ...discoveryConfig(job.discovery),
+    })),
+  };
+}
+
+export const prometheusConfigYaml = (input: PrometheusConfigInput): string =>
+  stringify(prometheusConfig(input), { lineWidth: 0 });

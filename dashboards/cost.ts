@@ -1,0 +1,47 @@
+/** Cost (seed §5.3): cost per hour, cost by model (pie), cost by agent (bar). */
+import type { Dashboard } from "@grafana/grafana-foundation-sdk/dashboard";
+import { PanelBuilder as TimeseriesPanel } from "@grafana/grafana-foundation-sdk/timeseries";
+import { PanelBuilder as PiechartPanel, PieChartType, PieChartLabels, PieChartLegendOptionsBuilder, PieChartLegendValues } from "@grafana/grafana-foundation-sdk/piechart";
+import { PanelBuilder as BarchartPanel } from "@grafana/grafana-foundation-sdk/barchart";
+import { LegendDisplayMode, LegendPlacement, ReduceDataOptionsBuilder, VizOrientation } from "@grafana/grafana-foundation-sdk/common";
+import { metrics } from "../app/src/contract/metrics";
+import { apexDashboard, instantTable, query, range, rateInterval, legend, thresholds } from "./common";
+
+export function costDashboard(): Dashboard {
+  const { costTotal, agentCostTotal } = metrics;
+  return apexDashboard("apex-cost", "Apex / Cost", "LLM spend in US dollars: per hour, per model, per agent.")
+    .withPanel(
+      new TimeseriesPanel()
+        .title("Cost per hour")
+        .legend(legend())
+        .description("LLM spend rate in USD per hour. CostOverspend fires above $10 over the last hour.")
+        .withTarget(query("A", `sum(rate(${costTotal.name}[${rateInterval}])) * 3600`, "USD / hour"))
+        .unit("currencyUSD").min(0).decimals(2)
+        .thresholds(thresholds(10))
+        .span(24).height(9),
+    )
+    .withPanel(
+      new PiechartPanel()
+        .title("Cost by model")
+        .description("USD spent per provider/model over the selected time range.")
+        .withTarget(query("A", `sum by (model) (increase(${costTotal.name}[${range}]))`, "{{model}}").instant())
+        .unit("currencyUSD").decimals(2)
+        .pieType(PieChartType.Donut)
+        .legend(new PieChartLegendOptionsBuilder().showLegend(true).displayMode(LegendDisplayMode.Table).placement(LegendPlacement.Right).values([PieChartLegendValues.Value, PieChartLegendValues.Percent]))
+        .displayLabels([PieChartLabels.Name, PieChartLabels.Percent])
+        .reduceOptions(new ReduceDataOptionsBuilder().calcs(["lastNotNull"]).values(false))
+        .span(12).height(10),
+    )
+    .withPanel(
+      new BarchartPanel()
+        .title("Cost by agent")
+        .description("USD spent per agent over the selected time range (top 20).")
+        .withTarget(instantTable("A", `topk(20, sum by (agent_id) (increase(${agentCostTotal.name}[${range}])))`))
+        .unit("currencyUSD").decimals(2)
+        .xField("agent_id")
+        .orientation(VizOrientation.Horizontal)
+        .thresholds(thresholds())
+        .span(12).height(10),
+    )
+    .build();
+}
