@@ -152,6 +152,7 @@ export interface DagOutcome {
   readonly status: "succeeded" | "failed" | "cancelled";
   /** When the DAG was submitted (dags.created_at): the span's start. */
   readonly startTime: Date;
+  /** Default now. */
   readonly endTime?: Date;
   readonly name?: string;
   readonly attributes?: Attributes;
@@ -182,7 +183,7 @@ export function endDagTrace(dagCarrier: TraceCarrier | null | undefined, outcome
     ),
   );
   if (outcome.status === "failed") markSpanError(span, "dag_failed");
-  span.end(outcome.endTime ?? new Date());
+  span.end(outcome.endTime);
 }
 
 export interface TaskAttemptInfo {
