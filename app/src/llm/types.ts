@@ -15,9 +15,13 @@ export interface LlmRequest {
 }
 
 export interface LlmUsage {
+  /** All prompt tokens, including cached ones (OpenAI's prompt_tokens; Anthropic's input + cache read + cache write). */
   readonly inputTokens: number;
   readonly outputTokens: number;
+  /** Prompt tokens served from the provider's cache (a subset of inputTokens). */
   readonly cachedTokens: number;
+  /** Prompt tokens written to the cache (Anthropic only; a subset of inputTokens). */
+  readonly cacheWriteTokens?: number;
 }
 
 export interface LlmResult {
@@ -29,6 +33,8 @@ export interface LlmResult {
   readonly finishReasons: readonly string[];
   readonly usage: LlmUsage;
   readonly costUsd: number;
+  /** The same cost as an integer number of micro-dollars: sum these, not costUsd, to avoid float drift. */
+  readonly costMicroUsd?: number;
   /** Price table version used for costUsd. */
   readonly priceVersion: string;
   readonly latencyMs: number;

@@ -1,0 +1,297 @@
+/**
+ * The LLM gateway the engine calls: resolves `provider/model`, applies the shared circuit breaker
+ * and rate limits (through Coordination, so all replicas agree), calls the provider, and prices
+ * the usage from the versioned price table. Telemetry observes it through `onCall` and
+ * `onBreakerState` instead of being imported here.
+ *
+ * Breaker accounting: provider_error and timeout are failures; invalid_request is a success (the
+ * provider answered); rate_limited (429) and cancelled say nothing about health and only free a
+ * half_open probe slot. A Coordination (Redis) error never blocks a call: the gateway fails open
+ * and reports it through `onCoordinationError`.
+ */
+import { defaultBreakerPolicy, type BreakerPolicy, type BreakerState, type Coordination, type RateLimit } from "../coord/types";
+import { abortableSleep } from "./abortable-sleep";
+import { abortedError } from "./errors";
+import { parseModelId, providerNames, type ProviderName } from "./model-id";
+import { bundledPriceTable, costMicroUsd, microToUsd, type PriceTable } from "./prices";
+import { createAnthropicProvider } from "./providers/anthropic";
+import { countTokens, createLocalProvider } from "./providers/local";
+import { createOpenAiProvider } from "./providers/openai";
+import type { LlmProvider } from "./providers/provider";
+import { LlmError, type LlmErrorKind, type LlmGateway, type LlmRequest, type LlmResult, type LlmUsage } from "./types";
+
+export interface ProviderRateLimits {
+  /** Requests per minute across all replicas. */
+  readonly requestsPerMinute?: number;
+  /** Tokens (input + output) per minute across all replicas; estimated before the call, settled after. */
+  readonly tokensPerMinute?: number;
+}
+
+/** One gateway call, as telemetry sees it. Emitted for every call, including ones rejected before reaching the provider. */
+export interface LlmCallEvent {
+  readonly provider: string;
+  /** `provider/model` as requested. */
+  readonly model: string;
+  readonly responseModel?: string;
+  readonly outcome: "success" | LlmErrorKind;
+  /** False when the breaker or the rate limiter rejected the call before any provider request. */
+  readonly providerCalled: boolean;
+  readonly latencyMs: number;
+  readonly usage?: LlmUsage;
+  readonly costUsd?: number;
+  readonly costMicroUsd?: number;
+  readonly priceVersion: string;
+  readonly error?: LlmError;
+}
+
+export interface LlmGatewayOptions {
+  readonly coordination: Coordination;
+  readonly openai?: { readonly apiKey: string; readonly baseURL?: string };
+  readonly anthropic?: { readonly apiKey: string; readonly baseURL?: string };
+  /** The deterministic local provider: on by default; `false` disables it. */
+  readonly local?: { readonly latencyMs?: number } | false;
+  /** Breaker policy for every provider (default `defaultBreakerPolicy`: 5 failures, 30 s cool-down). */
+  readonly breaker?: Partial<BreakerPolicy>;
+  readonly rateLimits?: Partial<Record<ProviderName, ProviderRateLimits>>;
+  /** Default: the bundled table (app/src/llm/prices/price-table.json). */
+  readonly prices?: PriceTable;
+  /** Call models the price table does not list (cost 0, `unpriced` in the warning hook). Default false: invalid_request. */
+  readonly allowUnpricedModels?: boolean;
+  /** Client timeout of each provider request (the engine's AbortSignal usually fires first). Default 120 000 ms. */
+  readonly requestTimeoutMs?: number;
+  /** Wait in-process for the shared rate limiter up to this long before giving up with rate_limited. Default 1000 ms. */
+  readonly maxRateLimitWaitMs?: number;
+  /** Output tokens assumed for the tokens-per-minute estimate when the request sets no maxTokens. Default 512. */
+  readonly assumedOutputTokens?: number;
+  readonly now?: () => number;
+  readonly onCall?: (event: LlmCallEvent) => void;
+  /** Called whenever this gateway observes a provider's breaker in a new state (first observation included). */
+  readonly onBreakerState?: (provider: string, state: BreakerState) => void;
+  readonly onCoordinationError?: (err: unknown) => void;
+  /** Called when a model missing from the price table is used with allowUnpricedModels. */
+  readonly onUnpricedModel?: (model: string) => void;
+  /** Replaces built-in providers (tests, or another OpenAI-compatible vendor). */
+  readonly providers?: Partial<Record<ProviderName, LlmProvider>>;
+}
+
+export interface ApexLlmGateway extends LlmGateway {
+  /** Providers this gateway can call (configured ones). */
+  readonly providers: readonly ProviderName[];
+  /** Undefined when `model` can be called, else why not: for validating DAGs at submission. */
+  checkModel(model: string): string | undefined;
+  /** Current shared breaker state of a provider (for the breaker gauge's collect callback). */
+  breakerState(provider: ProviderName): Promise<BreakerState>;
+  readonly priceVersion: string;
+}
+
+export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
+  const now = opts.now ?? Date.now;
+  const prices = opts.prices ?? bundledPriceTable;
+  const policy: BreakerPolicy = { ...defaultBreakerPolicy, ...opts.breaker };
+  const maxWait = opts.maxRateLimitWaitMs ?? 1_000;
+  const assumedOutput = opts.assumedOutputTokens ?? 512;
+  const timeoutMs = opts.requestTimeoutMs ?? 120_000;
+
+  const providers = new Map<ProviderName, LlmProvider>();
+  if (opts.openai) providers.set("openai", createOpenAiProvider({ ...opts.openai, timeoutMs }));
+  if (opts.anthropic) providers.set("anthropic", createAnthropicProvider({ ...opts.anthropic, timeoutMs }));
+  if (opts.local !== false) providers.set("local", createLocalProvider(opts.local ?? {}));
+  for (const [name, provider] of Object.entries(opts.providers ?? {}) as [ProviderName, LlmProvider][]) {
+    providers.set(name, provider);
+  }
+  const rateLimits = validateRateLimits(opts.rateLimits ?? {});
+
+  const safely = <A extends unknown[]>(fn: ((...args: A) => void) | undefined, ...args: A) => {
+    try {
+      fn?.(...args);
+    } catch {
+      // an observer's bug must not fail the call
+    }
+  };
+  const lastState = new Map<string, BreakerState>();
+  const observeState = (provider: string, state: BreakerState) => {
+    if (lastState.get(provider) === state) return;
+    lastState.set(provider, state);
+    safely(opts.onBreakerState, provider, state);
+  };
+  /** Coordination calls fail open: Redis trouble must not stop LLM calls. */
+  const coord = async <T>(fallback: T, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      safely(opts.onCoordinationError, err);
+      return fallback;
+    }
+  };
+  const breakerKey = (provider: string) => `llm:${provider}`;
+
+  const resolve = (model: string) => {
+    const id = parseModelId(model);
+    if ("error" in id) return { error: id.error };
+    if (!providers.has(id.provider)) {
+      const hint = id.provider === "openai" ? "OPENAI_API_KEY" : id.provider === "anthropic" ? "ANTHROPIC_API_KEY" : "local provider";
+      return { error: `provider "${id.provider}" is not configured (set ${hint})` };
+    }
+    const price = prices.lookup(model);
+    if (!price && !opts.allowUnpricedModels) {
+      return { error: `model "${model}" has no price in price table ${prices.version}; add it to the table to use it` };
+    }
+    return { id, price };
+  };
+
+  /** Takes from the request and token buckets, waiting up to maxWait; returns the tokens estimate taken. */
+  const takeRateLimit = async (provider: ProviderName, estimate: number, signal: AbortSignal): Promise<void> => {
+    const limits = rateLimits[provider];
+    if (!limits) return;
+    const deadline = now() + maxWait;
+    for (;;) {
+      let waitMs = 0;
+      if (limits.rpm) waitMs = await coord(0, () => opts.coordination.rateLimiter.take(`llm:${provider}:rpm`, 1, limits.rpm));
+      if (waitMs === 0 && limits.tpm) {
+        waitMs = await coord(0, () => opts.coordination.rateLimiter.take(`llm:${provider}:tpm`, estimate, limits.tpm));
+        // the request token was taken: give it back, this call is not going out now
+        if (waitMs > 0 && limits.rpm) await coord(undefined, () => opts.coordination.rateLimiter.adjust(`llm:${provider}:rpm`, -1, limits.rpm!));
+      }
+      if (waitMs === 0) return;
+      if (now() + waitMs > deadline) {
+        throw new LlmError("rate_limited", `shared rate limit of ${provider} reached; retry in ${waitMs} ms`, {
+          provider,
+          retryAfterMs: waitMs,
+        });
+      }
+      await abortableSleep(waitMs, signal, provider);
+    }
+  };
+
+  const gateway: ApexLlmGateway = {
+    providers: providerNames.filter((p) => providers.has(p)),
+    priceVersion: prices.version,
+    checkModel: (model) => resolve(model).error,
+    breakerState: async (provider) => {
+      const state = await opts.coordination.breakers.state(breakerKey(provider), policy);
+      observeState(provider, state);
+      return state;
+    },
+
+    async complete(req: LlmRequest): Promise<LlmResult> {
+      const resolved = resolve(req.model);
+      const providerName = "id" in resolved && resolved.id ? resolved.id.provider : req.model.split("/")[0] ?? "unknown";
+      const started = now();
+      const emit = (event: Omit<LlmCallEvent, "provider" | "model" | "priceVersion" | "latencyMs">) =>
+        safely(opts.onCall, { provider: providerName, model: req.model, priceVersion: prices.version, latencyMs: now() - started, ...event });
+      const reject = (error: LlmError, providerCalled = false): never => {
+        emit({ outcome: error.kind, providerCalled, error });
+        throw error;
+      };
+
+      if (!resolved.id) return reject(new LlmError("invalid_request", resolved.error ?? "invalid model", { provider: providerName }));
+      const { id, price } = resolved;
+      const provider = providers.get(id.provider)!;
+      if (req.signal.aborted) return reject(abortedError(id.provider, req.signal));
+      if (!price) safely(opts.onUnpricedModel, req.model);
+
+      const key = breakerKey(id.provider);
+      const breakers = opts.coordination.breakers;
+      const admitted = await coord(true, () => breakers.admit(key, policy));
+      if (!admitted) {
+        observeState(id.provider, await coord<BreakerState>("open", () => breakers.state(key, policy)));
+        return reject(
+          new LlmError("breaker_open", `circuit breaker for ${id.provider} is open`, {
+            provider: id.provider,
+            retryAfterMs: Math.min(policy.cooldownMs, 5_000),
+          }),
+        );
+      }
+
+      const estimate = countTokens(req.system ?? "") + countTokens(req.prompt) + (req.maxTokens ?? assumedOutput);
+      try {
+        await takeRateLimit(id.provider, estimate, req.signal);
+      } catch (err) {
+        await coord(undefined, () => breakers.release(key, policy));
+        return reject(err instanceof LlmError ? err : abortedError(id.provider, req.signal, err));
+      }
+
+      const callStarted = now();
+      let response;
+      try {
+        response = await provider.complete({
+          model: id.model,
+          prompt: req.prompt,
+          system: req.system,
+          maxTokens: req.maxTokens,
+          temperature: req.temperature,
+          signal: req.signal,
+        });
+      } catch (err) {
+        const error = err instanceof LlmError ? err : new LlmError("provider_error", String(err), { provider: id.provider, cause: err });
+        const after = await coord<BreakerState | undefined>(undefined, () => {
+          if (error.kind === "provider_error" || error.kind === "timeout") return breakers.recordFailure(key, policy);
+          if (error.kind === "invalid_request") return breakers.recordSuccess(key, policy);
+          return breakers.release(key, policy);
+        });
+        if (after) observeState(id.provider, after);
+        const tpm = rateLimits[id.provider]?.tpm;
+        if (tpm) await coord(undefined, () => opts.coordination.rateLimiter.adjust(`llm:${id.provider}:tpm`, -estimate, tpm));
+        return reject(error, true);
+      }
+      const latencyMs = now() - callStarted;
+
+      const after = await coord<BreakerState | undefined>(undefined, () => breakers.recordSuccess(key, policy));
+      if (after) observeState(id.provider, after);
+      const tpm = rateLimits[id.provider]?.tpm;
+      const used = response.usage.inputTokens + response.usage.outputTokens;
+      if (tpm && used !== estimate) {
+        await coord(undefined, () => opts.coordination.rateLimiter.adjust(`llm:${id.provider}:tpm`, used - estimate, tpm));
+      }
+
+      // Price what actually answered when the table knows it, else what was asked for.
+      const responsePrice = prices.lookup(`${id.provider}/${response.responseModel}`) ?? price;
+      const micro = responsePrice ? costMicroUsd(responsePrice, response.usage) : 0;
+      const result: LlmResult = {
+        provider: id.provider,
+        requestModel: req.model,
+        responseModel: response.responseModel,
+        text: response.text,
+        finishReasons: response.finishReasons,
+        usage: response.usage,
+        costUsd: microToUsd(micro),
+        costMicroUsd: micro,
+        priceVersion: prices.version,
+        latencyMs,
+      };
+      emit({
+        outcome: "success",
+        providerCalled: true,
+        responseModel: response.responseModel,
+        usage: response.usage,
+        costUsd: result.costUsd,
+        costMicroUsd: micro,
+      });
+      return result;
+    },
+  };
+  return gateway;
+}
+
+interface ResolvedLimits {
+  readonly rpm?: RateLimit;
+  readonly tpm?: RateLimit;
+}
+
+function validateRateLimits(config: Partial<Record<ProviderName, ProviderRateLimits>>): Partial<Record<ProviderName, ResolvedLimits>> {
+  const out: Partial<Record<ProviderName, ResolvedLimits>> = {};
+  for (const [provider, limits] of Object.entries(config) as [string, ProviderRateLimits | undefined][]) {
+    if (!(providerNames as readonly string[]).includes(provider)) {
+      throw new Error(`rateLimits.${provider}: unknown provider (known: ${providerNames.join(", ")})`);
+    }
+    if (!limits) continue;
+    const check = (field: keyof ProviderRateLimits): RateLimit | undefined => {
+      const v = limits[field];
+      if (v === undefined) return undefined;
+      if (!Number.isFinite(v) || v <= 0) throw new Error(`rateLimits.${provider}.${field} must be a positive number, got ${String(v)}`);
+      return { perMinute: v };
+    };
+    out[provider as ProviderName] = { rpm: check("requestsPerMinute"), tpm: check("tokensPerMinute") };
+  }
+  return out;
+}

@@ -1,0 +1,7 @@
+/** The LLM layer: gateway, providers, price table and error kinds. */
+export * from "./types";
+export { createLlmGateway, type ApexLlmGateway, type LlmCallEvent, type LlmGatewayOptions, type ProviderRateLimits } from "./gateway";
+export { parseModelId, providerNames, type ProviderName, type ModelId } from "./model-id";
+export { bundledPriceTable, loadPriceTable, costMicroUsd, microToUsd, type PriceTable, type ModelPrice } from "./prices";
+export { countTokens, localModels } from "./providers/local";
+export { parseRetryAfter } from "./errors";

@@ -1,0 +1,25 @@
+/** What the gateway needs from one provider: a single non-streaming completion, errors already mapped to LlmError. */
+import type { LlmUsage } from "../types";
+
+export interface ProviderRequest {
+  /** Model name without the provider prefix, e.g. `gpt-4o-mini`. */
+  readonly model: string;
+  readonly prompt: string;
+  readonly system?: string;
+  readonly maxTokens?: number;
+  readonly temperature?: number;
+  readonly signal: AbortSignal;
+}
+
+export interface ProviderResponse {
+  readonly responseModel: string;
+  readonly text: string;
+  readonly finishReasons: readonly string[];
+  readonly usage: LlmUsage;
+}
+
+export interface LlmProvider {
+  readonly name: string;
+  /** Throws LlmError only. */
+  complete(req: ProviderRequest): Promise<ProviderResponse>;
+}
