@@ -99,7 +99,7 @@ export class ApiKeyStore {
     return this.db.transaction(async (tx) => {
       await tx.query(adminLockSql);
       const admins = await tx.query(`SELECT 1 FROM api_keys WHERE role = 'admin' AND revoked_at IS NULL LIMIT 1`);
-      if (admins.rowCount > 0) return undefined;
+      if (admins.rows.length > 0) return undefined;
       const secret = generateApiKey();
       await insertKey(tx, { name: "bootstrap-admin", role: "admin" }, secret);
       return secret;
@@ -134,8 +134,8 @@ export class ApiKeyStore {
       if (input.agentId !== undefined) {
         const agent = isUuid(input.agentId)
           ? await tx.query(`SELECT 1 FROM agents WHERE id = $1`, [input.agentId])
-          : { rowCount: 0 };
-        if (agent.rowCount === 0) throw new ServiceError("invalid_argument", `no agent with id ${input.agentId}`, "agent_id");
+          : { rows: [] };
+        if (agent.rows.length === 0) throw new ServiceError("invalid_argument", `no agent with id ${input.agentId}`, "agent_id");
       }
       const secret = generateApiKey();
       const key = await insertKey(tx, input, secret);
@@ -165,7 +165,7 @@ export class ApiKeyStore {
           `SELECT 1 FROM api_keys WHERE role = 'admin' AND revoked_at IS NULL AND id <> $1 LIMIT 1`,
           [id],
         );
-        if (others.rowCount === 0) {
+        if (others.rows.length === 0) {
           throw new ServiceError("conflict", "this is the last active admin key; create another admin key before revoking it", "id");
         }
       }

@@ -20,8 +20,7 @@ export function buildHttpServer(deps: ApiDeps): FastifyInstance {
     // Unset: Fastify's logger stays disabled.
     loggerInstance: deps.logger as FastifyBaseLogger | undefined,
     bodyLimit: deps.maxRequestBytes ?? defaultMaxRequestBytes,
-    // Request logs carry method, url and status, never headers: Authorization stays out of them.
-    disableRequestLogging: !deps.logger,
+    // Fastify's request logs carry method, url and status, never headers: Authorization stays out.
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {

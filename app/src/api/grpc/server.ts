@@ -1,0 +1,158 @@
+/**
+ * The gRPC API (port 50051, proto in app/proto/apex/v1/apex.proto) over the same operations as
+ * HTTP, plus the standard grpc.health.v1 Health/Check. Credentials come from the metadata entry
+ * `authorization: Bearer <key>`. The port is plaintext h2c: TLS ends at the Ingress or mesh.
+ */
+import {
+  Metadata,
+  Server,
+  ServerCredentials,
+  status as GrpcStatus,
+  type ServerErrorResponse,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type sendUnaryData,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
+import { defaultMaxRequestBytes, type ApiDeps } from "../deps";
+import { grpcStatusOf, toApiError } from "../errors";
+import { authenticate, invoke, operations, watchDag, type Operation } from "../operations";
+import { approvalMessage, createdApiKeyMessage, dagMessage, submitDagBody } from "./messages";
+import { loadProtos } from "./proto";
+
+export interface RunningGrpcServer {
+  /** The bound port (the real one when 0 was asked for). */
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** How long close() lets in-flight calls finish before cutting them off. */
+const shutdownGraceMs = 5_000;
+const apexServiceName = "apex.v1.Apex";
+
+type Request = Record<string, unknown>;
+const same = (value: unknown): unknown => value;
+
+export async function startGrpcServer(deps: ApiDeps, port: number, host = "0.0.0.0"): Promise<RunningGrpcServer> {
+  const protos = loadProtos();
+  const maxBytes = deps.maxRequestBytes ?? defaultMaxRequestBytes;
+  const server = new Server({ "grpc.max_receive_message_length": maxBytes });
+  const watches = new Map<ServerWritableStream<Request, unknown>, () => Promise<void>>();
+
+  const toStatus = (error: unknown): Partial<ServerErrorResponse> => {
+    const apiError = toApiError(error);
+    if (apiError.code === "internal") deps.logger?.error({ err: error }, "gRPC call failed");
+    const metadata = new Metadata();
+    metadata.set("apex-error-code", apiError.code);
+    if (apiError.field) metadata.set("apex-error-field", apiError.field);
+    const details = apiError.field && !apiError.message.includes(apiError.field) ? `${apiError.field}: ${apiError.message}` : apiError.message;
+    return { code: grpcStatusOf[apiError.code], details, metadata };
+  };
+
+  const unary =
+    <I, O>(operation: Operation<I, O>, toInput: (request: Request) => unknown = same, toMessage: (result: O) => unknown = same) =>
+    (call: ServerUnaryCall<Request, unknown>, callback: sendUnaryData<unknown>): void => {
+      (async () => {
+        const principal = await authenticate(deps, bearer(call.metadata));
+        return toMessage(await invoke(deps, principal, operation, toInput(call.request)));
+      })().then(
+        (message) => callback(null, message),
+        (error: unknown) => callback(toStatus(error)),
+      );
+    };
+
+  const apex: UntypedServiceImplementation = {
+    CreateAgent: unary(operations.createAgent),
+    ListAgents: unary(operations.listAgents),
+    SubmitDag: unary(operations.submitDag, submitDagBody),
+    GetDag: unary(operations.getDag, same, dagMessage),
+    CancelDag: unary(operations.cancelDag),
+    ListApprovals: unary(operations.listApprovals, same, (r) => ({ approvals: r.approvals.map(approvalMessage) })),
+    DecideApproval: unary(operations.decideApproval, same, approvalMessage),
+    CreateApiKey: unary(operations.createApiKey, same, createdApiKeyMessage),
+    ListApiKeys: unary(operations.listApiKeys),
+    RevokeApiKey: unary(operations.revokeApiKey),
+    WatchDag: (call: ServerWritableStream<Request, unknown>): void => {
+      let done = false;
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        watches.delete(call);
+        call.end();
+      };
+      (async () => {
+        const principal = await authenticate(deps, bearer(call.metadata));
+        const stop = await watchDag(deps, principal, call.request, {
+          event: (e) => {
+            if (!done) call.write(e);
+          },
+          end: finish,
+        });
+        if (done || call.cancelled) {
+          done = true;
+          await stop();
+          return;
+        }
+        watches.set(call, stop);
+        call.on("cancelled", () => {
+          done = true;
+          watches.delete(call);
+          void stop();
+        });
+      })().catch((error: unknown) => {
+        if (done) return;
+        done = true;
+        call.emit("error", toStatus(error));
+      });
+    },
+  };
+  server.addService(protos.apex.service, apex);
+
+  server.addService(protos.health.service, {
+    Check: (call: ServerUnaryCall<{ service?: string }, unknown>, callback: sendUnaryData<unknown>): void => {
+      const service = call.request.service ?? "";
+      if (service !== "" && service !== apexServiceName) {
+        callback({ code: GrpcStatus.NOT_FOUND, details: `unknown service ${service}` });
+        return;
+      }
+      deps.service
+        .ready()
+        .catch(() => false)
+        .then((ready) => callback(null, { status: ready ? "SERVING" : "NOT_SERVING" }));
+    },
+  });
+
+  const boundPort = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+  );
+
+  return {
+    port: boundPort,
+    async close() {
+      // Open watches would hold a graceful shutdown until their DAGs finish: end them first.
+      await Promise.all(
+        [...watches].map(async ([call, stop]) => {
+          watches.delete(call);
+          await stop().catch(() => undefined);
+          call.end();
+        }),
+      );
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, shutdownGraceMs);
+        force.unref();
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+    },
+  };
+}
+
+function bearer(metadata: Metadata): string | undefined {
+  const value = metadata.get("authorization")[0];
+  return typeof value === "string" ? value : undefined;
+}

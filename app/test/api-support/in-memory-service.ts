@@ -1,0 +1,166 @@
+/**
+ * TEST DOUBLE: an in-memory ApexService for the transport tests, so the API layer can be tested
+ * without the engine. It honours the interface's contract (scoping, ServiceError codes, watch
+ * until unsubscribed) but executes nothing. The end-to-end tests use the real service.
+ */
+import { randomUUID } from "node:crypto";
+import {
+  ServiceError,
+  type Agent,
+  type ApexService,
+  type ApprovalView,
+  type DagEvent,
+  type DagStatus,
+  type DagView,
+  type Principal,
+} from "../../src/service/types";
+
+const zeroUsage = { inputTokens: 0, outputTokens: 0, cachedTokens: 0, costUsd: 0 };
+const finalStatuses = new Set<DagStatus>(["succeeded", "failed", "cancelled"]);
+
+export class InMemoryApexServiceDouble implements ApexService {
+  readonly agents = new Map<string, Agent>();
+  readonly dags = new Map<string, DagView>();
+  readonly approvals = new Map<string, ApprovalView>();
+  /** Every submitDag call, with the principal the transport passed down. */
+  readonly submissions: { body: unknown; principal: Principal }[] = [];
+  private readonly watchers = new Map<string, Set<(e: DagEvent) => void>>();
+  /** Names of the ApexService methods called, in order: a denied request must add none. */
+  readonly calls: string[] = [];
+  isReady = true;
+
+  async createAgent(input: { name: string; description?: string }): Promise<Agent> {
+    this.calls.push("createAgent");
+    if ([...this.agents.values()].some((a) => a.name === input.name)) {
+      throw new ServiceError("conflict", `an agent named ${input.name} exists`, "name");
+    }
+    const agent: Agent = { id: randomUUID(), name: input.name, ...(input.description ? { description: input.description } : {}), createdAt: new Date().toISOString() };
+    this.agents.set(agent.id, agent);
+    return agent;
+  }
+
+  async listAgents(scope?: { agentId?: string }): Promise<Agent[]> {
+    this.calls.push("listAgents");
+    return [...this.agents.values()].filter((a) => !scope?.agentId || a.id === scope.agentId);
+  }
+
+  async submitDag(body: unknown, principal: Principal): Promise<{ id: string; status: DagStatus }> {
+    this.calls.push("submitDag");
+    const b = body as { agent_id?: unknown; name?: unknown; tasks?: unknown } | null;
+    if (typeof b !== "object" || b === null || Array.isArray(b)) throw new ServiceError("invalid_argument", "expected an object", "body");
+    if (typeof b.agent_id !== "string" || !this.agents.has(b.agent_id)) throw new ServiceError("invalid_argument", "unknown agent", "agent_id");
+    if (typeof b.name !== "string" || b.name === "") throw new ServiceError("invalid_argument", "name is required", "name");
+    if (!Array.isArray(b.tasks) || b.tasks.length === 0) throw new ServiceError("invalid_argument", "at least one task", "tasks");
+    this.submissions.push({ body, principal });
+    const dag = this.seedDag(b.agent_id, b.name);
+    return { id: dag.id, status: dag.status };
+  }
+
+  async getDag(id: string, scope?: { agentId?: string }): Promise<DagView> {
+    this.calls.push("getDag");
+    const dag = this.dags.get(id);
+    if (!dag || (scope?.agentId && dag.agentId !== scope.agentId)) throw new ServiceError("not_found", `no DAG with id ${id}`, "id");
+    return dag;
+  }
+
+  async cancelDag(id: string, scope?: { agentId?: string }): Promise<{ id: string; status: DagStatus }> {
+    this.calls.push("cancelDag");
+    const dag = await this.getDag(id, scope);
+    if (finalStatuses.has(dag.status)) throw new ServiceError("conflict", `DAG ${id} already ${dag.status}`, "id");
+    this.setDagStatus(id, "cancelled");
+    return { id, status: "cancelled" };
+  }
+
+  async listApprovals(filter?: { status?: ApprovalView["status"] }): Promise<ApprovalView[]> {
+    this.calls.push("listApprovals");
+    return [...this.approvals.values()].filter((a) => !filter?.status || a.status === filter.status);
+  }
+
+  async decideApproval(id: string, decision: "approve" | "reject", principal: Principal, reason?: string): Promise<ApprovalView> {
+    this.calls.push("decideApproval");
+    const approval = this.approvals.get(id);
+    if (!approval) throw new ServiceError("not_found", `no approval with id ${id}`, "id");
+    if (approval.status !== "pending") throw new ServiceError("conflict", `approval ${id} is already ${approval.status}`, "id");
+    const decided: ApprovalView = {
+      ...approval,
+      status: decision === "approve" ? "approved" : "rejected",
+      decidedBy: principal.keyId,
+      decidedAt: new Date().toISOString(),
+      ...(reason ? { reason } : {}),
+    };
+    this.approvals.set(id, decided);
+    return decided;
+  }
+
+  async watchDag(id: string, onEvent: (e: DagEvent) => void, scope?: { agentId?: string }): Promise<() => Promise<void>> {
+    this.calls.push("watchDag");
+    await this.getDag(id, scope);
+    const set = this.watchers.get(id) ?? new Set();
+    this.watchers.set(id, set);
+    set.add(onEvent);
+    return async () => {
+      set.delete(onEvent);
+    };
+  }
+
+  async ready(): Promise<boolean> {
+    return this.isReady;
+  }
+
+  watcherCount(dagId: string): number {
+    return this.watchers.get(dagId)?.size ?? 0;
+  }
+
+  seedDag(agentId: string, name = "seeded", status: DagStatus = "running"): DagView {
+    const dag: DagView = {
+      id: randomUUID(),
+      agentId,
+      name,
+      status,
+      input: { topic: "x" },
+      tasks: [
+        {
+          id: "t1",
+          kind: "llm",
+          status: status === "running" ? "running" : "succeeded",
+          dependsOn: [],
+          attempts: [],
+          usage: zeroUsage,
+        },
+      ],
+      totals: zeroUsage,
+      createdAt: new Date().toISOString(),
+    };
+    this.dags.set(dag.id, dag);
+    return dag;
+  }
+
+  seedApproval(dagId: string): ApprovalView {
+    const approval: ApprovalView = {
+      id: randomUUID(),
+      dagId,
+      taskId: "t1",
+      tool: "shell",
+      args: { cmd: ["echo", "hi"] },
+      status: "pending",
+      createdAt: new Date().toISOString(),
+    };
+    this.approvals.set(approval.id, approval);
+    return approval;
+  }
+
+  /** Emits a task or DAG status change to watchers, as the engine would. */
+  setTaskStatus(dagId: string, taskId: string, status: string): void {
+    this.emit({ dagId, type: "task_status", taskId, status, at: new Date().toISOString() });
+  }
+
+  setDagStatus(dagId: string, status: DagStatus): void {
+    const dag = this.dags.get(dagId);
+    if (dag) this.dags.set(dagId, { ...dag, status });
+    this.emit({ dagId, type: "dag_status", status, at: new Date().toISOString() });
+  }
+
+  private emit(e: DagEvent): void {
+    for (const w of this.watchers.get(e.dagId) ?? []) w(e);
+  }
+}

@@ -1,0 +1,319 @@
+/**
+ * The route x role matrix, written from issue 3's role table (not from src/auth/permissions.ts,
+ * so a wrong permission table fails it): every operation, every caller kind, with agent keys on
+ * their own agent's resources and on another agent's. Run over HTTP and over gRPC.
+ *
+ *   admin everything; operator manages agents, approves, cancels, reads all; viewer reads only;
+ *   agent submits and reads only DAGs of its own agent (another agent's DAG is "not found").
+ */
+import { randomUUID } from "node:crypto";
+import { expect } from "vitest";
+import type { ApiFixture, Caller } from "./fixture";
+
+export type Outcome = "ok" | "unauthenticated" | "permission_denied" | "not_found";
+
+export interface PreparedCall {
+  /** HTTP form. */
+  readonly url: string;
+  readonly body?: unknown;
+  /** gRPC form. */
+  readonly grpc: Record<string, unknown>;
+  /** Checks a successful answer (HTTP JSON, or the gRPC message / collected stream events). */
+  verify?(result: unknown): void;
+}
+
+export interface MatrixCase {
+  readonly name: string;
+  readonly method: "GET" | "POST" | "DELETE";
+  readonly okStatus: 200 | 201;
+  readonly grpcMethod: string;
+  /** Server-streaming over gRPC, server-sent events over HTTP. */
+  readonly stream?: boolean;
+  readonly expect: Readonly<Record<Caller, Outcome>>;
+  /** Fresh resources for one cell, so cells do not depend on each other's side effects. */
+  prepare(fx: ApiFixture, caller: Caller): Promise<PreparedCall>;
+}
+
+const ok = "ok" as const;
+const no = "permission_denied" as const;
+const nf = "not_found" as const;
+const row = (admin: Outcome, operator: Outcome, viewer: Outcome, agent: Outcome): Record<Caller, Outcome> => ({
+  anonymous: "unauthenticated",
+  revoked: "unauthenticated",
+  admin,
+  operator,
+  viewer,
+  agent,
+});
+
+const dagBody = (agentId: string) => ({
+  agent_id: agentId,
+  name: "matrix",
+  input: { topic: "roles" },
+  tasks: [{ id: "t1", kind: "llm", model: "local/echo", prompt: "{{input.topic}}", depends_on: [] }],
+});
+
+const hasId = (id: string) => (result: unknown) => expect((result as { id?: string }).id).toBe(id);
+
+export const matrix: readonly MatrixCase[] = [
+  {
+    name: "create agent",
+    method: "POST",
+    okStatus: 201,
+    grpcMethod: "CreateAgent",
+    expect: row(ok, ok, no, no),
+    async prepare() {
+      const name = `new-${randomUUID()}`;
+      return { url: "/v1/agents", body: { name }, grpc: { name }, verify: (r) => expect((r as { name: string }).name).toBe(name) };
+    },
+  },
+  {
+    name: "list agents",
+    method: "GET",
+    okStatus: 200,
+    grpcMethod: "ListAgents",
+    expect: row(ok, ok, ok, ok),
+    async prepare(fx, caller) {
+      return {
+        url: "/v1/agents",
+        grpc: {},
+        verify(r) {
+          const ids = (r as { agents: { id: string }[] }).agents.map((a) => a.id);
+          if (caller === "agent") expect(ids).toEqual([fx.agentA.id]);
+          else expect(ids).toEqual(expect.arrayContaining([fx.agentA.id, fx.agentB.id]));
+        },
+      };
+    },
+  },
+  {
+    name: "submit DAG for the agent key's own agent",
+    method: "POST",
+    okStatus: 201,
+    grpcMethod: "SubmitDag",
+    expect: row(ok, no, no, ok),
+    async prepare(fx, caller) {
+      const body = dagBody(fx.agentA.id);
+      return {
+        url: "/v1/dags",
+        body,
+        grpc: { ...body, input: { fields: { topic: { stringValue: "roles" } } } },
+        verify(r) {
+          const id = (r as { id: string }).id;
+          expect(fx.service.dags.get(id)?.agentId).toBe(fx.agentA.id);
+          const submitted = fx.service.submissions.at(-1);
+          expect(submitted?.principal.keyId).toBe(fx.keyIds[caller as "admin" | "agent"]);
+          expect(submitted?.body).toMatchObject({ agent_id: fx.agentA.id, input: { topic: "roles" }, tasks: [{ id: "t1", model: "local/echo" }] });
+        },
+      };
+    },
+  },
+  {
+    name: "submit DAG for another agent",
+    method: "POST",
+    okStatus: 201,
+    grpcMethod: "SubmitDag",
+    expect: row(ok, no, no, no),
+    async prepare(fx) {
+      const body = dagBody(fx.agentB.id);
+      return { url: "/v1/dags", body, grpc: { ...body, input: { fields: {} } } };
+    },
+  },
+  {
+    name: "get own agent's DAG",
+    method: "GET",
+    okStatus: 200,
+    grpcMethod: "GetDag",
+    expect: row(ok, ok, ok, ok),
+    async prepare(fx) {
+      const dag = fx.service.seedDag(fx.agentA.id);
+      return { url: `/v1/dags/${dag.id}`, grpc: { id: dag.id }, verify: hasId(dag.id) };
+    },
+  },
+  {
+    name: "get another agent's DAG",
+    method: "GET",
+    okStatus: 200,
+    grpcMethod: "GetDag",
+    expect: row(ok, ok, ok, nf),
+    async prepare(fx) {
+      const dag = fx.service.seedDag(fx.agentB.id);
+      return { url: `/v1/dags/${dag.id}`, grpc: { id: dag.id }, verify: hasId(dag.id) };
+    },
+  },
+  {
+    name: "get an unknown DAG",
+    method: "GET",
+    okStatus: 200,
+    grpcMethod: "GetDag",
+    expect: row(nf, nf, nf, nf),
+    async prepare() {
+      const id = randomUUID();
+      return { url: `/v1/dags/${id}`, grpc: { id } };
+    },
+  },
+  {
+    name: "cancel own agent's DAG",
+    method: "POST",
+    okStatus: 200,
+    grpcMethod: "CancelDag",
+    expect: row(ok, ok, no, no),
+    async prepare(fx) {
+      const dag = fx.service.seedDag(fx.agentA.id);
+      return { url: `/v1/dags/${dag.id}/cancel`, grpc: { id: dag.id }, verify: (r) => expect(r).toMatchObject({ id: dag.id, status: "cancelled" }) };
+    },
+  },
+  {
+    name: "cancel another agent's DAG",
+    method: "POST",
+    okStatus: 200,
+    grpcMethod: "CancelDag",
+    expect: row(ok, ok, no, no),
+    async prepare(fx) {
+      const dag = fx.service.seedDag(fx.agentB.id);
+      return { url: `/v1/dags/${dag.id}/cancel`, grpc: { id: dag.id }, verify: (r) => expect(r).toMatchObject({ id: dag.id, status: "cancelled" }) };
+    },
+  },
+  {
+    name: "watch own agent's DAG",
+    method: "GET",
+    okStatus: 200,
+    grpcMethod: "WatchDag",
+    stream: true,
+    expect: row(ok, ok, ok, ok),
+    async prepare(fx) {
+      const dag = fx.service.seedDag(fx.agentA.id, "finished", "succeeded");
+      return {
+        url: `/v1/dags/${dag.id}/events`,
+        grpc: { id: dag.id },
+        verify: (events) =>
+          expect(events).toEqual([
+            expect.objectContaining({ dag_id: dag.id, type: "task_status", task_id: "t1", status: "succeeded" }),
+            expect.objectContaining({ dag_id: dag.id, type: "dag_status", status: "succeeded" }),
+          ]),
+      };
+    },
+  },
+  {
+    name: "watch another agent's DAG",
+    method: "GET",
+    okStatus: 200,
+    grpcMethod: "WatchDag",
+    stream: true,
+    expect: row(ok, ok, ok, nf),
+    async prepare(fx) {
+      const dag = fx.service.seedDag(fx.agentB.id, "finished", "failed");
+      return {
+        url: `/v1/dags/${dag.id}/events`,
+        grpc: { id: dag.id },
+        verify: (events) => expect((events as { type: string; status: string }[]).at(-1)).toMatchObject({ type: "dag_status", status: "failed" }),
+      };
+    },
+  },
+  {
+    name: "list approvals",
+    method: "GET",
+    okStatus: 200,
+    grpcMethod: "ListApprovals",
+    expect: row(ok, ok, ok, no),
+    async prepare(fx) {
+      const approval = fx.service.seedApproval(fx.service.seedDag(fx.agentA.id).id);
+      return {
+        url: "/v1/approvals?status=pending",
+        grpc: { status: "pending" },
+        verify: (r) => expect((r as { approvals: { id: string }[] }).approvals.map((a) => a.id)).toContain(approval.id),
+      };
+    },
+  },
+  {
+    name: "approve a tool call",
+    method: "POST",
+    okStatus: 200,
+    grpcMethod: "DecideApproval",
+    expect: row(ok, ok, no, no),
+    async prepare(fx, caller) {
+      const approval = fx.service.seedApproval(fx.service.seedDag(fx.agentA.id).id);
+      return {
+        url: `/v1/approvals/${approval.id}/approve`,
+        body: { reason: "looks safe" },
+        grpc: { id: approval.id, decision: "approve", reason: "looks safe" },
+        verify: (r) =>
+          expect(r).toMatchObject({ id: approval.id, status: "approved", decided_by: fx.keyIds[caller as "admin"], reason: "looks safe" }),
+      };
+    },
+  },
+  {
+    name: "reject a tool call",
+    method: "POST",
+    okStatus: 200,
+    grpcMethod: "DecideApproval",
+    expect: row(ok, ok, no, no),
+    async prepare(fx) {
+      const approval = fx.service.seedApproval(fx.service.seedDag(fx.agentA.id).id);
+      return {
+        url: `/v1/approvals/${approval.id}/reject`,
+        grpc: { id: approval.id, decision: "reject" },
+        verify: (r) => expect(r).toMatchObject({ id: approval.id, status: "rejected" }),
+      };
+    },
+  },
+  {
+    name: "create an API key",
+    method: "POST",
+    okStatus: 201,
+    grpcMethod: "CreateApiKey",
+    expect: row(ok, no, no, no),
+    async prepare(fx) {
+      const request = { name: `k-${randomUUID()}`, role: "agent", agent_id: fx.agentB.id };
+      return {
+        url: "/v1/api-keys",
+        body: request,
+        grpc: request,
+        async verify(r) {
+          const secret = (r as { secret: string }).secret;
+          expect(secret).toMatch(/^apex_[A-Za-z0-9_-]{43}$/);
+          await expect(fx.keys.authenticate(secret)).resolves.toMatchObject({ role: "agent", agentId: fx.agentB.id });
+        },
+      };
+    },
+  },
+  {
+    name: "list API keys",
+    method: "GET",
+    okStatus: 200,
+    grpcMethod: "ListApiKeys",
+    expect: row(ok, no, no, no),
+    async prepare(fx) {
+      return {
+        url: "/v1/api-keys",
+        grpc: {},
+        verify(r) {
+          const text = JSON.stringify(r);
+          for (const token of Object.values(fx.tokens)) if (token) expect(text).not.toContain(token);
+          expect(text).not.toMatch(/[0-9a-f]{64}/);
+          expect((r as { api_keys: { id: string }[] }).api_keys.map((k) => k.id)).toContain(fx.keyIds.viewer);
+        },
+      };
+    },
+  },
+  {
+    name: "revoke an API key",
+    method: "DELETE",
+    okStatus: 200,
+    grpcMethod: "RevokeApiKey",
+    expect: row(ok, no, no, no),
+    async prepare(fx) {
+      const victim = await fx.keys.create({ name: `victim-${randomUUID()}`, role: "viewer" });
+      return {
+        url: `/v1/api-keys/${victim.key.id}`,
+        grpc: { id: victim.key.id },
+        async verify(r) {
+          expect((r as { revoked_at?: string }).revoked_at).toBeTruthy();
+          await expect(fx.keys.authenticate(victim.secret)).resolves.toBeUndefined();
+        },
+      };
+    },
+  },
+];
+
+/** Service methods that change state: a refused request must not reach any of them. */
+export const mutatingServiceCalls = ["createAgent", "submitDag", "cancelDag", "decideApproval"];
