@@ -7,7 +7,7 @@
 import { stringify } from "yaml";
 import { metrics } from "../../app/src/contract/metrics";
 import { alertRules, exporterMetrics } from "../rules";
-import { runbookUrl } from "../render";
+import { defaultRunbookBaseUrl, runbookUrl } from "../render";
 
 interface InputSeries { series: string; values: string }
 interface ExpectedAlert { exp_labels: Record<string, string>; exp_annotations: Record<string, string> }
@@ -37,16 +37,6 @@ function histogram(name: string, labels: Record<string, string>, buckets: readon
   });
 }
 
-function firing(alert: string, labels: Record<string, string>, annotations: { summary?: string; description: string }): ExpectedAlert {
-  const r = rule(alert);
-  return {
-    exp_labels: { severity: r.severity, ...labels },
-    exp_annotations: { summary: annotations.summary ?? r.summary, description: annotations.description, runbook_url: runbookUrl(alert, promtoolRunbookBase) },
-  };
-}
-
-/** Runbook base the rule file under test must be rendered with. */
-export const promtoolRunbookBase = "docs/runbooks";
 
 const tasks = metrics.tasksTotal.name;
 const cost = metrics.costTotal.name;
@@ -55,7 +45,18 @@ const duration = metrics.taskDuration.name;
 const breaker = metrics.circuitBreakerState.name;
 const inst = { instance: "apex-worker:9464", job: "apex-worker" };
 
-export function promtoolTests(ruleFiles: readonly string[]): PromtoolTestFile {
+/**
+ * @param ruleFiles rule files under test, relative to the test file's directory.
+ * @param runbookBaseUrl the base the rule files were rendered with (it appears in the annotations).
+ */
+export function promtoolTests(ruleFiles: readonly string[], runbookBaseUrl: string = defaultRunbookBaseUrl): PromtoolTestFile {
+  const firing = (alert: string, labels: Record<string, string>, annotations: { summary?: string; description: string }): ExpectedAlert => {
+    const r = rule(alert);
+    return {
+      exp_labels: { severity: r.severity, ...labels },
+      exp_annotations: { summary: annotations.summary ?? r.summary, description: annotations.description, runbook_url: runbookUrl(alert, runbookBaseUrl) },
+    };
+  };
   const tests: TestGroup[] = [
     {
       name: "HighTaskFailureRate fires at 5.1% failed after 5m",
@@ -153,4 +154,5 @@ export function promtoolTests(ruleFiles: readonly string[]): PromtoolTestFile {
   return { rule_files: [...ruleFiles], evaluation_interval: "1m", tests };
 }
 
-export const promtoolTestsYaml = (ruleFiles: readonly string[]): string => stringify(promtoolTests(ruleFiles), { lineWidth: 0 });
+export const promtoolTestsYaml = (ruleFiles: readonly string[], runbookBaseUrl?: string): string =>
+  stringify(promtoolTests(ruleFiles, runbookBaseUrl), { lineWidth: 0 });

@@ -1,0 +1,27 @@
+/**
+ * Metric names referenced by a PromQL expression, so tests can prove that dashboards and alerts
+ * only query what the runtime (the contract) or a deployed exporter exposes.
+ */
+const keywords = new Set(["by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "bool", "offset", "inf", "nan"]);
+
+export function metricNamesIn(expr: string): string[] {
+  const stripped = expr
+    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'/g, '""') // string literals
+    .replace(/\{[^}]*\}/g, "") // label matchers
+    .replace(/\[[^\]]*\]/g, "") // range / subquery windows
+    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, "") // label lists
+    .replace(/\$__\w+/g, ""); // Grafana macros
+  const names = new Set<string>();
+  for (const m of stripped.matchAll(/([A-Za-z_:][A-Za-z0-9_:]*)(\s*\()?/g)) {
+    const [, name, call] = m;
+    if (!name || call || keywords.has(name.toLowerCase())) continue; // functions and keywords
+    names.add(name);
+  }
+  return [...names];
+}
+
+/** The metric family a series name belongs to (histogram `_bucket`/`_sum`/`_count` folded). */
+export const metricFamily = (name: string, histograms: readonly string[]): string => {
+  for (const h of histograms) if (name === `${h}_bucket` || name === `${h}_sum` || name === `${h}_count`) return h;
+  return name;
+};

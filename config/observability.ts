@@ -1,0 +1,96 @@
+import { z } from "zod";
+import { imageReference, list, memoryQuantity, nonEmptyText, oneOf, section } from "./fields";
+import { plainSection, secretSection } from "./section";
+
+const duration = (example: string) => {
+  const e = { error: `expected a Prometheus duration such as "${example}"` };
+  return z.string(e).regex(/^(\d+(ms|s|m|h|d|w|y))+$/, e);
+};
+const url = () => {
+  const e = { error: 'expected an http(s) URL such as "https://grafana.example.com"' };
+  return z.string(e).regex(/^https?:\/\/[^\s]+$/, e);
+};
+const receiverKinds = ["webhook", "slack", "pagerduty"] as const;
+const receivers = () => list(oneOf(receiverKinds), `receivers (${receiverKinds.map((k) => `"${k}"`).join(", ")})`);
+
+const images = {
+  /** Jaeger v1 is end-of-life upstream (v2 replaces it); the seed's pin stays the default. */
+  jaeger: "jaegertracing/all-in-one:1.53",
+  prometheus: "prom/prometheus:v2.48.1",
+  alertmanager: "prom/alertmanager:v0.26.0",
+  grafana: "grafana/grafana:10.2.3",
+  loki: "grafana/loki:2.9.3",
+  promtail: "grafana/promtail:2.9.3",
+  postgresExporter: "quay.io/prometheuscommunity/postgres-exporter:v0.15.0",
+};
+
+const schema = section({
+  images: section({
+    jaeger: imageReference(),
+    prometheus: imageReference(),
+    alertmanager: imageReference(),
+    grafana: imageReference(),
+    loki: imageReference(),
+    promtail: imageReference(),
+    postgresExporter: imageReference(),
+  }),
+  scrapeInterval: duration("15s"),
+  evaluationInterval: duration("15s"),
+  /** Prometheus `--storage.tsdb.retention.time`. */
+  retention: duration("15d"),
+  /** Loki retention (compactor), e.g. "168h". */
+  logRetention: duration("168h"),
+  storage: section({ prometheus: memoryQuantity(), loki: memoryQuantity(), grafana: memoryQuantity() }),
+  grafana: section({
+    /** Grafana the content is provisioned into. Unset: the Grafana this stack deploys (dev: http://127.0.0.1:<devHostPort>). */
+    url: url().optional(),
+    /** Deploy Grafana in this stack. false: provision into `url` only. */
+    deploy: z.boolean({ error: "expected true or false" }),
+    folder: nonEmptyText("a folder title"),
+  }),
+  alerting: section({
+    critical: receivers(),
+    warning: receivers(),
+    slackChannel: nonEmptyText('a Slack channel such as "#apex-alerts"').optional(),
+  }),
+  /** Base of the alerts' runbook_url. */
+  runbookBaseUrl: nonEmptyText('a URL or path such as "https://github.com/acme/apex/blob/main/docs/runbooks"'),
+});
+
+export type ObservabilitySettings = z.output<typeof schema>;
+
+const common = {
+  images,
+  scrapeInterval: "15s",
+  evaluationInterval: "15s",
+  runbookBaseUrl: "docs/runbooks",
+  grafana: { deploy: true, folder: "Apex" },
+  alerting: { critical: [], warning: [] },
+};
+
+/** Observability config keys (namespace `apex`); see docs/observability.md. */
+export const observabilitySections = {
+  observability: plainSection({
+    description: "Jaeger/Prometheus/Alertmanager/Grafana/Loki: images, scrape and evaluation intervals, retention, volume sizes, Grafana URL/folder, alert receivers per severity, runbook base URL.",
+    schema,
+    defaults: {
+      dev: { ...common, retention: "7d", logRetention: "72h", storage: { prometheus: "2Gi", loki: "2Gi", grafana: "512Mi" } },
+      prod: { ...common, retention: "15d", logRetention: "168h", storage: { prometheus: "20Gi", loki: "20Gi", grafana: "1Gi" } },
+    },
+  }),
+  grafanaAdminPassword: secretSection({
+    description: "Grafana `admin` password (secret). Generated (random, 24 chars) when not set; read it with `pulumi stack output --show-secrets grafanaAdminPassword`.",
+    requiredIn: [],
+    minLength: 12,
+  }),
+  alertmanagerWebhookUrl: secretSection({ description: "Webhook URL for the `webhook` alert receiver (secret).", requiredIn: [] }),
+  alertmanagerSlackUrl: secretSection({ description: "Slack incoming-webhook URL for the `slack` alert receiver (secret).", requiredIn: [] }),
+  alertmanagerPagerdutyRoutingKey: secretSection({ description: "PagerDuty Events v2 routing key for the `pagerduty` alert receiver (secret).", requiredIn: [] }),
+} as const;
+
+/** The secret key each receiver kind needs. */
+export const receiverSecretKey = {
+  webhook: "alertmanagerWebhookUrl",
+  slack: "alertmanagerSlackUrl",
+  pagerduty: "alertmanagerPagerdutyRoutingKey",
+} as const satisfies Record<(typeof receiverKinds)[number], keyof typeof observabilitySections>;
