@@ -6,7 +6,7 @@
 import { propagation, context } from "@opentelemetry/api";
 import { breakerStateValue, taskStatusLabels } from "../contract/metrics";
 import type { BreakerState } from "../coord/types";
-import type { LlmErrorKind, LlmResult } from "../llm/types";
+import type { LlmErrorKind, LlmUsage } from "../llm/types";
 import { apexMetrics } from "./metrics";
 
 /** Values of apex_task_errors_total{error_type}. */
@@ -34,11 +34,6 @@ function activeAgentId(): string | undefined {
   return propagation.getBaggage(context.active())?.getEntry("agent_id")?.value;
 }
 
-/** Maps an LLM error kind onto the error_type label. */
-export function errorTypeForLlm(kind: LlmErrorKind): TaskErrorType {
-  return kind;
-}
-
 /**
  * Starts every known label combination at 0, so rate() and increase() see the first event and a
  * scrape shows every series the dashboards and alerts use before anything happened.
@@ -51,22 +46,40 @@ export function initialiseSeries(options: { readonly providers?: readonly string
   }
 }
 
-/** A successful LLM call: tokens by kind, USD cost by model and by agent, latency. */
-export function recordLlmCall(result: LlmResult, agentId: string | undefined = activeAgentId()): void {
-  const model = modelLabel(result.provider, result.requestModel);
-  const { inputTokens, outputTokens, cachedTokens } = result.usage;
-  apexMetrics.tokensTotal.inc({ model, kind: "input" }, inputTokens);
-  apexMetrics.tokensTotal.inc({ model, kind: "output" }, outputTokens);
-  if (cachedTokens > 0) apexMetrics.tokensTotal.inc({ model, kind: "cached" }, cachedTokens);
-  apexMetrics.costTotal.inc({ model }, result.costUsd);
-  if (agentId) apexMetrics.agentCostTotal.inc({ agent_id: agentId }, result.costUsd);
-  apexMetrics.llmLatency.observe({ model }, result.latencyMs / 1000);
+/** One LLM gateway call as the gateway reports it (its `onCall` event has this shape). */
+export interface LlmCallRecord {
+  readonly provider: string;
+  /** `provider/model` as requested. */
+  readonly model: string;
+  readonly outcome: "success" | LlmErrorKind;
+  /** False when the breaker or the rate limiter rejected the call before any provider request. */
+  readonly providerCalled: boolean;
+  readonly latencyMs: number;
+  readonly usage?: LlmUsage;
+  readonly costUsd?: number;
 }
 
-/** A failed LLM call that reached the provider (timeouts and provider errors take time too). */
-export function recordLlmFailure(model: string, latencyMs: number | undefined, kind: LlmErrorKind): void {
-  if (latencyMs === undefined || kind === "breaker_open" || kind === "rate_limited") return;
-  apexMetrics.llmLatency.observe({ model }, latencyMs / 1000);
+/**
+ * Tokens by kind, USD cost by model and by agent (the active baggage's agent_id), and latency of
+ * every call that reached the provider (failed calls take time too; rejected ones did not call).
+ */
+export function recordLlmCall(call: LlmCallRecord, agentId: string | undefined = activeAgentId()): void {
+  const model = modelLabel(call.provider, call.model);
+  if (call.usage) {
+    const { inputTokens, outputTokens, cachedTokens } = call.usage;
+    apexMetrics.tokensTotal.inc({ model, kind: "input" }, inputTokens);
+    apexMetrics.tokensTotal.inc({ model, kind: "output" }, outputTokens);
+    if (cachedTokens > 0) apexMetrics.tokensTotal.inc({ model, kind: "cached" }, cachedTokens);
+  }
+  if (call.costUsd !== undefined && call.costUsd > 0) {
+    apexMetrics.costTotal.inc({ model }, call.costUsd);
+    if (agentId) apexMetrics.agentCostTotal.inc({ agent_id: agentId }, call.costUsd);
+  } else if (call.outcome === "success") {
+    // A free call (local provider, unpriced model) still makes the series exist at 0.
+    apexMetrics.costTotal.inc({ model }, 0);
+    if (agentId) apexMetrics.agentCostTotal.inc({ agent_id: agentId }, 0);
+  }
+  if (call.providerCalled) apexMetrics.llmLatency.observe({ model }, call.latencyMs / 1000);
 }
 
 export function recordBreakerState(provider: string, state: BreakerState): void {
@@ -94,4 +107,19 @@ export function recordTaskTerminal(status: TerminalTaskStatus): void {
 /** This worker's busy slots out of its slots. */
 export function recordWorkerSlots(busy: number, slots: number): void {
   apexMetrics.workerUtilization.set(slots > 0 ? busy / slots : 0);
+}
+
+const llmErrorPrefix = /^(timeout|rate_limited|provider_error|breaker_open|invalid_request|cancelled)\b/;
+
+/**
+ * The error_type of a failed or rescheduled attempt, from the engine's outcome text (the executor
+ * prefixes LLM errors with their kind and time-outs with "timeout"). Anything else on a tool task is
+ * a tool_error (sandbox_error when the sandbox itself failed); on an LLM task, internal.
+ */
+export function classifyAttemptError(kind: "llm" | "tool", message: string): TaskErrorType {
+  const prefix = llmErrorPrefix.exec(message)?.[1] as TaskErrorType | undefined;
+  if (prefix) return prefix;
+  if (message === "lease lost") return "internal";
+  if (kind === "tool") return /sandbox/i.test(message) ? "sandbox_error" : "tool_error";
+  return "internal";
 }
