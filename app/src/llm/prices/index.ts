@@ -64,7 +64,9 @@ export function loadPriceTable(raw: unknown): PriceTable {
   if (!parsed.success) {
     const first = parsed.error.issues[0];
     const where = first?.path.map(String).join(".") || "(root)";
-    throw new Error(`invalid price table at ${where}: ${first?.message ?? "invalid"}`);
+    // a bad record key carries the key schema's own message one level down
+    const detail = first?.code === "invalid_key" ? first.issues[0]?.message : undefined;
+    throw new Error(`invalid price table at ${where}: ${detail ?? first?.message ?? "invalid"}`);
   }
   const byName = new Map<string, ModelPrice>();
   for (const [model, p] of Object.entries(parsed.data.models)) {
