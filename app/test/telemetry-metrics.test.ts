@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { breakerStateValue, metrics as contractMetrics, taskStatusLabels } from "../src/contract/metrics";
+import { breakerStateValue, metrics as contractMetrics, taskStatusLabels, type MetricDef } from "../src/contract/metrics";
 import type { Db } from "../src/store/db";
 import { clusterSnapshotQuery } from "../src/telemetry/cluster-gauges";
 import { apexMetrics, registerClusterGauges, registry, renderMetrics, unregisterClusterGauges } from "../src/telemetry/metrics";
@@ -29,7 +29,7 @@ describe("the registry is built from the contract", () => {
     const apexNames = [...families.keys()].filter((n) => n.startsWith("apex_"));
     expect(apexNames.sort()).toEqual(Object.values(contractMetrics).map((m) => m.name).sort());
     const json = await registry.getMetricsAsJSON();
-    for (const def of Object.values(contractMetrics)) {
+    for (const def of Object.values(contractMetrics) as MetricDef[]) {
       const m = registry.getSingleMetric(def.name) as unknown as { labelNames: string[]; upperBounds?: number[] };
       expect([...m.labelNames].sort(), def.name).toEqual([...def.labels].sort());
       if (def.buckets) expect(m.upperBounds).toEqual([...def.buckets]);
