@@ -46,6 +46,8 @@ export interface AttemptView {
   readonly startedAt: string;
   readonly finishedAt?: string;
   readonly error?: string;
+  /** false for an execution that was rescheduled without spending an attempt (breaker open, rate limited, shutdown). */
+  readonly spent?: boolean;
 }
 
 export interface TaskView {
@@ -67,6 +69,8 @@ export interface DagView {
   readonly input: unknown;
   readonly tasks: readonly TaskView[];
   readonly totals: TaskUsage;
+  /** All LLM usage of this DAG's agent, across its DAGs. */
+  readonly agentTotals?: TaskUsage;
   readonly traceId?: string;
   readonly createdAt: string;
   readonly finishedAt?: string;

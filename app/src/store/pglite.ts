@@ -8,7 +8,7 @@ class PgliteDb implements Db {
 
   async query<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
     const r = await this.pg.query<T>(sql, params as unknown[] | undefined);
-    return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+    return { rows: r.rows, rowCount: rowCount(r) };
   }
 
   async exec(sql: string): Promise<void> {
@@ -33,7 +33,7 @@ class PgliteTxDb implements Db {
   constructor(private readonly tx: Transaction) {}
   async query<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
     const r = await this.tx.query<T>(sql, params as unknown[] | undefined);
-    return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+    return { rows: r.rows, rowCount: rowCount(r) };
   }
   async exec(sql: string): Promise<void> {
     await this.tx.exec(sql);
@@ -50,4 +50,9 @@ class PgliteTxDb implements Db {
 export async function openPglite(dataDir?: string): Promise<Db> {
   const pg = await PGlite.create(dataDir ? { dataDir } : {});
   return new PgliteDb(pg);
+}
+
+/** pg's rowCount: rows returned by a SELECT, rows touched by INSERT/UPDATE/DELETE (PGlite reports 0 affected for SELECT). */
+function rowCount(r: { rows: unknown[]; affectedRows?: number }): number {
+  return Math.max(r.rows.length, r.affectedRows ?? 0);
 }

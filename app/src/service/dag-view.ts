@@ -1,0 +1,113 @@
+/** Reads one DAG with its tasks, attempts and LLM usage into the DagView the API returns. */
+import type { Db } from "../store/db";
+import type { AttemptView, DagStatus, DagView, TaskStatus, TaskUsage, TaskView } from "./types";
+
+interface DagRowFull {
+  id: string;
+  agent_id: string;
+  name: string;
+  status: DagStatus;
+  input: unknown;
+  trace_context: Record<string, string> | null;
+  created_at: Date;
+  finished_at: Date | null;
+}
+
+interface TaskRow {
+  id: string;
+  kind: "llm" | "tool";
+  status: TaskStatus;
+  depends_on: string[];
+  output: unknown;
+  error: string | null;
+}
+
+interface AttemptRow {
+  task_id: string;
+  number: number;
+  status: AttemptView["status"];
+  worker_id: string;
+  spent: boolean;
+  error: string | null;
+  started_at: Date;
+  finished_at: Date | null;
+}
+
+interface UsageRow {
+  task_id: string | null;
+  input_tokens: number;
+  output_tokens: number;
+  cached_tokens: number;
+  cost_usd: number;
+}
+
+export const zeroUsage: TaskUsage = { inputTokens: 0, outputTokens: 0, cachedTokens: 0, costUsd: 0 };
+
+const usageSums = `coalesce(sum(input_tokens), 0)::int AS input_tokens, coalesce(sum(output_tokens), 0)::int AS output_tokens,
+  coalesce(sum(cached_tokens), 0)::int AS cached_tokens, coalesce(sum(cost_usd), 0)::float8 AS cost_usd`;
+
+const toUsage = (u: UsageRow | undefined): TaskUsage =>
+  u ? { inputTokens: u.input_tokens, outputTokens: u.output_tokens, cachedTokens: u.cached_tokens, costUsd: u.cost_usd } : zeroUsage;
+
+/** traceparent = version-traceid-spanid-flags. */
+function traceIdOf(carrier: Record<string, string> | null): string | undefined {
+  return carrier?.traceparent?.split("-")[1];
+}
+
+export async function readDagView(db: Db, id: string): Promise<DagView | undefined> {
+  const dag = (
+    await db.query<DagRowFull>(
+      "SELECT id, agent_id, name, status, input, trace_context, created_at, finished_at FROM dags WHERE id = $1",
+      [id],
+    )
+  ).rows[0];
+  if (!dag) return undefined;
+  const [tasks, attempts, usage, agentUsage] = await Promise.all([
+    db.query<TaskRow>("SELECT id, kind, status, depends_on, output, error FROM tasks WHERE dag_id = $1 ORDER BY position, id", [id]),
+    db.query<AttemptRow>(
+      "SELECT task_id, number, status, worker_id, spent, error, started_at, finished_at FROM attempts WHERE dag_id = $1 ORDER BY task_id, number",
+      [id],
+    ),
+    db.query<UsageRow>(`SELECT task_id, ${usageSums} FROM usage WHERE dag_id = $1 GROUP BY ROLLUP (task_id)`, [id]),
+    db.query<UsageRow>(`SELECT NULL AS task_id, ${usageSums} FROM usage WHERE agent_id = $1`, [dag.agent_id]),
+  ]);
+  const attemptsByTask = new Map<string, AttemptView[]>();
+  for (const a of attempts.rows) {
+    const list = attemptsByTask.get(a.task_id) ?? [];
+    list.push({
+      number: a.number,
+      status: a.status,
+      workerId: a.worker_id,
+      spent: a.spent,
+      startedAt: new Date(a.started_at).toISOString(),
+      finishedAt: a.finished_at ? new Date(a.finished_at).toISOString() : undefined,
+      error: a.error ?? undefined,
+    });
+    attemptsByTask.set(a.task_id, list);
+  }
+  const usageByTask = new Map(usage.rows.filter((u) => u.task_id !== null).map((u) => [u.task_id!, u]));
+  const total = usage.rows.find((u) => u.task_id === null);
+  const taskViews: TaskView[] = tasks.rows.map((t) => ({
+    id: t.id,
+    kind: t.kind,
+    status: t.status,
+    dependsOn: t.depends_on,
+    output: t.output ?? undefined,
+    error: t.error ?? undefined,
+    attempts: attemptsByTask.get(t.id) ?? [],
+    usage: toUsage(usageByTask.get(t.id)),
+  }));
+  return {
+    id: dag.id,
+    agentId: dag.agent_id,
+    name: dag.name,
+    status: dag.status,
+    input: dag.input,
+    tasks: taskViews,
+    totals: toUsage(total),
+    agentTotals: toUsage(agentUsage.rows[0]),
+    traceId: traceIdOf(dag.trace_context),
+    createdAt: new Date(dag.created_at).toISOString(),
+    finishedAt: dag.finished_at ? new Date(dag.finished_at).toISOString() : undefined,
+  };
+}
