@@ -36,6 +36,13 @@ export interface ServiceSpec {
   readonly kubernetesApiAccess?: boolean;
   /** Extra labels on every object of this service. */
   readonly labels?: Readonly<Record<string, string>>;
+  /** Extra groups of the container user (e.g. the Docker socket's group for the dev sandbox driver). */
+  readonly supplementalGroups?: readonly number[];
+  /**
+   * Docker health check command (`["CMD", ...]` or `["CMD-SHELL", "..."]`). Default: derived from
+   * the readiness probe (http probes use busybox `wget`, which node/distroless images may lack).
+   */
+  readonly dockerHealthcheck?: readonly string[];
 }
 
 export interface PortSpec {
@@ -77,6 +84,8 @@ export type VolumeSpec =
   /** Scratch space: Docker tmpfs; Kubernetes emptyDir (memory-backed when `memory`). */
   | { readonly kind: "tmp"; readonly name: string; readonly mountPath: string; readonly sizeLimit?: string; readonly memory?: boolean }
   /** Generated config files: Docker uploads; Kubernetes ConfigMap mounted read-only. Never secrets. */
-  | { readonly kind: "config"; readonly name: string; readonly mountPath: string; readonly files: Readonly<Record<string, pulumi.Input<string>>> };
+  | { readonly kind: "config"; readonly name: string; readonly mountPath: string; readonly files: Readonly<Record<string, pulumi.Input<string>>> }
+  /** A host path bind-mounted into the container. Docker target only (dev); Kubernetes refuses it. */
+  | { readonly kind: "hostPath"; readonly name: string; readonly hostPath: string; readonly mountPath: string; readonly readOnly?: boolean };
 
 export const isAutoscaled = (s: ServiceSpec["scaling"]): s is AutoscalingSpec => "minReplicas" in s;

@@ -1,0 +1,164 @@
+import * as pulumi from "@pulumi/pulumi";
+import { httpPaths, runtimeEnv, services } from "../../app/src/contract";
+import { STACK_SECRET_NAME, stackSecretKeys } from "../platform/secrets";
+import {
+  deployService,
+  type AutoscalingSpec,
+  type DeployedService,
+  type Platform,
+  type ResourceSpec,
+  type SecretRef,
+  type ServiceSpec,
+  type VolumeSpec,
+} from "../service";
+
+/** How each process starts inside the runtime image (app/Dockerfile). */
+export const runtimeCommands = {
+  api: ["node", "app/dist/bin/apex-api.js"],
+  worker: ["node", "app/dist/bin/apex-worker.js"],
+} as const;
+
+export interface ProcessSettings {
+  /** Fixed replicas (Docker always; Kubernetes when `autoscaling` is null). */
+  readonly replicas: number;
+  readonly autoscaling: AutoscalingSpec | null;
+  readonly resources: ResourceSpec;
+}
+
+export interface ApexRuntimeArgs {
+  readonly platform: Platform;
+  /** Runtime image reference (RuntimeImage.ref). */
+  readonly image: pulumi.Input<string>;
+  readonly database: { readonly url: string };
+  readonly redis: { readonly url: string };
+  readonly api: ProcessSettings;
+  readonly workers: ProcessSettings & {
+    readonly concurrency: number;
+    readonly sandboxDriver: "local" | "docker" | "kubernetes";
+    /** Group owning the Docker socket (sandbox driver "docker", dev only). */
+    readonly dockerSocketGid?: number;
+  };
+  readonly logLevel: string;
+  readonly llm: { readonly openaiBaseUrl?: string; readonly anthropicBaseUrl?: string };
+  /** Keys present in `apex-secrets` (unset LLM keys are left out of the env). */
+  readonly secretKeysPresent: readonly string[];
+  /** Env for both processes from other components (e.g. OTEL_EXPORTER_OTLP_ENDPOINT from observability). */
+  readonly extraEnv?: Readonly<Record<string, pulumi.Input<string>>>;
+}
+
+const DOCKER_SOCKET = "/var/run/docker.sock";
+const fromSecret = (key: string): SecretRef => ({ secret: STACK_SECRET_NAME, key });
+const scratch: VolumeSpec = { kind: "tmp", name: "tmp", mountPath: "/tmp", sizeLimit: "256Mi" };
+
+/** A node-based health check: the runtime image is not guaranteed to ship wget/curl. */
+const nodeHealthcheck = (port: number, path: string) => [
+  "CMD",
+  "node",
+  "-e",
+  `fetch("http://127.0.0.1:${port}${path}").then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`,
+];
+
+const scalingOf = (p: ProcessSettings): ServiceSpec["scaling"] => p.autoscaling ?? { replicas: p.replicas };
+
+/** The env both processes share: where the data stores are, and the credentials by reference. */
+function sharedEnv(args: ApexRuntimeArgs, serviceName: string) {
+  const env: Record<string, pulumi.Input<string>> = {
+    NODE_ENV: "production",
+    [runtimeEnv.databaseUrl]: args.database.url,
+    [runtimeEnv.redisUrl]: args.redis.url,
+    [runtimeEnv.serviceName]: serviceName,
+    [runtimeEnv.logLevel]: args.logLevel,
+    ...(args.llm.openaiBaseUrl ? { [runtimeEnv.openaiBaseUrl]: args.llm.openaiBaseUrl } : {}),
+    ...(args.llm.anthropicBaseUrl ? { [runtimeEnv.anthropicBaseUrl]: args.llm.anthropicBaseUrl } : {}),
+    ...args.extraEnv,
+  };
+  const secretEnv: Record<string, SecretRef> = {
+    // DATABASE_URL carries no password: node-postgres reads PGPASSWORD (libpq convention), and the
+    // contract's DATABASE_PASSWORD carries the same value for the runtime's own splicing.
+    PGPASSWORD: fromSecret(stackSecretKeys.postgresPassword),
+    [runtimeEnv.databasePassword]: fromSecret(stackSecretKeys.postgresPassword),
+  };
+  for (const [envName, key] of [
+    [runtimeEnv.openaiApiKey, stackSecretKeys.openaiApiKey],
+    [runtimeEnv.anthropicApiKey, stackSecretKeys.anthropicApiKey],
+  ] as const) {
+    if (args.secretKeysPresent.includes(key)) secretEnv[envName] = fromSecret(key);
+  }
+  return { env, secretEnv };
+}
+
+export function apiSpec(args: ApexRuntimeArgs): ServiceSpec {
+  const api = services.api;
+  const shared = sharedEnv(args, api.name);
+  return {
+    name: api.name,
+    component: "api",
+    image: args.image,
+    command: [...runtimeCommands.api],
+    ports: [
+      { name: "http", port: api.httpPort, hostPort: api.httpPort, metrics: true, appProtocol: "http" },
+      { name: "grpc", port: api.grpcPort, hostPort: api.grpcPort, appProtocol: "grpc" },
+    ],
+    env: { ...shared.env, [runtimeEnv.httpPort]: String(api.httpPort), [runtimeEnv.grpcPort]: String(api.grpcPort) },
+    secretEnv: { ...shared.secretEnv, [runtimeEnv.bootstrapAdminKey]: fromSecret(stackSecretKeys.bootstrapAdminKey) },
+    resources: args.api.resources,
+    probes: {
+      readiness: { http: { path: httpPaths.ready, port: api.httpPort }, initialDelaySeconds: 5, periodSeconds: 5 },
+      liveness: { http: { path: httpPaths.health, port: api.httpPort }, initialDelaySeconds: 15, periodSeconds: 10 },
+    },
+    dockerHealthcheck: nodeHealthcheck(api.httpPort, httpPaths.ready),
+    scaling: scalingOf(args.api),
+    dependsOn: [services.postgres.name, services.redis.name],
+    volumes: [scratch],
+  };
+}
+
+export function workerSpec(args: ApexRuntimeArgs): ServiceSpec {
+  const worker = services.worker;
+  const shared = sharedEnv(args, worker.name);
+  const dockerSandbox = args.workers.sandboxDriver === "docker";
+  return {
+    name: worker.name,
+    component: "worker",
+    image: args.image,
+    command: [...runtimeCommands.worker],
+    ports: [{ name: "metrics", port: worker.metricsPort, metrics: true, appProtocol: "http" }],
+    env: {
+      ...shared.env,
+      [runtimeEnv.metricsPort]: String(worker.metricsPort),
+      [runtimeEnv.workerConcurrency]: String(args.workers.concurrency),
+      [runtimeEnv.sandboxDriver]: args.workers.sandboxDriver,
+    },
+    secretEnv: shared.secretEnv,
+    resources: args.workers.resources,
+    probes: {
+      readiness: { http: { path: httpPaths.ready, port: worker.metricsPort }, initialDelaySeconds: 5, periodSeconds: 10 },
+      liveness: { http: { path: httpPaths.health, port: worker.metricsPort }, initialDelaySeconds: 15, periodSeconds: 10 },
+    },
+    dockerHealthcheck: nodeHealthcheck(worker.metricsPort, httpPaths.ready),
+    scaling: scalingOf(args.workers),
+    // The seed's Compose order: workers start once the API (which migrates the schema) is healthy.
+    dependsOn: [services.api.name],
+    // The kubernetes sandbox driver creates Pods through the API; RBAC comes from the security component.
+    kubernetesApiAccess: args.workers.sandboxDriver === "kubernetes",
+    // Dev only: the docker sandbox driver starts sandbox containers through the engine's socket.
+    supplementalGroups: dockerSandbox && args.workers.dockerSocketGid !== undefined ? [args.workers.dockerSocketGid] : undefined,
+    volumes: [
+      scratch,
+      ...(dockerSandbox ? [{ kind: "hostPath", name: "docker-socket", hostPath: DOCKER_SOCKET, mountPath: DOCKER_SOCKET } as const] : []),
+    ],
+  };
+}
+
+/** apex-api and apex-worker, rendered from one image and one env on the stack's target. */
+export class ApexRuntime extends pulumi.ComponentResource {
+  public readonly api: DeployedService;
+  public readonly worker: DeployedService;
+
+  constructor(name: string, args: ApexRuntimeArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("apex:runtime:ApexRuntime", name, {}, opts);
+    this.api = deployService(`${name}-api`, apiSpec(args), args.platform, { parent: this });
+    this.worker = deployService(`${name}-worker`, workerSpec(args), args.platform, { parent: this });
+    this.registerOutputs({ apiHost: this.api.host, workerHost: this.worker.host });
+  }
+}

@@ -1,0 +1,57 @@
+import { describeGiven, type ConfigProblem } from "./errors";
+import type { ApexConfig } from "./index";
+
+/** Rules that span keys, checked once every key parsed on its own. */
+export function coreChecks(c: ApexConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  for (const name of ["api", "workers"] as const) {
+    const a = c[name].autoscaling;
+    if (a && a.maxReplicas < a.minReplicas) {
+      problems.push({
+        key: `apex:${name}.autoscaling.maxReplicas`,
+        message: `expected at least minReplicas (${a.minReplicas}), got ${a.maxReplicas}`,
+      });
+    }
+  }
+  if (c.target === "kubernetes") {
+    for (const field of ["host", "grpcHost"] as const) {
+      if (c.ingress[field] === undefined) {
+        problems.push({ key: `apex:ingress.${field}`, message: `required when apex:target is "kubernetes": expected a DNS host name, got nothing` });
+      }
+    }
+    if (c.ingress.host !== undefined && c.ingress.host === c.ingress.grpcHost) {
+      problems.push({
+        key: "apex:ingress.grpcHost",
+        message: `expected a host different from apex:ingress.host (gRPC needs its own Ingress), got ${describeGiven(c.ingress.grpcHost)}`,
+      });
+    }
+  }
+  if (c.target === "kubernetes" && c.workers.sandboxDriver === "kubernetes" && c.network.apiServerCidrs.length === 0) {
+    problems.push({
+      key: "apex:network.apiServerCidrs",
+      message: 'required when apex:workers.sandboxDriver is "kubernetes" (workers create sandbox Pods through the API server): expected a list of IPv4 CIDRs, got []',
+    });
+  }
+  const driverTarget = { docker: "docker", kubernetes: "kubernetes", local: undefined }[c.workers.sandboxDriver];
+  if (driverTarget !== undefined && driverTarget !== c.target) {
+    problems.push({
+      key: "apex:workers.sandboxDriver",
+      message: `expected "local" or "${c.target}" on target "${c.target}", got ${describeGiven(c.workers.sandboxDriver)}`,
+    });
+  }
+  const runtime = c.images.runtime;
+  if (runtime.push) {
+    if (c.registry === undefined) {
+      problems.push({ key: "apex:registry", message: "required when apex:images.runtime.push is true: expected { server, username }, got nothing" });
+    } else if (!runtime.repository.startsWith(`${c.registry.server}/`)) {
+      problems.push({
+        key: "apex:images.runtime.repository",
+        message: `expected a repository on the registry "${c.registry.server}/...", got ${describeGiven(runtime.repository)}`,
+      });
+    }
+    if (c.registryPassword === undefined) {
+      problems.push({ key: "apex:registryPassword", message: "required when apex:images.runtime.push is true: set it with `pulumi config set --secret apex:registryPassword <token>`, got nothing" });
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,175 @@
+import { z } from "zod";
+import {
+  autoscaling,
+  bool,
+  dnsLabel,
+  hostname,
+  imageReference,
+  imageRepository,
+  imageTag,
+  ipv4Cidr,
+  list,
+  memoryQuantity,
+  nonEmptyText,
+  oneOf,
+  positiveInt,
+  resources,
+  section,
+  stringMap,
+} from "./fields";
+import { plainSection, secretSection } from "./section";
+
+/** The seed's resource model for apex-api and apex-worker (requests 500m/512Mi, limits 2/2Gi). */
+const seedResources = { requests: { cpu: "500m", memory: "512Mi" }, limits: { cpu: "2", memory: "2Gi" } };
+/** The seed's HPA: 2..10 replicas at 70 % CPU. */
+const seedAutoscaling = { minReplicas: 2, maxReplicas: 10, targetCpuUtilization: 70 };
+/** Everything except public addresses: RFC 1918, loopback, link-local (cloud metadata), CGNAT. */
+const nonPublicIpv4 = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "169.254.0.0/16", "100.64.0.0/10"];
+
+const url = () => {
+  const e = { error: 'expected an http(s) URL such as "https://api.openai.com/v1"' };
+  return z.string(e).regex(/^https?:\/\/[^\s]+$/, e);
+};
+
+/**
+ * The foundation's config keys (namespace `apex`), with the defaults of each environment.
+ * Defaults live here and only here; docs/configuration.md is the reference table.
+ */
+export const coreSections = {
+  target: plainSection({
+    description: "Where the stack deploys: `docker` (the local engine) or `kubernetes`.",
+    schema: oneOf(["docker", "kubernetes"]),
+    defaults: { dev: "docker", prod: "kubernetes" },
+  }),
+  namespace: plainSection({
+    description: "Kubernetes namespace of the platform; on Docker, the prefix of container, network and volume names.",
+    schema: dnsLabel(),
+    defaults: { dev: "apex", prod: "apex" },
+  }),
+  logLevel: plainSection({
+    description: "LOG_LEVEL of apex-api and apex-worker.",
+    schema: oneOf(["trace", "debug", "info", "warn", "error"]),
+    defaults: { dev: "debug", prod: "info" },
+  }),
+  docker: plainSection({
+    description: "Docker target: engine address, host address ports are published on, group owning the engine socket.",
+    schema: section({
+      host: nonEmptyText('a Docker host such as "unix:///var/run/docker.sock"').optional(),
+      publishAddress: nonEmptyText("an IP address").default("127.0.0.1"),
+      socketGid: z.number({ error: "expected a group id (integer >= 0)" }).int({ error: "expected a group id (integer >= 0)" }).min(0, { error: "expected a group id (integer >= 0)" }),
+    }),
+    defaults: { dev: { publishAddress: "127.0.0.1", socketGid: 0 }, prod: { publishAddress: "127.0.0.1", socketGid: 0 } },
+  }),
+  kubernetes: plainSection({
+    description: "Kubernetes target: kubeconfig context, storage class, where the cluster DNS runs.",
+    schema: section({
+      context: nonEmptyText().optional(),
+      storageClass: nonEmptyText().optional(),
+      dns: section({ namespace: dnsLabel(), podLabels: stringMap() }),
+    }),
+    defaults: {
+      dev: { dns: { namespace: "kube-system", podLabels: { "k8s-app": "kube-dns" } } },
+      prod: { dns: { namespace: "kube-system", podLabels: { "k8s-app": "kube-dns" } } },
+    },
+  }),
+  images: plainSection({
+    description: "The runtime image (built from app/Dockerfile; pushed when `push`) and the Postgres/Redis images.",
+    schema: section({
+      runtime: section({ repository: imageRepository(), tag: imageTag(), push: bool(), platform: nonEmptyText().optional() }),
+      postgres: imageReference(),
+      redis: imageReference(),
+    }),
+    defaults: {
+      dev: { runtime: { repository: "apex/runtime", tag: "dev", push: false }, postgres: "postgres:16-alpine", redis: "redis:7-alpine" },
+      prod: { runtime: { push: true, platform: "linux/amd64" }, postgres: "postgres:16-alpine", redis: "redis:7-alpine" },
+    },
+  }),
+  registry: plainSection({
+    description: "Registry the runtime image is pushed to (prod). The password is the secret `apex:registryPassword`.",
+    schema: section({ server: nonEmptyText('a registry host such as "ghcr.io"'), username: nonEmptyText() }).optional(),
+  }),
+  api: plainSection({
+    description: "apex-api: fixed replicas (Docker, or Kubernetes with `autoscaling: null`), HPA bounds, requests/limits.",
+    schema: section({ replicas: positiveInt(), autoscaling: autoscaling().nullable(), resources: resources() }),
+    defaults: {
+      dev: { replicas: 1, autoscaling: null, resources: seedResources },
+      prod: { replicas: 2, autoscaling: seedAutoscaling, resources: seedResources },
+    },
+  }),
+  workers: plainSection({
+    description: "apex-worker: replicas, HPA bounds, requests/limits, task slots per worker, sandbox driver.",
+    schema: section({
+      replicas: positiveInt(),
+      autoscaling: autoscaling().nullable(),
+      resources: resources(),
+      concurrency: positiveInt(),
+      sandboxDriver: oneOf(["local", "docker", "kubernetes"]),
+    }),
+    defaults: {
+      dev: { replicas: 3, autoscaling: null, resources: seedResources, concurrency: 4, sandboxDriver: "docker" },
+      prod: { replicas: 2, autoscaling: seedAutoscaling, resources: seedResources, concurrency: 8, sandboxDriver: "kubernetes" },
+    },
+  }),
+  postgres: plainSection({
+    description: "In-cluster/container Postgres 16: volume size, storage class, requests/limits.",
+    schema: section({ storageSize: memoryQuantity(), resources: resources() }),
+    defaults: {
+      dev: { storageSize: "1Gi", resources: { requests: { cpu: "250m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } } },
+      prod: { storageSize: "20Gi", resources: { requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: "2", memory: "4Gi" } } },
+    },
+  }),
+  redis: plainSection({
+    description: "Redis 7 (rate limits, breaker state, event fan-out; not durable): requests/limits.",
+    schema: section({ resources: resources() }),
+    defaults: {
+      dev: { resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "256Mi" } } },
+      prod: { resources: { requests: { cpu: "250m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } } },
+    },
+  }),
+  ingress: plainSection({
+    description: "Kubernetes exposure: IngressClass, API hosts (HTTP and gRPC), TLS Secret (issued by a cert-manager ClusterIssuer when `clusterIssuer` is set), the controller's namespace.",
+    schema: section({
+      className: nonEmptyText(),
+      controllerNamespace: dnsLabel(),
+      host: hostname().optional(),
+      grpcHost: hostname().optional(),
+      tls: section({ secretName: dnsLabel(), clusterIssuer: nonEmptyText().optional() }).optional(),
+    }),
+    defaults: {
+      dev: { className: "nginx", controllerNamespace: "ingress-nginx" },
+      prod: { className: "nginx", controllerNamespace: "ingress-nginx" },
+    },
+  }),
+  network: plainSection({
+    description: "Kubernetes egress: workers to the LLM providers on 443 (allowed CIDRs, ranges cut out of them), and to the API server (its CIDRs and port; needed by the kubernetes sandbox driver).",
+    schema: section({
+      llmEgressCidrs: list(ipv4Cidr(), "IPv4 CIDRs"),
+      llmEgressExcept: list(ipv4Cidr(), "IPv4 CIDRs"),
+      apiServerCidrs: list(ipv4Cidr(), "IPv4 CIDRs"),
+      apiServerPort: positiveInt(),
+    }),
+    defaults: {
+      dev: { llmEgressCidrs: ["0.0.0.0/0"], llmEgressExcept: nonPublicIpv4, apiServerCidrs: [], apiServerPort: 443 },
+      prod: { llmEgressCidrs: ["0.0.0.0/0"], llmEgressExcept: nonPublicIpv4, apiServerCidrs: [], apiServerPort: 443 },
+    },
+  }),
+  llm: plainSection({
+    description: "Base URLs of the LLM providers (default: the SDKs' public endpoints).",
+    schema: section({ openaiBaseUrl: url().optional(), anthropicBaseUrl: url().optional() }),
+    defaults: { dev: {}, prod: {} },
+  }),
+  openaiApiKey: secretSection({ description: "OpenAI API key (secret; stored in `apex-secrets` as OPENAI_API_KEY).", requiredIn: ["prod"] }),
+  anthropicApiKey: secretSection({ description: "Anthropic API key (secret; stored in `apex-secrets` as ANTHROPIC_API_KEY).", requiredIn: ["prod"] }),
+  postgresPassword: secretSection({
+    description: "Postgres password of the `apex` user (secret). Generated (random, 32 chars) when not set.",
+    requiredIn: [],
+    minLength: 12,
+  }),
+  bootstrapAdminKey: secretSection({
+    description: "First admin API key (secret). Generated when not set; read it with `pulumi stack output --show-secrets bootstrapAdminKey`.",
+    requiredIn: [],
+    minLength: 16,
+  }),
+  registryPassword: secretSection({ description: "Password/token for `apex:registry` (secret).", requiredIn: [] }),
+  kubeconfig: secretSection({ description: "Kubeconfig contents (secret). Default: the ambient kubeconfig.", requiredIn: [] }),
+} as const;

@@ -1,0 +1,173 @@
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { ConfigError, describeGiven, type ConfigProblem } from "./errors";
+import { environments, type ConfigSection, type Environment, type SectionValue } from "./section";
+import { configChecks, configSections, type ConfigSections } from "./sections";
+
+export { ConfigError, type ConfigProblem } from "./errors";
+export type { Environment } from "./section";
+
+/** The whole stack config as plain typed values (secrets as Pulumi secret Outputs). */
+export type ApexConfig = {
+  readonly stack: string;
+  readonly environment: Environment;
+} & { readonly [K in keyof ConfigSections]: SectionValue<ConfigSections[K]> };
+
+export const CONFIG_NAMESPACE = "apex";
+
+/** Where raw config comes from: the Pulumi engine in a real run, a literal map in unit tests. */
+export interface ConfigSource {
+  readonly stack: string;
+  /** Keys of the `apex` namespace without the prefix, with the raw string and whether it is encrypted. */
+  entries(): ReadonlyMap<string, { readonly value: string; readonly secret: boolean }>;
+}
+
+/** Reads the `apex:*` keys the CLI passed to this program. */
+export function pulumiConfigSource(): ConfigSource {
+  const runtime = pulumi.runtime as unknown as { isConfigSecret?: (key: string) => boolean };
+  return {
+    stack: pulumi.getStack(),
+    entries() {
+      const out = new Map<string, { value: string; secret: boolean }>();
+      for (const [fullKey, value] of Object.entries(pulumi.runtime.allConfig())) {
+        const prefix = `${CONFIG_NAMESPACE}:`;
+        if (!fullKey.startsWith(prefix)) continue;
+        out.set(fullKey.slice(prefix.length), { value, secret: runtime.isConfigSecret?.(fullKey) ?? false });
+      }
+      return out;
+    },
+  };
+}
+
+/**
+ * Parses and validates the stack config once. Throws ConfigError listing every problem, each
+ * naming the key, the expected form and the value given.
+ */
+export function loadConfig(source: ConfigSource = pulumiConfigSource()): ApexConfig {
+  const entries = source.entries();
+  const problems: ConfigProblem[] = [];
+  const known = new Set<string>(["environment", ...Object.keys(configSections)]);
+  for (const key of entries.keys()) {
+    if (!known.has(key)) {
+      problems.push({ key: `apex:${key}`, message: `unknown key (see docs/configuration.md), got ${describeGiven(entries.get(key)?.value)}` });
+    }
+  }
+
+  const givenEnvironment = entries.get("environment")?.value ?? source.stack;
+  if (!(environments as readonly string[]).includes(givenEnvironment)) {
+    const from = entries.has("environment") ? "" : ` (taken from the stack name; set apex:environment)`;
+    problems.push({
+      key: "apex:environment",
+      message: `expected one of ${environments.map((e) => `"${e}"`).join(", ")}${from}, got ${describeGiven(givenEnvironment)}`,
+    });
+    throw new ConfigError(problems);
+  }
+  const environment = givenEnvironment as Environment;
+
+  const values: Record<string, unknown> = {};
+  for (const [key, section] of Object.entries(configSections) as [string, ConfigSection][]) {
+    const entry = entries.get(key);
+    if (section.kind === "secret") {
+      values[key] = readSecret(key, section, entry, environment, problems);
+      continue;
+    }
+    const given = entry === undefined ? undefined : decode(entry.value, section.schema);
+    const merged = mergeOver(section.defaults?.[environment], given);
+    const parsed = section.schema.safeParse(merged);
+    if (parsed.success) values[key] = parsed.data;
+    else problems.push(...issuesToProblems(key, parsed.error, merged));
+  }
+  if (problems.length > 0) throw new ConfigError(dedupe(problems));
+
+  const config = { stack: source.stack, environment, ...values } as ApexConfig;
+  const crossProblems = configChecks.flatMap((check) => check(config));
+  if (crossProblems.length > 0) throw new ConfigError(crossProblems);
+  return config;
+}
+
+function readSecret(
+  key: string,
+  section: Extract<ConfigSection, { kind: "secret" }>,
+  entry: { value: string; secret: boolean } | undefined,
+  environment: Environment,
+  problems: ConfigProblem[],
+): pulumi.Output<string> | undefined {
+  const setIt = `set it with \`pulumi config set --secret apex:${key} <value>\``;
+  if (entry === undefined) {
+    if (section.requiredIn.includes(environment)) {
+      problems.push({ key: `apex:${key}`, message: `required in ${environment}: ${setIt}, got nothing` });
+    }
+    return undefined;
+  }
+  // The value itself is never echoed: only its shape.
+  if (!entry.secret) {
+    problems.push({ key: `apex:${key}`, message: `expected an encrypted (secure:) value: ${setIt}, got a plaintext value` });
+  }
+  const minLength = section.minLength ?? 1;
+  if (entry.value.length < minLength) {
+    problems.push({ key: `apex:${key}`, message: `expected at least ${minLength} characters, got ${entry.value.length}` });
+  }
+  return pulumi.secret(entry.value);
+}
+
+/** Structured and numeric values arrive as JSON text; text-typed keys are taken verbatim. */
+function decode(raw: string, schema: z.ZodType): unknown {
+  if (acceptsText(schema)) return raw;
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    return raw;
+  }
+}
+
+function acceptsText(schema: z.ZodType): boolean {
+  let s: z.ZodType = schema;
+  while (s instanceof z.ZodOptional || s instanceof z.ZodNullable || s instanceof z.ZodDefault) {
+    s = s.unwrap() as z.ZodType;
+  }
+  return s instanceof z.ZodString || s instanceof z.ZodEnum;
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Deep merge: objects key by key, anything else (lists, scalars, null) replaces the default. */
+export function mergeOver(defaults: unknown, given: unknown): unknown {
+  if (given === undefined) return defaults;
+  if (!isPlainObject(defaults) || !isPlainObject(given)) return given;
+  const out: Record<string, unknown> = { ...defaults };
+  for (const [k, v] of Object.entries(given)) out[k] = mergeOver(defaults[k], v);
+  return out;
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = root;
+  for (const p of path) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<PropertyKey, unknown>)[p];
+  }
+  return v;
+}
+
+function issuesToProblems(key: string, error: z.ZodError, merged: unknown): ConfigProblem[] {
+  const name = (path: readonly PropertyKey[]) => `apex:${[key, ...path.map(String)].join(".")}`;
+  return error.issues.flatMap((issue): ConfigProblem[] => {
+    if (issue.code === "unrecognized_keys") {
+      return issue.keys.map((k) => ({
+        key: name([...issue.path, k]),
+        message: `unknown key (see docs/configuration.md), got ${describeGiven(valueAt(merged, [...issue.path, k]))}`,
+      }));
+    }
+    return [{ key: name(issue.path), message: `${issue.message}, got ${describeGiven(valueAt(merged, issue.path))}` }];
+  });
+}
+
+function dedupe(problems: readonly ConfigProblem[]): ConfigProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const id = `${p.key}\n${p.message}`;
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}

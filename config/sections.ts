@@ -1,0 +1,26 @@
+import { coreChecks } from "./checks";
+import { coreSections } from "./core";
+import type { ConfigProblem } from "./errors";
+import type { ApexConfig } from "./index";
+import { securityCrossChecks, securitySections } from "./security";
+
+/**
+ * Every top-level key of the `apex` config namespace. A helper that owns a config area adds its
+ * section file (config/observability.ts, config/security.ts: `export const xSections = { ... }`
+ * built with plainSection/secretSection) and spreads it here with one line.
+ */
+export const configSections = {
+  ...coreSections,
+  ...securitySections,
+} as const;
+
+export type ConfigSections = typeof configSections;
+
+/**
+ * Rules spanning several keys, run once every key parsed on its own. Helpers add their
+ * `(config) => ConfigProblem[]` function here with one line.
+ */
+export const configChecks: readonly ((config: ApexConfig) => ConfigProblem[])[] = [
+  coreChecks,
+  securityCrossChecks,
+];

@@ -1,0 +1,126 @@
+/**
+ * The Apex Pulumi program. `pulumi up --stack dev` deploys to the local Docker engine,
+ * `--stack prod` to Kubernetes; the stack config (namespace `apex`) decides, and is read once,
+ * here. Pulumi calls the exported function and uses its result as the stack outputs.
+ *
+ * Layout: platform (deploy context) -> data stores -> runtime -> other components -> exposure
+ * and network policies -> outputs. A component joins in the "Components" block with one
+ * instantiation, contributing Kubernetes NetworkPolicy flows to `flows` and ingress routes to
+ * `routes` where it needs them.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { services } from "./app/src/contract";
+import { loadConfig } from "./config";
+import { Postgres } from "./components/data/postgres";
+import { Redis } from "./components/data/redis";
+import { ingressFlows, PlatformIngress, type IngressRoute } from "./components/ingress";
+import { DockerPlatformResources } from "./components/platform/docker";
+import { KubernetesPlatformResources } from "./components/platform/kubernetes";
+import { dnsFlow, NetworkFlows, type NetworkFlow } from "./components/platform/network-flows";
+import { STACK_SECRET_NAME, StackSecrets, stackSecretKeys } from "./components/platform/secrets";
+import { runtimeFlows } from "./components/runtime/flows";
+import { RuntimeImage } from "./components/runtime/image";
+import { ApexRuntime } from "./components/runtime/runtime";
+
+function apex() {
+  const config = loadConfig();
+
+  // ---- Platform: the deploy context every component renders into ----------------------------
+  const secrets = new StackSecrets("apex-secrets", {
+    openaiApiKey: config.openaiApiKey,
+    anthropicApiKey: config.anthropicApiKey,
+    postgresPassword: config.postgresPassword,
+    bootstrapAdminKey: config.bootstrapAdminKey,
+  });
+  const base = config.target === "docker"
+    ? new DockerPlatformResources("apex-docker", {
+        stack: config.stack,
+        namePrefix: `${config.namespace}-${config.stack}`,
+        host: config.docker.host,
+        publishAddress: config.docker.publishAddress,
+        secrets: secrets.values,
+      })
+    : new KubernetesPlatformResources("apex-kubernetes", {
+        stack: config.stack,
+        namespace: config.namespace,
+        kubeconfig: config.kubeconfig,
+        context: config.kubernetes.context,
+        storageClass: config.kubernetes.storageClass,
+        secrets: secrets.values,
+      });
+  const platform = base.platform;
+  /** Workloads start after the Secret they reference exists. */
+  const afterSecrets: pulumi.ComponentResourceOptions =
+    base instanceof KubernetesPlatformResources ? { dependsOn: [base.secret] } : {};
+  /** Kubernetes NetworkPolicy flows (the namespace denies everything else). */
+  const flows: NetworkFlow[] = [dnsFlow(config.kubernetes.dns)];
+  /** Kubernetes Ingress routes. */
+  const routes: IngressRoute[] = [];
+
+  // ---- Components ------------------------------------------------------------------------------
+  const postgres = new Postgres("apex-postgres", {
+    platform,
+    image: config.images.postgres,
+    storageSize: config.postgres.storageSize,
+    resources: config.postgres.resources,
+  }, afterSecrets);
+  const redis = new Redis("apex-redis", { platform, image: config.images.redis, resources: config.redis.resources });
+
+  const image = new RuntimeImage("apex-runtime-image", {
+    ...config.images.runtime,
+    registry: config.registry && config.registryPassword ? { ...config.registry, password: config.registryPassword } : undefined,
+  });
+  const runtime = new ApexRuntime("apex-runtime", {
+    platform,
+    image: image.ref,
+    database: postgres,
+    redis,
+    api: config.api,
+    workers: { ...config.workers, dockerSocketGid: config.docker.socketGid },
+    logLevel: config.logLevel,
+    llm: config.llm,
+    secretKeysPresent: Object.keys(secrets.values),
+  }, afterSecrets);
+  flows.push(...runtimeFlows({
+    llmEgress: { cidrs: config.network.llmEgressCidrs, except: config.network.llmEgressExcept },
+    apiServer: config.workers.sandboxDriver === "kubernetes"
+      ? { cidrs: config.network.apiServerCidrs, port: config.network.apiServerPort }
+      : undefined,
+  }));
+
+  // ---- Exposure and network policies (Kubernetes) ----------------------------------------------
+  const { api } = services;
+  if (platform.target === "kubernetes" && config.ingress.host && config.ingress.grpcHost) {
+    routes.push(
+      { host: config.ingress.host, service: api.name, port: api.httpPort, protocol: "http" },
+      { host: config.ingress.grpcHost, service: api.name, port: api.grpcPort, protocol: "grpc" },
+    );
+    new PlatformIngress("apex-ingress", { platform, className: config.ingress.className, routes, tls: config.ingress.tls });
+    flows.push(...ingressFlows(routes, config.ingress.controllerNamespace));
+    new NetworkFlows("apex-network", { platform, flows });
+  }
+
+  // ---- Outputs -----------------------------------------------------------------------------------
+  const tls = config.ingress.tls !== undefined;
+  return {
+    target: config.target,
+    apiUrl: platform.target === "docker"
+      ? `http://localhost:${api.httpPort}`
+      : `${tls ? "https" : "http"}://${config.ingress.host}`,
+    grpcEndpoint: platform.target === "docker" ? `localhost:${api.grpcPort}` : `${config.ingress.grpcHost}:${tls ? 443 : 80}`,
+    /** How the runtime reaches its dependencies inside the stack (no credentials). */
+    internal: {
+      namespace: config.namespace,
+      api: { http: runtime.api.endpoint("http"), grpc: runtime.api.endpoint("grpc") },
+      workerMetrics: runtime.worker.endpoint("metrics"),
+      postgres: { host: postgres.host, port: postgres.port, database: postgres.database, user: postgres.user, url: postgres.url },
+      redis: { host: redis.host, port: redis.port, url: redis.url },
+      secretName: STACK_SECRET_NAME,
+    },
+    runtimeImage: image.ref,
+    /** The first admin API key; read with `pulumi stack output --show-secrets bootstrapAdminKey`. */
+    bootstrapAdminKey: secrets.values[stackSecretKeys.bootstrapAdminKey],
+  };
+}
+
+export = apex;

@@ -1,0 +1,249 @@
+/**
+ * Stack harness: runs the whole Pulumi program (index.ts) for a stack under
+ * `pulumi.runtime.setMocks` and returns every resource it registered. No engine, cluster or
+ * Docker daemon is involved.
+ *
+ * API
+ * ---
+ *   const run = await runStack({ stack: "prod" });
+ *   run.resources              // RecordedResource[] in registration order
+ *   run.ofType("kubernetes:apps/v1:Deployment")      // all of a type token
+ *   run.one("kubernetes:apps/v1:Deployment", (r) => r.inputs.metadata.name === "apex-api")
+ *   run.outputs                // the stack outputs, resolved (secret outputs unwrapped)
+ *   run.secretValues           // every secret plaintext fed to the run (config + generated)
+ *   run.dependenciesOf(r)      // resources `r` waits for (dependsOn + input dependencies)
+ *
+ * RecordedResource: `type` (type token), `name` (logical name), `urn`, `parentUrn`, `custom`,
+ * `inputs` (with secret values visible, for wiring asserts) and `plainInputs` (every secret
+ * subtree replaced by the string "[secret]": what lands in plain state).
+ *
+ * Options:
+ *   stack       "dev" | "prod" (or any name; then pass apex:environment in `config`)
+ *   config      `apex` keys without the prefix, overriding Pulumi.<stack>.yaml; objects are
+ *               deep-merged over the file's value, `undefined` removes a key
+ *   secrets     secret `apex` keys -> plaintext; `secure:` entries of the stack file that are not
+ *               given here get a recognisable generated value
+ *   stackFile   false: start from an empty config instead of Pulumi.<stack>.yaml
+ *
+ * The mock runtime is process-global: runs are serialised, and each test file keeps vitest's
+ * per-file isolation. Config errors reject the returned promise with the ConfigError.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+
+export interface RecordedResource {
+  readonly type: string;
+  readonly name: string;
+  readonly urn: string;
+  readonly parentUrn: string;
+  readonly custom: boolean;
+  /** Inputs as the provider would receive them, secrets unwrapped. */
+  readonly inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** Inputs with every secret value replaced by "[secret]". */
+  readonly plainInputs: Record<string, unknown>;
+  /** URNs this resource depends on. */
+  readonly dependencies: readonly string[];
+}
+
+export interface StackRun {
+  readonly stack: string;
+  readonly resources: readonly RecordedResource[];
+  readonly outputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  readonly secretValues: readonly string[];
+  ofType(type: string): RecordedResource[];
+  one(type: string, where?: (r: RecordedResource) => boolean): RecordedResource;
+  dependenciesOf(r: RecordedResource): RecordedResource[];
+}
+
+export interface RunStackOptions {
+  readonly stack: string;
+  readonly config?: Readonly<Record<string, unknown>>;
+  readonly secrets?: Readonly<Record<string, string>>;
+  readonly stackFile?: boolean;
+}
+
+export const REPO_ROOT = path.resolve(__dirname, "..", "..");
+const SECRET_PLACEHOLDER = "[secret]";
+const SIG = pulumi.runtime.specialSigKey;
+const SECRET_SIG = pulumi.runtime.specialSecretSig;
+
+let queue: Promise<unknown> = Promise.resolve();
+
+/** Runs the program for one stack; see the module comment. */
+export function runStack(options: RunStackOptions): Promise<StackRun> {
+  const run = queue.then(() => runOnce(options));
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+/** The stack file's `apex:` config: key (no prefix) -> value, `secure:` entries as `{ secure }`. */
+export function readStackFile(stack: string): Record<string, unknown> {
+  const file = path.join(REPO_ROOT, `Pulumi.${stack}.yaml`);
+  if (!fs.existsSync(file)) return {};
+  const doc = (parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(doc.config ?? {})) if (k.startsWith("apex:")) out[k.slice(5)] = v;
+  return out;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isSecure = (v: unknown): v is { secure: string } => isObject(v) && typeof v.secure === "string" && Object.keys(v).length === 1;
+
+function merge(base: unknown, over: unknown): unknown {
+  if (!isObject(base) || !isObject(over)) return over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) delete out[k];
+    else out[k] = merge(base[k], v);
+  }
+  return out;
+}
+
+function unwrapSecrets(v: unknown, replace: boolean, found: string[]): unknown {
+  if (Array.isArray(v)) return v.map((e) => unwrapSecrets(e, replace, found));
+  if (!isObject(v)) return v;
+  if (v[SIG] === SECRET_SIG) {
+    const inner = unwrapSecrets(v.value, false, found);
+    found.push(JSON.stringify(inner));
+    return replace ? SECRET_PLACEHOLDER : inner;
+  }
+  if (SIG in v) return v;
+  return Object.fromEntries(Object.entries(v).map(([k, e]) => [k, unwrapSecrets(e, replace, found)]));
+}
+
+/** Provider-computed outputs the program reads, with deterministic mock values. */
+function mockState(type: string, name: string, inputs: Record<string, any>): Record<string, unknown> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  switch (type) {
+    case "docker:index/image:Image": {
+      const imageName = String(inputs.imageName);
+      const repo = imageName.replace(/:[^/:]+$/, "");
+      const digest = Buffer.from(imageName).toString("hex").padEnd(64, "0").slice(0, 64);
+      return { ...inputs, imageName, baseImageName: imageName, repoDigest: `${repo}@sha256:${digest}` };
+    }
+    case "docker:index/remoteImage:RemoteImage":
+      return { ...inputs, imageId: `sha256:${Buffer.from(String(inputs.name)).toString("hex").padEnd(64, "0").slice(0, 64)}`, repoDigest: `${inputs.name}` };
+    case "random:index/randomPassword:RandomPassword":
+      return { ...inputs, result: `generated-${name}-${"x".repeat(Number(inputs.length ?? 16))}`.slice(0, Math.max(Number(inputs.length ?? 16), 24)) };
+    default:
+      return inputs;
+  }
+}
+
+async function runOnce(options: RunStackOptions): Promise<StackRun> {
+  const fileConfig = options.stackFile === false ? {} : readStackFile(options.stack);
+  const config = merge(fileConfig, options.config ?? {}) as Record<string, unknown>;
+  const flat: Record<string, string> = {};
+  const secretKeys: string[] = [];
+  const secretValues: string[] = [];
+  for (const [key, value] of Object.entries(config)) {
+    if (value === undefined) continue;
+    if (isSecure(value)) {
+      const plain = options.secrets?.[key] ?? `test-secret-${key}-${options.stack}-0123456789`;
+      flat[`apex:${key}`] = plain;
+      secretKeys.push(`apex:${key}`);
+      secretValues.push(plain);
+    } else {
+      flat[`apex:${key}`] = typeof value === "string" ? value : JSON.stringify(value);
+    }
+  }
+  for (const [key, plain] of Object.entries(options.secrets ?? {})) {
+    if (`apex:${key}` in flat && secretKeys.includes(`apex:${key}`)) continue;
+    flat[`apex:${key}`] = plain;
+    secretKeys.push(`apex:${key}`);
+    secretValues.push(plain);
+  }
+
+  const records: RecordedResource[] = [];
+  const meta = new Map<string, { parent: string; dependencies: string[]; urn?: string }>();
+  await pulumi.runtime.setMocks({
+    newResource(args) {
+      const found: string[] = [];
+      const inputs = unwrapSecrets(args.inputs, false, []) as Record<string, unknown>;
+      const plainInputs = unwrapSecrets(args.inputs, true, found) as Record<string, unknown>;
+      const state = mockState(args.type, args.name, inputs);
+      if (args.type === "random:index/randomPassword:RandomPassword" && typeof state.result === "string") secretValues.push(state.result);
+      const key = `${args.type}::${args.name}`;
+      const m = meta.get(key);
+      records.push({
+        type: args.type,
+        name: args.name,
+        urn: m?.urn ?? "",
+        parentUrn: m?.parent ?? "",
+        custom: args.custom ?? true,
+        inputs,
+        plainInputs,
+        dependencies: m?.dependencies ?? [],
+      });
+      return { id: `${args.name}-id`, state };
+    },
+    call(args) {
+      return args.inputs;
+    },
+  }, "apex", options.stack, false);
+  captureRegistrations(meta);
+  pulumi.runtime.setAllConfig(flat, secretKeys);
+
+  const mod = (await import("../../index")) as unknown as { default?: () => unknown } | (() => unknown);
+  const program = typeof mod === "function" ? mod : mod.default;
+  if (typeof program !== "function") throw new Error("index.ts must export the program function (export = apex)");
+  const rawOutputs = program() as Record<string, unknown>;
+  const outputs = await new Promise<Record<string, unknown>>((resolve) => {
+    pulumi.output(rawOutputs).apply((v) => resolve(v as Record<string, unknown>));
+  });
+  await waitForRPCs();
+
+  // URNs arrive with the registration response, after newResource recorded the resource.
+  const byKey = new Map(records.map((r) => [`${r.type}::${r.name}`, r]));
+  const resources = records.map((r) => {
+    const m = meta.get(`${r.type}::${r.name}`);
+    return { ...r, urn: m?.urn ?? r.urn, parentUrn: m?.parent ?? r.parentUrn, dependencies: m?.dependencies ?? r.dependencies };
+  });
+  void byKey;
+  const byUrn = new Map(resources.map((r) => [r.urn, r]));
+  return {
+    stack: options.stack,
+    resources,
+    outputs,
+    secretValues,
+    ofType: (type) => resources.filter((r) => r.type === type),
+    one(type, where) {
+      const hits = resources.filter((r) => r.type === type && (where ? where(r) : true));
+      if (hits.length !== 1) throw new Error(`expected exactly one ${type} matching, found ${hits.length}`);
+      return hits[0] as RecordedResource;
+    },
+    dependenciesOf: (r) => r.dependencies.map((u) => byUrn.get(u)).filter((x): x is RecordedResource => x !== undefined),
+  };
+}
+
+/** The runtime's internal "wait until every queued RPC finished" (not in the public typings). */
+async function waitForRPCs(): Promise<void> {
+  const runtime = pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> };
+  if (typeof runtime.waitForRPCs !== "function") throw new Error("@pulumi/pulumi no longer exposes runtime.waitForRPCs");
+  await runtime.waitForRPCs();
+}
+
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getDependenciesList(): string[];
+}
+type Callback = (err: unknown, resp?: { getUrn(): string }) => void;
+
+/** Wraps the mock monitor to keep what setMocks' callback does not see: parent, dependencies, URN. */
+function captureRegistrations(meta: Map<string, { parent: string; dependencies: string[]; urn?: string }>): void {
+  const runtime = pulumi.runtime as unknown as { getMonitor(): { registerResource(req: RegisterRequest, cb: Callback): void } };
+  const monitor = runtime.getMonitor();
+  const original = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, cb) => {
+    const key = `${req.getType()}::${req.getName()}`;
+    const entry: { parent: string; dependencies: string[]; urn?: string } = { parent: req.getParent(), dependencies: req.getDependenciesList() };
+    meta.set(key, entry);
+    original(req, (err, resp) => {
+      if (resp) entry.urn = resp.getUrn();
+      cb(err, resp);
+    });
+  };
+}
