@@ -179,6 +179,18 @@ describe.each(implementations)("coordination ($name)", ({ name }) => {
       expect(other).toHaveLength(0);
       await un2();
     });
+
+    it("a subscriber that throws does not stop delivery to the others", async () => {
+      const c = await open();
+      const got: unknown[] = [];
+      await c.events.subscribe("dag:t", () => {
+        throw new Error("subscriber bug");
+      });
+      await c.events.subscribe("dag:t", (e) => got.push(e));
+      await c.events.publish("dag:t", 1);
+      await c.events.publish("dag:t", 2);
+      await expect.poll(() => got).toEqual([1, 2]);
+    });
   });
 });
 

@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createCoordination, type BreakerState, type Coordination } from "../src/coord";
-import { createLlmGateway, LlmError, type LlmCallEvent, type LlmGatewayOptions } from "../src/llm";
+import { createLlmGateway, llmProvidersFromEnv, LlmError, type LlmCallEvent, type LlmGatewayOptions } from "../src/llm";
 import { startFakeLlmServer, type FakeLlmServer } from "./fakes/fake-llm-server";
 
 const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -298,5 +298,23 @@ describe("gateway behaviour", () => {
   it("validates rate-limit config naming the key", () => {
     expect(() => createLlmGateway({ coordination, rateLimits: { openai: { requestsPerMinute: -1 } } })).toThrow(/rateLimits\.openai\.requestsPerMinute/);
     expect(() => createLlmGateway({ coordination, rateLimits: { nope: {} } as never })).toThrow(/rateLimits\.nope/);
+  });
+
+  it("reports provider latency (not breaker or limiter time) to onCall", async () => {
+    const events: LlmCallEvent[] = [];
+    const g = createLlmGateway({ coordination, openai: { apiKey: "k", baseURL: fake.openaiBaseUrl }, onCall: (e) => events.push(e) });
+    fake.enqueue({ kind: "success", delayMs: 120 });
+    const result = await g.complete({ model: "openai/gpt-4o-mini", prompt: "x", signal: signal() });
+    expect(result.latencyMs).toBeGreaterThanOrEqual(100);
+    expect(events[0]?.latencyMs).toBe(result.latencyMs);
+  });
+
+  it("reads provider keys and base URLs from the contract's env vars", () => {
+    expect(llmProvidersFromEnv({})).toEqual({});
+    expect(llmProvidersFromEnv({ OPENAI_API_KEY: "  ", ANTHROPIC_API_KEY: "" })).toEqual({});
+    expect(
+      llmProvidersFromEnv({ OPENAI_API_KEY: "sk-1", OPENAI_BASE_URL: "http://127.0.0.1:9/v1", ANTHROPIC_API_KEY: "sk-2" }),
+    ).toEqual({ openai: { apiKey: "sk-1", baseURL: "http://127.0.0.1:9/v1" }, anthropic: { apiKey: "sk-2", baseURL: undefined } });
+    expect(() => llmProvidersFromEnv({ ANTHROPIC_API_KEY: "k", ANTHROPIC_BASE_URL: "ftp://x" })).toThrow(/ANTHROPIC_BASE_URL/);
   });
 });

@@ -69,7 +69,13 @@ export function createInProcessCoordination(opts: InProcessCoordinationOptions =
       assertOpen();
       const payload = JSON.stringify(event);
       for (const handler of [...(subscribers.get(channel) ?? [])]) {
-        setImmediate(() => handler(JSON.parse(payload)));
+        setImmediate(() => {
+          try {
+            handler(JSON.parse(payload));
+          } catch {
+            // the subscriber owns its errors, as with Redis
+          }
+        });
       }
     },
     async subscribe(channel, onEvent) {

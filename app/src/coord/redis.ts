@@ -140,7 +140,7 @@ function createRedisEventBus(redis: Redis, channelPrefix: string): EventBus & { 
       } catch {
         return; // not ours: something else published on our channel
       }
-      for (const handler of [...set]) handler(event);
+      for (const handler of [...set]) deliver(handler, event);
     });
     subscriber = sub;
     return sub;
@@ -173,6 +173,15 @@ function createRedisEventBus(redis: Redis, channelPrefix: string): EventBus & { 
       if (subscriber) await subscriber.quit().catch(() => subscriber?.disconnect());
     },
   };
+}
+
+/** A subscriber's exception must not reach the Redis client's event emitter (it would crash the process). */
+function deliver(handler: (event: unknown) => void, event: unknown): void {
+  try {
+    handler(event);
+  } catch {
+    // the subscriber owns its errors
+  }
 }
 
 /** Drops the password from a Redis URL so it can go into an error message. */

@@ -176,9 +176,18 @@ export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
     async complete(req: LlmRequest): Promise<LlmResult> {
       const resolved = resolve(req.model);
       const providerName = "id" in resolved && resolved.id ? resolved.id.provider : req.model.split("/")[0] ?? "unknown";
-      const started = now();
+      // Latency in events is the provider round trip only (0 when the call never left), so the
+      // latency histogram measures providers, not our breaker and limiter.
+      let callStarted: number | undefined = undefined;
+      let callEnded: number | undefined;
       const emit = (event: Omit<LlmCallEvent, "provider" | "model" | "priceVersion" | "latencyMs">) =>
-        safely(opts.onCall, { provider: providerName, model: req.model, priceVersion: prices.version, latencyMs: now() - started, ...event });
+        safely(opts.onCall, {
+          provider: providerName,
+          model: req.model,
+          priceVersion: prices.version,
+          latencyMs: callStarted === undefined ? 0 : (callEnded ?? now()) - callStarted,
+          ...event,
+        });
       const reject = (error: LlmError, providerCalled = false): never => {
         emit({ outcome: error.kind, providerCalled, error });
         throw error;
@@ -211,7 +220,7 @@ export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
         return reject(err instanceof LlmError ? err : abortedError(id.provider, req.signal, err));
       }
 
-      const callStarted = now();
+      callStarted = now();
       let response;
       try {
         response = await provider.complete({
@@ -223,6 +232,7 @@ export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
           signal: req.signal,
         });
       } catch (err) {
+        callEnded = now();
         const error = err instanceof LlmError ? err : new LlmError("provider_error", String(err), { provider: id.provider, cause: err });
         const after = await coord<BreakerState | undefined>(undefined, () => {
           if (error.kind === "provider_error" || error.kind === "timeout") return breakers.recordFailure(key, policy);
@@ -234,7 +244,8 @@ export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
         if (tpm) await coord(undefined, () => opts.coordination.rateLimiter.adjust(`llm:${id.provider}:tpm`, -estimate, tpm));
         return reject(error, true);
       }
-      const latencyMs = now() - callStarted;
+      callEnded = now();
+      const latencyMs = callEnded - callStarted;
 
       const after = await coord<BreakerState | undefined>(undefined, () => breakers.recordSuccess(key, policy));
       if (after) observeState(id.provider, after);

@@ -4,4 +4,5 @@ export { createLlmGateway, type ApexLlmGateway, type LlmCallEvent, type LlmGatew
 export { parseModelId, providerNames, type ProviderName, type ModelId } from "./model-id";
 export { bundledPriceTable, loadPriceTable, costMicroUsd, microToUsd, type PriceTable, type ModelPrice } from "./prices";
 export { countTokens, localModels } from "./providers/local";
+export { llmProvidersFromEnv } from "./from-env";
 export { parseRetryAfter } from "./errors";
