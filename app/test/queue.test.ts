@@ -1,0 +1,146 @@
+/**
+ * The queue's guarantees: no task runs twice at once under racing workers, leases are renewed by
+ * heartbeat and reclaimed when they expire, and a stopping worker gives its tasks back.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Worker } from "../src/engine/worker";
+import { claimTasks, finishAttempt, reclaimExpiredLeases, startAttempt } from "../src/engine/lifecycle";
+import { StoreApexService } from "../src/service/apex-service";
+import type { DagView, Principal } from "../src/service/types";
+import { openDb, type Db } from "../src/store/db";
+import { openMigratedDb, storeKinds, type MigratedDb } from "./helpers/db";
+import { ConcurrencyProbe, refusingSandbox, ScriptedGateway, testTools } from "./helpers/engine-doubles";
+
+const admin: Principal = { keyId: "key-admin", role: "admin" };
+
+async function waitFor(service: StoreApexService, id: string, pred: (v: DagView) => boolean, timeoutMs = 20_000): Promise<DagView> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await service.getDag(id);
+    if (pred(v)) return v;
+    if (Date.now() > deadline) throw new Error(`timed out; dag ${v.status}: ${JSON.stringify(v.tasks.map((t) => [t.id, t.status]))}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+const done = (v: DagView) => ["succeeded", "failed", "cancelled"].includes(v.status);
+
+describe.each(storeKinds)("queue on %s", (kind) => {
+  let store: MigratedDb;
+  let second: Db;
+  let agentId: string;
+  const tools = testTools();
+  const service = () => new StoreApexService({ db: store.db, tools });
+
+  beforeAll(async () => {
+    store = await openMigratedDb(kind);
+    // Postgres: the second worker has its own pool, as another replica would. PGlite: one database.
+    second = store.url ? await openDb({ databaseUrl: store.url, poolSize: 4 }) : store.db;
+    agentId = (await service().createAgent({ name: "queue-agent" })).id;
+  });
+  afterAll(async () => {
+    if (second !== store.db) await second.close();
+    await store.close();
+  });
+
+  it("two workers racing on one DAG never run a task twice, or twice at once", async () => {
+    const probe = new ConcurrencyProbe();
+    const raceTools = testTools({ probe });
+    const svc = new StoreApexService({ db: store.db, tools: raceTools });
+    const tasks = [
+      ...Array.from({ length: 30 }, (_, i) => ({ id: `w${i}`, kind: "tool", tool: "sleep", args: { key: `w${i}`, ms: 15 } })),
+      { id: "join", kind: "tool", tool: "sleep", args: { key: "join", ms: 1 }, depends_on: Array.from({ length: 30 }, (_, i) => `w${i}`) },
+    ];
+    const { id } = await svc.submitDag({ agent_id: agentId, name: "race", tasks }, admin);
+    const ran = new Map<string, number>();
+    const workers = [store.db, second].map((db, i) => {
+      const w = new Worker({ db, llm: new ScriptedGateway(), tools: raceTools, sandbox: refusingSandbox }, { id: `racer-${i}`, concurrency: 4, leaseMs: 5_000 });
+      w.onTaskFinished = () => ran.set(w.id, (ran.get(w.id) ?? 0) + 1);
+      return w;
+    });
+    await Promise.all(workers.map((w) => w.start()));
+    const v = await waitFor(svc, id, done);
+    await Promise.all(workers.map((w) => w.stop()));
+    expect(v.status).toBe("succeeded");
+    for (const t of v.tasks) {
+      expect(probe.runs.get(t.id), t.id).toBe(1);
+      expect(probe.maxRunning.get(t.id), t.id).toBe(1);
+      expect(t.attempts, t.id).toHaveLength(1);
+    }
+    // Both workers took part: the work was really contended.
+    expect([...ran.values()].length).toBe(2);
+    expect([...ran.values()].reduce((a, b) => a + b, 0)).toBe(31);
+  });
+
+  it("heartbeats keep a long task's short lease alive: a second worker does not steal it", async () => {
+    const probe = new ConcurrencyProbe();
+    const t2 = testTools({ probe });
+    const svc = new StoreApexService({ db: store.db, tools: t2 });
+    const { id } = await svc.submitDag(
+      { agent_id: agentId, name: "long", tasks: [{ id: "long", kind: "tool", tool: "sleep", args: { key: "long", ms: 1_200 } }] },
+      admin,
+    );
+    const workers = [store.db, second].map(
+      (db, i) => new Worker({ db, llm: new ScriptedGateway(), tools: t2, sandbox: refusingSandbox }, { id: `hb-${i}`, leaseMs: 300, fallbackPollMs: 100 }),
+    );
+    await Promise.all(workers.map((w) => w.start()));
+    const v = await waitFor(svc, id, done);
+    await Promise.all(workers.map((w) => w.stop()));
+    expect(v.status).toBe("succeeded");
+    expect(probe.runs.get("long")).toBe(1);
+    expect(v.tasks[0]?.attempts).toHaveLength(1);
+  });
+
+  it("an expired lease is reclaimed by another worker; the old holder's late result is fenced off", async () => {
+    const svc = service();
+    const { id } = await svc.submitDag(
+      { agent_id: agentId, name: "reclaim", tasks: [{ id: "t", kind: "tool", tool: "sleep", args: { key: "t", ms: 1 }, max_attempts: 3 }] },
+      admin,
+    );
+    const [mine] = (await claimTasks(store.db, "dead-worker", 10, 150)).filter((t) => t.dagId === id);
+    expect(mine).toBeDefined();
+    const attempt = (await startAttempt(store.db, mine!))!;
+    expect(await reclaimExpiredLeases(second)).toBe(0);
+    await new Promise((r) => setTimeout(r, 250));
+    expect(await reclaimExpiredLeases(second)).toBeGreaterThanOrEqual(1);
+    const [theirs] = (await claimTasks(second, "live-worker", 10, 5_000)).filter((t) => t.dagId === id);
+    expect(theirs?.attempts).toBe(1);
+    const n = (await startAttempt(second, theirs!))!;
+    expect(await finishAttempt(store.db, mine!, attempt, { kind: "succeeded", output: "stale" })).toBe("lease_lost");
+    expect(await finishAttempt(second, theirs!, n, { kind: "succeeded", output: "fresh" })).toBe("succeeded");
+    const v = await svc.getDag(id);
+    expect(v.status).toBe("succeeded");
+    expect(v.tasks[0]?.output).toBe("fresh");
+    expect(v.tasks[0]?.attempts.map((a) => [a.workerId, a.status, a.error])).toEqual([
+      ["dead-worker", "failed", "lease of worker dead-worker expired"],
+      ["live-worker", "succeeded", undefined],
+    ]);
+  });
+
+  it("stop() releases in-flight tasks after the grace period without spending their attempt", async () => {
+    const probe = new ConcurrencyProbe();
+    const t3 = testTools({ probe });
+    const svc = new StoreApexService({ db: store.db, tools: t3 });
+    const { id } = await svc.submitDag(
+      { agent_id: agentId, name: "drain", tasks: [{ id: "slow", kind: "tool", tool: "sleep", args: { key: "slow", ms: 30_000 }, max_attempts: 1 }] },
+      admin,
+    );
+    const deps = { llm: new ScriptedGateway(), tools: t3, sandbox: refusingSandbox };
+    const first = new Worker({ db: store.db, ...deps }, { id: "stopping" });
+    await first.start();
+    await expect.poll(() => probe.running.get("slow"), { timeout: 5_000 }).toBe(1);
+    const t0 = Date.now();
+    await first.stop(200);
+    expect(Date.now() - t0).toBeLessThan(3_000);
+    let v = await svc.getDag(id);
+    expect(v.tasks[0]?.status).toBe("ready");
+    expect(v.tasks[0]?.attempts[0]).toMatchObject({ status: "failed", spent: false, error: "rescheduled: worker shut down" });
+    // max_attempts is 1 and it was not spent: the next worker still runs it (quickly, this time).
+    await store.db.query(`UPDATE tasks SET spec = jsonb_set(spec, '{args,ms}', '5') WHERE dag_id = $1`, [id]);
+    const next = new Worker({ db: second, ...deps }, { id: "successor" });
+    await next.start();
+    v = await waitFor(svc, id, done);
+    await next.stop();
+    expect(v.status).toBe("succeeded");
+    expect(v.tasks[0]?.attempts.map((a) => a.workerId)).toEqual(["stopping", "successor"]);
+  });
+});
