@@ -1,0 +1,268 @@
+/* eslint-disable @typescript-eslint/no-explicit-any */
+import { beforeAll, describe, expect, it } from "vitest";
+import { runtimeEnv, secretKeys, services } from "../app/src/contract";
+import { runStack, type RecordedResource, type StackRun } from "./harness";
+import { NetworkPolicyEvaluator, type Endpoint } from "./harness/network-policy";
+
+const SECRETS = {
+  openaiApiKey: "sk-openai-KNOWN-0a1b2c3d4e5f",
+  anthropicApiKey: "sk-ant-KNOWN-9f8e7d6c5b4a",
+  postgresPassword: "pg-KNOWN-Zr8qL2mX7vT4",
+  registryPassword: "registry-KNOWN-t0k3n",
+  bootstrapAdminKey: "apex-admin-KNOWN-Q7w8E9r0T1y2U3i4",
+};
+
+let run: StackRun;
+const NS = "apex";
+
+const workload = (name: string): RecordedResource =>
+  run.one("kubernetes:apps/v1:Deployment", (r) => r.inputs.metadata.name === name);
+const statefulSet = (name: string): RecordedResource =>
+  run.one("kubernetes:apps/v1:StatefulSet", (r) => r.inputs.metadata.name === name);
+const container = (w: RecordedResource): any => w.inputs.spec.template.spec.containers[0];
+const envOf = (w: RecordedResource, name: string): any => container(w).env.find((e: any) => e.name === name);
+const workloads = () => [...run.ofType("kubernetes:apps/v1:Deployment"), ...run.ofType("kubernetes:apps/v1:StatefulSet")];
+const foundation = (r: RecordedResource) => ["apex-api", "apex-worker", "postgres", "redis"].includes(r.inputs.metadata.name);
+
+/** The Service selecting the pods of the workload running `image`. */
+function serviceForImage(image: string): RecordedResource {
+  const w = workloads().find((x) => container(x).image === image);
+  if (!w) throw new Error(`no workload runs ${image}`);
+  const podLabels = w.inputs.spec.template.metadata.labels as Record<string, string>;
+  return run.one("kubernetes:core/v1:Service", (s) =>
+    Object.entries(s.inputs.spec.selector as Record<string, string>).every(([k, v]) => podLabels[k] === v));
+}
+
+beforeAll(async () => {
+  run = await runStack({ stack: "prod", secrets: SECRETS });
+});
+
+describe("prod stack (kubernetes)", () => {
+  it("exports the endpoints a user needs, without credentials", () => {
+    expect(run.outputs.target).toBe("kubernetes");
+    expect(run.outputs.apiUrl).toBe("https://api.apex.example.com");
+    expect(run.outputs.grpcEndpoint).toBe("grpc.apex.example.com:443");
+    expect(run.outputs.internal.postgres).toMatchObject({ host: "postgres", port: 5432, database: "apex" });
+    expect(run.outputs.internal.postgres.url).not.toContain(SECRETS.postgresPassword);
+    expect(run.outputs.runtimeImage).toMatch(/^registry\.example\.com\/apex\/runtime@sha256:[0-9a-f]{64}$/);
+  });
+
+  it("points DATABASE_URL and REDIS_URL of api and workers at this stack's Postgres and Redis Services", () => {
+    const pgService = serviceForImage("postgres:16-alpine");
+    const redisService = serviceForImage("redis:7-alpine");
+    for (const name of [services.api.name, services.worker.name]) {
+      const w = workload(name);
+      const db = new URL(envOf(w, runtimeEnv.databaseUrl).value);
+      expect(db.protocol).toBe("postgres:");
+      expect(db.hostname).toBe(pgService.inputs.metadata.name);
+      expect(pgService.inputs.spec.ports.map((p: any) => p.port)).toContain(Number(db.port));
+      expect(db.password).toBe("");
+      const dbUser = envOf(statefulSet(pgService.inputs.metadata.name), "POSTGRES_USER").value;
+      const dbName = envOf(statefulSet(pgService.inputs.metadata.name), "POSTGRES_DB").value;
+      expect(db.username).toBe(dbUser);
+      expect(db.pathname).toBe(`/${dbName}`);
+      const redis = new URL(envOf(w, runtimeEnv.redisUrl).value);
+      expect(redis.hostname).toBe(redisService.inputs.metadata.name);
+      expect(redisService.inputs.spec.ports.map((p: any) => p.port)).toContain(Number(redis.port));
+      expect(pgService.inputs.metadata.namespace).toBe(w.inputs.metadata.namespace);
+    }
+  });
+
+  it("hands credentials over by secretKeyRef to apex-secrets, whose keys come from secret config", () => {
+    const secret = run.one("kubernetes:core/v1:Secret", (r) => r.inputs.metadata.name === "apex-secrets");
+    expect(secret.inputs.stringData[secretKeys.postgresPassword]).toBe(SECRETS.postgresPassword);
+    expect(secret.inputs.stringData[secretKeys.openaiApiKey]).toBe(SECRETS.openaiApiKey);
+    expect(secret.inputs.stringData[secretKeys.anthropicApiKey]).toBe(SECRETS.anthropicApiKey);
+    expect(secret.plainInputs.stringData).toBe("[secret]");
+    const ref = (w: RecordedResource, env: string) => envOf(w, env)?.valueFrom?.secretKeyRef;
+    for (const name of [services.api.name, services.worker.name]) {
+      const w = workload(name);
+      expect(ref(w, "PGPASSWORD")).toEqual({ name: "apex-secrets", key: secretKeys.postgresPassword });
+      expect(ref(w, runtimeEnv.databasePassword)).toEqual({ name: "apex-secrets", key: secretKeys.postgresPassword });
+      expect(ref(w, runtimeEnv.openaiApiKey)).toEqual({ name: "apex-secrets", key: secretKeys.openaiApiKey });
+      expect(ref(w, runtimeEnv.anthropicApiKey)).toEqual({ name: "apex-secrets", key: secretKeys.anthropicApiKey });
+    }
+    expect(ref(statefulSet("postgres"), "POSTGRES_PASSWORD")).toEqual({ name: "apex-secrets", key: secretKeys.postgresPassword });
+    for (const w of workloads()) {
+      for (const e of container(w).env ?? []) {
+        if (e.value !== undefined) expect(Object.values(secretKeys), `${w.name} ${e.name}`).not.toContain(e.name);
+      }
+    }
+  });
+
+  it("never puts a secret value in a plain input", () => {
+    const known = [...Object.values(SECRETS), ...run.secretValues];
+    const inAnyInput = known.filter((s) => run.resources.some((r) => JSON.stringify(r.inputs).includes(s)));
+    expect(inAnyInput.length).toBeGreaterThan(0); // the search below looks at real data
+    for (const r of run.resources) {
+      const plain = JSON.stringify(r.plainInputs);
+      for (const s of known) expect(plain.includes(s), `${r.type} ${r.name} carries a secret in plain state`).toBe(false);
+    }
+    const { bootstrapAdminKey: _secretOutput, ...plainOutputs } = run.outputs;
+    for (const s of known) expect(JSON.stringify(plainOutputs)).not.toContain(s);
+  });
+
+  it("autoscales api and workers with autoscaling/v2 HPAs that target their Deployments, replicas unset", () => {
+    for (const name of [services.api.name, services.worker.name]) {
+      const d = workload(name);
+      const hpa = run.one("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", (r) => r.inputs.spec.scaleTargetRef.name === name);
+      expect(hpa.inputs.spec.scaleTargetRef).toEqual({ apiVersion: d.inputs.apiVersion, kind: d.inputs.kind, name: d.inputs.metadata.name });
+      expect(hpa.inputs.metadata.namespace).toBe(d.inputs.metadata.namespace);
+      expect(hpa.inputs.spec).toMatchObject({ minReplicas: 2, maxReplicas: 10 });
+      expect(hpa.inputs.spec.metrics).toEqual([
+        { type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 70 } } },
+      ]);
+      expect(d.inputs.spec.replicas).toBeUndefined();
+      const pdb = run.one("kubernetes:policy/v1:PodDisruptionBudget", (r) => r.inputs.metadata.name === name);
+      const podLabels = d.inputs.spec.template.metadata.labels;
+      for (const [k, v] of Object.entries(pdb.inputs.spec.selector.matchLabels)) expect(podLabels[k]).toBe(v);
+    }
+    expect(run.ofType("kubernetes:autoscaling/v2:HorizontalPodAutoscaler")
+      .filter((r) => ["postgres", "redis"].includes(r.inputs.spec.scaleTargetRef.name))).toEqual([]);
+  });
+
+  it("gives every container requests, limits, probes and the restricted security context", () => {
+    expect(workloads().filter(foundation)).toHaveLength(4);
+    for (const w of workloads()) {
+      const pod = w.inputs.spec.template.spec;
+      for (const c of pod.containers) {
+        const where = `${w.inputs.metadata.name}/${c.name}`;
+        expect(c.resources?.requests, where).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
+        expect(c.resources?.limits, where).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
+        expect(c.readinessProbe, where).toBeDefined();
+        expect(c.livenessProbe, where).toBeDefined();
+        expect(c.securityContext, where).toMatchObject({
+          runAsNonRoot: true,
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          capabilities: { drop: ["ALL"] },
+        });
+        expect(c.securityContext.seccompProfile?.type ?? pod.securityContext?.seccompProfile?.type, where).toBe("RuntimeDefault");
+      }
+      expect(pod.securityContext.runAsNonRoot, w.name).toBe(true);
+    }
+    for (const name of [services.api.name, services.worker.name]) {
+      expect(container(workload(name)).resources).toEqual({
+        requests: { cpu: "500m", memory: "512Mi" },
+        limits: { cpu: "2", memory: "2Gi" },
+      });
+    }
+    const api = container(workload(services.api.name));
+    expect(api.readinessProbe.httpGet).toEqual({ path: "/readyz", port: services.api.httpPort });
+    expect(api.livenessProbe.httpGet).toEqual({ path: "/healthz", port: services.api.httpPort });
+    expect(api.volumeMounts).toContainEqual({ name: "tmp", mountPath: "/tmp" });
+  });
+
+  it("mounts a ServiceAccount token only where the Kubernetes API is used (the sandbox-creating workers)", () => {
+    for (const w of workloads().filter(foundation)) {
+      const name = w.inputs.metadata.name;
+      const sa = run.one("kubernetes:core/v1:ServiceAccount", (r) => r.inputs.metadata.name === w.inputs.spec.template.spec.serviceAccountName);
+      const expected = name === services.worker.name;
+      expect(sa.inputs.automountServiceAccountToken, name).toBe(expected);
+      expect(w.inputs.spec.template.spec.automountServiceAccountToken, name).toBe(expected);
+    }
+  });
+
+  it("labels every object with the recommended app.kubernetes.io labels", () => {
+    for (const r of run.resources.filter((x) => x.type.startsWith("kubernetes:") && x.inputs.metadata)) {
+      const labels = r.inputs.metadata.labels ?? {};
+      expect(labels["app.kubernetes.io/part-of"], r.name).toBe("apex");
+      expect(labels["app.kubernetes.io/managed-by"], r.name).toBe("pulumi");
+      expect(labels["app.kubernetes.io/instance"], r.name).toBe("apex-prod");
+    }
+    const api = workload(services.api.name);
+    expect(api.inputs.spec.template.metadata.labels).toMatchObject({
+      "app.kubernetes.io/name": "apex-api",
+      "app.kubernetes.io/component": "api",
+    });
+  });
+
+  it("runs Postgres 16 as a StatefulSet with a PVC and exposes nothing through a LoadBalancer", () => {
+    const pg = statefulSet("postgres");
+    expect(pg.inputs.spec.serviceName).toBe(serviceForImage("postgres:16-alpine").inputs.metadata.name);
+    expect(pg.inputs.spec.volumeClaimTemplates).toEqual([expect.objectContaining({
+      spec: { accessModes: ["ReadWriteOnce"], storageClassName: "gp3", resources: { requests: { storage: "50Gi" } } },
+    })]);
+    expect(container(pg).volumeMounts).toContainEqual({ name: "data", mountPath: "/var/lib/postgresql/data" });
+    expect(container(workload("redis")).image).toBe("redis:7-alpine");
+    for (const s of run.ofType("kubernetes:core/v1:Service")) expect(s.inputs.spec.type ?? "ClusterIP", s.name).toBe("ClusterIP");
+  });
+
+  it("routes the Ingress hosts to the API's HTTP and gRPC ports with TLS from cert-manager", () => {
+    const apiService = run.one("kubernetes:core/v1:Service", (r) => r.inputs.metadata.name === services.api.name);
+    const ports = Object.fromEntries(apiService.inputs.spec.ports.map((p: any) => [p.name, p.port]));
+    const http = run.one("kubernetes:networking.k8s.io/v1:Ingress", (r) => r.inputs.metadata.name === "apex");
+    const grpc = run.one("kubernetes:networking.k8s.io/v1:Ingress", (r) => r.inputs.metadata.name === "apex-grpc");
+    for (const [ing, host, port] of [[http, "api.apex.example.com", ports.http], [grpc, "grpc.apex.example.com", ports.grpc]] as const) {
+      expect(ing.inputs.spec.ingressClassName).toBe("nginx");
+      expect(ing.inputs.spec.rules).toEqual([{ host, http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: services.api.name, port: { number: port } } } }] } }]);
+      expect(ing.inputs.spec.tls[0].hosts).toEqual([host]);
+      expect(ing.inputs.metadata.annotations["cert-manager.io/cluster-issuer"]).toBe("letsencrypt-prod");
+    }
+    expect(http.inputs.spec.tls[0].secretName).toBe("apex-api-tls");
+    expect(grpc.inputs.metadata.annotations["nginx.ingress.kubernetes.io/backend-protocol"]).toBe("GRPC");
+    expect(http.inputs.metadata.annotations["nginx.ingress.kubernetes.io/backend-protocol"]).toBeUndefined();
+  });
+
+  it("builds the runtime image from app/Dockerfile, pushes it, and runs it by digest", () => {
+    const image = run.one("docker:index/image:Image");
+    expect(image.inputs.build).toMatchObject({ context: ".", dockerfile: "app/Dockerfile", platform: "linux/amd64" });
+    expect(image.inputs.imageName).toBe("registry.example.com/apex/runtime:0.1.0");
+    expect(image.inputs.skipPush).toBe(false);
+    expect(image.inputs.registry).toMatchObject({ server: "registry.example.com", username: "apex-ci", password: SECRETS.registryPassword });
+    expect(image.plainInputs.registry).toBe("[secret]");
+    for (const name of [services.api.name, services.worker.name]) expect(container(workload(name)).image).toBe(run.outputs.runtimeImage);
+  });
+});
+
+describe("prod NetworkPolicies", () => {
+  const pod = (id: string, name: string): Endpoint => ({ id, namespace: NS, labels: { "app.kubernetes.io/name": name } });
+  const endpoints: Endpoint[] = [
+    pod("api", services.api.name),
+    pod("worker", services.worker.name),
+    pod("postgres", services.postgres.name),
+    pod("redis", services.redis.name),
+    pod("stranger", "some-other-app"),
+    { id: "ingress-controller", namespace: "ingress-nginx", labels: { "app.kubernetes.io/name": "ingress-nginx" } },
+    { id: "kube-dns", namespace: "kube-system", labels: { "k8s-app": "kube-dns" } },
+    { id: "other-namespace-pod", namespace: "default", labels: { app: "x" } },
+    { id: "llm-provider", ip: "162.159.140.245" },
+    { id: "private-host", ip: "10.20.30.40" },
+    { id: "cloud-metadata", ip: "169.254.169.254" },
+    { id: "kube-apiserver", ip: "10.0.0.1" },
+  ];
+  const ports = [
+    { port: 53, protocol: "UDP" as const }, { port: 53, protocol: "TCP" as const },
+    ...[80, 443, 5432, 6379, 8080, 9464, 50051].map((port) => ({ port, protocol: "TCP" as const })),
+  ];
+
+  it("deny everything by default, in both directions", () => {
+    const deny = run.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", (r) => r.inputs.metadata.name === "default-deny");
+    expect(deny.inputs.spec).toEqual({ podSelector: {}, policyTypes: ["Ingress", "Egress"] });
+  });
+
+  it("admit exactly the intended flows", () => {
+    const allowed = new NetworkPolicyEvaluator(run.resources).allowedAmong(NS, endpoints, ports);
+    const dns = ["api", "worker", "postgres", "redis", "stranger"].flatMap((p) => [`${p} -> kube-dns:53/TCP`, `${p} -> kube-dns:53/UDP`]);
+    expect(allowed).toEqual([
+      ...dns,
+      "api -> postgres:5432/TCP",
+      "api -> redis:6379/TCP",
+      "ingress-controller -> api:50051/TCP",
+      "ingress-controller -> api:8080/TCP",
+      "worker -> kube-apiserver:443/TCP",
+      "worker -> llm-provider:443/TCP",
+      "worker -> postgres:5432/TCP",
+      "worker -> redis:6379/TCP",
+    ].sort());
+  });
+
+  it("the evaluator sees a connection that no policy admits as denied, and one a policy admits as allowed", () => {
+    const ev = new NetworkPolicyEvaluator(run.resources);
+    const [api, , postgres, , stranger] = endpoints as [Endpoint, Endpoint, Endpoint, Endpoint, Endpoint];
+    expect(ev.allows(api, postgres, 5432, "TCP")).toBe(true);
+    expect(ev.allows(stranger, postgres, 5432, "TCP")).toBe(false);
+    expect(ev.allows(api, postgres, 5433, "TCP")).toBe(false);
+    expect(new NetworkPolicyEvaluator([]).allows(stranger, postgres, 5432, "TCP")).toBe(true);
+  });
+});
