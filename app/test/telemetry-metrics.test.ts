@@ -9,7 +9,7 @@ import {
   recordBreakerState,
   recordLlmCall,
   recordTaskAttempt,
-  recordTaskTerminal,
+  recordTaskStatuses,
   recordWorkerSlots,
   taskErrorTypes,
 } from "../src/telemetry/record";
@@ -70,8 +70,8 @@ describe("recorders", () => {
   it("map breaker states to 0/1/2, tasks to status counts, attempts to durations and error types", async () => {
     recordBreakerState("anthropic", "open");
     recordBreakerState("openai", "half_open");
-    recordTaskTerminal("failed");
-    recordTaskTerminal("failed");
+    recordTaskStatuses("failed", 1);
+    recordTaskStatuses("failed", 1);
     recordTaskAttempt({ kind: "tool", durationMs: 700, errorType: "sandbox_error" });
     recordTaskAttempt({ kind: "llm", durationMs: 40_000 });
     recordWorkerSlots(3, 4);

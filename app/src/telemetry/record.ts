@@ -99,11 +99,6 @@ export function recordTaskAttempt(outcome: AttemptOutcome): void {
   if (outcome.errorType) apexMetrics.taskErrorsTotal.inc({ error_type: outcome.errorType });
 }
 
-/** A task reached a terminal status (counted once per task, not per attempt). */
-export function recordTaskTerminal(status: TerminalTaskStatus): void {
-  apexMetrics.tasksTotal.inc({ status });
-}
-
 /** This worker's busy slots out of its slots. */
 export function recordWorkerSlots(busy: number, slots: number): void {
   apexMetrics.workerUtilization.set(slots > 0 ? busy / slots : 0);
@@ -122,4 +117,15 @@ export function classifyAttemptError(kind: "llm" | "tool", message: string): Tas
   if (message === "lease lost") return "internal";
   if (kind === "tool") return /sandbox/i.test(message) ? "sandbox_error" : "tool_error";
   return "internal";
+}
+
+const terminalStatuses: ReadonlySet<string> = new Set(taskStatusLabels);
+
+/**
+ * `count` tasks moved to `status`: terminal ones are counted in apex_tasks_total. The engine calls
+ * it where it emits status events, inside the transaction that made the change (a rolled-back
+ * transaction after this point would over-count; the engine's transactions do not retry).
+ */
+export function recordTaskStatuses(status: string, count: number): void {
+  if (count > 0 && terminalStatuses.has(status)) apexMetrics.tasksTotal.inc({ status }, count);
 }
