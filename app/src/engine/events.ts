@@ -4,6 +4,8 @@
  */
 import type { Db } from "../store/db";
 import type { DagEvent } from "../service/types";
+import { finishDagTrace } from "../telemetry/dag-trace";
+import { recordTaskStatuses } from "../telemetry/record";
 
 export const channels = {
   /** Payload empty: some task became ready now; idle workers claim. */
@@ -19,6 +21,8 @@ export async function notifyTasksReady(tx: Db): Promise<void> {
 }
 
 export async function emitTaskStatus(tx: Db, dagId: string, taskIds: readonly string[], status: string): Promise<void> {
+  // Every task status change passes here, in the process that made it: apex_tasks_total counts terminal ones.
+  recordTaskStatuses(status, taskIds.length);
   for (const taskId of taskIds) {
     const event: DagEvent = { dagId, type: "task_status", taskId, status, at: new Date().toISOString() };
     await tx.query("SELECT pg_notify($1, $2)", [channels.dagEvents, JSON.stringify(event)]);
@@ -26,6 +30,8 @@ export async function emitTaskStatus(tx: Db, dagId: string, taskIds: readonly st
 }
 
 export async function emitDagStatus(tx: Db, dagId: string, status: string): Promise<void> {
+  // A terminal status ends the DAG's root span (stored at submission) in this process.
+  await finishDagTrace(tx, dagId, status);
   const event: DagEvent = { dagId, type: "dag_status", status, at: new Date().toISOString() };
   await tx.query("SELECT pg_notify($1, $2)", [channels.dagEvents, JSON.stringify(event)]);
 }

@@ -9,6 +9,7 @@ import type { SandboxDriver } from "../sandbox/types";
 import type { ToolRegistry } from "../tools/types";
 import type { LlmTaskSpec, ToolTaskSpec } from "../service/dag-schema";
 import type { Db } from "../store/db";
+import { withLlmCallSpan, withToolSpan } from "../telemetry/spans";
 import { retryDelayMs, type BackoffPolicy } from "./backoff";
 import type { AttemptOutcome, ClaimedTask, LlmCallUsage } from "./lifecycle";
 import { renderDeep, renderTemplate, TemplateError, type TemplateScope } from "./template";
@@ -120,14 +121,16 @@ export class PermanentTaskError extends Error {
 async function runLlm(deps: ExecutorDeps, _task: ClaimedTask, spec: LlmTaskSpec, scope: TemplateScope, signal: AbortSignal): Promise<RunResult> {
   const prompt = renderTemplate(spec.prompt, scope);
   const system = spec.system === undefined ? undefined : renderTemplate(spec.system, scope);
-  const result = await deps.llm.complete({
-    model: spec.model,
-    prompt,
-    system,
-    maxTokens: spec.max_tokens,
-    temperature: spec.temperature,
-    signal,
-  });
+  const result = await withLlmCallSpan({ model: spec.model, maxTokens: spec.max_tokens, temperature: spec.temperature }, () =>
+    deps.llm.complete({
+      model: spec.model,
+      prompt,
+      system,
+      maxTokens: spec.max_tokens,
+      temperature: spec.temperature,
+      signal,
+    }),
+  );
   return {
     output: result.text,
     usage: [
@@ -150,7 +153,7 @@ async function runTool(deps: ExecutorDeps, spec: ToolTaskSpec, scope: TemplateSc
   const tool = deps.tools.get(spec.tool);
   if (!tool) throw new PermanentTaskError(`tool "${spec.tool}" is not registered on this worker`);
   const args = tool.args.parse(renderDeep(spec.args, scope));
-  return { output: await tool.run(args, { sandbox: deps.sandbox, signal, timeoutMs }) };
+  return { output: await withToolSpan(tool.name, () => tool.run(args, { sandbox: deps.sandbox, signal, timeoutMs })) };
 }
 
 function raceAbort<T>(signal: AbortSignal, work: Promise<T>): Promise<T> {

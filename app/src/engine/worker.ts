@@ -11,6 +11,9 @@ import type { SandboxDriver } from "../sandbox/types";
 import type { ToolRegistry } from "../tools/types";
 import type { Db } from "../store/db";
 import { logger } from "../telemetry/logger";
+import { observeAttempt } from "../telemetry/attempt";
+import { recordWorkerSlots } from "../telemetry/record";
+import { withTaskAttemptSpan } from "../telemetry/spans";
 import { defaultBackoff, type BackoffPolicy } from "./backoff";
 import { channels } from "./events";
 import { executeTask, type AbortReason } from "./executor";
@@ -188,9 +191,11 @@ export class Worker {
       .catch((err) => logger.error({ worker_id: this.id, dag_id: task.dagId, task_id: task.taskId, err: (err as Error).message }, "task processing error"))
       .finally(() => {
         this.inFlight.delete(key);
+        recordWorkerSlots(this.inFlight.size, this.concurrency);
         this.poke();
       });
     this.inFlight.set(key, { task, abort, done });
+    recordWorkerSlots(this.inFlight.size, this.concurrency);
   }
 
   /** One claimed task: approval gate, attempt, outcome. */
@@ -210,14 +215,20 @@ export class Worker {
     }
     const attempt = await startAttempt(db, task);
     if (attempt === undefined) return "lease_lost";
-    const outcome = await executeTask({ ...this.deps, backoff: this.backoff }, task, attempt, signal);
-    const result = await finishAttempt(db, task, attempt, outcome);
-    const log = result === "failed" ? logger.warn.bind(logger) : logger.info.bind(logger);
-    log(
-      { worker_id: this.id, dag_id: task.dagId, task_id: task.taskId, agent_id: task.agentId, attempt, result },
-      outcome.kind === "succeeded" ? "Task completed" : `Task attempt ${outcome.kind}: ${"error" in outcome ? outcome.error : outcome.reason}`,
-    );
-    return result;
+    // One task_execution span per attempt, child of the DAG's root span stored at submission.
+    const spanInfo = { dagId: task.dagId, taskId: task.taskId, agentId: task.agentId, kind: task.kind, attempt, workerId: this.id };
+    return withTaskAttemptSpan(task.traceContext, spanInfo, async (span) => {
+      const startedAt = performance.now();
+      const outcome = await executeTask({ ...this.deps, backoff: this.backoff }, task, attempt, signal);
+      const usageFields = observeAttempt(span, task.kind, outcome, performance.now() - startedAt);
+      const result = await finishAttempt(db, task, attempt, outcome);
+      const log = result === "failed" ? logger.warn.bind(logger) : logger.info.bind(logger);
+      log(
+        { worker_id: this.id, dag_id: task.dagId, task_id: task.taskId, agent_id: task.agentId, attempt, result, ...usageFields },
+        outcome.kind === "succeeded" ? "Task completed" : `Task attempt ${outcome.kind}: ${"error" in outcome ? outcome.error : outcome.reason}`,
+      );
+      return result;
+    });
   }
 
   private async beat(): Promise<void> {

@@ -2,7 +2,7 @@
  * ApexService over the store: the one implementation the HTTP and gRPC transports call.
  * Writes happen in single transactions that lock the DAG row first (see engine/dag-state.ts).
  */
-import { context, propagation } from "@opentelemetry/api";
+import { beginDagTrace, taskTraceCarrier } from "../telemetry/spans";
 import type { Db } from "../store/db";
 import type { ToolRegistry } from "../tools/types";
 import { cancelDagTasks, lockDag, settleDag, terminalDagStatuses } from "../engine/dag-state";
@@ -122,23 +122,28 @@ export class StoreApexService implements ApexService {
     if (principal.role === "agent" && principal.agentId !== dag.agent_id) {
       throw new ServiceError("permission_denied", "agent_id: an agent key may only submit DAGs for its own agent", "agent_id");
     }
-    const carrier: Record<string, string> = {};
-    propagation.inject(context.active(), carrier);
     return this.deps.db.transaction(async (tx) => {
       const agent = await tx.query("SELECT 1 FROM agents WHERE id = $1", [dag.agent_id]);
       if (agent.rowCount === 0) throw new ServiceError("invalid_argument", `agent_id: unknown agent ${dag.agent_id}`, "agent_id");
       const inserted = await tx.query<{ id: string }>(
-        "INSERT INTO dags (agent_id, name, input, submitted_by, trace_context) VALUES ($1, $2, $3::jsonb, $4, $5::jsonb) RETURNING id",
-        [dag.agent_id, dag.name, JSON.stringify(dag.input), principal.keyId, Object.keys(carrier).length ? JSON.stringify(carrier) : null],
+        "INSERT INTO dags (agent_id, name, input, submitted_by) VALUES ($1, $2, $3::jsonb, $4) RETURNING id",
+        [dag.agent_id, dag.name, JSON.stringify(dag.input), principal.keyId],
       );
       const dagId = inserted.rows[0]!.id;
+      // The DAG's trace starts here: its root span's context goes on the DAG row and, with the task
+      // id in baggage, on each task row, so every attempt on any worker joins this one trace.
+      const dagTrace = beginDagTrace({ dagId, agentId: dag.agent_id, name: dag.name });
+      await tx.query("UPDATE dags SET trace_context = $2::jsonb WHERE id = $1", [dagId, JSON.stringify(dagTrace.carrier)]);
       for (const [position, t] of dag.tasks.entries()) {
         const timeoutMs =
           t.timeout_ms ?? (t.kind === "tool" ? this.deps.tools.get(t.tool)?.timeoutMs : undefined) ?? dagLimits.defaultTimeoutMs;
         await tx.query(
-          `INSERT INTO tasks (dag_id, id, kind, spec, depends_on, status, max_attempts, timeout_ms, position)
-           VALUES ($1, $2, $3, $4::jsonb, $5::text[], $6, $7, $8, $9)`,
-          [dagId, t.id, t.kind, JSON.stringify(t), t.depends_on, t.depends_on.length === 0 ? "ready" : "pending", t.max_attempts, timeoutMs, position],
+          `INSERT INTO tasks (dag_id, id, kind, spec, depends_on, status, max_attempts, timeout_ms, position, trace_context)
+           VALUES ($1, $2, $3, $4::jsonb, $5::text[], $6, $7, $8, $9, $10::jsonb)`,
+          [
+            dagId, t.id, t.kind, JSON.stringify(t), t.depends_on, t.depends_on.length === 0 ? "ready" : "pending", t.max_attempts, timeoutMs, position,
+            JSON.stringify(taskTraceCarrier(dagTrace.carrier, t.id)),
+          ],
         );
       }
       await notifyTasksReady(tx);
