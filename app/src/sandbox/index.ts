@@ -24,7 +24,7 @@ export function createSandboxDriver(name: SandboxDriverName, opts?: SandboxDrive
       return new DockerSandboxDriver(opts as DockerSandboxOptions | undefined);
     case "kubernetes":
       if (!opts || !("image" in opts) || !opts.image) throw new TypeError('sandbox driver "kubernetes" needs options.image (the sandbox image reference)');
-      return new KubernetesSandboxDriver(opts);
+      return new KubernetesSandboxDriver(opts as KubernetesSandboxOptions);
     default:
       throw new TypeError(`unknown sandbox driver "${String(name)}": expected local, docker or kubernetes`);
   }
