@@ -1,13 +1,13 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { runStack, type RecordedResource, type StackRun } from "./harness";
-import { isBuiltInGroup, modelModuleFor, validateKubernetesObject } from "./harness/kubernetes-schema";
+import { isValidatable, modelModuleFor, validateKubernetesObject } from "./harness/kubernetes-schema";
 
 let prod: StackRun;
 let objects: RecordedResource[];
 
 beforeAll(async () => {
   prod = await runStack({ stack: "prod" });
-  objects = prod.resources.filter((r) => r.type.startsWith("kubernetes:") && isBuiltInGroup(r.type));
+  objects = prod.resources.filter((r) => r.type.startsWith("kubernetes:") && isValidatable(r.type));
 });
 
 describe("Kubernetes objects of the prod stack against the OpenAPI schema", () => {

@@ -12,10 +12,13 @@ export function modelModuleFor(type: string): string | undefined {
   return group === "core" ? `kubernetes-models/${version}/${kind}` : `kubernetes-models/${group}/${version}/${kind}`;
 }
 
-/** Built-in API groups (kubernetes-models covers these; CRDs are validated elsewhere). */
-export const isBuiltInGroup = (type: string): boolean => {
+/**
+ * Whole objects of built-in API groups (kubernetes-models covers these). CRDs are validated
+ * elsewhere; `*Patch` resources are partial by design, so the full schema does not apply.
+ */
+export const isValidatable = (type: string): boolean => {
   const group = /^kubernetes:([^:]+)\//.exec(type)?.[1];
-  return group !== undefined && (!group.includes(".") || group.endsWith(".k8s.io"));
+  return group !== undefined && (!group.includes(".") || group.endsWith(".k8s.io")) && !type.endsWith("Patch");
 };
 
 interface Validatable {
