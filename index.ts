@@ -21,6 +21,11 @@ import { STACK_SECRET_NAME, StackSecrets, stackSecretKeys } from "./components/p
 import { runtimeFlows } from "./components/runtime/flows";
 import { RuntimeImage } from "./components/runtime/image";
 import { ApexRuntime } from "./components/runtime/runtime";
+import { sandboxArgsFromConfig } from "./components/sandbox/from-config";
+import { SandboxRuntime } from "./components/sandbox/sandbox";
+import { rbacArgsFromConfig, vaultArgsFromConfig } from "./components/security/from-config";
+import { KubernetesRbac } from "./components/security/rbac";
+import { ApexVault } from "./components/security/vault";
 
 function apex() {
   const config = loadConfig();
@@ -88,6 +93,13 @@ function apex() {
       : undefined,
   }));
 
+  // Security: the tool sandbox runtime, Vault, Kubernetes RBAC (docs/security.md).
+  const sandbox = new SandboxRuntime("apex-sandbox", sandboxArgsFromConfig(config, platform, config.registryPassword));
+  const vault = new ApexVault("apex-vault", vaultArgsFromConfig(config, platform, secrets.values));
+  if (platform.target === "kubernetes" && sandbox.kubernetes) {
+    new KubernetesRbac("apex-rbac", rbacArgsFromConfig(config, platform, sandbox.kubernetes.namespace.metadata.name));
+  }
+
   // ---- Exposure and network policies (Kubernetes) ----------------------------------------------
   const { api } = services;
   if (platform.target === "kubernetes" && config.ingress.host && config.ingress.grpcHost) {
@@ -120,6 +132,16 @@ function apex() {
     runtimeImage: image.ref,
     /** The first admin API key; read with `pulumi stack output --show-secrets bootstrapAdminKey`. */
     bootstrapAdminKey: secrets.values[stackSecretKeys.bootstrapAdminKey],
+    /** Vault address and Apex's policies; dev also its root token (secret). */
+    vault: { address: vault.address, policies: Object.values(vault.policies).map((p) => p.name), devRootToken: vault.devRootToken },
+    /** The tool sandbox: image, Pod template (Kubernetes) or engine settings (Docker). */
+    sandbox: {
+      image: sandbox.imageRef,
+      namespace: sandbox.kubernetes?.namespace.metadata.name,
+      runtimeClassName: sandbox.runtimeClassName,
+      podTemplate: sandbox.podTemplate,
+      dockerSettings: sandbox.dockerSettings,
+    },
   };
 }
 

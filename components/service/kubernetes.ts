@@ -118,7 +118,8 @@ export class KubernetesService extends pulumi.ComponentResource {
       }, child);
     }
     const minimum = autoscaled ? spec.scaling.minReplicas : (replicas ?? 1);
-    if (minimum > 1) {
+    // Every Deployment gets one (policy prod-deployments-have-pdb); maxUnavailable 1 never blocks a drain of a single replica.
+    if (minimum > 1 || !spec.stateful) {
       this.disruptionBudget = new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, {
         metadata: meta(),
         spec: { maxUnavailable: 1, selector: { matchLabels: selector } },

@@ -1,0 +1,42 @@
+import type * as pulumi from "@pulumi/pulumi";
+import { sandboxSpec } from "../../app/src/contract";
+import type { ApexConfig } from "../../config";
+import type { Platform } from "../service";
+import type { SandboxRuntimeArgs } from "./sandbox";
+
+/** The sandbox image sits beside the runtime image: `<registry>/<path>/apex-sandbox`. */
+export const sandboxRepository = (runtimeRepository: string): string => {
+  const slash = runtimeRepository.lastIndexOf("/");
+  return slash < 0 ? sandboxSpec.image : `${runtimeRepository.slice(0, slash)}/${sandboxSpec.image}`;
+};
+
+/** SandboxRuntime's arguments from the stack config. */
+export function sandboxArgsFromConfig(
+  config: ApexConfig,
+  platform: Platform,
+  registryPassword: pulumi.Input<string> | undefined,
+): SandboxRuntimeArgs {
+  const runtimeImage = config.images.runtime;
+  const image = {
+    repository: sandboxRepository(runtimeImage.repository),
+    tag: runtimeImage.tag,
+    push: runtimeImage.push,
+    platform: runtimeImage.platform,
+    registry: config.registry && registryPassword !== undefined ? { ...config.registry, password: registryPassword } : undefined,
+    // Dev: build on the engine the worker starts sandbox containers on.
+    provider: platform.target === "docker" ? platform.provider : undefined,
+  };
+  if (platform.target === "docker") return { image };
+  return {
+    image,
+    kubernetes: {
+      provider: platform.provider,
+      labels: platform.labels,
+      dns: config.kubernetes.dns,
+      egressAllowlist: config.sandbox.egressAllowlist,
+      privateRanges: config.sandbox.privateRanges,
+      runtimeClass: config.sandbox.runtimeClass,
+      quota: config.sandbox.quota,
+    },
+  };
+}
