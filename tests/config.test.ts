@@ -1,0 +1,156 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig, mergeOver, type ConfigSource } from "../config";
+import { readStackFile, runStack } from "./harness";
+
+/** A literal config source: `apex` keys without the prefix; objects are given as JSON like the CLI does. */
+function source(stack: string, values: Record<string, unknown>, secret: Record<string, string> = {}): ConfigSource {
+  const entries = new Map<string, { value: string; secret: boolean }>();
+  for (const [k, v] of Object.entries(values)) entries.set(k, { value: typeof v === "string" ? v : JSON.stringify(v), secret: false });
+  for (const [k, v] of Object.entries(secret)) entries.set(k, { value: v, secret: true });
+  return { stack, entries: () => entries };
+}
+
+/** The stack file as the CLI hands it over (secure values replaced by known plaintexts). */
+function stackFile(stack: string, overrides: Record<string, unknown> = {}): ConfigSource {
+  const plain: Record<string, unknown> = {};
+  const secret: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...readStackFile(stack), ...overrides })) {
+    if (v !== null && typeof v === "object" && "secure" in v) secret[k] = `plaintext-of-${k}-0123456789`;
+    else if (v !== undefined) plain[k] = v;
+  }
+  return source(stack, plain, secret);
+}
+
+function problemsOf(src: ConfigSource): string[] {
+  try {
+    loadConfig(src);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems.map((p) => `${p.key}: ${p.message}`);
+    throw e;
+  }
+  throw new Error("config was accepted");
+}
+
+describe("stack config", () => {
+  it("accepts both stack files and applies the environment's defaults", () => {
+    const dev = loadConfig(stackFile("dev"));
+    expect(dev).toMatchObject({ environment: "dev", target: "docker", namespace: "apex" });
+    expect(dev.workers).toMatchObject({ replicas: 3, autoscaling: null, sandboxDriver: "docker" });
+    expect(dev.api.resources).toEqual({ requests: { cpu: "500m", memory: "512Mi" }, limits: { cpu: "2", memory: "2Gi" } });
+    expect(dev.images).toMatchObject({ postgres: "postgres:16-alpine", redis: "redis:7-alpine" });
+    expect(dev.openaiApiKey).toBeUndefined();
+
+    const prod = loadConfig(stackFile("prod"));
+    expect(prod).toMatchObject({ environment: "prod", target: "kubernetes" });
+    expect(prod.api.autoscaling).toEqual({ minReplicas: 2, maxReplicas: 10, targetCpuUtilization: 70 });
+    expect(prod.network.llmEgressExcept).toContain("169.254.0.0/16");
+    expect(prod.ingress).toMatchObject({ host: "api.apex.example.com", grpcHost: "grpc.apex.example.com", tls: { secretName: "apex-api-tls" } });
+  });
+
+  it("names the key, the expected form and the value given", () => {
+    expect(problemsOf(source("dev", { workers: { replicas: "three" } }))).toEqual([
+      'apex:workers.replicas: expected a positive integer, got "three"',
+    ]);
+  });
+
+  it("reports every problem at once, one line each", () => {
+    const problems = problemsOf(source("dev", {
+      target: "k8s",
+      workers: { replicas: 0, replicaz: 2 },
+      api: { resources: { limits: { cpu: "two", memory: "2GB" } } },
+      network: { llmEgressCidrs: ["0.0.0.0/33"] },
+      images: { postgres: "postgres" },
+      colour: "blue",
+    }));
+    expect(problems).toEqual(expect.arrayContaining([
+      'apex:colour: unknown key (see docs/configuration.md), got "blue"',
+      'apex:target: expected one of "docker", "kubernetes", got "k8s"',
+      "apex:workers.replicas: expected a positive integer, got 0",
+      "apex:workers.replicaz: unknown key (see docs/configuration.md), got 2",
+      'apex:api.resources.limits.cpu: expected a CPU quantity such as "500m" or "2", got "two"',
+      'apex:api.resources.limits.memory: expected a memory quantity such as "512Mi" or "2Gi", got "2GB"',
+      'apex:network.llmEgressCidrs.0: expected an IPv4 CIDR such as "10.0.0.0/8", got "0.0.0.0/33"',
+      'apex:images.postgres: expected an image reference with a tag or digest such as "postgres:16-alpine", got "postgres"',
+    ]));
+    expect(problems).toHaveLength(8);
+  });
+
+  it("thrown as one error whose message lists the problems", () => {
+    expect(() => loadConfig(source("dev", { workers: { replicas: "three" } }))).toThrow(
+      /Invalid stack configuration \(1 problem\):\n {2}apex:workers\.replicas: expected a positive integer, got "three"/,
+    );
+  });
+
+  it("rejects a section that is not an object, and an unknown environment", () => {
+    expect(problemsOf(source("dev", { workers: "3" }))).toEqual(["apex:workers: expected an object, got 3"]);
+    expect(problemsOf(source("staging", {}))).toEqual([
+      'apex:environment: expected one of "dev", "prod" (taken from the stack name; set apex:environment), got "staging"',
+    ]);
+    expect(loadConfig(source("staging", { environment: "prod", ...prodMinimum() }, prodSecrets())).environment).toBe("prod");
+  });
+
+  it("requires the LLM keys in prod, as encrypted values, and never echoes a secret", () => {
+    const missing = problemsOf(source("prod", prodMinimum()));
+    expect(missing).toEqual([
+      "apex:openaiApiKey: required in prod: set it with `pulumi config set --secret apex:openaiApiKey <value>`, got nothing",
+      "apex:anthropicApiKey: required in prod: set it with `pulumi config set --secret apex:anthropicApiKey <value>`, got nothing",
+    ]);
+    const plaintext = problemsOf(source("prod", { ...prodMinimum(), openaiApiKey: "sk-live-LEAKED-123", anthropicApiKey: "sk-ant-LEAKED-456" }));
+    expect(plaintext).toHaveLength(2);
+    expect(plaintext[0]).toMatch(/^apex:openaiApiKey: expected an encrypted \(secure:\) value: .*got a plaintext value$/);
+    expect(plaintext.join("\n")).not.toMatch(/LEAKED/);
+    expect(problemsOf(source("dev", {}, { postgresPassword: "short" }))).toEqual([
+      "apex:postgresPassword: expected at least 12 characters, got 5",
+    ]);
+  });
+
+  it("returns secrets as Pulumi secret Outputs", async () => {
+    const config = loadConfig(source("dev", {}, { openaiApiKey: "sk-test-0000" }));
+    expect(config.openaiApiKey).toBeDefined();
+    expect(await config.openaiApiKey?.isSecret).toBe(true);
+  });
+
+  it("checks rules that span keys", () => {
+    expect(problemsOf(source("dev", { api: { autoscaling: { minReplicas: 5, maxReplicas: 3, targetCpuUtilization: 70 } } }))).toEqual([
+      "apex:api.autoscaling.maxReplicas: expected at least minReplicas (5), got 3",
+    ]);
+    expect(problemsOf(source("dev", { workers: { sandboxDriver: "kubernetes" } }))).toEqual([
+      'apex:workers.sandboxDriver: expected "local" or "docker" on target "docker", got "kubernetes"',
+    ]);
+    const prod = prodMinimum();
+    const noHosts = problemsOf(source("prod", { ...prod, ingress: {} }, prodSecrets()));
+    expect(noHosts).toEqual([
+      'apex:ingress.host: required when apex:target is "kubernetes": expected a DNS host name, got nothing',
+      'apex:ingress.grpcHost: required when apex:target is "kubernetes": expected a DNS host name, got nothing',
+    ]);
+    const noRegistry = problemsOf(source("prod", { ...prod, registry: undefined }, prodSecrets()));
+    expect(noRegistry).toEqual(["apex:registry: required when apex:images.runtime.push is true: expected { server, username }, got nothing"]);
+    const wrongRegistry = problemsOf(source("prod", { ...prod, images: { runtime: { repository: "docker.io/acme/apex", tag: "1" } } }, prodSecrets()));
+    expect(wrongRegistry).toEqual(['apex:images.runtime.repository: expected a repository on the registry "registry.example.com/...", got "docker.io/acme/apex"']);
+    const noApiServer = problemsOf(source("prod", { ...prod, network: { apiServerCidrs: [] } }, prodSecrets()));
+    expect(noApiServer[0]).toMatch(/^apex:network\.apiServerCidrs: required when apex:workers\.sandboxDriver is "kubernetes"/);
+  });
+
+  it("merges stack values over defaults key by key; lists and null replace", () => {
+    expect(mergeOver({ a: { b: 1, c: 2 }, l: [1, 2] }, { a: { c: 3 }, l: [9] })).toEqual({ a: { b: 1, c: 3 }, l: [9] });
+    expect(mergeOver({ a: { b: 1 } }, { a: null })).toEqual({ a: null });
+    expect(loadConfig(source("prod", { ...prodMinimum(), workers: { autoscaling: null, replicas: 4 } }, prodSecrets())).workers)
+      .toMatchObject({ autoscaling: null, replicas: 4, concurrency: 8 });
+  });
+
+  it("stops the program itself (pulumi preview) with the key named", async () => {
+    await expect(runStack({ stack: "dev", config: { workers: { replicas: "three" } } })).rejects.toThrow(
+      'apex:workers.replicas: expected a positive integer, got "three"',
+    );
+  });
+});
+
+/** The smallest prod config the checks accept, given prodSecrets(). */
+function prodMinimum(): Record<string, unknown> {
+  const file = readStackFile("prod");
+  return Object.fromEntries(Object.entries(file).filter(([, v]) => !(v !== null && typeof v === "object" && "secure" in v)));
+}
+
+function prodSecrets(): Record<string, string> {
+  return { openaiApiKey: "sk-openai-000000", anthropicApiKey: "sk-ant-000000", registryPassword: "registry-token" };
+}
