@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+/**
+ * apex-api: the HTTP (:8080) and gRPC (:50051) API over the store. Config from env
+ * (contract/env.ts). Runs migrations at start; prints a generated admin key once when no admin
+ * exists and APEX_BOOTSTRAP_ADMIN_KEY is unset.
+ */
+import { buildHttpServer } from "../api/http/server";
+import { startGrpcServer } from "../api/grpc/server";
+import { describeConfig, loadConfig } from "../config";
+import { services } from "../contract/services";
+import { logger } from "../telemetry/logger";
+import { registry } from "../telemetry/metrics";
+import { startTracing } from "../telemetry/tracing";
+import { openRuntime, type Runtime } from "./runtime";
+import { onShutdownSignal } from "./signals";
+
+export interface RunningApi {
+  readonly httpPort: number;
+  readonly grpcPort: number;
+  /** Set once, when a new admin key was generated. */
+  readonly generatedAdminKey?: string;
+  close(): Promise<void>;
+}
+
+/** Serves the API of an opened runtime on the given ports (0 = ephemeral). */
+export async function startApi(rt: Runtime, ports: { http: number; grpc: number }, host = "0.0.0.0"): Promise<RunningApi> {
+  const generatedAdminKey = await rt.keys.bootstrapAdmin(rt.config.bootstrapAdminKey);
+  const deps = { service: rt.service, keys: rt.keys, registry, logger };
+  const http = buildHttpServer(deps);
+  await http.listen({ port: ports.http, host });
+  const address = http.server.address();
+  const httpPort = typeof address === "object" && address ? address.port : ports.http;
+  const grpc = await startGrpcServer(deps, ports.grpc, host);
+  return {
+    httpPort,
+    grpcPort: grpc.port,
+    generatedAdminKey,
+    async close() {
+      await grpc.close();
+      await http.close();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const tracing = startTracing({ serviceName: config.serviceName ?? services.api.name, endpoint: config.otlpEndpoint ?? null });
+  logger.info({ config: describeConfig(config) }, "apex-api starting");
+  const rt = await openRuntime(config);
+  const api = await startApi(rt, { http: config.httpPort, grpc: config.grpcPort });
+  if (api.generatedAdminKey) {
+    // Printed once, on stdout only, outside the structured log stream (logs never carry secrets).
+    process.stdout.write(`\nGenerated admin API key (shown once, store it now): ${api.generatedAdminKey}\n\n`);
+  }
+  logger.info({ http_port: api.httpPort, grpc_port: api.grpcPort }, "apex-api listening");
+  onShutdownSignal(async () => {
+    await api.close();
+    await rt.close();
+    await tracing.shutdown();
+  });
+}
+
+if (require.main === module) {
+  main().catch((err: Error) => {
+    logger.fatal({ err: err.message }, "apex-api failed to start");
+    process.exit(1);
+  });
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+/**
+ * apex-worker: claims and runs tasks. Config from env (contract/env.ts). Serves /metrics and
+ * /healthz on APEX_METRICS_PORT. SIGTERM: stop claiming, let in-flight tasks finish within the
+ * grace period, release the rest (back to ready, attempt not spent), exit.
+ */
+import { describeConfig, loadConfig } from "../config";
+import { services } from "../contract/services";
+import { Worker } from "../engine/worker";
+import { clusterSnapshotQuery } from "../telemetry/cluster-gauges";
+import { logger } from "../telemetry/logger";
+import { registerClusterGauges, unregisterClusterGauges } from "../telemetry/metrics";
+import { startTracing } from "../telemetry/tracing";
+import { startMetricsServer } from "./metrics-server";
+import { openRuntime, type Runtime } from "./runtime";
+import { onShutdownSignal } from "./signals";
+
+/** Time in-flight tasks get to finish on SIGTERM; below Kubernetes' default 30 s grace period. */
+export const shutdownGraceMs = 20_000;
+
+export function createWorker(rt: Runtime): Worker {
+  return new Worker(
+    { db: rt.db, llm: rt.llm, tools: rt.tools, sandbox: rt.sandbox() },
+    { concurrency: rt.config.workerConcurrency, leaseMs: rt.config.leaseMs },
+  );
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const tracing = startTracing({ serviceName: config.serviceName ?? services.worker.name, endpoint: config.otlpEndpoint ?? null });
+  logger.info({ config: describeConfig(config) }, "apex-worker starting");
+  const rt = await openRuntime(config);
+  registerClusterGauges(clusterSnapshotQuery(rt.db), (err) =>
+    logger.warn({ err: err instanceof Error ? err.message : String(err) }, "cluster gauge query failed"),
+  );
+  const worker = createWorker(rt);
+  let stopping = false;
+  const metrics = await startMetricsServer(config.metricsPort, () => !stopping);
+  await worker.start();
+  logger.info({ worker_id: worker.id, metrics_port: metrics.port }, "apex-worker running");
+  onShutdownSignal(async () => {
+    stopping = true;
+    await worker.stop(shutdownGraceMs);
+    unregisterClusterGauges();
+    await metrics.close();
+    await rt.close();
+    await tracing.shutdown();
+  });
+}
+
+if (require.main === module) {
+  main().catch((err: Error) => {
+    logger.fatal({ err: err.message }, "apex-worker failed to start");
+    process.exit(1);
+  });
+}

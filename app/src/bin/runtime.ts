@@ -1,0 +1,82 @@
+/**
+ * Wiring shared by the entry points: store (migrated), coordination, LLM gateway, tools, sandbox
+ * and the service, from one RuntimeConfig. Each entry point adds what it serves.
+ */
+import { ApiKeyStore } from "../auth/keys";
+import type { RuntimeConfig } from "../config";
+import { createCoordination } from "../coord";
+import type { Coordination } from "../coord/types";
+import { createLlmGateway, type ApexLlmGateway } from "../llm";
+import { DockerSandboxDriver } from "../sandbox/docker/driver";
+import { KubernetesSandboxDriver } from "../sandbox/kubernetes/driver";
+import { LocalSandboxDriver } from "../sandbox/local/driver";
+import type { SandboxDriver } from "../sandbox/types";
+import { StoreApexService } from "../service/apex-service";
+import { openDb, type Db } from "../store/db";
+import { migrate } from "../store/migrate";
+import { llmGatewayTelemetry } from "../telemetry/llm-hooks";
+import { logger } from "../telemetry/logger";
+import { createToolRegistry } from "../tools/registry";
+import type { ToolRegistry } from "../tools/types";
+import { sandboxSpec } from "../contract/sandbox";
+
+export interface Runtime {
+  readonly config: RuntimeConfig;
+  readonly db: Db;
+  readonly coordination: Coordination;
+  readonly llm: ApexLlmGateway;
+  readonly tools: ToolRegistry;
+  readonly service: StoreApexService;
+  readonly keys: ApiKeyStore;
+  /** Created on first use: only workers run tools. */
+  sandbox(): SandboxDriver;
+  close(): Promise<void>;
+}
+
+export interface OpenRuntimeOptions {
+  /** PGlite data directory when no DATABASE_URL; default in-memory. */
+  readonly pgliteDataDir?: string;
+}
+
+export async function openRuntime(config: RuntimeConfig, options: OpenRuntimeOptions = {}): Promise<Runtime> {
+  const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: options.pgliteDataDir });
+  const applied = await migrate(db);
+  if (applied.length > 0) logger.info({ migrations: applied }, "database migrations applied");
+  const coordination = await createCoordination({ redisUrl: config.redisUrl });
+  const llm = createLlmGateway({
+    coordination,
+    openai: config.openaiApiKey ? { apiKey: config.openaiApiKey, baseURL: config.openaiBaseUrl } : undefined,
+    anthropic: config.anthropicApiKey ? { apiKey: config.anthropicApiKey, baseURL: config.anthropicBaseUrl } : undefined,
+    ...llmGatewayTelemetry(),
+  });
+  const tools = createToolRegistry();
+  const service = new StoreApexService({ db, tools });
+  let sandbox: SandboxDriver | undefined;
+  return {
+    config,
+    db,
+    coordination,
+    llm,
+    tools,
+    service,
+    keys: new ApiKeyStore(db),
+    sandbox: () => (sandbox ??= createSandbox(config.sandboxDriver)),
+    async close() {
+      await service.close();
+      await coordination.close();
+      await db.close();
+    },
+  };
+}
+
+function createSandbox(name: RuntimeConfig["sandboxDriver"]): SandboxDriver {
+  switch (name) {
+    case "local":
+      return new LocalSandboxDriver();
+    case "docker":
+      return new DockerSandboxDriver();
+    case "kubernetes":
+      // The contract names the image; the stack deploys it under that name.
+      return new KubernetesSandboxDriver({ image: sandboxSpec.image });
+  }
+}
