@@ -27,6 +27,11 @@ export interface RedisCoordinationOptions {
   readonly breakerPolicy?: BreakerPolicy;
   /** How long to wait for the first connection before giving up. Default 5000 ms. */
   readonly connectTimeoutMs?: number;
+  /**
+   * A command without a reply after this long fails (e.g. it was in flight when the connection
+   * dropped; ioredis would otherwise hold it until Redis is back). Default 2000 ms.
+   */
+  readonly commandTimeoutMs?: number;
 }
 
 type ScriptCommands = {
@@ -43,11 +48,14 @@ export async function createRedisCoordination(opts: RedisCoordinationOptions): P
   const fallbackPolicy = validateBreakerPolicy(opts.breakerPolicy ?? defaultBreakerPolicy);
   const connectTimeout = opts.connectTimeoutMs ?? 5_000;
 
+  // While disconnected, commands fail at once instead of queueing: callers (the LLM gateway)
+  // fail open rather than wait for Redis. ioredis keeps reconnecting in the background.
   const redis = new Redis(opts.redisUrl, {
     lazyConnect: true,
     connectTimeout,
-    maxRetriesPerRequest: 2,
-    enableOfflineQueue: true,
+    commandTimeout: opts.commandTimeoutMs ?? 2_000,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
   });
   // ioredis reconnects by itself; without a listener an 'error' event would crash the process.
   redis.on("error", () => undefined);
@@ -124,27 +132,28 @@ export async function createRedisCoordination(opts: RedisCoordinationOptions): P
 }
 
 function createRedisEventBus(redis: Redis, channelPrefix: string): EventBus & { close(): Promise<void> } {
-  let subscriber: Redis | undefined;
-  const handlers = new Map<string, Set<(event: unknown) => void>>();
+  let subscriber: Promise<Redis> | undefined;
+  /** Local handlers per Redis channel, and the SUBSCRIBE that makes the channel live. */
+  const channels = new Map<string, { handlers: Set<(event: unknown) => void>; live: Promise<unknown> }>();
 
-  const ensureSubscriber = async (): Promise<Redis> => {
-    if (subscriber) return subscriber;
-    const sub = redis.duplicate();
-    sub.on("error", () => undefined);
-    sub.on("message", (redisChannel: string, message: string) => {
-      const set = handlers.get(redisChannel);
-      if (!set) return;
-      let event: unknown;
-      try {
-        event = JSON.parse(message);
-      } catch {
-        return; // not ours: something else published on our channel
-      }
-      for (const handler of [...set]) deliver(handler, event);
-    });
-    subscriber = sub;
-    return sub;
-  };
+  const ensureSubscriber = (): Promise<Redis> =>
+    (subscriber ??= (async () => {
+      const sub = redis.duplicate();
+      sub.on("error", () => undefined);
+      sub.on("message", (redisChannel: string, message: string) => {
+        const entry = channels.get(redisChannel);
+        if (!entry) return;
+        let event: unknown;
+        try {
+          event = JSON.parse(message);
+        } catch {
+          return; // not ours: something else published on our channel
+        }
+        for (const handler of [...entry.handlers]) deliver(handler, event);
+      });
+      await sub.connect();
+      return sub;
+    })());
 
   return {
     async publish(channel, event) {
@@ -153,24 +162,35 @@ function createRedisEventBus(redis: Redis, channelPrefix: string): EventBus & { 
     async subscribe(channel, onEvent) {
       const sub = await ensureSubscriber();
       const redisChannel = channelPrefix + channel;
-      let set = handlers.get(redisChannel);
-      if (!set) {
-        handlers.set(redisChannel, (set = new Set()));
-        await sub.subscribe(redisChannel);
+      let entry = channels.get(redisChannel);
+      if (!entry) {
+        entry = { handlers: new Set(), live: sub.subscribe(redisChannel) };
+        channels.set(redisChannel, entry);
       }
       const handler = (event: unknown) => onEvent(event);
-      set.add(handler);
+      entry.handlers.add(handler);
+      const subscribed = entry;
+      try {
+        await subscribed.live;
+      } catch (err) {
+        subscribed.handlers.delete(handler);
+        if (subscribed.handlers.size === 0 && channels.get(redisChannel) === subscribed) channels.delete(redisChannel);
+        throw err;
+      }
       return async () => {
-        set.delete(handler);
-        if (set.size === 0 && handlers.get(redisChannel) === set) {
-          handlers.delete(redisChannel);
+        subscribed.handlers.delete(handler);
+        if (subscribed.handlers.size === 0 && channels.get(redisChannel) === subscribed) {
+          channels.delete(redisChannel);
           await sub.unsubscribe(redisChannel).catch(() => undefined);
         }
       };
     },
     async close() {
-      handlers.clear();
-      if (subscriber) await subscriber.quit().catch(() => subscriber?.disconnect());
+      channels.clear();
+      if (subscriber) {
+        const sub = await subscriber.catch(() => undefined);
+        if (sub) await sub.quit().catch(() => sub.disconnect());
+      }
     },
   };
 }

@@ -68,6 +68,8 @@ export interface LlmGatewayOptions {
   /** Called whenever this gateway observes a provider's breaker in a new state (first observation included). */
   readonly onBreakerState?: (provider: string, state: BreakerState) => void;
   readonly onCoordinationError?: (err: unknown) => void;
+  /** After a coordination error, run without breaker and limits for this long before trying Redis again. Default 5000 ms. */
+  readonly coordinationBackoffMs?: number;
   /** Called when a model missing from the price table is used with allowUnpricedModels. */
   readonly onUnpricedModel?: (model: string) => void;
   /** Replaces built-in providers (tests, or another OpenAI-compatible vendor). */
@@ -114,11 +116,19 @@ export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
     lastState.set(provider, state);
     safely(opts.onBreakerState, provider, state);
   };
-  /** Coordination calls fail open: Redis trouble must not stop LLM calls. */
+  /**
+   * Coordination calls fail open: Redis trouble must not stop LLM calls. After an error the
+   * gateway skips coordination for coordinationBackoffMs, so an outage does not add a command
+   * timeout to every call.
+   */
+  const backoffMs = opts.coordinationBackoffMs ?? 5_000;
+  let coordinationDownUntil = 0;
   const coord = async <T>(fallback: T, fn: () => Promise<T>): Promise<T> => {
+    if (now() < coordinationDownUntil) return fallback;
     try {
       return await fn();
     } catch (err) {
+      coordinationDownUntil = now() + backoffMs;
       safely(opts.onCoordinationError, err);
       return fallback;
     }
