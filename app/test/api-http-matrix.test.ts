@@ -19,7 +19,7 @@ let fx: ApiFixture;
 let app: FastifyInstance;
 
 beforeAll(async () => {
-  fx = await createApiFixture("pglite");
+  fx = await createApiFixture({ store: "pglite", service: "real" });
   app = buildHttpServer(fx.deps);
   await app.ready();
 });
@@ -46,7 +46,7 @@ function parseSse(text: string): unknown[] {
 
 async function expectCell(c: MatrixCase, caller: Caller, call: PreparedCall, send: () => Promise<{ status: number; headers: Record<string, unknown>; body: string }>) {
   const outcome = c.expect[caller];
-  const callsBefore = fx.service.calls.length;
+  const callsBefore = fx.calls.length;
   const keysBefore = await keyCounts();
   const res = await send();
   if (outcome === "ok") {
@@ -64,7 +64,7 @@ async function expectCell(c: MatrixCase, caller: Caller, call: PreparedCall, sen
   if (outcome === "unauthenticated") expect(res.headers["www-authenticate"]).toBe('Bearer realm="apex"');
   if (outcome !== "not_found") {
     // Refused before the service: nothing called, no key created or revoked.
-    expect(fx.service.calls.slice(callsBefore)).toEqual([]);
+    expect(fx.calls.slice(callsBefore)).toEqual([]);
     expect(await keyCounts()).toBe(keysBefore);
   }
 }

@@ -70,7 +70,9 @@ export function fieldPath(path: readonly PropertyKey[]): string | undefined {
 /** Turns a ZodError into an invalid_argument naming the first offending field. */
 export function fromZodError(error: ZodError, prefix?: string): ApiError {
   const issue = error.issues[0];
-  const path = [...(prefix ? [prefix] : []), ...(issue?.path ?? [])];
+  // An unknown key is reported on its parent object; name the key itself.
+  const unknownKey = issue?.code === "unrecognized_keys" ? issue.keys[0] : undefined;
+  const path = [...(prefix ? [prefix] : []), ...(issue?.path ?? []), ...(unknownKey === undefined ? [] : [unknownKey])];
   const field = fieldPath(path);
   const message = issue ? (field ? `${field}: ${issue.message}` : issue.message) : "invalid request";
   return new ApiError("invalid_argument", message, field);

@@ -77,6 +77,7 @@ export const attemptJson = z.object({
   started_at: z.string(),
   finished_at: z.string().optional(),
   error: z.string().optional(),
+  spent: z.boolean().optional().describe("false when the execution was rescheduled without spending an attempt."),
 });
 
 const taskStatus = z.enum(["pending", "ready", "running", "awaiting_approval", "succeeded", "failed", "cancelled", "skipped"]);
@@ -101,6 +102,7 @@ export const dagJson = z.object({
   input: z.unknown(),
   tasks: z.array(taskJson),
   totals: usageJson,
+  agent_totals: usageJson.optional().describe("All LLM usage of this DAG's agent, across its DAGs."),
   trace_id: z.string().optional(),
   created_at: z.string(),
   finished_at: z.string().optional(),

@@ -23,14 +23,11 @@ export class InMemoryApexServiceDouble implements ApexService {
   readonly dags = new Map<string, DagView>();
   readonly approvals = new Map<string, ApprovalView>();
   /** Every submitDag call, with the principal the transport passed down. */
-  readonly submissions: { body: unknown; principal: Principal }[] = [];
+  readonly submissions: { body: unknown; principal: Principal; dagId: string }[] = [];
   private readonly watchers = new Map<string, Set<(e: DagEvent) => void>>();
-  /** Names of the ApexService methods called, in order: a denied request must add none. */
-  readonly calls: string[] = [];
   isReady = true;
 
   async createAgent(input: { name: string; description?: string }): Promise<Agent> {
-    this.calls.push("createAgent");
     if ([...this.agents.values()].some((a) => a.name === input.name)) {
       throw new ServiceError("conflict", `an agent named ${input.name} exists`, "name");
     }
@@ -40,31 +37,27 @@ export class InMemoryApexServiceDouble implements ApexService {
   }
 
   async listAgents(scope?: { agentId?: string }): Promise<Agent[]> {
-    this.calls.push("listAgents");
     return [...this.agents.values()].filter((a) => !scope?.agentId || a.id === scope.agentId);
   }
 
   async submitDag(body: unknown, principal: Principal): Promise<{ id: string; status: DagStatus }> {
-    this.calls.push("submitDag");
     const b = body as { agent_id?: unknown; name?: unknown; tasks?: unknown } | null;
     if (typeof b !== "object" || b === null || Array.isArray(b)) throw new ServiceError("invalid_argument", "expected an object", "body");
     if (typeof b.agent_id !== "string" || !this.agents.has(b.agent_id)) throw new ServiceError("invalid_argument", "unknown agent", "agent_id");
     if (typeof b.name !== "string" || b.name === "") throw new ServiceError("invalid_argument", "name is required", "name");
     if (!Array.isArray(b.tasks) || b.tasks.length === 0) throw new ServiceError("invalid_argument", "at least one task", "tasks");
-    this.submissions.push({ body, principal });
     const dag = this.seedDag(b.agent_id, b.name);
+    this.submissions.push({ body, principal, dagId: dag.id });
     return { id: dag.id, status: dag.status };
   }
 
   async getDag(id: string, scope?: { agentId?: string }): Promise<DagView> {
-    this.calls.push("getDag");
     const dag = this.dags.get(id);
     if (!dag || (scope?.agentId && dag.agentId !== scope.agentId)) throw new ServiceError("not_found", `no DAG with id ${id}`, "id");
     return dag;
   }
 
   async cancelDag(id: string, scope?: { agentId?: string }): Promise<{ id: string; status: DagStatus }> {
-    this.calls.push("cancelDag");
     const dag = await this.getDag(id, scope);
     if (finalStatuses.has(dag.status)) throw new ServiceError("conflict", `DAG ${id} already ${dag.status}`, "id");
     this.setDagStatus(id, "cancelled");
@@ -72,12 +65,10 @@ export class InMemoryApexServiceDouble implements ApexService {
   }
 
   async listApprovals(filter?: { status?: ApprovalView["status"] }): Promise<ApprovalView[]> {
-    this.calls.push("listApprovals");
     return [...this.approvals.values()].filter((a) => !filter?.status || a.status === filter.status);
   }
 
   async decideApproval(id: string, decision: "approve" | "reject", principal: Principal, reason?: string): Promise<ApprovalView> {
-    this.calls.push("decideApproval");
     const approval = this.approvals.get(id);
     if (!approval) throw new ServiceError("not_found", `no approval with id ${id}`, "id");
     if (approval.status !== "pending") throw new ServiceError("conflict", `approval ${id} is already ${approval.status}`, "id");
@@ -93,7 +84,6 @@ export class InMemoryApexServiceDouble implements ApexService {
   }
 
   async watchDag(id: string, onEvent: (e: DagEvent) => void, scope?: { agentId?: string }): Promise<() => Promise<void>> {
-    this.calls.push("watchDag");
     await this.getDag(id, scope);
     const set = this.watchers.get(id) ?? new Set();
     this.watchers.set(id, set);

@@ -97,12 +97,11 @@ export const matrix: readonly MatrixCase[] = [
         url: "/v1/dags",
         body,
         grpc: { ...body, input: { fields: { topic: { stringValue: "roles" } } } },
-        verify(r) {
+        async verify(r) {
           const id = (r as { id: string }).id;
-          expect(fx.service.dags.get(id)?.agentId).toBe(fx.agentA.id);
-          const submitted = fx.service.submissions.at(-1);
-          expect(submitted?.principal.keyId).toBe(fx.keyIds[caller as "admin" | "agent"]);
-          expect(submitted?.body).toMatchObject({ agent_id: fx.agentA.id, input: { topic: "roles" }, tasks: [{ id: "t1", model: "local/echo" }] });
+          const dag = await fx.service.getDag(id);
+          expect(dag).toMatchObject({ agentId: fx.agentA.id, name: "matrix", input: { topic: "roles" }, tasks: [{ id: "t1", kind: "llm" }] });
+          expect(await fx.submittedBy(id)).toBe(fx.keyIds[caller as "admin" | "agent"]);
         },
       };
     },
@@ -115,7 +114,7 @@ export const matrix: readonly MatrixCase[] = [
     expect: row(ok, no, no, no),
     async prepare(fx) {
       const body = dagBody(fx.agentB.id);
-      return { url: "/v1/dags", body, grpc: { ...body, input: { fields: {} } } };
+      return { url: "/v1/dags", body, grpc: { ...body, input: { fields: { topic: { stringValue: "roles" } } } } };
     },
   },
   {
@@ -125,8 +124,8 @@ export const matrix: readonly MatrixCase[] = [
     grpcMethod: "GetDag",
     expect: row(ok, ok, ok, ok),
     async prepare(fx) {
-      const dag = fx.service.seedDag(fx.agentA.id);
-      return { url: `/v1/dags/${dag.id}`, grpc: { id: dag.id }, verify: hasId(dag.id) };
+      const id = await fx.runningDag(fx.agentA.id);
+      return { url: `/v1/dags/${id}`, grpc: { id }, verify: hasId(id) };
     },
   },
   {
@@ -136,8 +135,8 @@ export const matrix: readonly MatrixCase[] = [
     grpcMethod: "GetDag",
     expect: row(ok, ok, ok, nf),
     async prepare(fx) {
-      const dag = fx.service.seedDag(fx.agentB.id);
-      return { url: `/v1/dags/${dag.id}`, grpc: { id: dag.id }, verify: hasId(dag.id) };
+      const id = await fx.runningDag(fx.agentB.id);
+      return { url: `/v1/dags/${id}`, grpc: { id }, verify: hasId(id) };
     },
   },
   {
@@ -158,8 +157,8 @@ export const matrix: readonly MatrixCase[] = [
     grpcMethod: "CancelDag",
     expect: row(ok, ok, no, no),
     async prepare(fx) {
-      const dag = fx.service.seedDag(fx.agentA.id);
-      return { url: `/v1/dags/${dag.id}/cancel`, grpc: { id: dag.id }, verify: (r) => expect(r).toMatchObject({ id: dag.id, status: "cancelled" }) };
+      const id = await fx.runningDag(fx.agentA.id);
+      return { url: `/v1/dags/${id}/cancel`, grpc: { id }, verify: (r) => expect(r).toMatchObject({ id, status: "cancelled" }) };
     },
   },
   {
@@ -169,8 +168,8 @@ export const matrix: readonly MatrixCase[] = [
     grpcMethod: "CancelDag",
     expect: row(ok, ok, no, no),
     async prepare(fx) {
-      const dag = fx.service.seedDag(fx.agentB.id);
-      return { url: `/v1/dags/${dag.id}/cancel`, grpc: { id: dag.id }, verify: (r) => expect(r).toMatchObject({ id: dag.id, status: "cancelled" }) };
+      const id = await fx.runningDag(fx.agentB.id);
+      return { url: `/v1/dags/${id}/cancel`, grpc: { id }, verify: (r) => expect(r).toMatchObject({ id, status: "cancelled" }) };
     },
   },
   {
@@ -181,14 +180,14 @@ export const matrix: readonly MatrixCase[] = [
     stream: true,
     expect: row(ok, ok, ok, ok),
     async prepare(fx) {
-      const dag = fx.service.seedDag(fx.agentA.id, "finished", "succeeded");
+      const dag = await fx.finishedDag(fx.agentA.id);
       return {
         url: `/v1/dags/${dag.id}/events`,
         grpc: { id: dag.id },
         verify: (events) =>
           expect(events).toEqual([
             expect.objectContaining({ dag_id: dag.id, type: "task_status", task_id: "t1", status: "succeeded" }),
-            expect.objectContaining({ dag_id: dag.id, type: "dag_status", status: "succeeded" }),
+            expect.objectContaining({ dag_id: dag.id, type: "dag_status", status: dag.status }),
           ]),
       };
     },
@@ -201,11 +200,11 @@ export const matrix: readonly MatrixCase[] = [
     stream: true,
     expect: row(ok, ok, ok, nf),
     async prepare(fx) {
-      const dag = fx.service.seedDag(fx.agentB.id, "finished", "failed");
+      const dag = await fx.finishedDag(fx.agentB.id);
       return {
         url: `/v1/dags/${dag.id}/events`,
         grpc: { id: dag.id },
-        verify: (events) => expect((events as { type: string; status: string }[]).at(-1)).toMatchObject({ type: "dag_status", status: "failed" }),
+        verify: (events) => expect((events as { type: string; status: string }[]).at(-1)).toMatchObject({ type: "dag_status", status: dag.status }),
       };
     },
   },
@@ -216,11 +215,11 @@ export const matrix: readonly MatrixCase[] = [
     grpcMethod: "ListApprovals",
     expect: row(ok, ok, ok, no),
     async prepare(fx) {
-      const approval = fx.service.seedApproval(fx.service.seedDag(fx.agentA.id).id);
+      const approval = await fx.pendingApproval(fx.agentA.id);
       return {
         url: "/v1/approvals?status=pending",
         grpc: { status: "pending" },
-        verify: (r) => expect((r as { approvals: { id: string }[] }).approvals.map((a) => a.id)).toContain(approval.id),
+        verify: (r) => expect((r as { approvals: { id: string }[] }).approvals.map((a) => a.id)).toContain(approval),
       };
     },
   },
@@ -231,13 +230,12 @@ export const matrix: readonly MatrixCase[] = [
     grpcMethod: "DecideApproval",
     expect: row(ok, ok, no, no),
     async prepare(fx, caller) {
-      const approval = fx.service.seedApproval(fx.service.seedDag(fx.agentA.id).id);
+      const approval = await fx.pendingApproval(fx.agentA.id);
       return {
-        url: `/v1/approvals/${approval.id}/approve`,
+        url: `/v1/approvals/${approval}/approve`,
         body: { reason: "looks safe" },
-        grpc: { id: approval.id, decision: "approve", reason: "looks safe" },
-        verify: (r) =>
-          expect(r).toMatchObject({ id: approval.id, status: "approved", decided_by: fx.keyIds[caller as "admin"], reason: "looks safe" }),
+        grpc: { id: approval, decision: "approve", reason: "looks safe" },
+        verify: (r) => expect(r).toMatchObject({ id: approval, status: "approved", decided_by: fx.keyIds[caller as "admin"], reason: "looks safe" }),
       };
     },
   },
@@ -248,11 +246,11 @@ export const matrix: readonly MatrixCase[] = [
     grpcMethod: "DecideApproval",
     expect: row(ok, ok, no, no),
     async prepare(fx) {
-      const approval = fx.service.seedApproval(fx.service.seedDag(fx.agentA.id).id);
+      const approval = await fx.pendingApproval(fx.agentA.id);
       return {
-        url: `/v1/approvals/${approval.id}/reject`,
-        grpc: { id: approval.id, decision: "reject" },
-        verify: (r) => expect(r).toMatchObject({ id: approval.id, status: "rejected" }),
+        url: `/v1/approvals/${approval}/reject`,
+        grpc: { id: approval, decision: "reject" },
+        verify: (r) => expect(r).toMatchObject({ id: approval, status: "rejected" }),
       };
     },
   },
@@ -314,6 +312,3 @@ export const matrix: readonly MatrixCase[] = [
     },
   },
 ];
-
-/** Service methods that change state: a refused request must not reach any of them. */
-export const mutatingServiceCalls = ["createAgent", "submitDag", "cancelDag", "decideApproval"];

@@ -44,7 +44,10 @@ function componentSchemas(): JsonObject {
   const registry = z.registry<{ id: string }>();
   for (const [schema, id] of componentNames) registry.add(schema, { id });
   const { schemas } = z.toJSONSchema(registry, { uri: (id) => `#/components/schemas/${id}`, io: "input" });
-  for (const schema of Object.values(schemas)) delete (schema as JsonObject).$schema;
+  for (const schema of Object.values(schemas)) {
+    delete (schema as JsonObject).$schema;
+    delete (schema as JsonObject).$id;
+  }
   return schemas;
 }
 

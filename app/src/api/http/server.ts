@@ -23,6 +23,9 @@ export function buildHttpServer(deps: ApiDeps): FastifyInstance {
     // Fastify's request logs carry method, url and status, never headers: Authorization stays out.
   });
 
+  // The API speaks JSON only: other bodies get 415 rather than a string parsed as input.
+  app.removeContentTypeParser("text/plain");
+
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const apiError = fromHttpError(error);
     if (apiError.code === "internal") request.log.error({ err: error }, "request failed");

@@ -1,0 +1,132 @@
+/**
+ * The gRPC API beyond roles, against the in-memory service double (so events can be driven by
+ * hand): field errors in status and trailing metadata, the submission's mapping to the JSON
+ * contract, live WatchDag streams and cancellation, and grpc.health.v1.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { credentials, Metadata, status, type Client, type ServiceError } from "@grpc/grpc-js";
+import { startGrpcServer, type RunningGrpcServer } from "../src/api/grpc/server";
+import { loadProtos } from "../src/api/grpc/proto";
+import { createApiFixture, type ApiFixture, type Caller } from "./api-support/fixture";
+
+type UnaryMethod = (req: unknown, md: Metadata, cb: (err: ServiceError | null, res: unknown) => void) => void;
+type StreamMethod = (req: unknown, md: Metadata) => NodeJS.EventEmitter;
+
+let fx: ApiFixture;
+let server: RunningGrpcServer;
+let client: Client & Record<string, unknown>;
+
+beforeAll(async () => {
+  fx = await createApiFixture({ store: "pglite", service: "double" });
+  server = await startGrpcServer(fx.deps, 0, "127.0.0.1");
+  const Apex = loadProtos().apex;
+  client = new Apex(`127.0.0.1:${server.port}`, credentials.createInsecure()) as Client & Record<string, unknown>;
+});
+
+afterAll(async () => {
+  client?.close();
+  await server?.close();
+  await fx?.close();
+});
+
+function metadataFor(caller: Caller): Metadata {
+  const md = new Metadata();
+  const token = fx.tokens[caller];
+  if (token) md.set("authorization", `Bearer ${token}`);
+  return md;
+}
+
+function unary(method: string, request: unknown, md: Metadata): Promise<{ error?: ServiceError; response?: unknown }> {
+  const fn = (client[method] as UnaryMethod).bind(client);
+  return new Promise((resolve) => fn(request, md, (error, response) => resolve(error ? { error } : { response })));
+}
+
+describe("gRPC API", () => {
+  it("names the invalid field in the message and in the trailing metadata", async () => {
+    const { error } = await unary("CreateApiKey", { name: "x", role: "wizard" }, metadataFor("admin"));
+    expect(error?.code).toBe(status.INVALID_ARGUMENT);
+    expect(error?.details).toMatch(/^role: /);
+    expect(error?.metadata.get("apex-error-field")).toEqual(["role"]);
+  });
+
+  it("refuses an agent key submitting for another agent, naming agent_id", async () => {
+    const { error } = await unary("SubmitDag", { agent_id: fx.agentB.id, name: "x", tasks: [{ id: "t", kind: "llm" }] }, metadataFor("agent"));
+    expect(error?.code).toBe(status.PERMISSION_DENIED);
+    expect(error?.metadata.get("apex-error-field")).toEqual(["agent_id"]);
+  });
+
+  it("passes task fields, tool args and extra fields through to the service as the JSON contract", async () => {
+    const { error } = await unary(
+      "SubmitDag",
+      {
+        agent_id: fx.agentA.id,
+        name: "tools",
+        tasks: [
+          { id: "a", kind: "tool", tool: "http_get", args: { fields: { url: { stringValue: "http://x" }, n: { numberValue: 2 } } }, max_attempts: 2 },
+          { id: "b", kind: "llm", depends_on: ["a"], model: "local/echo", prompt: "p", temperature: 0, extra: { fields: { future: { boolValue: true } } } },
+        ],
+      },
+      metadataFor("agent"),
+    );
+    expect(error).toBeUndefined();
+    expect(fx.double!.submissions.at(-1)?.body).toEqual({
+      agent_id: fx.agentA.id,
+      name: "tools",
+      tasks: [
+        { id: "a", kind: "tool", tool: "http_get", args: { url: "http://x", n: 2 }, max_attempts: 2, depends_on: [] },
+        { id: "b", kind: "llm", depends_on: ["a"], model: "local/echo", prompt: "p", temperature: 0, future: true },
+      ],
+    });
+  });
+
+  it("streams live events after the snapshot and ends when the DAG finishes", async () => {
+    const dag = fx.double!.seedDag(fx.agentA.id);
+    const call = (client.WatchDag as StreamMethod).call(client, { id: dag.id }, metadataFor("viewer"));
+    const events: { type: string; status: string }[] = [];
+    const ended = new Promise<void>((resolve, reject) => {
+      call.on("data", (e: { type: string; status: string }) => {
+        events.push(e);
+        if (events.length === 2) {
+          fx.double!.setTaskStatus(dag.id, "t1", "succeeded");
+          fx.double!.setDagStatus(dag.id, "succeeded");
+        }
+      });
+      call.on("end", resolve);
+      call.on("error", reject);
+    });
+    await ended;
+    expect(events.map((e) => `${e.type}:${e.status}`)).toEqual(["task_status:running", "dag_status:running", "task_status:succeeded", "dag_status:succeeded"]);
+    expect(fx.double!.watcherCount(dag.id)).toBe(0);
+  });
+
+  it("stops watching when the client cancels", async () => {
+    const dag = fx.double!.seedDag(fx.agentA.id);
+    const call = (client.WatchDag as StreamMethod).call(client, { id: dag.id }, metadataFor("admin")) as NodeJS.EventEmitter & { cancel(): void };
+    await new Promise<void>((resolve) => call.once("data", () => resolve()));
+    call.on("error", () => undefined);
+    expect(fx.double!.watcherCount(dag.id)).toBe(1);
+    call.cancel();
+    await expect.poll(() => fx.double!.watcherCount(dag.id)).toBe(0);
+  });
+
+  it("serves grpc.health.v1 Check from the service's readiness", async () => {
+    const Health = loadProtos().health;
+    const health = new Health(`127.0.0.1:${server.port}`, credentials.createInsecure()) as Client & Record<string, unknown>;
+    const check = (service: string) =>
+      new Promise<{ error?: ServiceError; response?: unknown }>((resolve) =>
+        (health.Check as (r: unknown, cb: (e: ServiceError | null, r: unknown) => void) => void).call(health, { service }, (error, response) =>
+          resolve(error ? { error } : { response }),
+        ),
+      );
+    expect((await check("")).response).toEqual({ status: "SERVING" });
+    expect((await check("apex.v1.Apex")).response).toEqual({ status: "SERVING" });
+    expect((await check("nope")).error?.code).toBe(status.NOT_FOUND);
+    fx.double!.isReady = false;
+    try {
+      expect((await check("")).response).toEqual({ status: "NOT_SERVING" });
+    } finally {
+      fx.double!.isReady = true;
+      health.close();
+    }
+  });
+});
