@@ -99,7 +99,7 @@ export class LocalSandboxDriver implements SandboxDriver {
     const { bwrap, cgroup, prlimit } = this.capabilities;
     const root = process.getuid?.() === 0;
     const { uid } = sandboxSpec.user;
-    const hostUid = bwrap?.hostUser?.uid ?? (root ? uid : process.getuid?.());
+    const hostUid = bwrap ? (bwrap.hostUser?.uid ?? process.getuid?.()) : root ? uid : process.getuid?.();
     const rl = prlimit ? "rlimit" : "none";
     return {
       isolation: bwrap ? "bubblewrap namespaces (user, pid, net, ipc, uts, mount)" : "none (plain child process)",
@@ -112,11 +112,16 @@ export class LocalSandboxDriver implements SandboxDriver {
       cpu: cgroup ? `cgroup-v1 cfs quota ${sandboxSpec.cpu.cores} core(s)` : rl === "rlimit" ? "rlimit-cpu (seconds of CPU = timeout)" : "none",
       pids: cgroup
         ? `cgroup-v1 pids.max=${sandboxSpec.pidsLimit}`
-        : rl === "rlimit" && hostUid !== 0
-          ? `rlimit-nproc=${sandboxSpec.pidsLimit} (per host uid ${hostUid})`
+        : rl === "rlimit" && this.dedicatedUser()
+          ? `rlimit-nproc=${sandboxSpec.pidsLimit} (host uid ${hostUid}, shared by concurrent runs)`
           : "none",
       capabilities: bwrap ? "all dropped" : hostUid === 0 ? "root (not dropped)" : "unprivileged user",
     };
+  }
+
+  /** Runs execute as the contract's uid instead of the worker's (possible when the worker is root). */
+  private dedicatedUser(): boolean {
+    return process.getuid?.() === 0 && (this.capabilities.bwrap ? this.capabilities.bwrap.hostUser !== undefined : true);
   }
 
   async run(req: SandboxRequest): Promise<SandboxResult> {
@@ -140,7 +145,10 @@ export class LocalSandboxDriver implements SandboxDriver {
     }
     if (!cgroup && prlimit) {
       const cpuSeconds = Math.max(1, Math.ceil(req.timeoutMs / 1000));
-      cmd = [prlimit, `--as=${sandboxSpec.memory.bytes}`, `--nproc=${sandboxSpec.pidsLimit}`, `--cpu=${cpuSeconds}`, "--", ...cmd];
+      // RLIMIT_NPROC counts every process of the real uid, so it is only meaningful (and only
+      // harmless) when runs get the contract's uid of their own; it never binds root.
+      const nproc = this.dedicatedUser() ? [`--nproc=${sandboxSpec.pidsLimit}`] : [];
+      cmd = [prlimit, `--as=${sandboxSpec.memory.bytes}`, ...nproc, `--cpu=${cpuSeconds}`, "--", ...cmd];
     }
     const env: Record<string, string> = { PATH: sandboxPath, LANG: "C.UTF-8", HOME: sandboxSpec.tmpfs.path, ...req.env };
 
