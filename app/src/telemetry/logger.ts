@@ -77,6 +77,22 @@ export function createLogger(options: LoggerOptions = {}): pino.Logger {
   return options.destination ? pino(pinoOptions, options.destination) : pino(pinoOptions);
 }
 
+/** stdout, plus any stream `teeLogs` adds (every level; the logger's own level filters). */
+const processStreams = pino.multistream([{ stream: pino.destination({ fd: 1, sync: false }), level: "trace" }]);
+
 /** The process's logger. */
-export const logger = createLogger();
+export const logger = createLogger({ destination: processStreams });
 export type Logger = pino.Logger;
+
+/**
+ * Also writes the process logger's lines (already redacted) to `stream`, e.g. for a test that reads
+ * what the engine logged. Returns the function that stops it.
+ */
+export function teeLogs(stream: DestinationStream): () => void {
+  processStreams.add({ stream, level: "trace" });
+  // pino assigns each added stream an id (not in its typings); remove() takes it.
+  const entry = processStreams.streams.find((s) => s.stream === stream) as { id?: number } | undefined;
+  return () => {
+    if (entry?.id !== undefined) processStreams.remove(entry.id);
+  };
+}
