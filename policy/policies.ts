@@ -2,6 +2,7 @@ import type { ApexPolicy } from "./lib/resource";
 import { containerPolicies } from "./rules/containers";
 import { elastiCacheEncrypted, rdsHardened } from "./rules/data-stores";
 import { recommendedLabelsPresent } from "./rules/labels";
+import { policyExemptions } from "./rules/exemptions";
 import { noPlainSecrets } from "./rules/secrets";
 import { vaultPoliciesLeastPrivilege } from "./rules/vault";
 import { workloadPolicies } from "./rules/workloads";
@@ -18,4 +19,5 @@ export const apexPolicies: readonly ApexPolicy[] = [
   rdsHardened,
   elastiCacheEncrypted,
   recommendedLabelsPresent,
+  policyExemptions,
 ];

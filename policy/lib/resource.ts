@@ -1,4 +1,5 @@
 import type { Policy, ReportViolation, ResourceValidationArgs, StackValidationArgs } from "@pulumi/policy";
+import { isExempt } from "./exemptions";
 
 /**
  * A resource as the policies see it: its type token and its properties (inputs during preview,
@@ -29,6 +30,8 @@ type PolicyMeta = Pick<Policy, "name" | "description" | "enforcementLevel" | "se
 
 export interface ApexResourcePolicy extends PolicyMeta {
   readonly kind: "resource";
+  /** Whether a resource may opt out of it with a reasoned exemption annotation. */
+  readonly exemptible: boolean;
   readonly check: ResourceCheck;
   validateResource: (args: ResourceValidationArgs, report: ReportViolation) => void;
 }
@@ -41,16 +44,22 @@ export interface ApexStackPolicy extends PolicyMeta {
 
 export type ApexPolicy = ApexResourcePolicy | ApexStackPolicy;
 
-/** Wraps a resource check as a CrossGuard ResourceValidationPolicy. */
-export function resourcePolicy(meta: PolicyMeta, check: ResourceCheck): ApexResourcePolicy {
+/**
+ * Wraps a resource check as a CrossGuard ResourceValidationPolicy. `exemptible` policies skip a
+ * resource that names them in its exemption annotation (lib/exemptions.ts); `check` itself never
+ * looks at exemptions, so tests see the raw verdict.
+ */
+export function resourcePolicy(meta: PolicyMeta & { readonly exemptible?: boolean }, check: ResourceCheck): ApexResourcePolicy {
+  const { exemptible, ...policyMeta } = meta;
   return {
-    ...meta,
+    ...policyMeta,
     kind: "resource",
+    exemptible: exemptible ?? false,
     check,
     validateResource: (args, report) => {
-      for (const message of check({ type: args.type, name: args.name, urn: args.urn, props: args.props })) {
-        report(message);
-      }
+      const resource = { type: args.type, name: args.name, urn: args.urn, props: args.props };
+      if (exemptible && isExempt(resource, meta.name)) return;
+      for (const message of check(resource)) report(message);
     },
   };
 }

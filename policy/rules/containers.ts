@@ -17,6 +17,7 @@ export const containersHaveResources = resourcePolicy(
     name: "containers-have-resources",
     description: "Every container declares CPU and memory requests and limits (Docker: memory and cpus limits).",
     enforcementLevel: "mandatory",
+    exemptible: true,
     severity: "high",
   },
   (r) =>
@@ -37,6 +38,7 @@ export const containersRunAsNonRoot = resourcePolicy(
     name: "containers-run-as-non-root",
     description: "Containers run as a non-root user (runAsNonRoot or a non-zero runAsUser; Docker: a non-root `user`).",
     enforcementLevel: "mandatory",
+    exemptible: true,
     severity: "high",
   },
   (r) =>
@@ -57,6 +59,7 @@ export const containersReadOnlyRootFilesystem = resourcePolicy(
     name: "containers-read-only-root-filesystem",
     description: "Containers mount their root filesystem read-only; writable paths are explicit volumes or tmpfs.",
     enforcementLevel: "mandatory",
+    exemptible: true,
     severity: "medium",
   },
   (r) =>
@@ -71,6 +74,7 @@ export const containersDropAllCapabilities = resourcePolicy(
     name: "containers-drop-all-capabilities",
     description: "Containers drop ALL Linux capabilities.",
     enforcementLevel: "mandatory",
+    exemptible: true,
     severity: "high",
   },
   (r) =>
@@ -93,6 +97,7 @@ export const containersNoPrivilegeEscalation = resourcePolicy(
     name: "containers-no-privilege-escalation",
     description: "Containers are not privileged and cannot gain privileges (allowPrivilegeEscalation: false; Docker: no-new-privileges).",
     enforcementLevel: "mandatory",
+    exemptible: true,
     severity: "critical",
   },
   (r) =>
@@ -115,6 +120,7 @@ export const containersSeccomp = resourcePolicy(
     description:
       "Containers run under a seccomp profile: RuntimeDefault or Localhost on Kubernetes (unset means Unconfined there); on Docker the engine's default profile unless a securityOpt turns it off.",
     enforcementLevel: "mandatory",
+    exemptible: true,
     severity: "high",
   },
   (r) =>

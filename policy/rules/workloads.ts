@@ -29,6 +29,7 @@ export const longRunningContainersHaveProbes = resourcePolicy(
     name: "long-running-containers-have-probes",
     description: "Containers of Deployments, StatefulSets, DaemonSets and ReplicaSets declare readiness and liveness probes.",
     enforcementLevel: "mandatory",
+    exemptible: true,
     severity: "medium",
   },
   (r) => {

@@ -7,10 +7,10 @@ import { apexPolicies } from "../policies";
 import { deployment, hardenedDockerContainer, resource } from "./fixtures";
 
 describe("the apex policy pack", () => {
-  it("registers uniquely named policies, all mandatory but the labels advisory", () => {
+  it("registers uniquely named policies, all mandatory but the labels and the exemption report", () => {
     const names = apexPolicies.map((p) => p.name);
     expect(new Set(names).size).toBe(names.length);
-    expect(apexPolicies.filter((p) => p.enforcementLevel !== "mandatory").map((p) => p.name)).toEqual(["kubernetes-recommended-labels"]);
+    expect(apexPolicies.filter((p) => p.enforcementLevel !== "mandatory").map((p) => p.name)).toEqual(["kubernetes-recommended-labels", "policy-exemptions"]);
     for (const p of apexPolicies) expect(p.description, p.name).toBeTruthy();
   });
 

@@ -1,0 +1,68 @@
+/* eslint-disable @typescript-eslint/no-explicit-any */
+import { beforeAll, describe, expect, it } from "vitest";
+import { evaluatePolicies, type Finding } from "../policy/lib/evaluate";
+import type { PlainResource } from "../policy/lib/resource";
+import { apexPolicies } from "../policy/policies";
+import { runStack, type StackRun } from "./harness";
+
+/**
+ * The whole policy pack over both stacks' recorded resources, through the callbacks the pack
+ * registers with CrossGuard (what `pulumi preview --policy-pack policy` would run).
+ */
+const asPolicyResources = (run: StackRun): PlainResource[] => run.resources.map((r) => ({ type: r.type, name: r.name, urn: r.urn, props: r.inputs }));
+const mandatory = (findings: Finding[]) => findings.filter((f) => f.enforcementLevel === "mandatory").map((f) => `${f.policy}: ${f.message}`);
+
+const runs: Record<string, StackRun> = {};
+beforeAll(async () => {
+  runs.dev = await runStack({ stack: "dev", secrets: { openaiApiKey: "sk-openai-policy-dev-0123456789" } });
+  runs.prod = await runStack({ stack: "prod" });
+});
+
+describe("policy pack over the recorded stacks", () => {
+  for (const stack of ["dev", "prod"]) {
+    it(`${stack}: no mandatory violation`, async () => {
+      const findings = await evaluatePolicies(apexPolicies, asPolicyResources(runs[stack]!));
+      expect(mandatory(findings)).toEqual([]);
+    });
+  }
+
+  it("the pack really inspects what the stacks contain", () => {
+    const dev = runs.dev!;
+    const prod = runs.prod!;
+    expect(dev.ofType("docker:index/container:Container").length).toBeGreaterThanOrEqual(7);
+    expect(dev.ofType("vault:index/policy:Policy")).toHaveLength(5);
+    for (const type of ["kubernetes:apps/v1:Deployment", "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "kubernetes:policy/v1:PodDisruptionBudget", "kubernetes:networking.k8s.io/v1:NetworkPolicy", "kubernetes:core/v1:Service", "vault:index/policy:Policy", "vault:kubernetes/authBackendRole:AuthBackendRole"]) {
+      expect(prod.ofType(type).length, type).toBeGreaterThan(0);
+    }
+  });
+
+  it("a regression in a recorded stack is caught (the run can fail)", async () => {
+    const prod = asPolicyResources(runs.prod!);
+    const broken = prod.map((r): PlainResource => {
+      if (r.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy" && r.props.metadata?.namespace === "apex-sandbox") {
+        return { ...r, props: { ...r.props, spec: { ...r.props.spec, policyTypes: ["Ingress"] } } };
+      }
+      if (r.type === "kubernetes:apps/v1:Deployment" && r.props.metadata?.name === "apex-api") {
+        const spec = structuredClone(r.props.spec) as any;
+        spec.replicas = 3;
+        spec.template.spec.containers[0].image = "registry.example.com/apex/runtime:latest";
+        spec.template.spec.containers[0].env.push({ name: "OPENAI_API_KEY", value: "sk-plain-in-env-0123456789abcdef" });
+        return { ...r, props: { ...r.props, spec } };
+      }
+      if (r.type === "vault:index/policy:Policy" && r.props.name === "apex-read") {
+        return { ...r, props: { ...r.props, policy: 'path "secret/apex/*" { capabilities = ["read"] }\npath "secret/*" { capabilities = ["read"] }' } };
+      }
+      return r;
+    });
+    const baseline = new Set(mandatory(await evaluatePolicies(apexPolicies, prod)));
+    const introduced = (await evaluatePolicies(apexPolicies, broken))
+      .filter((f) => f.enforcementLevel === "mandatory" && !baseline.has(`${f.policy}: ${f.message}`));
+    expect(new Set(introduced.map((f) => f.policy))).toEqual(new Set([
+      "sandbox-namespace-default-deny-egress",
+      "hpa-managed-workloads-omit-replicas",
+      "no-latest-images-in-prod",
+      "no-plain-secrets",
+      "vault-policies-least-privilege",
+    ]));
+  });
+});
