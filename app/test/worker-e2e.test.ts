@@ -1,0 +1,80 @@
+/**
+ * End to end through the real wiring: apex-local (HTTP + gRPC API and a worker in one process,
+ * real LLM gateway with the local provider, real tool registry) on ephemeral ports, driven by the
+ * demo client over HTTP with examples/research.json; on PGlite and on Postgres. Plus the worker's
+ * metrics server.
+ */
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { allMetricNames } from "../src/contract/metrics";
+import { runDemo } from "../src/bin/demo";
+import { startLocal } from "../src/bin/local";
+import { startMetricsServer } from "../src/bin/metrics-server";
+import { createTestDatabase, type TestDatabase } from "./helpers/db";
+
+const example = path.resolve(__dirname, "../../examples/research.json");
+const adminKey = `apex_test_${"k".repeat(30)}`;
+
+describe.each(["pglite", "postgres"] as const)("apex-local on %s", (kind) => {
+  let pg: TestDatabase | undefined;
+  afterAll(async () => pg?.drop());
+
+  it("runs examples/research.json over HTTP to completion with tokens and cost", async () => {
+    pg = kind === "postgres" ? await createTestDatabase() : undefined;
+    const local = await startLocal({
+      env: { ...(pg ? { DATABASE_URL: pg.url } : {}), LOG_LEVEL: "warn" },
+      overrides: { httpPort: 0, grpcPort: 0, bootstrapAdminKey: adminKey },
+      adminKeyFile: null,
+    });
+    try {
+      expect(local.runtime.db.kind).toBe(kind);
+      const lines: string[] = [];
+      const view = await runDemo({ baseUrl: `http://127.0.0.1:${local.api.httpPort}`, apiKey: adminKey, file: example, print: (l) => lines.push(l), timeoutMs: 60_000 });
+      expect(view.status).toBe("succeeded");
+      expect(view.tasks.map((t) => [t.id, t.status])).toEqual([
+        ["plan", "succeeded"],
+        ["claiming", "succeeded"],
+        ["failures", "succeeded"],
+        ["costs", "succeeded"],
+        ["stats", "succeeded"],
+        ["report", "succeeded"],
+      ]);
+      expect(view.totals.input_tokens).toBeGreaterThan(0);
+      expect(view.totals.cost_usd).toBeGreaterThan(0);
+      const sum = view.tasks.reduce((a, t) => a + t.usage.input_tokens, 0);
+      expect(view.totals.input_tokens).toBe(sum);
+      expect(lines.at(-3)).toMatch(/^DAG .* succeeded$/);
+      expect(lines.join("\n")).toMatch(/cost: {3}\$0\.\d{6}/);
+      // A second run reuses the demo agent; the agent's totals grow.
+      const again = await runDemo({ baseUrl: `http://127.0.0.1:${local.api.httpPort}`, apiKey: adminKey, file: example, print: () => undefined });
+      expect(again.agent_totals?.cost_usd).toBeCloseTo(2 * view.totals.cost_usd, 8);
+      // Without a key the API refuses.
+      await expect(runDemo({ baseUrl: `http://127.0.0.1:${local.api.httpPort}`, apiKey: "apex_wrong_key_wrong_key_wrong", file: example, print: () => undefined })).rejects.toThrow(/401/);
+    } finally {
+      await local.close(2_000);
+    }
+  }, 90_000);
+});
+
+describe("worker metrics server", () => {
+  it("serves the telemetry registry on /metrics and liveness on /healthz", async () => {
+    let healthy = true;
+    const server = await startMetricsServer(0, () => healthy, "127.0.0.1");
+    try {
+      const base = `http://127.0.0.1:${server.port}`;
+      const metrics = await fetch(`${base}/metrics`);
+      expect(metrics.status).toBe(200);
+      const text = await metrics.text();
+      for (const name of ["apex_tasks_total", "apex_worker_utilization", "apex_task_duration_seconds"]) {
+        expect(allMetricNames).toContain(name);
+        expect(text).toContain(`# TYPE ${name}`);
+      }
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      healthy = false;
+      expect((await fetch(`${base}/healthz`)).status).toBe(503);
+      expect((await fetch(`${base}/nope`)).status).toBe(404);
+    } finally {
+      await server.close();
+    }
+  });
+});
