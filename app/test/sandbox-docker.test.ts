@@ -148,7 +148,7 @@ describe("docker sandbox container config", () => {
       HostConfig: {
         NetworkMode: "none",
         ReadonlyRootfs: true,
-        Tmpfs: { [sandboxSpec.tmpfs.path]: `rw,nosuid,nodev,size=${sandboxSpec.tmpfs.sizeBytes}` },
+        Tmpfs: { [sandboxSpec.tmpfs.path]: `rw,noexec,nosuid,nodev,size=${sandboxSpec.tmpfs.sizeBytes}` },
         Memory: sandboxSpec.memory.bytes,
         MemorySwap: sandboxSpec.memory.bytes,
         NanoCpus: 1_000_000_000,

@@ -74,7 +74,7 @@ export function buildSandboxContainer(opts: SandboxContainerOptions): SandboxCon
     HostConfig: {
       NetworkMode: sandboxSpec.network,
       ReadonlyRootfs: sandboxSpec.readOnlyRootFilesystem,
-      Tmpfs: { [sandboxSpec.tmpfs.path]: `rw,nosuid,nodev,size=${sandboxSpec.tmpfs.sizeBytes}` },
+      Tmpfs: { [sandboxSpec.tmpfs.path]: `rw,noexec,nosuid,nodev,size=${sandboxSpec.tmpfs.sizeBytes}` },
       Memory: sandboxSpec.memory.bytes,
       // Equal to Memory: no swap on top of the limit.
       MemorySwap: sandboxSpec.memory.bytes,
