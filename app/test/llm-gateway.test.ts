@@ -219,7 +219,7 @@ describe("gateway behaviour", () => {
       ["mistral/large", /unknown provider "mistral"/],
       ["anthropic/claude-sonnet-4-5", /not configured \(set ANTHROPIC_API_KEY\)/],
       ["openai/gpt-9-ultra", /no price in price table/],
-      ["local/poem", /no price/],
+      ["local/poem", /provider "local" has no model "poem" \(known: echo, summarize\)/],
     ];
     for (const [model, message] of cases) {
       expect(g.checkModel(model)).toMatch(message);

@@ -1,7 +1,7 @@
 /** The price table (validation, lookup, integer micro-dollar math) and the deterministic local provider. */
 import { describe, expect, it } from "vitest";
 import { createCoordination } from "../src/coord";
-import { bundledPriceTable, costMicroUsd, countTokens, createLlmGateway, loadPriceTable, microToUsd } from "../src/llm";
+import { bundledPriceTable, costMicroUsd, countTokens, createLlmGateway, loadPriceTable, localModels, microToUsd } from "../src/llm";
 import rawTable from "../src/llm/prices/price-table.json";
 
 const table = (models: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
@@ -30,6 +30,10 @@ describe("price table", () => {
       expect(bundledPriceTable.lookup(model), model).toBeDefined();
     }
     expect(bundledPriceTable.lookup("openai/gpt-4o")).toMatchObject({ input: 2_500_000, cachedInput: 1_250_000, output: 10_000_000 });
+  });
+
+  it("prices every local model, so the demo never meets an unpriced model", () => {
+    for (const m of localModels) expect(bundledPriceTable.lookup(`local/${m}`), m).toBeDefined();
   });
 
   it("finds dated snapshots, -latest and aliases, but never a different model by prefix", () => {

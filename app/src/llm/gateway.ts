@@ -142,6 +142,10 @@ export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
       const hint = id.provider === "openai" ? "OPENAI_API_KEY" : id.provider === "anthropic" ? "ANTHROPIC_API_KEY" : "local provider";
       return { error: `provider "${id.provider}" is not configured (set ${hint})` };
     }
+    const known = providers.get(id.provider)?.models;
+    if (known && !known.includes(id.model)) {
+      return { error: `provider "${id.provider}" has no model "${id.model}" (known: ${known.join(", ")})` };
+    }
     const price = prices.lookup(model);
     if (!price && !opts.allowUnpricedModels) {
       return { error: `model "${model}" has no price in price table ${prices.version}; add it to the table to use it` };

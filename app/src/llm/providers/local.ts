@@ -47,6 +47,7 @@ export function createLocalProvider(opts: LocalProviderOptions = {}): LlmProvide
   const latencyMs = opts.latencyMs ?? 0;
   return {
     name: "local",
+    models: localModels,
     async complete(req: ProviderRequest): Promise<ProviderResponse> {
       const generate = models[req.model];
       if (!generate) {

@@ -20,6 +20,8 @@ export interface ProviderResponse {
 
 export interface LlmProvider {
   readonly name: string;
+  /** Set when the provider has a fixed set of models (local): others are rejected before any call. */
+  readonly models?: readonly string[];
   /** Throws LlmError only. */
   complete(req: ProviderRequest): Promise<ProviderResponse>;
 }
