@@ -77,7 +77,7 @@ describe("prod stack (kubernetes)", () => {
     const ref = (w: RecordedResource, env: string) => envOf(w, env)?.valueFrom?.secretKeyRef;
     for (const name of [services.api.name, services.worker.name]) {
       const w = workload(name);
-      expect(ref(w, "PGPASSWORD")).toEqual({ name: "apex-secrets", key: secretKeys.postgresPassword });
+      expect(envOf(w, "PGPASSWORD")).toBeUndefined();
       expect(ref(w, runtimeEnv.databasePassword)).toEqual({ name: "apex-secrets", key: secretKeys.postgresPassword });
       expect(ref(w, runtimeEnv.openaiApiKey)).toEqual({ name: "apex-secrets", key: secretKeys.openaiApiKey });
       expect(ref(w, runtimeEnv.anthropicApiKey)).toEqual({ name: "apex-secrets", key: secretKeys.anthropicApiKey });
@@ -98,7 +98,8 @@ describe("prod stack (kubernetes)", () => {
       const plain = JSON.stringify(r.plainInputs);
       for (const s of known) expect(plain.includes(s), `${r.type} ${r.name} carries a secret in plain state`).toBe(false);
     }
-    const { bootstrapAdminKey: _secretOutput, ...plainOutputs } = run.outputs;
+    expect(run.secretOutputs).toContain("bootstrapAdminKey");
+    const plainOutputs = Object.fromEntries(Object.entries(run.outputs).filter(([k]) => !run.secretOutputs.includes(k)));
     for (const s of known) expect(JSON.stringify(plainOutputs)).not.toContain(s);
   });
 
@@ -121,7 +122,7 @@ describe("prod stack (kubernetes)", () => {
       .filter((r) => ["postgres", "redis"].includes(r.inputs.spec.scaleTargetRef.name))).toEqual([]);
   });
 
-  it("gives every container requests, limits, probes and the restricted security context", () => {
+  it("gives every container requests, limits and the restricted security context (and ours probes)", () => {
     expect(workloads().filter(foundation)).toHaveLength(4);
     for (const w of workloads()) {
       const pod = w.inputs.spec.template.spec;
@@ -129,8 +130,10 @@ describe("prod stack (kubernetes)", () => {
         const where = `${w.inputs.metadata.name}/${c.name}`;
         expect(c.resources?.requests, where).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
         expect(c.resources?.limits, where).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
-        expect(c.readinessProbe, where).toBeDefined();
-        expect(c.livenessProbe, where).toBeDefined();
+        if (foundation(w)) {
+          expect(c.readinessProbe, where).toBeDefined();
+          expect(c.livenessProbe, where).toBeDefined();
+        }
         expect(c.securityContext, where).toMatchObject({
           runAsNonRoot: true,
           allowPrivilegeEscalation: false,
@@ -151,6 +154,9 @@ describe("prod stack (kubernetes)", () => {
     expect(api.readinessProbe.httpGet).toEqual({ path: "/readyz", port: services.api.httpPort });
     expect(api.livenessProbe.httpGet).toEqual({ path: "/healthz", port: services.api.httpPort });
     expect(api.volumeMounts).toContainEqual({ name: "tmp", mountPath: "/tmp" });
+    const worker = container(workload(services.worker.name));
+    expect(worker.readinessProbe.httpGet).toEqual({ path: "/healthz", port: services.worker.metricsPort });
+    expect(worker.ports).toEqual([{ name: "metrics", containerPort: services.worker.metricsPort, protocol: "TCP" }]);
   });
 
   it("mounts a ServiceAccount token only where the Kubernetes API is used (the sandbox-creating workers)", () => {

@@ -54,7 +54,7 @@ export class Postgres extends pulumi.ComponentResource {
   public readonly port: number = pg.port;
   public readonly database: string = pg.database;
   public readonly user: string = pg.user;
-  /** libpq URL without the password (the runtime gets it from PGPASSWORD / DATABASE_PASSWORD). */
+  /** URL without the password; the runtime splices DATABASE_PASSWORD from `apex-secrets`. */
   public readonly url: string;
 
   constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {

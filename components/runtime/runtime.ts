@@ -73,9 +73,7 @@ function sharedEnv(args: ApexRuntimeArgs, serviceName: string) {
     ...args.extraEnv,
   };
   const secretEnv: Record<string, SecretRef> = {
-    // DATABASE_URL carries no password: node-postgres reads PGPASSWORD (libpq convention), and the
-    // contract's DATABASE_PASSWORD carries the same value for the runtime's own splicing.
-    PGPASSWORD: fromSecret(stackSecretKeys.postgresPassword),
+    // DATABASE_URL carries no password; the runtime splices DATABASE_PASSWORD (app/src/config.ts).
     [runtimeEnv.databasePassword]: fromSecret(stackSecretKeys.postgresPassword),
   };
   for (const [envName, key] of [
@@ -131,11 +129,12 @@ export function workerSpec(args: ApexRuntimeArgs): ServiceSpec {
     },
     secretEnv: shared.secretEnv,
     resources: args.workers.resources,
+    // The worker serves /metrics and /healthz (no /readyz) on its metrics port (app/src/bin/metrics-server.ts).
     probes: {
-      readiness: { http: { path: httpPaths.ready, port: worker.metricsPort }, initialDelaySeconds: 5, periodSeconds: 10 },
+      readiness: { http: { path: httpPaths.health, port: worker.metricsPort }, initialDelaySeconds: 5, periodSeconds: 10 },
       liveness: { http: { path: httpPaths.health, port: worker.metricsPort }, initialDelaySeconds: 15, periodSeconds: 10 },
     },
-    dockerHealthcheck: nodeHealthcheck(worker.metricsPort, httpPaths.ready),
+    dockerHealthcheck: nodeHealthcheck(worker.metricsPort, httpPaths.health),
     scaling: scalingOf(args.workers),
     // The seed's Compose order: workers start once the API (which migrates the schema) is healthy.
     dependsOn: [services.api.name],

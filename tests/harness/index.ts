@@ -10,6 +10,7 @@
  *   run.ofType("kubernetes:apps/v1:Deployment")      // all of a type token
  *   run.one("kubernetes:apps/v1:Deployment", (r) => r.inputs.metadata.name === "apex-api")
  *   run.outputs                // the stack outputs, resolved (secret outputs unwrapped)
+ *   run.secretOutputs          // names of the outputs that are Pulumi secrets
  *   run.secretValues           // every secret plaintext fed to the run (config + generated)
  *   run.dependenciesOf(r)      // resources `r` waits for (dependsOn + input dependencies)
  *
@@ -51,6 +52,8 @@ export interface StackRun {
   readonly stack: string;
   readonly resources: readonly RecordedResource[];
   readonly outputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** Top-level output names whose value is a Pulumi secret (encrypted in state, hidden by the CLI). */
+  readonly secretOutputs: readonly string[];
   readonly secretValues: readonly string[];
   ofType(type: string): RecordedResource[];
   one(type: string, where?: (r: RecordedResource) => boolean): RecordedResource;
@@ -192,6 +195,10 @@ async function runOnce(options: RunStackOptions): Promise<StackRun> {
   const outputs = await new Promise<Record<string, unknown>>((resolve) => {
     pulumi.output(rawOutputs).apply((v) => resolve(v as Record<string, unknown>));
   });
+  const secretOutputs: string[] = [];
+  for (const [k, v] of Object.entries(rawOutputs)) {
+    if (await isSecretOutput(v)) secretOutputs.push(k);
+  }
   await waitForRPCs();
 
   // URNs arrive with the registration response, after newResource recorded the resource.
@@ -206,6 +213,7 @@ async function runOnce(options: RunStackOptions): Promise<StackRun> {
     stack: options.stack,
     resources,
     outputs,
+    secretOutputs,
     secretValues,
     ofType: (type) => resources.filter((r) => r.type === type),
     one(type, where) {
@@ -215,6 +223,12 @@ async function runOnce(options: RunStackOptions): Promise<StackRun> {
     },
     dependenciesOf: (r) => r.dependencies.map((u) => byUrn.get(u)).filter((x): x is RecordedResource => x !== undefined),
   };
+}
+
+/** Whether a stack output (plain value, Output, or object holding Outputs) is secret. */
+async function isSecretOutput(value: unknown): Promise<boolean> {
+  const out = pulumi.output(value) as unknown as { isSecret: Promise<boolean> };
+  return out.isSecret;
 }
 
 /** The runtime's internal "wait until every queued RPC finished" (not in the public typings). */
