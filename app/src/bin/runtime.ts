@@ -16,6 +16,7 @@ import { openDb, type Db } from "../store/db";
 import { migrate } from "../store/migrate";
 import { llmGatewayTelemetry } from "../telemetry/llm-hooks";
 import { logger } from "../telemetry/logger";
+import { initialiseSeries } from "../telemetry/record";
 import { createToolRegistry } from "../tools/registry";
 import type { ToolRegistry } from "../tools/types";
 import { sandboxSpec } from "../contract/sandbox";
@@ -49,6 +50,8 @@ export async function openRuntime(config: RuntimeConfig, options: OpenRuntimeOpt
     anthropic: config.anthropicApiKey ? { apiKey: config.anthropicApiKey, baseURL: config.anthropicBaseUrl } : undefined,
     ...llmGatewayTelemetry(),
   });
+  // Every status, error type and provider breaker series exists from the first scrape (rate() needs a start).
+  initialiseSeries({ providers: llm.providers });
   const tools = createToolRegistry();
   const service = new StoreApexService({ db, tools });
   let sandbox: SandboxDriver | undefined;
