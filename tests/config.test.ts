@@ -107,7 +107,8 @@ describe("stack config", () => {
   it("returns secrets as Pulumi secret Outputs", async () => {
     const config = loadConfig(source("dev", {}, { openaiApiKey: "sk-test-0000" }));
     expect(config.openaiApiKey).toBeDefined();
-    expect(await config.openaiApiKey?.isSecret).toBe(true);
+    const output = config.openaiApiKey as unknown as { isSecret: Promise<boolean> };
+    expect(await output.isSecret).toBe(true);
   });
 
   it("checks rules that span keys", () => {
