@@ -161,6 +161,12 @@ describe("secrets never reach a log line", () => {
     expect(out).toBe(`${REDACTED} ${REDACTED} ${REDACTED} ${REDACTED} ok`);
   });
 
+  it("scrubs Apex API keys by shape, without touching metric names", () => {
+    const scrubber = new SecretScrubber();
+    const key = "apex_q9Xr2_kLmN0pQ4sT6uV8wY1zA3bC5dE7fG9hJ-KLMNO";
+    expect(scrubber.scrub(`key ${key} on apex_tasks_total`)).toBe(`key ${REDACTED} on apex_tasks_total`);
+  });
+
   it("leaves short values and ordinary text alone", () => {
     const scrubber = new SecretScrubber();
     scrubber.add("abc", "");

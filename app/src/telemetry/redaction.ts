@@ -57,6 +57,8 @@ const urlEnvVars: readonly string[] = [runtimeEnv.databaseUrl, runtimeEnv.redisU
 /** Shapes that are secrets whatever their value: provider keys, bearer tokens, URL passwords. */
 const secretPatterns: readonly [RegExp, string][] = [
   [/\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}/g, REDACTED],
+  // Apex API keys (auth/keys.ts: "apex_" + 32 random bytes, base64url).
+  [/\bapex_[A-Za-z0-9_-]{32,}/g, REDACTED],
   [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi, `$1 ${REDACTED}`],
   [/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s"]*:)[^@\s"/]+@/gi, `$1${REDACTED}@`],
 ];
