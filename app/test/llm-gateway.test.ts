@@ -298,6 +298,7 @@ describe("gateway behaviour", () => {
   it("validates rate-limit config naming the key", () => {
     expect(() => createLlmGateway({ coordination, rateLimits: { openai: { requestsPerMinute: -1 } } })).toThrow(/rateLimits\.openai\.requestsPerMinute/);
     expect(() => createLlmGateway({ coordination, rateLimits: { nope: {} } as never })).toThrow(/rateLimits\.nope/);
+    expect(() => createLlmGateway({ coordination, breaker: { cooldownMs: Number.NaN } })).toThrow(/cooldownMs/);
   });
 
   it("reports provider latency (not breaker or limiter time) to onCall", async () => {

@@ -9,6 +9,7 @@
  * half_open probe slot. A Coordination (Redis) error never blocks a call: the gateway fails open
  * and reports it through `onCoordinationError`.
  */
+import { validateBreakerPolicy } from "../coord/breaker-machine";
 import { defaultBreakerPolicy, type BreakerPolicy, type BreakerState, type Coordination, type RateLimit } from "../coord/types";
 import { abortableSleep } from "./abortable-sleep";
 import { abortedError } from "./errors";
@@ -89,7 +90,7 @@ export interface ApexLlmGateway extends LlmGateway {
 export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
   const now = opts.now ?? Date.now;
   const prices = opts.prices ?? bundledPriceTable;
-  const policy: BreakerPolicy = { ...defaultBreakerPolicy, ...opts.breaker };
+  const policy: BreakerPolicy = validateBreakerPolicy({ ...defaultBreakerPolicy, ...opts.breaker });
   const maxWait = opts.maxRateLimitWaitMs ?? 1_000;
   const assumedOutput = opts.assumedOutputTokens ?? 512;
   const timeoutMs = opts.requestTimeoutMs ?? 120_000;
@@ -153,18 +154,19 @@ export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
     return { id, price };
   };
 
-  /** Takes from the request and token buckets, waiting up to maxWait; returns the tokens estimate taken. */
+  /** Takes one request and `estimate` tokens from the provider's buckets, waiting up to maxWait; else throws rate_limited. */
   const takeRateLimit = async (provider: ProviderName, estimate: number, signal: AbortSignal): Promise<void> => {
-    const limits = rateLimits[provider];
-    if (!limits) return;
+    const { rpm, tpm } = rateLimits[provider] ?? {};
+    if (!rpm && !tpm) return;
+    const limiter = opts.coordination.rateLimiter;
     const deadline = now() + maxWait;
     for (;;) {
       let waitMs = 0;
-      if (limits.rpm) waitMs = await coord(0, () => opts.coordination.rateLimiter.take(`llm:${provider}:rpm`, 1, limits.rpm));
-      if (waitMs === 0 && limits.tpm) {
-        waitMs = await coord(0, () => opts.coordination.rateLimiter.take(`llm:${provider}:tpm`, estimate, limits.tpm));
-        // the request token was taken: give it back, this call is not going out now
-        if (waitMs > 0 && limits.rpm) await coord(undefined, () => opts.coordination.rateLimiter.adjust(`llm:${provider}:rpm`, -1, limits.rpm!));
+      if (rpm) waitMs = await coord(0, () => limiter.take(`llm:${provider}:rpm`, 1, rpm));
+      if (waitMs === 0 && tpm) {
+        waitMs = await coord(0, () => limiter.take(`llm:${provider}:tpm`, estimate, tpm));
+        // the request unit was taken but this call is not going out now: give it back
+        if (waitMs > 0 && rpm) await coord(undefined, () => limiter.adjust(`llm:${provider}:rpm`, -1, rpm));
       }
       if (waitMs === 0) return;
       if (now() + waitMs > deadline) {
