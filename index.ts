@@ -9,10 +9,11 @@
  * `routes` where it needs them.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { services } from "./app/src/contract";
+import { runtimeEnv, services } from "./app/src/contract";
 import { loadConfig } from "./config";
 import { Postgres } from "./components/data/postgres";
 import { Redis } from "./components/data/redis";
+import { Observability, otlpEndpoint } from "./components/observability";
 import { ingressFlows, PlatformIngress, type IngressRoute } from "./components/ingress";
 import { DockerPlatformResources } from "./components/platform/docker";
 import { KubernetesPlatformResources } from "./components/platform/kubernetes";
@@ -85,6 +86,7 @@ function apex() {
     logLevel: config.logLevel,
     llm: config.llm,
     secretKeysPresent: Object.keys(secrets.values),
+    extraEnv: { [runtimeEnv.otlpEndpoint]: otlpEndpoint },
   }, afterSecrets);
   flows.push(...runtimeFlows({
     llmEgress: { cidrs: config.network.llmEgressCidrs, except: config.network.llmEgressExcept },
@@ -92,6 +94,28 @@ function apex() {
       ? { cidrs: config.network.apiServerCidrs, port: config.network.apiServerPort }
       : undefined,
   }));
+
+  // Observability: Jaeger, Prometheus + alerts, Alertmanager, postgres_exporter, Loki, Grafana (docs/observability.md).
+  const observability = new Observability("apex-observability", {
+    platform,
+    settings: config.observability,
+    database: {
+      host: postgres.host, port: postgres.port, database: postgres.database, user: postgres.user,
+      password: { secret: STACK_SECRET_NAME, key: stackSecretKeys.postgresPassword }, sslmode: "disable",
+    },
+    grafanaAdminPassword: config.grafanaAdminPassword,
+    receiverSecrets: {
+      alertmanagerWebhookUrl: config.alertmanagerWebhookUrl,
+      alertmanagerSlackUrl: config.alertmanagerSlackUrl,
+      alertmanagerPagerdutyRoutingKey: config.alertmanagerPagerdutyRoutingKey,
+    },
+    dockerSocketGid: config.docker.socketGid,
+    tls: config.ingress.tls !== undefined,
+    receiverEgress: { cidrs: config.network.llmEgressCidrs, except: config.network.llmEgressExcept },
+    apiServer: { cidrs: config.network.apiServerCidrs, port: config.network.apiServerPort },
+  }, afterSecrets);
+  flows.push(...observability.flows);
+  routes.push(...observability.routes);
 
   // Security: the tool sandbox runtime, Vault, Kubernetes RBAC (docs/security.md).
   const sandbox = new SandboxRuntime("apex-sandbox", sandboxArgsFromConfig(config, platform, config.registryPassword));
@@ -102,11 +126,14 @@ function apex() {
 
   // ---- Exposure and network policies (Kubernetes) ----------------------------------------------
   const { api } = services;
-  if (platform.target === "kubernetes" && config.ingress.host && config.ingress.grpcHost) {
-    routes.push(
-      { host: config.ingress.host, service: api.name, port: api.httpPort, protocol: "http" },
-      { host: config.ingress.grpcHost, service: api.name, port: api.grpcPort, protocol: "grpc" },
-    );
+  if (platform.target === "kubernetes") {
+    // Both hosts are required on Kubernetes (config/checks.ts); the guard only narrows the types.
+    if (config.ingress.host && config.ingress.grpcHost) {
+      routes.push(
+        { host: config.ingress.host, service: api.name, port: api.httpPort, protocol: "http" },
+        { host: config.ingress.grpcHost, service: api.name, port: api.grpcPort, protocol: "grpc" },
+      );
+    }
     new PlatformIngress("apex-ingress", { platform, className: config.ingress.className, routes, tls: config.ingress.tls });
     flows.push(...ingressFlows(routes, config.ingress.controllerNamespace));
     new NetworkFlows("apex-network", { platform, flows });
@@ -132,6 +159,13 @@ function apex() {
     runtimeImage: image.ref,
     /** The first admin API key; read with `pulumi stack output --show-secrets bootstrapAdminKey`. */
     bootstrapAdminKey: secrets.values[stackSecretKeys.bootstrapAdminKey],
+    /** UIs: published on localhost (dev) / Ingress hosts from apex:observability.hosts (prod). */
+    grafanaUrl: observability.grafanaUrl,
+    jaegerUrl: observability.jaegerUrl,
+    prometheusUrl: observability.prometheusUrl,
+    alertmanagerUrl: observability.alertmanagerUrl,
+    /** Grafana `admin` password; read with `pulumi stack output --show-secrets grafanaAdminPassword`. */
+    grafanaAdminPassword: observability.grafanaAdminPassword,
     /** Vault address and Apex's policies; dev also its root token (secret). */
     vault: { address: vault.address, policies: Object.values(vault.policies).map((p) => p.name), devRootToken: vault.devRootToken },
     /** The tool sandbox: image, Pod template (Kubernetes) or engine settings (Docker). */

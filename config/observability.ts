@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { imageReference, list, memoryQuantity, nonEmptyText, oneOf, section } from "./fields";
+import { hostname, imageReference, list, memoryQuantity, nonEmptyText, oneOf, section } from "./fields";
 import { plainSection, secretSection } from "./section";
 
 const duration = (example: string) => {
@@ -20,7 +20,10 @@ const images = {
   alertmanager: "prom/alertmanager:v0.26.0",
   grafana: "grafana/grafana:10.2.3",
   loki: "grafana/loki:2.9.3",
+  /** Log shipper on docker (reads the engine socket). */
   promtail: "grafana/promtail:2.9.3",
+  /** Log shipper on kubernetes (tails pod logs through the API: no hostPath, non-root). */
+  alloy: "grafana/alloy:v1.5.1",
   postgresExporter: "quay.io/prometheuscommunity/postgres-exporter:v0.15.0",
 };
 
@@ -32,6 +35,7 @@ const schema = section({
     grafana: imageReference(),
     loki: imageReference(),
     promtail: imageReference(),
+    alloy: imageReference(),
     postgresExporter: imageReference(),
   }),
   scrapeInterval: duration("15s"),
@@ -41,6 +45,17 @@ const schema = section({
   /** Loki retention (compactor), e.g. "168h". */
   logRetention: duration("168h"),
   storage: section({ prometheus: memoryQuantity(), loki: memoryQuantity(), grafana: memoryQuantity() }),
+  /**
+   * Kubernetes: Ingress hosts of the UIs (routed by the stack's Ingress, TLS as apex:ingress.tls).
+   * Prometheus and Alertmanager have no login of their own: only route them behind an
+   * authenticating proxy or on an internal IngressClass.
+   */
+  hosts: section({
+    grafana: hostname().optional(),
+    jaeger: hostname().optional(),
+    prometheus: hostname().optional(),
+    alertmanager: hostname().optional(),
+  }),
   grafana: section({
     /** Grafana the content is provisioned into. Unset: the Grafana this stack deploys (dev: http://127.0.0.1:<devHostPort>). */
     url: url().optional(),
@@ -64,6 +79,7 @@ const common = {
   scrapeInterval: "15s",
   evaluationInterval: "15s",
   runbookBaseUrl: "docs/runbooks",
+  hosts: {},
   grafana: { deploy: true, folder: "Apex" },
   alerting: { critical: [], warning: [] },
 };
@@ -94,3 +110,31 @@ export const receiverSecretKey = {
   slack: "alertmanagerSlackUrl",
   pagerduty: "alertmanagerPagerdutyRoutingKey",
 } as const satisfies Record<(typeof receiverKinds)[number], keyof typeof observabilitySections>;
+
+/** Rules spanning keys: listed receivers need their secret; UI hosts need Kubernetes; an external Grafana needs URL and password. */
+export function observabilityCrossChecks(c: {
+  readonly target: string;
+  readonly observability: ObservabilitySettings;
+  readonly [key: string]: unknown;
+}): { key: string; message: string }[] {
+  const problems: { key: string; message: string }[] = [];
+  const o = c.observability;
+  for (const severity of ["critical", "warning"] as const) {
+    o.alerting[severity].forEach((kind, i) => {
+      const key = receiverSecretKey[kind];
+      if (c[key] === undefined) {
+        problems.push({ key: `apex:${key}`, message: `required by apex:observability.alerting.${severity}[${i}] ("${kind}"): set it with \`pulumi config set --secret apex:${key} <value>\`, got nothing` });
+      }
+    });
+  }
+  if (c.target !== "kubernetes") {
+    for (const [ui, host] of Object.entries(o.hosts)) {
+      if (host !== undefined) problems.push({ key: `apex:observability.hosts.${ui}`, message: `only used when apex:target is "kubernetes" (docker publishes the UIs on localhost), got "${host}"` });
+    }
+  }
+  if (!o.grafana.deploy) {
+    if (o.grafana.url === undefined) problems.push({ key: "apex:observability.grafana.url", message: "required when apex:observability.grafana.deploy is false: expected the external Grafana's URL, got nothing" });
+    if (c.grafanaAdminPassword === undefined) problems.push({ key: "apex:grafanaAdminPassword", message: "required when apex:observability.grafana.deploy is false: expected the external Grafana's admin password, got nothing" });
+  }
+  return problems;
+}

@@ -2,6 +2,7 @@ import { coreChecks } from "./checks";
 import { coreSections } from "./core";
 import type { ConfigProblem } from "./errors";
 import type { ApexConfig } from "./index";
+import { observabilityCrossChecks, observabilitySections } from "./observability";
 import { securityCrossChecks, securitySections } from "./security";
 
 /**
@@ -12,6 +13,7 @@ import { securityCrossChecks, securitySections } from "./security";
 export const configSections = {
   ...coreSections,
   ...securitySections,
+  ...observabilitySections,
 } as const;
 
 export type ConfigSections = typeof configSections;
@@ -23,4 +25,5 @@ export type ConfigSections = typeof configSections;
 export const configChecks: readonly ((config: ApexConfig) => ConfigProblem[])[] = [
   coreChecks,
   securityCrossChecks,
+  observabilityCrossChecks,
 ];

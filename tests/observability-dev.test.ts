@@ -1,0 +1,177 @@
+/* eslint-disable @typescript-eslint/no-explicit-any */
+import { parse } from "yaml";
+import { beforeAll, describe, expect, it } from "vitest";
+import { httpPaths, metrics, runtimeEnv, services } from "../app/src/contract";
+import { runStack, type RecordedResource, type StackRun } from "./harness";
+
+const SLACK_URL = "https://hooks.slack.com/services/T000/B000/KNOWN-slack-secret";
+const WEBHOOK_URL = "https://alerts.example.com/hook?token=KNOWN-webhook-secret";
+const GRAFANA_PASSWORD = "grafana-KNOWN-pw-123456";
+let run: StackRun;
+const PREFIX = "apex-dev";
+
+const containers = () => run.ofType("docker:index/container:Container");
+const container = (service: string): RecordedResource => run.one("docker:index/container:Container", (r) => r.inputs.name === `${PREFIX}-${service}`);
+const aliasesOf = (c: RecordedResource): string[] => c.inputs.networksAdvanced.flatMap((n: any) => n.aliases ?? []);
+const upload = (c: RecordedResource, file: string): string => {
+  const u = (c.inputs.uploads ?? []).find((x: any) => x.file === file);
+  if (!u) throw new Error(`${c.inputs.name} has no upload ${file}`);
+  return u.content;
+};
+const envOf = (c: RecordedResource): Record<string, string> =>
+  Object.fromEntries((c.inputs.envs as string[]).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+/** The container a `host:port` reaches on the stack network, checked against the contract port. */
+const reachable = (hostPort: string, contractPort: number): RecordedResource[] => {
+  const [host, port] = hostPort.split(":");
+  expect(Number(port), hostPort).toBe(contractPort);
+  const hits = containers().filter((c) => aliasesOf(c).includes(host!));
+  expect(hits.length, `no container answers to ${host}`).toBeGreaterThan(0);
+  return hits;
+};
+
+beforeAll(async () => {
+  run = await runStack({
+    stack: "dev",
+    config: { observability: { alerting: { critical: ["slack"], warning: ["webhook"], slackChannel: "#apex-alerts" } } },
+    secrets: { alertmanagerSlackUrl: SLACK_URL, alertmanagerWebhookUrl: WEBHOOK_URL, grafanaAdminPassword: GRAFANA_PASSWORD },
+  });
+});
+
+describe("dev stack (docker): observability", () => {
+  it("runs Jaeger, Prometheus, Alertmanager, postgres_exporter, Loki, promtail and Grafana with the configured images", () => {
+    const images = Object.fromEntries(run.ofType("docker:index/remoteImage:RemoteImage").map((r) => [r.name, r.inputs.name]));
+    const expected: Record<string, string> = {
+      [services.jaeger.name]: "jaegertracing/all-in-one:1.53",
+      [services.prometheus.name]: "prom/prometheus:v2.48.1",
+      [services.alertmanager.name]: "prom/alertmanager:v0.26.0",
+      [services.postgresExporter.name]: "quay.io/prometheuscommunity/postgres-exporter:v0.15.0",
+      [services.loki.name]: "grafana/loki:2.9.3",
+      promtail: "grafana/promtail:2.9.3",
+      [services.grafana.name]: "grafana/grafana:10.2.3",
+    };
+    for (const [service, image] of Object.entries(expected)) {
+      const c = container(service);
+      expect(aliasesOf(c)).toContain(service);
+      expect(Object.values(images)).toContain(image);
+      expect(c.inputs.readOnly).toBe(true);
+    }
+  });
+
+  it("publishes the UIs on 127.0.0.1 only: Grafana on 3001 (seed), Jaeger UI 16686 and OTLP 4317", () => {
+    const published = (service: string) => container(service).inputs.ports.map((p: any) => `${p.ip}:${p.external}->${p.internal}`);
+    expect(published(services.grafana.name)).toEqual([`127.0.0.1:${services.grafana.devHostPort}->${services.grafana.port}`]);
+    expect(published(services.jaeger.name)).toEqual(expect.arrayContaining([`127.0.0.1:4317->4317`, `127.0.0.1:16686->16686`]));
+    expect(published(services.prometheus.name)).toEqual(["127.0.0.1:9090->9090"]);
+    expect(published(services.loki.name)).toEqual([]);
+  });
+
+  it("keeps Prometheus, Grafana, Loki and Alertmanager data in named volumes", () => {
+    const volumes = run.ofType("docker:index/volume:Volume").map((v) => v.inputs.name);
+    for (const s of ["prometheus", "grafana", "loki", "alertmanager"]) expect(volumes).toContain(`${PREFIX}-${s}-data`);
+    const prom = container(services.prometheus.name);
+    expect(prom.inputs.volumes).toContainEqual(expect.objectContaining({ volumeName: `${PREFIX}-prometheus-data`, containerPath: "/prometheus" }));
+    expect(prom.inputs.command).toEqual(expect.arrayContaining(["--config.file=/etc/prometheus/config/prometheus.yml", "--storage.tsdb.retention.time=7d"]));
+  });
+
+  it("scrapes apex-api, every apex-worker replica, postgres_exporter and Alertmanager at this stack's names and ports", () => {
+    const config = parse(upload(container(services.prometheus.name), "/etc/prometheus/config/prometheus.yml"));
+    const jobs = Object.fromEntries(config.scrape_configs.map((j: any) => [j.job_name, j]));
+    expect(Object.keys(jobs).sort()).toEqual(["alertmanager", "apex-api", "apex-worker", "postgres-exporter", "prometheus"]);
+    const api = jobs["apex-api"].dns_sd_configs[0];
+    expect(reachable(`${api.names[0]}:${api.port}`, services.api.httpPort)).toHaveLength(1);
+    const worker = jobs["apex-worker"].dns_sd_configs[0];
+    // One DNS name, every replica behind it: the worker's three containers share the alias.
+    expect(reachable(`${worker.names[0]}:${worker.port}`, services.worker.metricsPort)).toHaveLength(3);
+    expect(jobs["apex-worker"].metrics_path).toBe(httpPaths.metrics);
+    reachable(jobs["postgres-exporter"].static_configs[0].targets[0], services.postgresExporter.port);
+    reachable(config.alerting.alertmanagers[0].static_configs[0].targets[0], services.alertmanager.port);
+    expect(config.rule_files).toEqual(["/etc/prometheus/rules/*.yml"]);
+    expect(config.global.external_labels).toEqual({ stack: "dev" });
+    // The worker really listens where it is scraped.
+    expect(envOf(container(`${services.worker.name}-1`))[runtimeEnv.metricsPort]).toBe(String(worker.port));
+  });
+
+  it("mounts the six alert rules next to the config", () => {
+    const rules = parse(upload(container(services.prometheus.name), "/etc/prometheus/rules/apex-alerts.yml"));
+    expect(rules.groups[0].rules.map((r: any) => r.alert)).toEqual(["HighTaskFailureRate", "CostOverspend", "NoActiveAgents", "HighLatency", "CircuitBreakerOpen", "DatabaseDown"]);
+  });
+
+  it("points postgres_exporter at the stack's Postgres, password from apex-secrets (secret)", () => {
+    const c = container(services.postgresExporter.name);
+    const env = envOf(c);
+    const [hostPort] = env.DATA_SOURCE_URI!.split("/");
+    reachable(hostPort!, services.postgres.port);
+    expect(env.DATA_SOURCE_USER).toBe(services.postgres.user);
+    expect(env.DATA_SOURCE_PASS).toMatch(/\S/);
+    expect(JSON.stringify(c.plainInputs)).not.toContain(env.DATA_SOURCE_PASS);
+  });
+
+  it("sends the runtime's spans to Jaeger's OTLP port", () => {
+    for (const name of [services.api.name, `${services.worker.name}-1`]) {
+      const url = new URL(envOf(container(name))[runtimeEnv.otlpEndpoint]!);
+      reachable(url.host, services.jaeger.otlpGrpcPort);
+      expect(container(services.jaeger.name).inputs.envs).toContain("COLLECTOR_OTLP_ENABLED=true");
+    }
+  });
+
+  it("ships container logs to Loki through the engine socket, for this stack's containers only", () => {
+    const c = container("promtail");
+    expect(c.inputs.volumes).toContainEqual({ hostPath: "/var/run/docker.sock", containerPath: "/var/run/docker.sock", readOnly: true });
+    const config = parse(upload(c, "/etc/promtail/config/promtail.yml"));
+    reachable(new URL(config.clients[0].url).host, services.loki.port);
+    const relabel = config.scrape_configs[0].relabel_configs;
+    expect(relabel[0]).toEqual({ source_labels: ["__meta_docker_container_label_app_kubernetes_io_instance"], regex: "apex-dev", action: "keep" });
+    expect(relabel).toContainEqual({ source_labels: ["__meta_docker_container_label_app_kubernetes_io_name"], target_label: "service_name" });
+    expect(containers().every((x) => x.inputs.labels.some((l: any) => l.label === "app.kubernetes.io/instance" && l.value === "apex-dev"))).toBe(true);
+  });
+
+  it("provisions Grafana through an explicit provider at the published port, with data sources at this stack's service names and ports", () => {
+    const provider = run.one("pulumi:providers:grafana");
+    expect(provider.inputs.url).toBe(`http://127.0.0.1:${services.grafana.devHostPort}`);
+    expect(provider.plainInputs.auth).toBe("[secret]");
+    expect(provider.inputs.auth).toBe(`admin:${GRAFANA_PASSWORD}`);
+    const ds = Object.fromEntries(run.ofType("grafana:oss/dataSource:DataSource").map((d) => [d.inputs.type, d.inputs]));
+    expect(reachable(new URL(ds.prometheus.url).host, services.prometheus.port)[0]?.inputs.name).toBe(`${PREFIX}-prometheus`);
+    expect(reachable(new URL(ds.jaeger.url).host, services.jaeger.uiPort)[0]?.inputs.name).toBe(`${PREFIX}-jaeger`);
+    expect(reachable(new URL(ds.loki.url).host, services.loki.port)[0]?.inputs.name).toBe(`${PREFIX}-loki`);
+    // trace_id links both ways.
+    const loki = JSON.parse(ds.loki.jsonDataEncoded);
+    expect(loki.derivedFields[0]).toMatchObject({ datasourceUid: ds.jaeger.uid, url: "${__value.raw}" });
+    expect(new RegExp(loki.derivedFields[0].matcherRegex).exec('{"level":"INFO","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}')?.[1]).toBe("4bf92f3577b34da6a3ce929d0e0e4736");
+    const jaeger = JSON.parse(ds.jaeger.jsonDataEncoded);
+    expect(jaeger.tracesToLogsV2).toMatchObject({ datasourceUid: ds.loki.uid });
+    expect(jaeger.tracesToLogsV2.query).toContain('trace_id="${__trace.traceId}"');
+  });
+
+  it("imports the four dashboards into the folder", () => {
+    const folder = run.one("grafana:oss/folder:Folder");
+    expect(folder.inputs.title).toBe("Apex");
+    const dashboards = run.ofType("grafana:oss/dashboard:Dashboard");
+    expect(dashboards.map((d) => JSON.parse(d.inputs.configJson).uid).sort()).toEqual(["apex-cost", "apex-errors", "apex-overview", "apex-performance"]);
+    for (const d of dashboards) expect(d.inputs.folder).toBe(folder.inputs.uid);
+    expect(dashboards.some((d) => d.inputs.configJson.includes(metrics.costTotal.name))).toBe(true);
+  });
+
+  it("keeps the Grafana password and the receiver URLs out of plain state; Alertmanager gets them as a secret", () => {
+    const am = container(services.alertmanager.name);
+    const config = parse(envOf(am).ALERTMANAGER_CONFIG!);
+    expect(config.receivers.find((r: any) => r.name === "critical").slack_configs[0]).toMatchObject({ api_url: SLACK_URL, channel: "#apex-alerts" });
+    expect(config.receivers.find((r: any) => r.name === "warning").webhook_configs[0].url).toBe(WEBHOOK_URL);
+    expect(envOf(container(services.grafana.name)).GF_SECURITY_ADMIN_PASSWORD).toBe(GRAFANA_PASSWORD);
+    const plain = JSON.stringify(run.resources.map((r) => r.plainInputs)) + JSON.stringify({ ...run.outputs, grafanaAdminPassword: undefined });
+    for (const secret of [SLACK_URL, WEBHOOK_URL, GRAFANA_PASSWORD, "KNOWN-slack-secret"]) expect(plain).not.toContain(secret);
+  });
+
+  it("outputs the UI URLs", () => {
+    expect(run.outputs).toMatchObject({
+      grafanaUrl: "http://127.0.0.1:3001",
+      jaegerUrl: "http://127.0.0.1:16686",
+      prometheusUrl: "http://127.0.0.1:9090",
+      alertmanagerUrl: "http://127.0.0.1:9093",
+    });
+  });
+
+  it("refuses a receiver whose secret is not set, naming the key", async () => {
+    await expect(runStack({ stack: "dev", config: { observability: { alerting: { critical: ["pagerduty"], warning: [] } } } })).rejects.toThrow(/apex:alertmanagerPagerdutyRoutingKey/);
+  });
+});
