@@ -41,6 +41,8 @@ export interface LocalCapabilities {
 }
 
 const sandboxPath = "/usr/local/bin:/usr/bin:/bin";
+/** How long output may keep arriving after the program exited. */
+const stdioDrainMs = 1000;
 
 function findOnPath(cmd: string): string | undefined {
   if (cmd.includes("/")) return existsSync(cmd) ? cmd : undefined;
@@ -196,7 +198,16 @@ export class LocalSandboxDriver implements SandboxDriver {
 
     const done = new Promise<{ code: number | null; sig: NodeJS.Signals | null }>((resolve, reject) => {
       child.once("error", reject);
-      child.once("exit", () => killAll()); // No stragglers outlive the program.
+      child.once("exit", (code, sig) => {
+        killAll(); // No stragglers outlive the program.
+        // A descendant that left the process group (only possible without bwrap) can hold the
+        // pipes open: give the output a moment to drain, then stop waiting for it.
+        setTimeout(() => {
+          child.stdout?.destroy();
+          child.stderr?.destroy();
+          resolve({ code, sig });
+        }, stdioDrainMs).unref();
+      });
       child.once("close", (code, sig) => resolve({ code, sig }));
     });
 
