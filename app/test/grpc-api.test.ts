@@ -3,7 +3,10 @@
  * hand): field errors in status and trailing metadata, the submission's mapping to the JSON
  * contract, live WatchDag streams and cancellation, and grpc.health.v1.
  */
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadPackageDefinition } from "@grpc/grpc-js";
+import { loadSync } from "@grpc/proto-loader";
 import { credentials, Metadata, status, type Client, type ServiceError } from "@grpc/grpc-js";
 import { startGrpcServer, type RunningGrpcServer } from "../src/api/grpc/server";
 import { loadProtos } from "../src/api/grpc/proto";
@@ -107,6 +110,27 @@ describe("gRPC API", () => {
     expect(fx.double!.watcherCount(dag.id)).toBe(1);
     call.cancel();
     await expect.poll(() => fx.double!.watcherCount(dag.id)).toBe(0);
+  });
+
+  it("serves server reflection, so grpcurl can list and describe the services without proto files", async () => {
+    const reflectionProto = path.join(path.dirname(require.resolve("@grpc/reflection")), "..", "proto", "grpc", "reflection", "v1", "reflection.proto");
+    const pkg = loadPackageDefinition(loadSync(reflectionProto, { keepCase: true })) as unknown as {
+      grpc: { reflection: { v1: { ServerReflection: new (address: string, creds: ReturnType<typeof credentials.createInsecure>) => Client & Record<string, unknown> } } };
+    };
+    const reflection = new pkg.grpc.reflection.v1.ServerReflection(`127.0.0.1:${server.port}`, credentials.createInsecure());
+    try {
+      const call = (reflection.ServerReflectionInfo as () => NodeJS.EventEmitter & { write(m: unknown): void; end(): void }).call(reflection);
+      const answer = new Promise<{ list_services_response?: { service: { name: string }[] } }>((resolve, reject) => {
+        call.once("data", resolve);
+        call.once("error", reject);
+      });
+      call.write({ list_services: "" });
+      const services = (await answer).list_services_response?.service.map((s) => s.name);
+      call.end();
+      expect(services).toEqual(expect.arrayContaining(["apex.v1.Apex", "grpc.health.v1.Health"]));
+    } finally {
+      reflection.close();
+    }
   });
 
   it("serves grpc.health.v1 Check from the service's readiness", async () => {

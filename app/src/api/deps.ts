@@ -2,6 +2,7 @@
 import type { Registry } from "prom-client";
 import type { ApiKeyStore } from "../auth/keys";
 import type { ApexService } from "../service/types";
+import { dagLimits } from "../service/dag-schema";
 import type { Logger } from "../telemetry/logger";
 
 export interface ApiDeps {
@@ -11,8 +12,8 @@ export interface ApiDeps {
   readonly registry?: Registry;
   /** Request logs; the transports never log credentials. Defaults to no request logging. */
   readonly logger?: Logger;
-  /** Largest request body (HTTP) or message (gRPC) accepted, in bytes. Default 1 MiB. */
+  /** Largest request body (HTTP) or message (gRPC) accepted, in bytes. Default: the DAG body limit. */
   readonly maxRequestBytes?: number;
 }
 
-export const defaultMaxRequestBytes = 1024 * 1024;
+export const defaultMaxRequestBytes = dagLimits.maxBodyBytes;

@@ -118,7 +118,7 @@ export async function authenticate(deps: ApiDeps, authorization: string | undefi
 
 export function authorize(principal: Principal, permission: Permission): void {
   if (!can(principal.role, permission)) {
-    throw new ApiError("permission_denied", `role ${principal.role} may not ${permission.replace(":", " ")}`);
+    throw new ApiError("permission_denied", `role ${principal.role} lacks permission ${permission}`);
   }
 }
 

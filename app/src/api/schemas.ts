@@ -33,26 +33,10 @@ export const createApiKeyBody = z.strictObject({
 });
 
 /**
- * The DAG submission is validated by the service (task kinds, tools' argument schemas, cycles);
- * the transport only checks that it is a JSON object so it can read `agent_id` for scoping.
+ * The DAG submission contract is the service's (service/dag-schema.ts); the service validates it
+ * in full (graph rules, tools' argument schemas), the transports pass the body through.
  */
-export const submitDagBody = z
-  .looseObject({
-    agent_id: z.string(),
-    name: z.string(),
-    input: z.record(z.string(), z.unknown()).optional(),
-    tasks: z.array(
-      z.looseObject({
-        id: z.string(),
-        kind: z.enum(["llm", "tool"]),
-        depends_on: z.array(z.string()).optional(),
-      }),
-    ),
-  })
-  .describe(
-    "A DAG of tasks. llm tasks carry `model` (provider/model) and `prompt`; tool tasks carry `tool` and `args`. " +
-      "Validated in full by the service: unique ids, existing dependencies, no cycles, tool arguments.",
-  );
+export { dagSubmissionSchema as submitDagBody } from "../service/dag-schema";
 
 // ----- responses -----
 

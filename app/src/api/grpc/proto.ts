@@ -3,8 +3,8 @@
  * and clients (tests, tools) load it the same way so field names and types agree.
  */
 import path from "node:path";
-import { loadPackageDefinition, type GrpcObject, type ServiceClientConstructor, type ServiceDefinition } from "@grpc/grpc-js";
-import { loadSync, type Options } from "@grpc/proto-loader";
+import { loadPackageDefinition, type GrpcObject, type ServiceClientConstructor } from "@grpc/grpc-js";
+import { loadSync, type Options, type PackageDefinition } from "@grpc/proto-loader";
 
 /** app/proto, from src/api/grpc (tsx) and from dist/api/grpc (compiled) alike. */
 export const protoDir = path.resolve(__dirname, "../../../proto");
@@ -26,6 +26,8 @@ export const protoLoaderOptions: Options = {
 };
 
 export interface LoadedProtos {
+  /** Both files, for server reflection. */
+  readonly definition: PackageDefinition;
   readonly apex: ServiceClientConstructor;
   readonly health: ServiceClientConstructor;
 }
@@ -34,16 +36,14 @@ let loaded: LoadedProtos | undefined;
 
 export function loadProtos(): LoadedProtos {
   if (loaded) return loaded;
-  const root = loadPackageDefinition(loadSync([apexProtoFile, healthProtoFile], protoLoaderOptions));
+  const definition = loadSync([apexProtoFile, healthProtoFile], protoLoaderOptions);
+  const root = loadPackageDefinition(definition);
   loaded = {
+    definition,
     apex: lookup(root, ["apex", "v1", "Apex"]),
     health: lookup(root, ["grpc", "health", "v1", "Health"]),
   };
   return loaded;
-}
-
-export function serviceDefinition(client: ServiceClientConstructor): ServiceDefinition {
-  return client.service;
 }
 
 function lookup(root: GrpcObject, names: readonly string[]): ServiceClientConstructor {

@@ -1,7 +1,9 @@
 /**
  * The gRPC API (port 50051, proto in app/proto/apex/v1/apex.proto) over the same operations as
- * HTTP, plus the standard grpc.health.v1 Health/Check. Credentials come from the metadata entry
- * `authorization: Bearer <key>`. The port is plaintext h2c: TLS ends at the Ingress or mesh.
+ * HTTP, plus the standard grpc.health.v1 Health/Check and server reflection (grpcurl needs no
+ * proto files; the schema is public, every Apex call still needs a key). Credentials come from
+ * the metadata entry `authorization: Bearer <key>`. The port is plaintext h2c: TLS ends at the
+ * Ingress or mesh.
  */
 import {
   Metadata,
@@ -14,6 +16,7 @@ import {
   type sendUnaryData,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { ReflectionService } from "@grpc/reflection";
 import { defaultMaxRequestBytes, type ApiDeps } from "../deps";
 import { grpcStatusOf, toApiError } from "../errors";
 import { authenticate, invoke, operations, watchDag, type Operation } from "../operations";
@@ -121,6 +124,8 @@ export async function startGrpcServer(deps: ApiDeps, port: number, host = "0.0.0
         .then((ready) => callback(null, { status: ready ? "SERVING" : "NOT_SERVING" }));
     },
   });
+
+  new ReflectionService(protos.definition).addToServer(server);
 
   const boundPort = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
