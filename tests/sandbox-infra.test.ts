@@ -1,0 +1,149 @@
+/* eslint-disable @typescript-eslint/no-explicit-any */
+import { beforeAll, describe, expect, it } from "vitest";
+import { sandboxSpec } from "../app/src/contract";
+import { buildSandboxPod } from "../app/src/sandbox/pod-template";
+import { sandboxDockerSettings } from "../components/sandbox/docker-settings";
+import { allowlistEgressRules, cidrCovers } from "../components/sandbox/egress";
+import { sandboxRepository } from "../components/sandbox/from-config";
+import { isDefaultDenyEgress } from "../policy/rules/workloads";
+import { runStack, type StackRun } from "./harness";
+
+let prod: StackRun;
+let prodOpen: StackRun;
+let dev: StackRun;
+beforeAll(async () => {
+  prod = await runStack({ stack: "prod" });
+  prodOpen = await runStack({
+    stack: "prod",
+    config: {
+      sandbox: {
+        egressAllowlist: [{ cidr: "0.0.0.0/0", ports: [443] }, { cidr: "140.82.112.0/20" }],
+        runtimeClass: { name: "gvisor", handler: "runsc" },
+      },
+    },
+  });
+  dev = await runStack({ stack: "dev" });
+});
+
+const inSandbox = (run: StackRun, type: string) => run.ofType(type).filter((r) => r.inputs.metadata?.namespace === sandboxSpec.namespace);
+
+describe("sandbox namespace (kubernetes)", () => {
+  it("is apex-sandbox with Pod Security restricted enforced, audited and warned", () => {
+    const ns = prod.one("kubernetes:core/v1:Namespace", (r) => r.inputs.metadata.name === sandboxSpec.namespace);
+    expect(ns.inputs.metadata.labels).toMatchObject({
+      "pod-security.kubernetes.io/enforce": "restricted",
+      "pod-security.kubernetes.io/audit": "restricted",
+      "pod-security.kubernetes.io/warn": "restricted",
+    });
+  });
+
+  it("denies all ingress and egress by default, with no allowlist unless configured", () => {
+    const policies = inSandbox(prod, "kubernetes:networking.k8s.io/v1:NetworkPolicy");
+    expect(policies.map((p) => p.inputs.spec)).toEqual([{ podSelector: {}, policyTypes: ["Ingress", "Egress"] }]);
+    expect(isDefaultDenyEgress({ type: policies[0]!.type, name: "x", props: policies[0]!.inputs })).toBe(true);
+  });
+
+  it("an allowlist adds DNS to kube-dns and the CIDRs minus private ranges and the metadata endpoint", () => {
+    const allow = inSandbox(prodOpen, "kubernetes:networking.k8s.io/v1:NetworkPolicy").find((p) => p.inputs.metadata.name === "egress-allowlist");
+    expect(allow?.inputs.spec.podSelector).toEqual({});
+    const [dns, anywhere443, github] = allow?.inputs.spec.egress as any[];
+    expect(dns).toEqual({
+      to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
+      ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }],
+    });
+    expect(anywhere443.ports).toEqual([{ protocol: "TCP", port: 443 }]);
+    expect(anywhere443.to[0].ipBlock.except).toEqual(expect.arrayContaining(["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"]));
+    // The API server rejects an `except` outside its `cidr`: a public /20 gets none.
+    expect(github).toEqual({ to: [{ ipBlock: { cidr: "140.82.112.0/20" } }] });
+  });
+
+  it("never allows a private destination, and always cuts out the metadata endpoint", () => {
+    expect(() => allowlistEgressRules([{ cidr: "10.1.2.3/32" }], ["10.0.0.0/8"])).toThrow(/apex:sandbox.egressAllowlist\[0\].cidr: .*10\.0\.0\.0\/8/);
+    const [rule] = allowlistEgressRules([{ cidr: "128.0.0.0/1" }, { cidr: "0.0.0.0/0" }], ["10.0.0.0/8"]).slice(1);
+    expect(rule?.to).toEqual([{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "169.254.169.254/32"] } }]);
+    expect(cidrCovers("169.254.0.0/16", "169.254.169.254/32")).toBe(true);
+    expect(cidrCovers("10.0.0.0/8", "11.0.0.0/8")).toBe(false);
+  });
+
+  it("caps the namespace with a ResourceQuota and the contract's LimitRange (default = max = 1 CPU / 512Mi)", () => {
+    const [quota] = inSandbox(prod, "kubernetes:core/v1:ResourceQuota");
+    expect(quota?.inputs.spec.hard).toMatchObject({ pods: "32", "limits.cpu": "32", "limits.memory": "16Gi", services: "0", persistentvolumeclaims: "0" });
+    const [limits] = inSandbox(prod, "kubernetes:core/v1:LimitRange");
+    const limit = { cpu: sandboxSpec.cpu.kubernetes, memory: sandboxSpec.memory.kubernetes };
+    expect(limit).toEqual({ cpu: "1", memory: "512Mi" });
+    expect(limits?.inputs.spec.limits).toEqual([
+      { type: "Container", default: limit, defaultRequest: limit, max: limit },
+      { type: "Pod", max: limit },
+    ]);
+  });
+
+  it("creates the gVisor RuntimeClass only when configured, and the template uses it", () => {
+    expect(prod.ofType("kubernetes:node.k8s.io/v1:RuntimeClass")).toEqual([]);
+    expect(prodOpen.one("kubernetes:node.k8s.io/v1:RuntimeClass").inputs).toMatchObject({ metadata: { name: "gvisor" }, handler: "runsc" });
+    expect(JSON.parse(prodOpen.outputs.sandbox.podTemplate).spec.runtimeClassName).toBe("gvisor");
+    expect(prodOpen.outputs.sandbox.runtimeClassName).toBe("gvisor");
+    expect(JSON.parse(prod.outputs.sandbox.podTemplate).spec.runtimeClassName).toBeUndefined();
+  });
+
+  it("exports the worker driver's own Pod manifest, with the pushed sandbox image digest", () => {
+    const image = prod.outputs.sandbox.image as string;
+    expect(image).toMatch(/^registry\.example\.com\/apex\/apex-sandbox@sha256:[0-9a-f]{64}$/);
+    const template = JSON.parse(prod.outputs.sandbox.podTemplate);
+    expect(template).toEqual(buildSandboxPod({ name: "apex-sandbox-template", image, argv: ["python3"] }));
+    const [cm] = inSandbox(prod, "kubernetes:core/v1:ConfigMap");
+    expect(JSON.parse(cm!.inputs.data["pod.json"])).toEqual(template);
+    const spec = template.spec;
+    expect(spec.automountServiceAccountToken).toBe(false);
+    expect(spec.securityContext.runAsUser).toBe(1000);
+    expect(spec.containers[0].securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
+    expect(spec.containers[0].resources.limits).toEqual({ cpu: "1", memory: "512Mi" });
+    expect(spec.volumes).toEqual([{ name: "tmp", emptyDir: { medium: "Memory", sizeLimit: sandboxSpec.tmpfs.kubernetes } }]);
+  });
+
+  it("builds and pushes the sandbox image from sandbox/Dockerfile beside the runtime image", () => {
+    const img = prod.one("docker:index/image:Image", (r) => r.inputs.build.dockerfile === "sandbox/Dockerfile");
+    expect(img.inputs).toMatchObject({ imageName: "registry.example.com/apex/apex-sandbox:0.1.0", skipPush: false, build: { context: "sandbox", platform: "linux/amd64" } });
+    expect(img.inputs.registry).toMatchObject({ server: "registry.example.com", username: "apex-ci" });
+    expect(img.plainInputs.registry).toBe("[secret]");
+    expect(sandboxRepository("apex/runtime")).toBe("apex/apex-sandbox");
+    expect(sandboxRepository("runtime")).toBe("apex-sandbox");
+  });
+});
+
+describe("sandbox on the docker target (dev)", () => {
+  it("builds the image locally on the stack's engine and creates no Kubernetes objects", () => {
+    const img = dev.one("docker:index/image:Image", (r) => r.inputs.build.dockerfile === "sandbox/Dockerfile");
+    expect(img.inputs).toMatchObject({ imageName: "apex/apex-sandbox:dev", skipPush: true });
+    expect(dev.outputs.sandbox.image).toBe("apex/apex-sandbox:dev");
+    expect(dev.outputs.sandbox.namespace).toBeUndefined();
+  });
+
+  it("exports the engine settings the worker's docker driver applies, all from the contract", () => {
+    const settings = dev.outputs.sandbox.dockerSettings;
+    expect(settings).toEqual(sandboxDockerSettings("apex/apex-sandbox:dev"));
+    expect(settings).toMatchObject({
+      User: "1000:1000",
+      WorkingDir: "/sandbox",
+      HostConfig: {
+        NetworkMode: "none",
+        ReadonlyRootfs: true,
+        Memory: 512 * 1024 * 1024,
+        MemorySwap: 512 * 1024 * 1024,
+        NanoCpus: 1e9,
+        PidsLimit: 100,
+        CapDrop: ["ALL"],
+        SecurityOpt: ["no-new-privileges"],
+        Privileged: false,
+      },
+    });
+    expect(settings.HostConfig.Tmpfs).toEqual({ "/tmp": `rw,noexec,nosuid,nodev,size=${64 * 1024 * 1024}` });
+  });
+});
+
+describe("sandbox/Dockerfile", () => {
+  it("is the seed's image: python:3.11-slim, USER 1000:1000, WORKDIR /sandbox", async () => {
+    const { readFileSync } = await import("node:fs");
+    const lines = readFileSync(`${__dirname}/../sandbox/Dockerfile`, "utf8").split("\n").filter((l) => l.trim() !== "" && !l.startsWith("#"));
+    expect(lines).toEqual(["FROM python:3.11-slim", "USER 1000:1000", `WORKDIR ${sandboxSpec.workdir}`, "COPY --chown=1000:1000 . ."]);
+  });
+});
