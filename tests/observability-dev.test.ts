@@ -174,4 +174,10 @@ describe("dev stack (docker): observability", () => {
   it("refuses a receiver whose secret is not set, naming the key", async () => {
     await expect(runStack({ stack: "dev", config: { observability: { alerting: { critical: ["pagerduty"], warning: [] } } } })).rejects.toThrow(/apex:alertmanagerPagerdutyRoutingKey/);
   });
+
+  it("rejects bad observability config naming the key", async () => {
+    await expect(runStack({ stack: "dev", config: { observability: { hosts: { grafana: "grafana.example.com" } } } })).rejects.toThrow(/apex:observability\.hosts\.grafana/);
+    await expect(runStack({ stack: "dev", config: { observability: { scrapeInterval: "15 seconds" } } })).rejects.toThrow(/apex:observability\.scrapeInterval.*Prometheus duration/);
+    await expect(runStack({ stack: "dev", config: { observability: { grafana: { deploy: false } } } })).rejects.toThrow(/apex:observability\.grafana\.url/);
+  });
 });

@@ -1,0 +1,197 @@
+/* eslint-disable @typescript-eslint/no-explicit-any */
+import { parse } from "yaml";
+import { beforeAll, describe, expect, it } from "vitest";
+import { runtimeEnv, services } from "../app/src/contract";
+import { runStack, type RecordedResource, type StackRun } from "./harness";
+import { NetworkPolicyEvaluator, type Endpoint } from "./harness/network-policy";
+
+const SECRETS = {
+  openaiApiKey: "sk-openai-KNOWN-0a1b2c3d4e5f",
+  anthropicApiKey: "sk-ant-KNOWN-9f8e7d6c5b4a",
+  postgresPassword: "pg-KNOWN-Zr8qL2mX7vT4",
+  registryPassword: "registry-KNOWN-t0k3n",
+  bootstrapAdminKey: "apex-admin-KNOWN-Q7w8E9r0T1y2U3i4",
+  alertmanagerPagerdutyRoutingKey: "pd-KNOWN-routing-key-42",
+  alertmanagerSlackUrl: "https://hooks.slack.com/services/KNOWN-slack",
+};
+const NS = "apex";
+const HOSTS = { grafana: "grafana.apex.example.com", jaeger: "jaeger.apex.example.com" };
+let run: StackRun;
+
+const ofKind = (kind: string) => run.ofType(`kubernetes:apps/v1:${kind}`);
+const workload = (name: string): RecordedResource => {
+  const hits = [...ofKind("Deployment"), ...ofKind("StatefulSet")].filter((r) => r.inputs.metadata.name === name);
+  if (hits.length !== 1) throw new Error(`expected one workload ${name}, found ${hits.length}`);
+  return hits[0]!;
+};
+const container = (w: RecordedResource): any => w.inputs.spec.template.spec.containers[0];
+const service = (name: string): RecordedResource => run.one("kubernetes:core/v1:Service", (r) => r.inputs.metadata.name === name);
+const configMap = (name: string): RecordedResource => run.one("kubernetes:core/v1:ConfigMap", (r) => r.inputs.metadata.name === name);
+const podLabels = (w: RecordedResource): Record<string, string> => w.inputs.spec.template.metadata.labels;
+const selects = (svc: RecordedResource, w: RecordedResource) =>
+  Object.entries(svc.inputs.spec.selector as Record<string, string>).every(([k, v]) => podLabels(w)[k] === v);
+
+/** `host:port` (host = Service name, optionally `.ns.svc`) -> the workload behind it, checked against the contract port. */
+function resolve(hostPort: string, contractPort: number): RecordedResource {
+  const [host, port] = hostPort.split(":");
+  expect(Number(port), hostPort).toBe(contractPort);
+  const [name, ns] = host!.split(".");
+  if (ns !== undefined) expect(ns).toBe(NS);
+  const svc = service(name!);
+  expect(svc.inputs.spec.ports.map((p: any) => p.port), `${name} ports`).toContain(contractPort);
+  const w = [...ofKind("Deployment"), ...ofKind("StatefulSet")].filter((x) => selects(svc, x));
+  expect(w, `Service ${name} selects one workload`).toHaveLength(1);
+  return w[0]!;
+}
+
+beforeAll(async () => {
+  run = await runStack({
+    stack: "prod",
+    secrets: SECRETS,
+    config: { observability: { hosts: HOSTS, alerting: { critical: ["pagerduty", "slack"], warning: ["slack"] } } },
+  });
+});
+
+describe("prod stack (kubernetes): observability", () => {
+  it("runs Prometheus, Grafana, Loki and Alertmanager as StatefulSets with PVCs, Jaeger, the exporter and Alloy as Deployments", () => {
+    const pvc = (name: string) => workload(name).inputs.spec.volumeClaimTemplates.map((t: any) => `${t.metadata.name}:${t.spec.resources.requests.storage}:${t.spec.storageClassName}`);
+    expect(pvc("prometheus")).toEqual(["data:20Gi:gp3"]);
+    expect(pvc("grafana")).toEqual(["data:1Gi:gp3"]);
+    expect(pvc("loki")).toEqual(["data:20Gi:gp3"]);
+    expect(pvc("alertmanager")).toEqual(["data:1Gi:gp3"]);
+    for (const name of ["jaeger", "postgres-exporter", "alloy"]) expect(workload(name).type).toBe("kubernetes:apps/v1:Deployment");
+    expect(container(workload("jaeger")).image).toBe("jaegertracing/all-in-one:1.53");
+    expect(container(workload("prometheus")).args).toContain("--storage.tsdb.retention.time=15d");
+    expect(container(workload("grafana")).image).toBe("grafana/grafana:10.2.3");
+  });
+
+  it("mounts the generated Prometheus config and rules from a ConfigMap into sibling directories", () => {
+    const pod = workload("prometheus").inputs.spec.template.spec;
+    const mounts = Object.fromEntries(container(workload("prometheus")).volumeMounts.map((m: any) => [m.name, m.mountPath]));
+    expect(mounts).toMatchObject({ config: "/etc/prometheus/config", rules: "/etc/prometheus/rules", data: "/prometheus" });
+    const cm = configMap("prometheus-config");
+    expect(pod.volumes.find((v: any) => v.name === "rules").configMap.items).toEqual([{ key: "rules.apex-alerts.yml", path: "apex-alerts.yml" }]);
+    expect(parse(cm.inputs.data["rules.apex-alerts.yml"]).groups[0].rules).toHaveLength(6);
+  });
+
+  it("scrapes every apex-api and apex-worker pod through headless Services, and the exporter and Alertmanager by Service", () => {
+    const config = parse(configMap("prometheus-config").inputs.data["config.prometheus.yml"]);
+    const jobs = Object.fromEntries(config.scrape_configs.map((j: any) => [j.job_name, j]));
+    for (const [job, contractPort] of [[services.api.name, services.api.httpPort], [services.worker.name, services.worker.metricsPort]] as const) {
+      const sd = jobs[job].dns_sd_configs[0];
+      expect(sd.port).toBe(contractPort);
+      const [name, ns] = String(sd.names[0]).split(".");
+      expect(ns).toBe(NS);
+      const headless = service(name!);
+      expect(headless.inputs.spec.clusterIP).toBe("None");
+      expect(headless.inputs.spec.ports[0].port).toBe(contractPort);
+      const w = workload(job);
+      expect(selects(headless, w), `${name} selects ${job}'s pods`).toBe(true);
+      expect(container(w).ports.map((p: any) => p.containerPort)).toContain(contractPort);
+    }
+    expect(container(resolve(jobs["postgres-exporter"].static_configs[0].targets[0], services.postgresExporter.port)).image).toContain("postgres-exporter");
+    expect(container(resolve(config.alerting.alertmanagers[0].static_configs[0].targets[0], services.alertmanager.port)).name).toBe("alertmanager");
+  });
+
+  it("keeps the Alertmanager config (receiver URLs and keys) in a Secret, never a ConfigMap", () => {
+    const secret = run.one("kubernetes:core/v1:Secret", (r) => r.inputs.metadata.name === "apex-observability");
+    const config = parse(secret.inputs.stringData.ALERTMANAGER_CONFIG);
+    const critical = config.receivers.find((r: any) => r.name === "critical");
+    expect(critical.pagerduty_configs[0].routing_key).toBe(SECRETS.alertmanagerPagerdutyRoutingKey);
+    expect(critical.slack_configs[0].api_url).toBe(SECRETS.alertmanagerSlackUrl);
+    expect(Object.keys(secret.inputs.stringData).sort()).toEqual(["ALERTMANAGER_CONFIG", "GF_SECURITY_ADMIN_PASSWORD"]);
+    expect(secret.plainInputs.stringData).toBe("[secret]");
+    const env = container(workload("alertmanager")).env.find((e: any) => e.name === "ALERTMANAGER_CONFIG");
+    expect(env.valueFrom.secretKeyRef).toEqual({ name: "apex-observability", key: "ALERTMANAGER_CONFIG" });
+    const configMaps = JSON.stringify(run.ofType("kubernetes:core/v1:ConfigMap").map((c) => c.inputs));
+    for (const s of [SECRETS.alertmanagerPagerdutyRoutingKey, SECRETS.alertmanagerSlackUrl]) expect(configMaps).not.toContain(s);
+    const plain = JSON.stringify(run.resources.map((r) => r.plainInputs));
+    for (const s of [SECRETS.alertmanagerPagerdutyRoutingKey, SECRETS.alertmanagerSlackUrl, SECRETS.postgresPassword]) expect(plain).not.toContain(s);
+  });
+
+  it("gives Grafana its admin password and postgres_exporter the database password by secretKeyRef", () => {
+    const gf = container(workload("grafana")).env.find((e: any) => e.name === "GF_SECURITY_ADMIN_PASSWORD");
+    expect(gf.valueFrom.secretKeyRef).toEqual({ name: "apex-observability", key: "GF_SECURITY_ADMIN_PASSWORD" });
+    const exporter = container(workload("postgres-exporter")).env;
+    expect(exporter.find((e: any) => e.name === "DATA_SOURCE_PASS").valueFrom.secretKeyRef).toEqual({ name: "apex-secrets", key: "POSTGRES_PASSWORD" });
+    const uri = exporter.find((e: any) => e.name === "DATA_SOURCE_URI").value as string;
+    expect(container(resolve(uri.split("/")[0]!, services.postgres.port)).name).toBe("postgres");
+  });
+
+  it("points Grafana's data sources at this stack's Services and ports, and the provider at the Grafana host", () => {
+    const ds = Object.fromEntries(run.ofType("grafana:oss/dataSource:DataSource").map((d) => [d.inputs.type, d.inputs]));
+    expect(container(resolve(new URL(ds.prometheus.url).host, services.prometheus.port)).name).toBe("prometheus");
+    expect(container(resolve(new URL(ds.jaeger.url).host, services.jaeger.uiPort)).name).toBe("jaeger");
+    expect(container(resolve(new URL(ds.loki.url).host, services.loki.port)).name).toBe("loki");
+    expect(run.one("pulumi:providers:grafana").inputs.url).toBe(`https://${HOSTS.grafana}`);
+    expect(run.ofType("grafana:oss/dashboard:Dashboard")).toHaveLength(4);
+  });
+
+  it("routes the configured UI hosts through the stack's Ingress with TLS, and outputs their URLs", () => {
+    const ingress = run.one("kubernetes:networking.k8s.io/v1:Ingress", (r) => r.inputs.metadata.name === "apex");
+    const rules = Object.fromEntries(ingress.inputs.spec.rules.map((r: any) => [r.host, r.http.paths[0].backend.service]));
+    expect(rules[HOSTS.grafana]).toEqual({ name: services.grafana.name, port: { number: services.grafana.port } });
+    expect(rules[HOSTS.jaeger]).toEqual({ name: services.jaeger.name, port: { number: services.jaeger.uiPort } });
+    expect(ingress.inputs.spec.tls[0].hosts).toEqual(expect.arrayContaining([HOSTS.grafana, HOSTS.jaeger]));
+    expect(run.outputs).toMatchObject({
+      grafanaUrl: `https://${HOSTS.grafana}`,
+      jaegerUrl: `https://${HOSTS.jaeger}`,
+      prometheusUrl: `http://prometheus.${NS}.svc.cluster.local:9090`,
+      alertmanagerUrl: `http://alertmanager.${NS}.svc.cluster.local:9093`,
+    });
+  });
+
+  it("tails pod logs with Alloy through the API: a Role on pods and pods/log, Loki as the sink", () => {
+    const alloy = workload("alloy");
+    expect(alloy.inputs.spec.template.spec.automountServiceAccountToken).toBe(true);
+    expect(alloy.inputs.spec.template.spec.volumes.some((v: any) => v.hostPath)).toBe(false);
+    const role = run.one("kubernetes:rbac.authorization.k8s.io/v1:Role", (r) => r.inputs.metadata.name === "alloy-pod-logs");
+    expect(role.inputs.rules).toEqual([{ apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get", "list", "watch"] }]);
+    const binding = run.one("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", (r) => r.inputs.metadata.name === "alloy-pod-logs");
+    expect(binding.inputs.subjects).toEqual([{ kind: "ServiceAccount", name: alloy.inputs.spec.template.spec.serviceAccountName, namespace: NS }]);
+    const config: string = configMap("alloy-config").inputs.data["config.config.alloy"];
+    const push = /url = "([^"]+)"/.exec(config)?.[1];
+    expect(container(resolve(new URL(push!).host, services.loki.port)).name).toBe("loki");
+    expect(config).toContain(`names = ["${NS}"]`);
+  });
+
+  it("sends the runtime's spans to Jaeger's OTLP port", () => {
+    for (const name of [services.api.name, services.worker.name]) {
+      const url = new URL(container(workload(name)).env.find((e: any) => e.name === runtimeEnv.otlpEndpoint).value);
+      expect(container(resolve(url.host, services.jaeger.otlpGrpcPort)).name).toBe("jaeger");
+    }
+  });
+
+  it("admits the observability flows through the default-deny namespace, and nothing more", () => {
+    const pod = (id: string, name: string): Endpoint => ({ id, namespace: NS, labels: { "app.kubernetes.io/name": name } });
+    const ev = new NetworkPolicyEvaluator(run.resources);
+    const p = pod("prometheus", "prometheus");
+    const api = pod("api", services.api.name);
+    const worker = pod("worker", services.worker.name);
+    const grafana = pod("grafana", "grafana");
+    const stranger = pod("stranger", "stranger");
+    expect(ev.allows(p, api, services.api.httpPort, "TCP")).toBe(true);
+    expect(ev.allows(p, worker, services.worker.metricsPort, "TCP")).toBe(true);
+    expect(ev.allows(p, pod("exporter", "postgres-exporter"), 9187, "TCP")).toBe(true);
+    expect(ev.allows(p, pod("am", "alertmanager"), 9093, "TCP")).toBe(true);
+    expect(ev.allows(worker, pod("jaeger", "jaeger"), 4317, "TCP")).toBe(true);
+    expect(ev.allows(grafana, p, 9090, "TCP")).toBe(true);
+    expect(ev.allows(grafana, pod("loki", "loki"), 3100, "TCP")).toBe(true);
+    expect(ev.allows(pod("alloy", "alloy"), pod("loki", "loki"), 3100, "TCP")).toBe(true);
+    expect(ev.allows(pod("exporter", "postgres-exporter"), pod("pg", "postgres"), 5432, "TCP")).toBe(true);
+    expect(ev.allows({ id: "nginx", namespace: "ingress-nginx", labels: {} }, grafana, 3000, "TCP")).toBe(true);
+    expect(ev.allows(pod("am", "alertmanager"), { id: "pagerduty", ip: "52.1.2.3" }, 443, "TCP")).toBe(true);
+    // Not opened: strangers scraping, Prometheus on other ports, Grafana straight to the database.
+    expect(ev.allows(stranger, p, 9090, "TCP")).toBe(false);
+    expect(ev.allows(stranger, api, services.api.httpPort, "TCP")).toBe(false);
+    expect(ev.allows(p, api, services.api.grpcPort, "TCP")).toBe(false);
+    expect(ev.allows(grafana, pod("pg", "postgres"), 5432, "TCP")).toBe(false);
+    expect(ev.allows(pod("am", "alertmanager"), { id: "metadata", ip: "169.254.169.254" }, 443, "TCP")).toBe(false);
+  });
+
+  it("uses no service discovery that needs RBAC for Prometheus", () => {
+    const prom = workload("prometheus");
+    expect(prom.inputs.spec.template.spec.automountServiceAccountToken).toBe(false);
+    expect(configMap("prometheus-config").inputs.data["config.prometheus.yml"]).not.toContain("kubernetes_sd_configs");
+  });
+});
