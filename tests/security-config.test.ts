@@ -1,13 +1,18 @@
 import { describe, expect, it } from "vitest";
 import { loadConfig, type ConfigSource } from "../config";
 
-/** A stack config from literal keys (JSON-encoded like the CLI passes them). */
+type Entry = [string, { value: string; secret: boolean }];
+
+/** Config entries from literal keys (JSON-encoded like the CLI passes them). */
+const entriesOf = (keys: Record<string, unknown>, secrets: Record<string, string>, plainSecrets: Record<string, string> = {}): Entry[] => [
+  ...Object.entries(keys).map(([k, v]): Entry => [k, { value: typeof v === "string" ? v : JSON.stringify(v), secret: false }]),
+  ...Object.entries(secrets).map(([k, v]): Entry => [k, { value: v, secret: true }]),
+  ...Object.entries(plainSecrets).map(([k, v]): Entry => [k, { value: v, secret: false }]),
+];
+
 const source = (stack: string, keys: Record<string, unknown>, secrets: Record<string, string> = {}): ConfigSource => ({
   stack,
-  entries: () => new Map([
-    ...Object.entries(keys).map(([k, v]) => [k, { value: typeof v === "string" ? v : JSON.stringify(v), secret: false }] as const),
-    ...Object.entries(secrets).map(([k, v]) => [k, { value: v, secret: true }] as const),
-  ]),
+  entries: () => new Map(entriesOf(keys, secrets)),
 });
 
 const prodBase = {
@@ -73,11 +78,8 @@ describe("security config", () => {
   it("refuses a plaintext Vault token", () => {
     const problems = problemsOf(() => loadConfig({
       stack: "prod",
-      entries: () => new Map([
-        ...Object.entries(prodBase).map(([k, v]) => [k, { value: typeof v === "string" ? v : JSON.stringify(v), secret: false }] as const),
-        ...Object.entries(prodSecrets).map(([k, v]) => [k, { value: v, secret: true }] as const),
-        ["vaultToken", { value: "hvs.plaintext-token", secret: false }] as const,
-      ]),
+      // The token given in plain text (`pulumi config set` without --secret).
+      entries: () => new Map(entriesOf(prodBase, prodSecrets, { vaultToken: "hvs.plaintext-token" })),
     }));
     expect(problems).toEqual([expect.stringMatching(/^apex:vaultToken: expected an encrypted \(secure:\) value/)]);
     expect(problems.join()).not.toContain("hvs.plaintext-token");

@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-explicit-any */
 import { beforeAll, describe, expect, it } from "vitest";
 import { services } from "../app/src/contract";
 import { apexVaultPolicies, renderVaultPolicy } from "../components/security/vault-policies";
