@@ -1,8 +1,10 @@
 /**
  * A worker in its own process, for the crash test: `node --import tsx worker-child.ts`.
- * Env: DATABASE_URL, APEX_LEASE_MS, WORKER_ID. Uses the test tools; prints "ready" once started.
+ * Env: DATABASE_URL, APEX_LEASE_MS, WORKER_ID, GRACE_MS. Uses the test tools; prints "ready"
+ * once started. SIGTERM is handled like apex-worker: stop claiming, drain within GRACE_MS, exit.
  */
 import { Worker } from "../../src/engine/worker";
+import { onShutdownSignal } from "../../src/bin/signals";
 import { openDb } from "../../src/store/db";
 import { refusingSandbox, ScriptedGateway, testTools } from "./engine-doubles";
 
@@ -13,6 +15,10 @@ async function main() {
     { id: process.env.WORKER_ID, leaseMs: Number(process.env.APEX_LEASE_MS ?? 1000), concurrency: 2 },
   );
   await worker.start();
+  onShutdownSignal(async () => {
+    await worker.stop(Number(process.env.GRACE_MS ?? 1000));
+    await db.close();
+  });
   process.stdout.write("ready\n");
 }
 

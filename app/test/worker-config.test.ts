@@ -1,0 +1,59 @@
+/** Runtime config from env: defaults from the contract, errors naming the variable, secrets masked. */
+import { describe, expect, it } from "vitest";
+import { describeConfig, loadConfig } from "../src/config";
+import { runtimeEnv } from "../src/contract/env";
+import { services } from "../src/contract/services";
+
+describe("loadConfig", () => {
+  it("defaults to embedded mode with the contract's ports", () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      databaseUrl: undefined,
+      redisUrl: undefined,
+      httpPort: services.api.httpPort,
+      grpcPort: services.api.grpcPort,
+      metricsPort: services.worker.metricsPort,
+      leaseMs: 30_000,
+      workerConcurrency: 4,
+      sandboxDriver: "local",
+    });
+  });
+
+  it("parses every variable and splices DATABASE_PASSWORD into DATABASE_URL", () => {
+    const c = loadConfig({
+      [runtimeEnv.databaseUrl]: "postgres://apex@postgres:5432/apex",
+      [runtimeEnv.databasePassword]: "s3cr3t/+@:#",
+      [runtimeEnv.redisUrl]: "redis://redis:6379",
+      [runtimeEnv.workerConcurrency]: "8",
+      [runtimeEnv.leaseMs]: "10000",
+      [runtimeEnv.sandboxDriver]: "kubernetes",
+      [runtimeEnv.openaiApiKey]: "sk-test",
+      [runtimeEnv.openaiBaseUrl]: "http://127.0.0.1:9999/v1",
+    });
+    // pg decodes the password with decodeURIComponent; reserved characters must survive the trip.
+    expect(decodeURIComponent(new URL(c.databaseUrl!).password)).toBe("s3cr3t/+@:#");
+    expect(c).toMatchObject({ redisUrl: "redis://redis:6379", workerConcurrency: 8, leaseMs: 10_000, sandboxDriver: "kubernetes" });
+    const shown = JSON.stringify(describeConfig(c));
+    expect(shown).not.toContain("s3cr3t");
+    expect(shown).not.toContain("sk-test");
+    expect(shown).toContain("[REDACTED]");
+  });
+
+  it("keeps a password already in the URL and treats empty values as unset", () => {
+    const c = loadConfig({ [runtimeEnv.databaseUrl]: "postgres://u:inurl@h/db", [runtimeEnv.databasePassword]: "other", [runtimeEnv.redisUrl]: "" });
+    expect(new URL(c.databaseUrl!).password).toBe("inurl");
+    expect(c.redisUrl).toBeUndefined();
+  });
+
+  it.each([
+    [runtimeEnv.httpPort, "eighty", /APEX_HTTP_PORT/],
+    [runtimeEnv.leaseMs, "5", /APEX_LEASE_MS: .*1000/],
+    [runtimeEnv.workerConcurrency, "0", /APEX_WORKER_CONCURRENCY/],
+    [runtimeEnv.sandboxDriver, "chroot", /APEX_SANDBOX_DRIVER/],
+    [runtimeEnv.databaseUrl, "mysql://x", /DATABASE_URL: expected a postgres:\/\/ URL/],
+    [runtimeEnv.redisUrl, "http://x", /REDIS_URL: expected a redis:\/\/ URL/],
+    [runtimeEnv.openaiBaseUrl, "not a url", /OPENAI_BASE_URL/],
+  ])("rejects a bad %s naming it", (key, value, message) => {
+    expect(() => loadConfig({ [key]: value })).toThrow(message);
+  });
+});
