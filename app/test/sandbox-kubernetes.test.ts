@@ -23,6 +23,8 @@ class FakeKubeApi {
   private rv = 100;
   /** Leave new pods Pending forever (unschedulable). */
   holdPending = false;
+  /** Pending with this container waiting reason (e.g. an image the kubelet cannot use). */
+  waitingReason: string | undefined;
   /** Close the next watch at once with no events (a dropped connection). */
   dropNextWatch = false;
   private server: Server = createServer((req, res) => void this.handle(req, res));
@@ -70,7 +72,10 @@ class FakeKubeApi {
       const entry = { pod: { ...pod, metadata: { ...pod.metadata, resourceVersion: String(++this.rv), uid: "u" }, status: { phase: "Pending" } }, logs: "" };
       this.pods.set(pod.metadata.name, entry);
       json(201, entry.pod);
-      if (!this.holdPending) setTimeout(() => this.runPod(pod.metadata.name), 20);
+      const waiting = this.waitingReason;
+      if (waiting) {
+        setTimeout(() => this.bump(pod.metadata.name, { containerStatuses: [{ name: "sandbox", ready: false, restartCount: 0, image: pod.spec.containers[0].image, imageID: "", state: { waiting: { reason: waiting, message: "bad image reference" } } }] }), 20);
+      } else if (!this.holdPending) setTimeout(() => this.runPod(pod.metadata.name), 20);
       return;
     }
     if (req.method === "GET" && !name && url.searchParams.get("watch") === "true") {
@@ -214,6 +219,7 @@ contexts: [{ name: test, context: { cluster: fake, user: worker, namespace: apex
   });
   afterEach(() => {
     api.holdPending = false;
+    api.waitingReason = undefined;
   });
   afterAll(async () => {
     driver.close();
@@ -253,6 +259,14 @@ contexts: [{ name: test, context: { cluster: fake, user: worker, namespace: apex
     api.holdPending = true;
     const r = await driver.run(req(["true"], { timeoutMs: 500 }));
     expect(r).toMatchObject({ timedOut: true, exitCode: null, stdout: "" });
+    expect(api.pods.size).toBe(0);
+  });
+
+  it("fails at once, and cleans up, when the container can never start", async () => {
+    api.waitingReason = "InvalidImageName";
+    const t0 = Date.now();
+    await expect(driver.run(req(["true"], { timeoutMs: 20_000 }))).rejects.toThrow(/cannot start: InvalidImageName: bad image reference/);
+    expect(Date.now() - t0).toBeLessThan(2000);
     expect(api.pods.size).toBe(0);
   });
 

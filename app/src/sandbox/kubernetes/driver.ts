@@ -32,12 +32,25 @@ interface PodStatus {
     message?: string;
     containerStatuses?: {
       name: string;
-      state?: { terminated?: { exitCode: number; signal?: number; reason?: string } };
+      state?: {
+        terminated?: { exitCode: number; signal?: number; reason?: string };
+        waiting?: { reason?: string; message?: string };
+      };
     }[];
   };
 }
 
 const terminalPhases = new Set(["Succeeded", "Failed"]);
+/** Container waiting reasons that no amount of waiting fixes: fail the run at once. */
+const hopelessWaitingReasons = new Set(["InvalidImageName", "ErrImageNeverPull", "CreateContainerConfigError", "CreateContainerError"]);
+
+function hopeless(pod: PodStatus): string | undefined {
+  for (const c of pod.status?.containerStatuses ?? []) {
+    const w = c.state?.waiting;
+    if (w?.reason && hopelessWaitingReasons.has(w.reason)) return `${w.reason}${w.message ? `: ${w.message}` : ""}`;
+  }
+  return undefined;
+}
 
 function signalName(n: number | undefined): string | null {
   if (n === undefined || n === 0) return null;
@@ -169,6 +182,8 @@ export class KubernetesSandboxDriver implements SandboxDriver {
           if (ev.type === "DELETED") throw new SandboxError(`kubernetes sandbox: pod ${name} was deleted before it finished`);
           rv = ev.object.metadata?.resourceVersion ?? rv;
           if (terminalPhases.has(ev.object.status?.phase ?? "")) return ev.object;
+          const stuck = hopeless(ev.object);
+          if (stuck) throw new SandboxError(`kubernetes sandbox: pod ${name} cannot start: ${stuck}`);
         }
       } catch (err) {
         if (signal.aborted || (err instanceof SandboxError && !(err instanceof KubeApiError && err.status === 410))) throw err;
