@@ -1,11 +1,13 @@
 /**
  * Route x role matrix over HTTP: every /v1 route for anonymous, revoked, admin, operator, viewer and
  * agent callers (agent keys on their own and on another agent's resources), through Fastify's
- * inject, and a sample of it over a real socket on an ephemeral port.
+ * inject, and a sample of it over a real socket on an ephemeral port; on PGlite and on Postgres,
+ * with the real service and a real worker.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FastifyInstance } from "fastify";
 import { buildHttpServer } from "../src/api/http/server";
+import { storeKinds } from "./helpers/db";
 import { callers, createApiFixture, type ApiFixture, type Caller } from "./api-support/fixture";
 import { matrix, type MatrixCase, type Outcome, type PreparedCall } from "./api-support/matrix";
 
@@ -18,16 +20,6 @@ const statusOf: Record<Exclude<Outcome, "ok">, number> = {
 let fx: ApiFixture;
 let app: FastifyInstance;
 
-beforeAll(async () => {
-  fx = await createApiFixture({ store: "pglite", service: "real" });
-  app = buildHttpServer(fx.deps);
-  await app.ready();
-});
-
-afterAll(async () => {
-  await app?.close();
-  await fx?.close();
-});
 
 async function keyCounts(): Promise<string> {
   const { rows } = await fx.store.db.query<{ total: number; revoked: number }>(
@@ -69,65 +61,78 @@ async function expectCell(c: MatrixCase, caller: Caller, call: PreparedCall, sen
   }
 }
 
-describe.each(matrix.map((c) => [c.name, c] as const))("HTTP %s", (_name, c) => {
-  it.each(callers.map((caller) => [caller, c.expect[caller]] as const))("%s -> %s", async (caller) => {
-    const call = await c.prepare(fx, caller);
-    const token = fx.tokens[caller];
-    await expectCell(c, caller, call, async () => {
-      const res = await app.inject({
-        method: c.method,
-        url: call.url,
-        headers: token ? { authorization: `Bearer ${token}` } : {},
-        ...(call.body === undefined ? {} : { payload: call.body as object }),
-      });
-      return { status: res.statusCode, headers: res.headers, body: res.body };
-    });
-  });
-});
-
-describe("HTTP over a real socket", () => {
-  let server: FastifyInstance;
-  let base: string;
-
+describe.each(storeKinds)("on %s", (kind) => {
   beforeAll(async () => {
-    server = buildHttpServer(fx.deps);
-    await server.listen({ port: 0, host: "127.0.0.1" });
-    const address = server.server.address();
-    if (!address || typeof address === "string") throw new Error("no TCP address");
-    base = `http://127.0.0.1:${address.port}`;
-  });
-  afterAll(async () => {
-    await server?.close();
+    fx = await createApiFixture({ store: kind, service: "real" });
+    app = buildHttpServer(fx.deps);
+    await app.ready();
   });
 
-  const sample = matrix.filter((c) => ["submit DAG for another agent", "get another agent's DAG", "watch own agent's DAG", "create an API key"].includes(c.name));
-  describe.each(sample.map((c) => [c.name, c] as const))("%s", (_name, c) => {
-    it.each(callers.map((caller) => [caller] as const))("%s", async (caller) => {
+  afterAll(async () => {
+    await app?.close();
+    await fx?.close();
+  });
+
+  describe.each(matrix.map((c) => [c.name, c] as const))("HTTP %s", (_name, c) => {
+    it.each(callers.map((caller) => [caller, c.expect[caller]] as const))("%s -> %s", async (caller) => {
       const call = await c.prepare(fx, caller);
       const token = fx.tokens[caller];
       await expectCell(c, caller, call, async () => {
-        const res = await fetch(base + call.url, {
+        const res = await app.inject({
           method: c.method,
-          headers: {
-            ...(token ? { authorization: `Bearer ${token}` } : {}),
-            ...(call.body === undefined ? {} : { "content-type": "application/json" }),
-          },
-          ...(call.body === undefined ? {} : { body: JSON.stringify(call.body) }),
+          url: call.url,
+          headers: token ? { authorization: `Bearer ${token}` } : {},
+          ...(call.body === undefined ? {} : { payload: call.body as object }),
         });
-        return { status: res.status, headers: Object.fromEntries(res.headers), body: await res.text() };
+        return { status: res.statusCode, headers: res.headers, body: res.body };
       });
     });
   });
 
-  it("a key revoked through the API is refused on the very next request", async () => {
-    const admin = { authorization: `Bearer ${fx.tokens.admin}`, "content-type": "application/json" };
-    const created = (await (await fetch(`${base}/v1/api-keys`, { method: "POST", headers: admin, body: JSON.stringify({ name: "short-lived", role: "viewer" }) })).json()) as {
-      id: string;
-      secret: string;
-    };
-    const asNew = { authorization: `Bearer ${created.secret}` };
-    expect((await fetch(`${base}/v1/agents`, { headers: asNew })).status).toBe(200);
-    expect((await fetch(`${base}/v1/api-keys/${created.id}`, { method: "DELETE", headers: { authorization: admin.authorization } })).status).toBe(200);
-    expect((await fetch(`${base}/v1/agents`, { headers: asNew })).status).toBe(401);
+  describe("HTTP over a real socket", () => {
+    let server: FastifyInstance;
+    let base: string;
+
+    beforeAll(async () => {
+      server = buildHttpServer(fx.deps);
+      await server.listen({ port: 0, host: "127.0.0.1" });
+      const address = server.server.address();
+      if (!address || typeof address === "string") throw new Error("no TCP address");
+      base = `http://127.0.0.1:${address.port}`;
+    });
+    afterAll(async () => {
+      await server?.close();
+    });
+
+    const sample = matrix.filter((c) => ["submit DAG for another agent", "get another agent's DAG", "watch own agent's DAG", "create an API key"].includes(c.name));
+    describe.each(sample.map((c) => [c.name, c] as const))("%s", (_name, c) => {
+      it.each(callers.map((caller) => [caller] as const))("%s", async (caller) => {
+        const call = await c.prepare(fx, caller);
+        const token = fx.tokens[caller];
+        await expectCell(c, caller, call, async () => {
+          const res = await fetch(base + call.url, {
+            method: c.method,
+            headers: {
+              ...(token ? { authorization: `Bearer ${token}` } : {}),
+              ...(call.body === undefined ? {} : { "content-type": "application/json" }),
+            },
+            ...(call.body === undefined ? {} : { body: JSON.stringify(call.body) }),
+          });
+          return { status: res.status, headers: Object.fromEntries(res.headers), body: await res.text() };
+        });
+      });
+    });
+
+    it("a key revoked through the API is refused on the very next request", async () => {
+      const admin = { authorization: `Bearer ${fx.tokens.admin}`, "content-type": "application/json" };
+      const created = (await (await fetch(`${base}/v1/api-keys`, { method: "POST", headers: admin, body: JSON.stringify({ name: "short-lived", role: "viewer" }) })).json()) as {
+        id: string;
+        secret: string;
+      };
+      const asNew = { authorization: `Bearer ${created.secret}` };
+      expect((await fetch(`${base}/v1/agents`, { headers: asNew })).status).toBe(200);
+      expect((await fetch(`${base}/v1/api-keys/${created.id}`, { method: "DELETE", headers: { authorization: admin.authorization } })).status).toBe(200);
+      expect((await fetch(`${base}/v1/agents`, { headers: asNew })).status).toBe(401);
+    });
   });
 });
