@@ -1,4 +1,4 @@
-/** Cost (seed §5.3): cost per hour, cost by model (pie), cost by agent (bar). */
+/** Cost (seed §5.3): cost per hour, cost by model (pie), cost by agent (bar); plus the tokens behind the cost. */
 import type { Dashboard } from "@grafana/grafana-foundation-sdk/dashboard";
 import { PanelBuilder as TimeseriesPanel } from "@grafana/grafana-foundation-sdk/timeseries";
 import { PanelBuilder as PiechartPanel, PieChartType, PieChartLabels, PieChartLegendOptionsBuilder, PieChartLegendValues } from "@grafana/grafana-foundation-sdk/piechart";
@@ -8,7 +8,7 @@ import { metrics } from "../app/src/contract/metrics";
 import { apexDashboard, instantTable, query, range, rateInterval, legend, thresholds } from "./common";
 
 export function costDashboard(): Dashboard {
-  const { costTotal, agentCostTotal } = metrics;
+  const { costTotal, agentCostTotal, tokensTotal } = metrics;
   return apexDashboard("apex-cost", "Apex / Cost", "LLM spend in US dollars: per hour, per model, per agent.")
     .withPanel(
       new TimeseriesPanel()
@@ -42,6 +42,16 @@ export function costDashboard(): Dashboard {
         .orientation(VizOrientation.Horizontal)
         .thresholds(thresholds())
         .span(12).height(10),
+    )
+    .withPanel(
+      new TimeseriesPanel()
+        .title("Tokens per hour by model")
+        .description("LLM tokens per hour by provider/model and kind (input, output, cached).")
+        .legend(legend())
+        .withTarget(query("A", `sum by (model, kind) (rate(${tokensTotal.name}[${rateInterval}])) * 3600`, "{{model}} {{kind}}"))
+        .unit("short").min(0)
+        .thresholds(thresholds())
+        .span(24).height(9),
     )
     .build();
 }

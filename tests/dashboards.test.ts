@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { allMetricNames, metrics } from "../app/src/contract/metrics";
 import { apexDashboards } from "../dashboards";
 import { metricFamily, metricNamesIn } from "../components/observability/promql-metrics";
+import { observedMetricFamilies } from "../components/observability/queried-metrics";
 
 interface Panel {
   id?: number;
@@ -35,7 +36,7 @@ describe("dashboards", () => {
   it.each([
     ["apex-overview", [["gauge", "Active agents"], ["gauge", "Running tasks"], ["stat", "Total cost"], ["stat", "Success rate"]]],
     ["apex-performance", [["timeseries", "Task latency P50 / P95 / P99"], ["timeseries", "LLM latency by model"], ["timeseries", "Queue depth"], ["timeseries", "Worker utilization"]]],
-    ["apex-cost", [["timeseries", "Cost per hour"], ["piechart", "Cost by model"], ["barchart", "Cost by agent"]]],
+    ["apex-cost", [["timeseries", "Cost per hour"], ["piechart", "Cost by model"], ["barchart", "Cost by agent"], ["timeseries", "Tokens per hour by model"]]],
     ["apex-errors", [["timeseries", "Error rate"], ["barchart", "Errors by type"], ["state-timeline", "Circuit breaker state"]]],
   ])("%s has every panel the seed lists, with the right visualisation", (uid, panels) => {
     expect(byUid(uid).panels.map((p) => [p.type, p.title])).toEqual(panels);
@@ -101,6 +102,14 @@ describe("dashboards", () => {
     expect(metrics.taskErrorsTotal.labels).toContain("error_type");
     expect(target("apex-errors", "Errors by type")).toContain(`sum by (error_type) (increase(${metrics.taskErrorsTotal.name}`);
     expect(target("apex-errors", "Circuit breaker state")).toBe(`max by (provider) (${metrics.circuitBreakerState.name})`);
+  });
+});
+
+describe("observedMetricFamilies", () => {
+  it("lists what the runtime must expose: every contract metric is shown somewhere, alerts add only pg_up", () => {
+    const { dashboards: shown, alerts } = observedMetricFamilies();
+    expect(shown).toEqual([...allMetricNames].sort());
+    expect(alerts.filter((n) => !allMetricNames.includes(n))).toEqual(["pg_up"]);
   });
 });
 

@@ -25,3 +25,15 @@ export const metricFamily = (name: string, histograms: readonly string[]): strin
   for (const h of histograms) if (name === `${h}_bucket` || name === `${h}_sum` || name === `${h}_count`) return h;
   return name;
 };
+
+/**
+ * Every metric name the dashboards and alert rules query (histogram series folded to their
+ * family), for the end-to-end check that the running runtime exposes them all.
+ */
+export function queriedMetricNames(
+  exprs: { readonly dashboards: readonly string[]; readonly alerts: readonly string[] },
+  histograms: readonly string[],
+): { dashboards: string[]; alerts: string[] } {
+  const names = (list: readonly string[]) => [...new Set(list.flatMap((e) => metricNamesIn(e)).map((n) => metricFamily(n, histograms)))].sort();
+  return { dashboards: names(exprs.dashboards), alerts: names(exprs.alerts) };
+}
