@@ -25,6 +25,8 @@
  *   secrets     secret `apex` keys -> plaintext; `secure:` entries of the stack file that are not
  *               given here get a recognisable generated value
  *   stackFile   false: start from an empty config instead of Pulumi.<stack>.yaml
+ *   program     a function to run instead of index.ts (component tests: build a few components
+ *               with `new ...` inside it); what it returns becomes `outputs`
  *
  * The mock runtime is process-global: runs are serialised, and each test file keeps vitest's
  * per-file isolation. Config errors reject the returned promise with the ConfigError.
@@ -62,6 +64,8 @@ export interface StackRun {
 
 export interface RunStackOptions {
   readonly stack: string;
+  /** Run this instead of index.ts (component tests); its return value becomes the outputs. */
+  readonly program?: () => unknown;
   readonly config?: Readonly<Record<string, unknown>>;
   readonly secrets?: Readonly<Record<string, string>>;
   readonly stackFile?: boolean;
@@ -188,10 +192,15 @@ async function runOnce(options: RunStackOptions): Promise<StackRun> {
   captureRegistrations(meta);
   pulumi.runtime.setAllConfig(flat, secretKeys);
 
-  const mod = (await import("../../index")) as unknown as { default?: () => unknown } | (() => unknown);
-  const program = typeof mod === "function" ? mod : mod.default;
-  if (typeof program !== "function") throw new Error("index.ts must export the program function (export = apex)");
-  const rawOutputs = program() as Record<string, unknown>;
+  const program = options.program ?? (await loadProgram());
+  let rawOutputs: Record<string, unknown>;
+  try {
+    rawOutputs = ((await program()) ?? {}) as Record<string, unknown>;
+  } catch (e) {
+    // Let what registered before the failure drain, so it does not land on the next run's mocks.
+    await waitForRPCs().catch(() => undefined);
+    throw e;
+  }
   const outputs = await new Promise<Record<string, unknown>>((resolve) => {
     pulumi.output(rawOutputs).apply((v) => resolve(v as Record<string, unknown>));
   });
@@ -223,6 +232,13 @@ async function runOnce(options: RunStackOptions): Promise<StackRun> {
     },
     dependenciesOf: (r) => r.dependencies.map((u) => byUrn.get(u)).filter((x): x is RecordedResource => x !== undefined),
   };
+}
+
+async function loadProgram(): Promise<() => unknown> {
+  const mod = (await import("../../index")) as unknown as { default?: () => unknown } | (() => unknown);
+  const program = typeof mod === "function" ? mod : mod.default;
+  if (typeof program !== "function") throw new Error("index.ts must export the program function (export = apex)");
+  return program;
 }
 
 /** Whether a stack output (plain value, Output, or object holding Outputs) is secret. */
