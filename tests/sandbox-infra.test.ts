@@ -118,7 +118,7 @@ describe("sandbox on the docker target (dev)", () => {
     expect(dev.outputs.sandbox.namespace).toBeUndefined();
   });
 
-  it("exports the engine settings the worker's docker driver applies, all from the contract", () => {
+  it("exports the engine settings the worker's docker driver applies (its own builder), all from the contract", () => {
     const settings = dev.outputs.sandbox.dockerSettings;
     expect(settings).toEqual(sandboxDockerSettings("apex/apex-sandbox:dev"));
     expect(settings).toMatchObject({
@@ -134,7 +134,9 @@ describe("sandbox on the docker target (dev)", () => {
         CapDrop: ["ALL"],
         SecurityOpt: ["no-new-privileges"],
         Privileged: false,
+        IpcMode: "private",
       },
+      NetworkDisabled: true,
     });
     expect(settings.HostConfig.Tmpfs).toEqual({ "/tmp": `rw,noexec,nosuid,nodev,size=${64 * 1024 * 1024}` });
   });

@@ -1,31 +1,12 @@
-import { sandboxSpec } from "../../app/src/contract";
+import { buildSandboxContainer, type SandboxContainerConfig } from "../../app/src/sandbox/docker/container-spec";
 
 /**
- * The sandbox constraints in the Docker Engine API's terms (container create: `User` plus
- * `HostConfig`), derived from the contract the worker's docker driver also reads. The dev stack
- * exports them so the constraints are visible where the containers are not: Docker sandboxes are
- * started at run time by the worker, not declared by Pulumi.
+ * The Docker Engine `ContainerCreate` body of a sandbox run, from the worker's docker driver
+ * itself (its constraints come from the contract). Docker sandboxes are started at run time by
+ * the worker, not declared by Pulumi, so the dev stack exports this to make them visible.
  */
-export function sandboxDockerSettings(image: string) {
-  const { uid, gid } = sandboxSpec.user;
-  return {
-    Image: image,
-    User: `${uid}:${gid}`,
-    WorkingDir: sandboxSpec.workdir,
-    HostConfig: {
-      NetworkMode: sandboxSpec.network,
-      ReadonlyRootfs: sandboxSpec.readOnlyRootFilesystem,
-      Tmpfs: { [sandboxSpec.tmpfs.path]: `rw,noexec,nosuid,nodev,size=${sandboxSpec.tmpfs.sizeBytes}` },
-      Memory: sandboxSpec.memory.bytes,
-      // Equal to Memory: no swap on top of the limit.
-      MemorySwap: sandboxSpec.memory.bytes,
-      NanoCpus: sandboxSpec.cpu.cores * 1e9,
-      PidsLimit: sandboxSpec.pidsLimit,
-      CapDrop: [...sandboxSpec.capDrop],
-      SecurityOpt: sandboxSpec.noNewPrivileges ? ["no-new-privileges"] : [],
-      Privileged: false,
-    },
-  };
+export function sandboxDockerSettings(image: string): SandboxContainerConfig {
+  return buildSandboxContainer({ image, argv: ["python3"], withStdin: false });
 }
 
-export type SandboxDockerSettings = ReturnType<typeof sandboxDockerSettings>;
+export type SandboxDockerSettings = SandboxContainerConfig;
