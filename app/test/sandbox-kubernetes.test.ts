@@ -1,13 +1,14 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Pod } from "kubernetes-models/v1";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { sandboxSpec } from "../src/contract";
 import { SandboxError } from "../src/sandbox/errors";
-import { inClusterConnection, kubeconfigConnection } from "../src/sandbox/kubernetes/client";
+import { KubeClient, inClusterConnection, kubeconfigConnection } from "../src/sandbox/kubernetes/client";
 import { KubernetesSandboxDriver } from "../src/sandbox/kubernetes/driver";
 import { buildSandboxPod, type SandboxPod } from "../src/sandbox/pod-template";
 
@@ -324,5 +325,44 @@ contexts: [{ name: a, context: { cluster: c, user: u } }]
     expect([c.server, c.ca?.toString(), c.cert?.toString(), c.key?.toString()]).toEqual(["https://k.example:6443", "CA", "CERT", "KEY"]);
     expect(() => kubeconfigConnection(join(d, "config"), "other")).toThrow(/no context "other"/);
     rmSync(d, { recursive: true, force: true });
+  });
+});
+
+describe("kubernetes client over TLS", () => {
+  it("trusts the cluster CA it is given, and only that", async () => {
+    const d = mkdtempSync(join(tmpdir(), "apex-tls-"));
+    try {
+      const gen = spawnSync("openssl", [
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+        "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", join(d, "key.pem"), "-out", join(d, "cert.pem"),
+      ]);
+      if (gen.error || gen.status !== 0) {
+        console.warn(`skipped: openssl cannot make a test certificate (${gen.error?.message ?? gen.stderr.toString()})`);
+        return;
+      }
+      const cert = readFileSync(join(d, "cert.pem"));
+      const seen: string[] = [];
+      const server = createHttpsServer({ cert, key: readFileSync(join(d, "key.pem")) }, (req, res) => {
+        seen.push(req.headers.authorization ?? "");
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ kind: "PodList", items: [] }));
+      });
+      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+      const server_ = `https://127.0.0.1:${(server.address() as { port: number }).port}`;
+      try {
+        const good = new KubeClient({ server: server_, token: "t0k", ca: cert });
+        expect(await good.request("GET", "/api/v1/namespaces/apex-sandbox/pods")).toEqual({ kind: "PodList", items: [] });
+        expect(seen).toEqual(["Bearer t0k"]);
+        good.close();
+        const untrusted = new KubeClient({ server: server_, token: "t0k" });
+        await expect(untrusted.request("GET", "/api/v1/namespaces/apex-sandbox/pods")).rejects.toThrow(/self[- ]signed/i);
+        untrusted.close();
+        expect(seen).toHaveLength(1); // the token never went to a server it could not verify
+      } finally {
+        server.closeAllConnections();
+        server.close();
+      }
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
   });
 });
