@@ -1,9 +1,10 @@
 /**
  * End to end through the real wiring: apex-local (HTTP + gRPC API and a worker in one process,
  * real LLM gateway with the local provider, real tool registry) on ephemeral ports, driven by the
- * demo client over HTTP with examples/research.json; on PGlite and on Postgres. Plus the worker's
- * metrics server.
+ * demo client over HTTP with examples/research.json; on PGlite with in-process coordination and
+ * on Postgres with Redis. Plus the worker's metrics server.
  */
+import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { allMetricNames } from "../src/contract/metrics";
@@ -22,12 +23,14 @@ describe.each(["pglite", "postgres"] as const)("apex-local on %s", (kind) => {
   it("runs examples/research.json over HTTP to completion with tokens and cost", async () => {
     pg = kind === "postgres" ? await createTestDatabase() : undefined;
     const local = await startLocal({
-      env: { ...(pg ? { DATABASE_URL: pg.url } : {}), LOG_LEVEL: "warn" },
+      env: { ...(pg ? { DATABASE_URL: pg.url, REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379" } : {}), LOG_LEVEL: "warn" },
       overrides: { httpPort: 0, grpcPort: 0, bootstrapAdminKey: adminKey },
       adminKeyFile: null,
+      redisKeyPrefix: `apex-t-${randomBytes(4).toString("hex")}:`,
     });
     try {
       expect(local.runtime.db.kind).toBe(kind);
+      expect(local.runtime.config.redisUrl !== undefined).toBe(kind === "postgres");
       const lines: string[] = [];
       const view = await runDemo({ baseUrl: `http://127.0.0.1:${local.api.httpPort}`, apiKey: adminKey, file: example, print: (l) => lines.push(l), timeoutMs: 60_000 });
       expect(view.status).toBe("succeeded");

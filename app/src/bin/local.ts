@@ -32,11 +32,12 @@ export interface StartLocalOptions {
   /** Where to write the admin key; null: do not write it. */
   readonly adminKeyFile?: string | null;
   readonly host?: string;
+  readonly redisKeyPrefix?: string;
 }
 
 export async function startLocal(options: StartLocalOptions = {}): Promise<LocalRuntime> {
   const config: RuntimeConfig = { ...loadConfig(options.env ?? process.env), ...options.overrides };
-  const runtime = await openRuntime(config, { pgliteDataDir: options.dataDir });
+  const runtime = await openRuntime(config, { pgliteDataDir: options.dataDir, redisKeyPrefix: options.redisKeyPrefix });
   const api = await startApi(runtime, { http: config.httpPort, grpc: config.grpcPort }, options.host ?? "127.0.0.1");
   const worker = createWorker(runtime);
   await worker.start();

@@ -37,13 +37,15 @@ export interface Runtime {
 export interface OpenRuntimeOptions {
   /** PGlite data directory when no DATABASE_URL; default in-memory. */
   readonly pgliteDataDir?: string;
+  /** Prefix of Redis keys and channels; default "apex:" (tests isolate themselves with their own). */
+  readonly redisKeyPrefix?: string;
 }
 
 export async function openRuntime(config: RuntimeConfig, options: OpenRuntimeOptions = {}): Promise<Runtime> {
   const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: options.pgliteDataDir });
   const applied = await migrate(db);
   if (applied.length > 0) logger.info({ migrations: applied }, "database migrations applied");
-  const coordination = await createCoordination({ redisUrl: config.redisUrl });
+  const coordination = await createCoordination({ redisUrl: config.redisUrl, keyPrefix: options.redisKeyPrefix });
   const llm = createLlmGateway({
     coordination,
     openai: config.openaiApiKey ? { apiKey: config.openaiApiKey, baseURL: config.openaiBaseUrl } : undefined,
