@@ -126,6 +126,10 @@ describe("dev stack (docker)", () => {
     expect(image.inputs).toMatchObject({ imageName: "apex/runtime:dev", skipPush: true, build: { context: ".", dockerfile: "app/Dockerfile" } });
     expect(image.inputs.registry).toBeUndefined();
     for (const c of [...byAlias(services.api.name), ...byAlias(services.worker.name)]) expect(c.inputs.image).toBe("apex/runtime:dev");
+    // The image's CMD per process (app/Dockerfile: WORKDIR /app), its entrypoint untouched.
+    expect(containerNamed("apex-dev-apex-api").inputs.command).toEqual(["node", "dist/bin/apex-api.js"]);
+    expect(containerNamed("apex-dev-apex-worker-1").inputs.command).toEqual(["node", "dist/bin/apex-worker.js"]);
+    expect(containerNamed("apex-dev-apex-api").inputs.entrypoints).toBeUndefined();
   });
 
   it("mounts the Docker socket into the workers and no other foundation container (dev sandbox driver)", () => {

@@ -154,7 +154,10 @@ describe("prod stack (kubernetes)", () => {
     expect(api.readinessProbe.httpGet).toEqual({ path: "/readyz", port: services.api.httpPort });
     expect(api.livenessProbe.httpGet).toEqual({ path: "/healthz", port: services.api.httpPort });
     expect(api.volumeMounts).toContainEqual({ name: "tmp", mountPath: "/tmp" });
+    expect(api.args).toEqual(["node", "dist/bin/apex-api.js"]);
+    expect(api.command).toBeUndefined();
     const worker = container(workload(services.worker.name));
+    expect(worker.args).toEqual(["node", "dist/bin/apex-worker.js"]);
     expect(worker.readinessProbe.httpGet).toEqual({ path: "/healthz", port: services.worker.metricsPort });
     expect(worker.ports).toEqual([{ name: "metrics", containerPort: services.worker.metricsPort, protocol: "TCP" }]);
   });

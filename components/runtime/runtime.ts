@@ -12,10 +12,13 @@ import {
   type VolumeSpec,
 } from "../service";
 
-/** How each process starts inside the runtime image (app/Dockerfile). */
+/**
+ * How each process starts inside the runtime image: the image's CMD (WORKDIR /app, see
+ * app/Dockerfile), passed as args so the node image's entrypoint stays in place.
+ */
 export const runtimeCommands = {
-  api: ["node", "app/dist/bin/apex-api.js"],
-  worker: ["node", "app/dist/bin/apex-worker.js"],
+  api: ["node", "dist/bin/apex-api.js"],
+  worker: ["node", "dist/bin/apex-worker.js"],
 } as const;
 
 export interface ProcessSettings {
@@ -92,7 +95,7 @@ export function apiSpec(args: ApexRuntimeArgs): ServiceSpec {
     name: api.name,
     component: "api",
     image: args.image,
-    command: [...runtimeCommands.api],
+    args: [...runtimeCommands.api],
     ports: [
       { name: "http", port: api.httpPort, hostPort: api.httpPort, metrics: true, appProtocol: "http" },
       { name: "grpc", port: api.grpcPort, hostPort: api.grpcPort, appProtocol: "grpc" },
@@ -119,7 +122,7 @@ export function workerSpec(args: ApexRuntimeArgs): ServiceSpec {
     name: worker.name,
     component: "worker",
     image: args.image,
-    command: [...runtimeCommands.worker],
+    args: [...runtimeCommands.worker],
     ports: [{ name: "metrics", port: worker.metricsPort, metrics: true, appProtocol: "http" }],
     env: {
       ...shared.env,
