@@ -178,6 +178,8 @@ describe("prod stack (kubernetes): observability", () => {
     expect(ev.allows(grafana, p, 9090, "TCP")).toBe(true);
     expect(ev.allows(grafana, pod("loki", "loki"), 3100, "TCP")).toBe(true);
     expect(ev.allows(pod("alloy", "alloy"), pod("loki", "loki"), 3100, "TCP")).toBe(true);
+    expect(ev.allows(pod("alloy", "alloy"), { id: "kube-apiserver", ip: "10.0.0.1" }, 443, "TCP")).toBe(true);
+    expect(ev.allows(grafana, { id: "kube-apiserver", ip: "10.0.0.1" }, 443, "TCP")).toBe(false);
     expect(ev.allows(pod("exporter", "postgres-exporter"), pod("pg", "postgres"), 5432, "TCP")).toBe(true);
     expect(ev.allows({ id: "nginx", namespace: "ingress-nginx", labels: {} }, grafana, 3000, "TCP")).toBe(true);
     expect(ev.allows(pod("am", "alertmanager"), { id: "pagerduty", ip: "52.1.2.3" }, 443, "TCP")).toBe(true);
