@@ -4,9 +4,11 @@
  * bootstrap admin key (given or generated once, also when replicas start together).
  */
 import { createHash, randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ApiKeyStore, generateApiKey, hashApiKey } from "../src/auth/keys";
-import { agentScope, can, permissions, rolePermissions } from "../src/auth/permissions";
+import { agentScope, can, permissions, rolePermissions, roles } from "../src/auth/permissions";
 import { ServiceError } from "../src/service/types";
 import { openMigratedDb, storeKinds, type MigratedDb } from "./helpers/db";
 
@@ -146,6 +148,21 @@ describe("role table", () => {
     expect([...rolePermissions.agent].sort()).toEqual(["agents:read", "dags:read", "dags:submit"]);
     expect(can("viewer", "dags:submit")).toBe(false);
     expect(can("operator", "api_keys:manage")).toBe(false);
+  });
+
+  it("is the table docs/api.md shows", () => {
+    const doc = readFileSync(path.join(__dirname, "../../docs/api.md"), "utf8");
+    const rows = doc.split("\n").filter((line) => /^\| `[a-z_]+:[a-z]+`/.test(line));
+    const documented = Object.fromEntries(roles.map((r) => [r, [] as string[]]));
+    for (const line of rows) {
+      const cells = line.split("|").slice(1, -1).map((c) => c.trim());
+      const permission = /`([^`]+)`/.exec(cells[0]!)![1]!;
+      roles.forEach((role, i) => {
+        if (cells[i + 1] !== "") documented[role]!.push(permission);
+      });
+    }
+    expect(rows).toHaveLength(permissions.length);
+    for (const role of roles) expect(documented[role]!.sort()).toEqual([...rolePermissions[role]].sort());
   });
 
   it("scopes agent keys to their agent and refuses an agent key without one", () => {

@@ -58,6 +58,11 @@ describe("gRPC API", () => {
     expect(error?.metadata.get("apex-error-field")).toEqual(["agent_id"]);
   });
 
+  it("refuses a message over the size limit with RESOURCE_EXHAUSTED", async () => {
+    const { error } = await unary("CreateAgent", { name: "x", description: "y".repeat(2 * 1024 * 1024) }, metadataFor("admin"));
+    expect(error?.code).toBe(status.RESOURCE_EXHAUSTED);
+  });
+
   it("passes task fields, tool args and extra fields through to the service as the JSON contract", async () => {
     const { error } = await unary(
       "SubmitDag",
