@@ -151,6 +151,10 @@ describe("local sandbox: baseline (any host)", () => {
     }
   });
 
+  it("names a bad readOnlyPaths entry", () => {
+    expect(() => new LocalSandboxDriver({ hardened: "off", readOnlyPaths: ["relative/dir"] })).toThrow(/readOnlyPaths entry "relative\/dir"/);
+  });
+
   it("refuses to start when hardening is required but missing", () => {
     expect(() => new LocalSandboxDriver({ hardened: "required", bwrapPath: "/nonexistent/bwrap" })).toThrow(
       /hardened mode is required but unavailable: bubblewrap unavailable/,

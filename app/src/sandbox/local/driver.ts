@@ -93,6 +93,9 @@ export class LocalSandboxDriver implements SandboxDriver {
     this.capabilities = detectLocalCapabilities(opts);
     this.maxOutputBytes = opts.maxOutputBytes ?? defaultMaxOutputBytes;
     this.readOnlyPaths = opts.readOnlyPaths ?? [];
+    for (const p of this.readOnlyPaths) {
+      if (!p.startsWith("/") || !existsSync(p)) throw new TypeError(`local sandbox: readOnlyPaths entry "${p}" must be an existing absolute path`);
+    }
     this.onCleanupError = opts.onCleanupError;
   }
 
@@ -275,7 +278,13 @@ export class LocalSandboxDriver implements SandboxDriver {
 
 /** Moves a blocked bwrap and whatever it has already cloned into the cgroup; later forks inherit. */
 function attachTree(cg: RunCgroup, pid: number): void {
-  cg.attach(pid);
+  try {
+    cg.attach(pid);
+  } catch (err) {
+    // Exited already (e.g. bwrap rejected its arguments): the exit status tells the story.
+    if ((err as NodeJS.ErrnoException).code === "ESRCH") return;
+    throw err;
+  }
   let children: string;
   try {
     children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8");
