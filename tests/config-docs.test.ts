@@ -16,7 +16,8 @@ describe("config reference", () => {
 
   it("every registered key is documented somewhere under docs/", () => {
     const all = fs.readdirSync(docs).filter((f) => f.endsWith(".md")).map(read).join("\n");
-    const missing = Object.keys(configSections).filter((key) => !all.includes(`apex:${key}`));
+    // Area docs may name a key in a table of their own keys, without the namespace.
+    const missing = Object.keys(configSections).filter((key) => !all.includes(`apex:${key}`) && !all.includes(`\`${key}\``));
     expect(missing).toEqual([]);
   });
 });
