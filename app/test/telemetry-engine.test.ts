@@ -149,6 +149,7 @@ describe("one DAG, one trace, across two workers and a retry", () => {
       expect(l.trace_id).toBe(view.traceId);
       expect(l.span_id).toBe(span.spanContext().spanId);
       expect(l.agent_id).toBe(view.agentId);
+      expect(l.service).toBe("apex-worker");
       expect(typeof l.duration_ms).toBe("number");
       expect(String(l.timestamp)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       expect(["INFO", "WARN"]).toContain(l.level);

@@ -206,7 +206,7 @@ describe("telemetry of the running runtime", () => {
     for (const l of lines) {
       expect(l.trace_id).toBe(traceId);
       expect(attempts.find((a) => a.attributes.task_id === l.task_id)!.spanId).toBe(l.span_id);
-      expect(l).toMatchObject({ level: "INFO", agent_id: agentId });
+      expect(l).toMatchObject({ level: "INFO", agent_id: agentId, service: "apex-worker" });
       expect(l.tokens_used).toBeGreaterThan(0);
       expect(l.cost).toBeGreaterThan(0);
       expect(typeof l.duration_ms).toBe("number");

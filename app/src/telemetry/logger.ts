@@ -30,7 +30,7 @@ export const baggageKeys = ["agent_id", "task_id", "dag_id"] as const;
 const levels: readonly LevelWithSilent[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
 export interface LoggerOptions {
-  /** `service` field of every line; default OTEL_SERVICE_NAME, else "apex". */
+  /** `service` field of every line; default the process's (setLogServiceName, OTEL_SERVICE_NAME, else "apex"). */
   readonly service?: string;
   /** Default LOG_LEVEL, else "info". */
   readonly level?: string;
@@ -63,14 +63,22 @@ export function traceFields(): Record<string, string> {
   return out;
 }
 
+let processService = process.env[runtimeEnv.serviceName] ?? "apex";
+
+/** Names the process (apex-api, apex-worker) in the `service` field of its loggers' lines; startTracing calls it. */
+export function setLogServiceName(name: string): void {
+  processService = name;
+}
+
 export function createLogger(options: LoggerOptions = {}): pino.Logger {
+  const fixedService = options.service;
   const pinoOptions: pino.LoggerOptions = {
     level: parseLevel(options.level ?? process.env[runtimeEnv.logLevel]),
     messageKey: "message",
-    base: { service: options.service ?? process.env[runtimeEnv.serviceName] ?? "apex" },
+    base: undefined,
     timestamp: () => `,"timestamp":"${new Date().toISOString()}"`,
     formatters: { level: (label) => ({ level: label.toUpperCase() }) },
-    mixin: traceFields,
+    mixin: () => ({ service: fixedService ?? processService, ...traceFields() }),
     redact: { paths: [...redactPaths], censor: REDACTED },
     hooks: { streamWrite: (line) => secretScrubber.scrub(line) },
   };

@@ -23,7 +23,7 @@ import {
 } from "@opentelemetry/sdk-trace-base";
 import { runtimeEnv } from "../contract/env";
 import { services } from "../contract/services";
-import { baggageKeys } from "./logger";
+import { baggageKeys, setLogServiceName } from "./logger";
 
 /** What deployed stacks set OTEL_EXPORTER_OTLP_ENDPOINT to: the stack's Jaeger, OTLP over gRPC. */
 export const defaultOtlpEndpoint = `http://${services.jaeger.name}:${services.jaeger.otlpGrpcPort}`;
@@ -136,6 +136,8 @@ export function startTracing(options: TracingOptions): Tracing {
     instrumentations: [],
   });
   sdk.start();
+  // Log lines name the same service as the spans, so Loki and Jaeger agree.
+  setLogServiceName(options.serviceName);
   return {
     endpoint,
     forceFlush: () => Promise.all(spanProcessors.map((p) => p.forceFlush())).then(() => undefined),
