@@ -23,7 +23,7 @@ const images = {
   /** Log shipper on docker (reads the engine socket). */
   promtail: "grafana/promtail:2.9.3",
   /** Log shipper on kubernetes (tails pod logs through the API: no hostPath, non-root). */
-  alloy: "grafana/alloy:v1.5.1",
+  alloy: "grafana/alloy:v1.11.2",
   postgresExporter: "quay.io/prometheuscommunity/postgres-exporter:v0.15.0",
 };
 
