@@ -141,7 +141,9 @@ const finalDagStatuses: ReadonlySet<string> = new Set(["succeeded", "failed", "c
 /**
  * Streams one DAG's events: subscribes first, then sends a snapshot of the current task and DAG
  * statuses (so a late watcher is not left waiting), then the live events, and ends when the DAG
- * reaches a final status. Returns the function that stops watching; call it when the client leaves.
+ * reaches a final status. An event that repeats the status last sent for its task (or the DAG) is
+ * dropped, so a service that sends its own snapshot, or a change racing the snapshot, is not seen
+ * twice. Returns the function that stops watching; call it when the client leaves.
  */
 export async function watchDag(
   deps: ApiDeps,
@@ -158,8 +160,12 @@ export async function watchDag(
   let ended = false;
   let live = false;
   const buffered: DagEventJson[] = [];
+  const lastStatus = new Map<string, string>();
   const deliver = (e: DagEventJson): void => {
     if (ended) return;
+    const key = e.type === "task_status" ? `task:${e.task_id ?? ""}` : "dag";
+    if (lastStatus.get(key) === e.status) return;
+    lastStatus.set(key, e.status);
     sink.event(e);
     if (e.type === "dag_status" && finalDagStatuses.has(e.status)) {
       ended = true;

@@ -116,7 +116,9 @@ async function streamDagEvents(
     },
     end: finish,
   });
-  if (raw.writableEnded) {
+  // The DAG had already finished, or the client left while the watch was being set up.
+  if (raw.writableEnded || raw.destroyed) {
+    finish();
     await stop();
     return;
   }
