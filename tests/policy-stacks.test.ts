@@ -1,28 +1,48 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { evaluatePolicies, type Finding } from "../policy/lib/evaluate";
 import type { PlainResource } from "../policy/lib/resource";
 import { apexPolicies } from "../policy/policies";
+import { startPolicyPackServer, type PolicyPackServer } from "../policy/test/crossguard-client";
 import { runStack, type StackRun } from "./harness";
 
 /**
- * The whole policy pack over both stacks' recorded resources, through the callbacks the pack
- * registers with CrossGuard (what `pulumi preview --policy-pack policy` would run).
+ * The whole policy pack over both stacks' recorded resources: in process through the callbacks
+ * the pack registers, and through the real CrossGuard analyzer server (policy/index.ts in its own
+ * process, spoken to over gRPC as `pulumi preview --policy-pack policy` does).
  */
 const asPolicyResources = (run: StackRun): PlainResource[] => run.resources.map((r) => ({ type: r.type, name: r.name, urn: r.urn, props: r.inputs }));
 const mandatory = (findings: Finding[]) => findings.filter((f) => f.enforcementLevel === "mandatory").map((f) => `${f.policy}: ${f.message}`);
 
 const runs: Record<string, StackRun> = {};
+let pack: PolicyPackServer;
 beforeAll(async () => {
+  pack = await startPolicyPackServer();
   runs.dev = await runStack({ stack: "dev", secrets: { openaiApiKey: "sk-openai-policy-dev-0123456789" } });
   runs.prod = await runStack({ stack: "prod" });
-});
+}, 120_000);
+afterAll(() => pack?.close());
 
 describe("policy pack over the recorded stacks", () => {
   for (const stack of ["dev", "prod"]) {
     it(`${stack}: no mandatory violation`, async () => {
       const findings = await evaluatePolicies(apexPolicies, asPolicyResources(runs[stack]!));
       expect(mandatory(findings)).toEqual([]);
+    });
+
+    it(`${stack}: no mandatory violation from the CrossGuard server, resource by resource and stack-wide`, async () => {
+      const resources = asPolicyResources(runs[stack]!);
+      const perResource = (await Promise.all(resources.map((r) => pack.analyze(r)))).flat();
+      const stackWide = await pack.analyzeStack(resources);
+      const violations = [...perResource, ...stackWide].filter((d) => d.level === "mandatory").map((d) => `${d.policy}: ${d.message}`);
+      expect(violations).toEqual([]);
+      // The served pack says exactly what the in-process evaluation says (advisories included).
+      const inProcess = await evaluatePolicies(apexPolicies, resources);
+      const key = (d: { policy: string; message: string }) => `${d.policy}: ${d.message}`;
+      // The server prefixes each message with the policy's description line.
+      const descriptions = new Map(apexPolicies.map((p) => [p.name, `${p.description}\n`]));
+      const served = [...perResource, ...stackWide].map((d) => ({ ...d, message: d.message.replace(descriptions.get(d.policy) ?? "", "") }));
+      expect(served.map(key).sort()).toEqual(inProcess.map(key).sort());
     });
   }
 
