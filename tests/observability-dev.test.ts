@@ -175,6 +175,20 @@ describe("dev stack (docker): observability", () => {
     await expect(runStack({ stack: "dev", config: { observability: { alerting: { critical: ["pagerduty"], warning: [] } } } })).rejects.toThrow(/apex:alertmanagerPagerdutyRoutingKey/);
   });
 
+  it("provisions an external Grafana instead of deploying one when grafana.deploy is false", async () => {
+    const external = await runStack({
+      stack: "dev",
+      config: { observability: { grafana: { deploy: false, url: "https://grafana.example.com" } } },
+      secrets: { grafanaAdminPassword: "external-KNOWN-password" },
+    });
+    expect(external.ofType("docker:index/container:Container").some((c) => c.inputs.name === `${PREFIX}-grafana`)).toBe(false);
+    const provider = external.one("pulumi:providers:grafana");
+    expect(provider.inputs.url).toBe("https://grafana.example.com");
+    expect(provider.inputs.auth).toBe("admin:external-KNOWN-password");
+    expect(external.outputs.grafanaUrl).toBe("https://grafana.example.com");
+    expect(external.ofType("grafana:oss/dashboard:Dashboard")).toHaveLength(4);
+  });
+
   it("rejects bad observability config naming the key", async () => {
     await expect(runStack({ stack: "dev", config: { observability: { hosts: { grafana: "grafana.example.com" } } } })).rejects.toThrow(/apex:observability\.hosts\.grafana/);
     await expect(runStack({ stack: "dev", config: { observability: { scrapeInterval: "15 seconds" } } })).rejects.toThrow(/apex:observability\.scrapeInterval.*Prometheus duration/);

@@ -194,11 +194,13 @@ export class Observability extends pulumi.ComponentResource {
       return `http://${service}.${args.platform.namespaceName}.svc.cluster.local:${port}`;
     };
     const { grafana: g, jaeger: j, prometheus: p, alertmanager: a } = services;
-    const grafanaDeployedUrl = ui("grafana", g.name, g.port, g.devHostPort);
+    // An external Grafana (grafana.deploy: false) is not routed by this stack's Ingress.
+    const grafanaDeployedUrl = settings.grafana.deploy ? ui("grafana", g.name, g.port, g.devHostPort) : undefined;
     this.jaegerUrl = ui("jaeger", j.name, j.uiPort, j.uiPort);
     this.prometheusUrl = ui("prometheus", p.name, p.port, p.port);
     this.alertmanagerUrl = ui("alertmanager", a.name, a.port, a.port);
-    this.grafanaUrl = settings.grafana.url ?? grafanaDeployedUrl;
+    // checkArgs guarantees a URL when Grafana is not deployed here.
+    this.grafanaUrl = settings.grafana.url ?? grafanaDeployedUrl ?? "";
 
     if (settings.grafana.deploy) {
       this.grafana = deployService(`${name}-grafana`, grafanaSpec({
