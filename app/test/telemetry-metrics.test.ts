@@ -19,6 +19,9 @@ import { parseExposition, sampleValue } from "./telemetry-support/exposition";
 describe("the registry is built from the contract", () => {
   it("registers every contract metric with its type, help and labels, and nothing else under apex_", async () => {
     initialiseSeries({ providers: ["openai"] });
+    // Worker utilisation appears once the process runs a worker (apex-api never reports it).
+    expect(parseExposition((await renderMetrics()).body).has("apex_worker_utilization")).toBe(false);
+    recordWorkerSlots(0, 4);
     const families = parseExposition((await renderMetrics()).body);
     for (const def of Object.values(contractMetrics)) {
       const fam = families.get(def.name);

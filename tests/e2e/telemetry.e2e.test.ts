@@ -142,6 +142,9 @@ describe("telemetry of the running runtime", () => {
       scrape(`${apiUrl}${httpPaths.metrics}`),
       ...workerMetricsPorts.map((p) => scrape(`http://127.0.0.1:${p}${httpPaths.metrics}`)),
     ]);
+    // Utilisation is per worker process; the API does not add a constant 0 series.
+    expect(scraped[0]!.has("apex_worker_utilization")).toBe(false);
+    for (const w of scraped.slice(1)) expect(w.has("apex_worker_utilization")).toBe(true);
     const families = new Map<string, MetricFamily>();
     for (const f of scraped.flatMap((m) => [...m.values()])) {
       const known = families.get(f.name);

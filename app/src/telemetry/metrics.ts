@@ -40,6 +40,12 @@ const clusterFields: Partial<Record<MetricKey, keyof ClusterSnapshot>> = {
   runningTasks: "runningTasks",
 };
 
+/**
+ * Exposed only once a process uses them: only processes that run a worker report utilisation, so
+ * apex-api does not add a constant 0 series to the per-instance utilisation panel.
+ */
+const registeredOnFirstUse: ReadonlySet<MetricKey> = new Set<MetricKey>(["workerUtilization"]);
+
 /** One scrape asks Postgres once for all cluster gauges; results are reused for this long. */
 const SNAPSHOT_TTL_MS = 1_000;
 
@@ -59,7 +65,7 @@ function currentSnapshot(query: ClusterQuery): Promise<ClusterSnapshot> {
 }
 
 function createHandle(key: MetricKey, def: MetricDef): ApexMetrics[MetricKey] {
-  const common = { name: def.name, help: def.help, labelNames: [...def.labels], registers: [registry] };
+  const common = { name: def.name, help: def.help, labelNames: [...def.labels], registers: registeredOnFirstUse.has(key) ? [] : [registry] };
   switch (def.type) {
     case "counter":
       return new Counter(common) as ApexMetrics[MetricKey];
@@ -97,6 +103,11 @@ function createAll(): ApexMetrics {
 }
 
 export const apexMetrics: ApexMetrics = createAll();
+
+/** Adds a metric created unregistered (see `registeredOnFirstUse`) to `registry`, once. */
+export function ensureRegistered(key: MetricKey): void {
+  if (!registry.getSingleMetric(metricDefs[key].name)) registry.registerMetric(apexMetrics[key]);
+}
 
 /**
  * Makes this process report the cluster-scoped gauges, computed by `query` at scrape time

@@ -7,7 +7,7 @@ import { propagation, context } from "@opentelemetry/api";
 import { breakerStateValue, taskStatusLabels } from "../contract/metrics";
 import type { BreakerState } from "../coord/types";
 import type { LlmErrorKind, LlmUsage } from "../llm/types";
-import { apexMetrics } from "./metrics";
+import { apexMetrics, ensureRegistered } from "./metrics";
 
 /** Values of apex_task_errors_total{error_type}. */
 export const taskErrorTypes = [
@@ -101,6 +101,7 @@ export function recordTaskAttempt(outcome: AttemptOutcome): void {
 
 /** This worker's busy slots out of its slots. */
 export function recordWorkerSlots(busy: number, slots: number): void {
+  ensureRegistered("workerUtilization");
   apexMetrics.workerUtilization.set(slots > 0 ? busy / slots : 0);
 }
 
