@@ -100,6 +100,7 @@ export class Worker {
     }
     this.heartbeatTimer = setInterval(() => void this.beat(), Math.max(100, Math.floor(this.leaseMs / 3)));
     this.loop = this.run();
+    recordWorkerSlots(0, this.concurrency);
     logger.info({ worker_id: this.id, concurrency: this.concurrency, lease_ms: this.leaseMs }, "worker started");
   }
 
