@@ -6,6 +6,8 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FastifyInstance } from "fastify";
+import pino from "pino";
+import { Writable } from "node:stream";
 import { Counter, Registry } from "prom-client";
 import { buildHttpServer } from "../src/api/http/server";
 import { apiRoutes } from "../src/api/http/routes";
@@ -267,5 +269,49 @@ describe("public endpoints", () => {
     for (const path of ["/v1/dags/{id}/events", "/healthz", "/readyz", "/metrics", "/openapi.json"]) expect(doc.paths[path]).toBeDefined();
     expect(doc.paths["/v1/dags"]?.post?.description).toContain("roles: admin, agent");
     expect(doc.components.schemas.CreateApiKeyRequest).toMatchObject({ properties: { role: { enum: ["admin", "operator", "viewer", "agent"] } } });
+  });
+});
+
+describe("logs and internal errors", () => {
+  it("never logs keys or secrets, and hides internal error details from the client", async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const logger = pino({ level: "trace" }, sink);
+    const server = buildHttpServer({ ...fx.deps, logger });
+    try {
+      const created = await server.inject({ method: "POST", url: "/v1/api-keys", headers: as("admin"), payload: { name: "logged", role: "viewer" } });
+      const secret = (JSON.parse(created.body) as { secret: string }).secret;
+      await server.inject({ method: "GET", url: "/v1/agents", headers: { authorization: `Bearer ${secret}` } });
+      await server.inject({ method: "GET", url: "/v1/agents", headers: { authorization: `Bearer ${fx.tokens.revoked}` } });
+      await server.inject({ method: "GET", url: "/v1/agents", headers: { authorization: "Bearer apex_not-a-real-key-at-all-0123456789" } });
+
+      const failing = fx.double!.listApprovals;
+      fx.double!.listApprovals = async () => {
+        throw new Error("connect ECONNREFUSED 10.0.0.7:5432");
+      };
+      let res;
+      try {
+        res = await server.inject({ method: "GET", url: "/v1/approvals", headers: as("viewer") });
+      } finally {
+        fx.double!.listApprovals = failing;
+      }
+      expect(res.statusCode).toBe(500);
+      expect(JSON.parse(res.body)).toEqual({ error: { code: "internal", message: "internal error" } });
+
+      const log = lines.join("");
+      expect(log).toContain("incoming request");
+      expect(log).toContain("ECONNREFUSED 10.0.0.7:5432"); // the operator sees the cause in the log...
+      for (const key of [secret, fx.tokens.admin!, fx.tokens.viewer!, fx.tokens.revoked!, "apex_not-a-real-key-at-all-0123456789"]) {
+        expect(log).not.toContain(key); // ...but never a credential
+      }
+      expect(log.toLowerCase()).not.toContain("authorization");
+    } finally {
+      await server.close();
+    }
   });
 });
