@@ -25,6 +25,9 @@ let store: MigratedDb;
 const workers: Worker[] = [];
 
 let view: DagView;
+let service: StoreApexService;
+let tools: ReturnType<typeof testTools>;
+let llm: ScriptedGateway;
 let spans: ReadableSpan[];
 let succeededBefore = 0;
 
@@ -43,9 +46,9 @@ beforeAll(async () => {
     }),
   );
   store = await openMigratedDb("postgres");
-  const tools = testTools({ failuresByKey: new Map([["b", 1]]) });
-  const llm = new ScriptedGateway();
-  const service = new StoreApexService({ db: store.db, tools });
+  tools = testTools({ failuresByKey: new Map([["b", 1]]) });
+  llm = new ScriptedGateway();
+  service = new StoreApexService({ db: store.db, tools });
   for (const id of ["worker-1", "worker-2"]) {
     workers.push(new Worker({ db: store.db, llm, tools, sandbox: refusingSandbox }, { id, concurrency: 1, leaseMs: 5_000, backoff: { baseMs: 20, maxMs: 50 } }));
   }
@@ -168,5 +171,50 @@ describe("one DAG, one trace, across two workers and a retry", () => {
     expect(await metricValue("apex_task_errors_total", { error_type: "tool_error" })).toBe(1);
     expect(await metricValue("apex_task_duration_seconds_count", { kind: "tool" })).toBe(3);
     expect(await metricValue("apex_worker_utilization", {})).toBe(0);
+  });
+});
+
+describe("an approval wait stays in the DAG's trace", () => {
+  it("runs the approved task as a task_execution under the same root span", async () => {
+    memory.reset();
+    const worker = new Worker({ db: store.db, llm, tools, sandbox: refusingSandbox }, { id: "worker-3", concurrency: 2, leaseMs: 5_000 });
+    workers.push(worker);
+    await worker.start();
+    const agent = await service.createAgent({ name: "approving-agent" });
+    const { id } = await service.submitDag(
+      {
+        agent_id: agent.id,
+        name: "needs-approval",
+        tasks: [
+          { id: "prep", kind: "llm", model: "local/echo", prompt: "prepare" },
+          { id: "ship", kind: "tool", tool: "deploy", args: { target: "prod" }, depends_on: ["prep"] },
+        ],
+      },
+      { keyId: "k-admin", role: "admin" },
+    );
+    const deadline = Date.now() + 20_000;
+    let approvalId: string | undefined;
+    while (!approvalId) {
+      approvalId = (await service.listApprovals({ status: "pending" })).find((a) => a.dagId === id)?.id;
+      if (Date.now() > deadline) throw new Error("no approval requested");
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await service.decideApproval(approvalId, "approve", { keyId: "k-operator", role: "operator" });
+    let v = await service.getDag(id);
+    while (v.status !== "succeeded") {
+      if (Date.now() > deadline) throw new Error(`DAG still ${v.status}`);
+      await new Promise((r) => setTimeout(r, 25));
+      v = await service.getDag(id);
+    }
+    await tracing.forceFlush();
+    const traced = memory.getFinishedSpans().filter((s) => s.spanContext().traceId === v.traceId);
+    const root = traced.find((s) => s.name === "dag_execution")!;
+    expect(root).toBeDefined();
+    const ship = traced.filter((s) => s.name === "task_execution" && s.attributes.task_id === "ship");
+    expect(ship).toHaveLength(1);
+    expect(ship[0]!.parentSpanContext?.spanId).toBe(root.spanContext().spanId);
+    expect(traced.find((s) => s.name === "tool_execution")!.attributes["gen_ai.tool.name"]).toBe("deploy");
+    const ms = ([sec, ns]: [number, number]) => sec * 1e3 + ns / 1e6;
+    expect(ms(root.endTime)).toBeGreaterThanOrEqual(ms(ship[0]!.endTime) - 5);
   });
 });
