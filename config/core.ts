@@ -7,6 +7,7 @@ import {
   imageReference,
   imageRepository,
   imageTag,
+  ipv4Address,
   ipv4Cidr,
   list,
   memoryQuantity,
@@ -55,7 +56,7 @@ export const coreSections = {
     description: "Docker target: engine address, host address ports are published on, group owning the engine socket.",
     schema: section({
       host: nonEmptyText('a Docker host such as "unix:///var/run/docker.sock"').optional(),
-      publishAddress: nonEmptyText("an IP address").default("127.0.0.1"),
+      publishAddress: ipv4Address(),
       socketGid: z.number({ error: "expected a group id (integer >= 0)" }).int({ error: "expected a group id (integer >= 0)" }).min(0, { error: "expected a group id (integer >= 0)" }),
     }),
     defaults: { dev: { publishAddress: "127.0.0.1", socketGid: 0 }, prod: { publishAddress: "127.0.0.1", socketGid: 0 } },

@@ -52,6 +52,11 @@ export const hostname = () => {
     .regex(/^(?=.{1,253}$)([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/, e);
 };
 
+export const ipv4Address = () => {
+  const e = expecting('an IPv4 address such as "127.0.0.1"');
+  return z.string(e).regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/, e);
+};
+
 export const ipv4Cidr = () => {
   const e = expecting('an IPv4 CIDR such as "10.0.0.0/8"');
   return z

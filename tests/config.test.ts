@@ -60,6 +60,7 @@ describe("stack config", () => {
       api: { resources: { limits: { cpu: "two", memory: "2GB" } } },
       network: { llmEgressCidrs: ["0.0.0.0/33"] },
       images: { postgres: "postgres" },
+      docker: { publishAddress: "localhost" },
       colour: "blue",
     }));
     expect(problems).toEqual(expect.arrayContaining([
@@ -71,8 +72,9 @@ describe("stack config", () => {
       'apex:api.resources.limits.memory: expected a memory quantity such as "512Mi" or "2Gi", got "2GB"',
       'apex:network.llmEgressCidrs.0: expected an IPv4 CIDR such as "10.0.0.0/8", got "0.0.0.0/33"',
       'apex:images.postgres: expected an image reference with a tag or digest such as "postgres:16-alpine", got "postgres"',
+      'apex:docker.publishAddress: expected an IPv4 address such as "127.0.0.1", got "localhost"',
     ]));
-    expect(problems).toHaveLength(8);
+    expect(problems).toHaveLength(9);
   });
 
   it("thrown as one error whose message lists the problems", () => {
