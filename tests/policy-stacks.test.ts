@@ -20,11 +20,22 @@ beforeAll(async () => {
   pack = await startPolicyPackServer();
   runs.dev = await runStack({ stack: "dev", secrets: { openaiApiKey: "sk-openai-policy-dev-0123456789" } });
   runs.prod = await runStack({ stack: "prod" });
+  // The dev environment rendered on a local cluster (kind, minikube).
+  runs["dev-on-kubernetes"] = await runStack({
+    stack: "dev",
+    config: {
+      target: "kubernetes",
+      workers: { sandboxDriver: "kubernetes" },
+      ingress: { host: "api.apex.localhost", grpcHost: "grpc.apex.localhost" },
+      network: { apiServerCidrs: ["172.18.0.2/32"], apiServerPort: 6443 },
+      vaultAddress: "http://vault.vault.svc:8200",
+    },
+  });
 }, 120_000);
 afterAll(() => pack?.close());
 
 describe("policy pack over the recorded stacks", () => {
-  for (const stack of ["dev", "prod"]) {
+  for (const stack of ["dev", "prod", "dev-on-kubernetes"]) {
     it(`${stack}: no mandatory violation`, async () => {
       const findings = await evaluatePolicies(apexPolicies, asPolicyResources(runs[stack]!));
       expect(mandatory(findings)).toEqual([]);
