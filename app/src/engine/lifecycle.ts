@@ -270,14 +270,17 @@ export async function reclaimExpiredLeases(db: Db, limit = 50): Promise<number> 
   return reclaimed;
 }
 
-/** When the next ready task is due or the next lease expires, whichever is first. */
-export async function nextWakeAt(db: Db): Promise<Date | undefined> {
-  const r = await db.query<{ at: Date | null }>(
-    `SELECT least((SELECT min(next_run_at) FROM tasks WHERE status = 'ready'),
-                  (SELECT min(lease_expires_at) FROM tasks WHERE status = 'running')) AS at`,
+/** When the next ready task is due and when the next lease expires. */
+export async function nextWakeTimes(db: Db): Promise<{ nextReadyAt?: Date; nextLeaseExpiry?: Date }> {
+  const r = await db.query<{ ready: Date | null; lease: Date | null }>(
+    `SELECT (SELECT min(next_run_at) FROM tasks WHERE status = 'ready') AS ready,
+            (SELECT min(lease_expires_at) FROM tasks WHERE status = 'running') AS lease`,
   );
-  const at = r.rows[0]?.at;
-  return at ? new Date(at) : undefined;
+  const row = r.rows[0];
+  return {
+    nextReadyAt: row?.ready ? new Date(row.ready) : undefined,
+    nextLeaseExpiry: row?.lease ? new Date(row.lease) : undefined,
+  };
 }
 
 async function endAttempt(tx: Db, task: ClaimedTask, attempt: number, status: "succeeded" | "failed", error: string | null, spent: boolean) {

@@ -22,7 +22,7 @@ import {
   claimTasks,
   finishAttempt,
   heartbeat,
-  nextWakeAt,
+  nextWakeTimes,
   parkForApproval,
   reclaimExpiredLeases,
   releaseClaim,
@@ -70,6 +70,7 @@ export class Worker {
   private loop?: Promise<void>;
   private wake?: () => void;
   private wakePending = false;
+  private reclaimDueAt = 0;
   private heartbeatTimer?: NodeJS.Timeout;
   private unlisten: Array<() => Promise<void>> = [];
   /** Called after each task's attempt ends (tests and metrics hook here). */
@@ -137,13 +138,11 @@ export class Worker {
   }
 
   private async run(): Promise<void> {
-    let lastReclaim = 0;
     while (this.running) {
       this.wakePending = false;
       try {
-        const now = Date.now();
-        if (now - lastReclaim >= Math.min(this.leaseMs / 2, this.fallbackPollMs)) {
-          lastReclaim = now;
+        if (Date.now() >= this.reclaimDueAt) {
+          this.reclaimDueAt = Date.now() + this.reclaimEveryMs;
           await reclaimExpiredLeases(this.deps.db);
         }
         const free = this.concurrency - this.inFlight.size;
@@ -163,10 +162,27 @@ export class Worker {
     }
   }
 
+  /** How often expired leases are looked for even when no lease is known to expire. */
+  private get reclaimEveryMs(): number {
+    return Math.min(this.leaseMs / 2, this.fallbackPollMs);
+  }
+
+  /**
+   * Sleep until the next delayed task is due or the next lease may expire (then reclaim at once),
+   * capped by the fallback poll. A lease expiry in the past never makes the loop spin: the reclaim
+   * it triggers either frees the task or finds the lease renewed.
+   */
   private async idleDelay(): Promise<number> {
-    const at = await nextWakeAt(this.deps.db);
-    if (!at) return this.fallbackPollMs;
-    return Math.min(this.fallbackPollMs, Math.max(0, at.getTime() - Date.now() + 5));
+    const { nextReadyAt, nextLeaseExpiry } = await nextWakeTimes(this.deps.db);
+    const now = Date.now();
+    let wakeAt = now + this.fallbackPollMs;
+    if (nextReadyAt) wakeAt = Math.min(wakeAt, nextReadyAt.getTime() + 5);
+    if (nextLeaseExpiry) {
+      const expiry = Math.max(nextLeaseExpiry.getTime() + 5, now + 50);
+      this.reclaimDueAt = Math.min(this.reclaimDueAt, expiry);
+      wakeAt = Math.min(wakeAt, expiry);
+    }
+    return Math.max(10, wakeAt - now);
   }
 
   private sleep(ms: number): Promise<void> {
