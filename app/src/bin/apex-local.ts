@@ -11,7 +11,8 @@ import { onShutdownSignal } from "./signals";
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { "data-dir": { type: "string" } } });
-  const local = await startLocal({ dataDir: values["data-dir"], host: "0.0.0.0" });
+  // Local mode listens on loopback only: it is a developer's machine, not a server.
+  const local = await startLocal({ dataDir: values["data-dir"] });
   const { api, runtime } = local;
   const lines = [
     "",
