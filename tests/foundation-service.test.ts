@@ -81,6 +81,14 @@ describe("deployService", () => {
       { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } },
     ]);
     expect(sts.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe("2Gi");
+    // The pod template carries a digest of the config, so changing a file rolls the pods.
+    const hash = sts.spec.template.metadata.annotations["apex.dev/config-sha256"];
+    expect(hash).toMatch(/^[0-9a-f]{64}$/);
+    const changed = await runStack({ stack: "test", stackFile: false, program: () => {
+      const conf = { kind: "config", name: "conf", mountPath: "/etc/echo", files: { "echo.yml": "a: 2\n" } } as const;
+      deployService("echo", spec({ volumes: [conf, ...volumes.slice(1)], stateful: true }), kubernetesPlatform());
+    } });
+    expect(changed.one("kubernetes:apps/v1:StatefulSet").inputs.spec.template.metadata.annotations["apex.dev/config-sha256"]).not.toBe(hash);
   });
 
   it("refuses what a target cannot honour, naming the service", async () => {

@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "node:crypto";
 import { selectorLabels, serviceLabels } from "./labels";
 import { isAutoscaled, type ProbeSpec, type ServiceSpec, type VolumeSpec } from "./model";
 import type { KubernetesPlatform } from "./platform";
@@ -53,14 +54,17 @@ export class KubernetesService extends pulumi.ComponentResource {
     }, child);
 
     const configVolumes = (spec.volumes ?? []).filter((v): v is Extract<VolumeSpec, { kind: "config" }> => v.kind === "config");
+    let configData: Record<string, pulumi.Input<string>> | undefined;
     if (configVolumes.length > 0) {
-      const data: Record<string, pulumi.Input<string>> = {};
-      for (const v of configVolumes) for (const [file, content] of Object.entries(v.files)) data[configKey(v.name, file)] = content;
-      this.configMap = new k8s.core.v1.ConfigMap(`${name}-config`, { metadata: meta(`${spec.name}-config`), data }, child);
+      configData = {};
+      for (const v of configVolumes) for (const [file, content] of Object.entries(v.files)) configData[configKey(v.name, file)] = content;
+      this.configMap = new k8s.core.v1.ConfigMap(`${name}-config`, { metadata: meta(`${spec.name}-config`), data: configData }, child);
     }
 
     const podSpec = renderPodSpec(spec, this.configMap?.metadata.name);
-    const template = { metadata: { labels: { ...labels, ...selector } }, spec: podSpec };
+    // A config change must roll the pods (a mounted ConfigMap updates in place, the process does not re-read it).
+    const annotations = configData ? { [CONFIG_HASH_ANNOTATION]: configHash(configData) } : undefined;
+    const template = { metadata: { labels: { ...labels, ...selector }, annotations }, spec: podSpec };
     const autoscaled = isAutoscaled(spec.scaling);
     const replicas = autoscaled ? undefined : (spec.scaling as { replicas: number }).replicas;
 
@@ -131,6 +135,17 @@ export class KubernetesService extends pulumi.ComponentResource {
 }
 
 const configKey = (volume: string, file: string) => `${volume}.${file}`;
+
+/** Pod-template annotation carrying a digest of the service's ConfigMap. */
+export const CONFIG_HASH_ANNOTATION = "apex.dev/config-sha256";
+
+function configHash(data: Record<string, pulumi.Input<string>>): pulumi.Output<string> {
+  return pulumi.all(data).apply((d) => {
+    const hash = createHash("sha256");
+    for (const key of Object.keys(d ?? {}).sort()) hash.update(key).update("\0").update(d[key] ?? "").update("\0");
+    return hash.digest("hex");
+  });
+}
 
 export function renderPodSpec(spec: ServiceSpec, configMapName?: pulumi.Input<string>): PodSpec {
   const user = spec.user ?? { uid: 1000, gid: 1000 };
