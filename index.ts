@@ -22,7 +22,7 @@ import { STACK_SECRET_NAME, StackSecrets, stackSecretKeys } from "./components/p
 import { runtimeFlows } from "./components/runtime/flows";
 import { RuntimeImage } from "./components/runtime/image";
 import { ApexRuntime } from "./components/runtime/runtime";
-import { sandboxArgsFromConfig } from "./components/sandbox/from-config";
+import { sandboxArgsFromConfig, sandboxEnv } from "./components/sandbox/from-config";
 import { SandboxRuntime } from "./components/sandbox/sandbox";
 import { rbacArgsFromConfig, vaultArgsFromConfig } from "./components/security/from-config";
 import { KubernetesRbac } from "./components/security/rbac";
@@ -76,6 +76,8 @@ function apex() {
     ...config.images.runtime,
     registry: config.registry && config.registryPassword ? { ...config.registry, password: config.registryPassword } : undefined,
   });
+  // The tool sandbox runtime: its image reaches the workers' sandbox drivers through env.
+  const sandbox = new SandboxRuntime("apex-sandbox", sandboxArgsFromConfig(config, platform, config.registryPassword));
   const runtime = new ApexRuntime("apex-runtime", {
     platform,
     image: image.ref,
@@ -86,7 +88,7 @@ function apex() {
     logLevel: config.logLevel,
     llm: config.llm,
     secretKeysPresent: Object.keys(secrets.values),
-    extraEnv: { [runtimeEnv.otlpEndpoint]: otlpEndpoint },
+    extraEnv: { [runtimeEnv.otlpEndpoint]: otlpEndpoint, ...sandboxEnv(sandbox) },
   }, afterSecrets);
   flows.push(...runtimeFlows({
     llmEgress: { cidrs: config.network.llmEgressCidrs, except: config.network.llmEgressExcept },
@@ -117,8 +119,7 @@ function apex() {
   flows.push(...observability.flows);
   routes.push(...observability.routes);
 
-  // Security: the tool sandbox runtime, Vault, Kubernetes RBAC (docs/security.md).
-  const sandbox = new SandboxRuntime("apex-sandbox", sandboxArgsFromConfig(config, platform, config.registryPassword));
+  // Security: Vault, Kubernetes RBAC (the sandbox runtime is above, before the workers; docs/security.md).
   const vault = new ApexVault("apex-vault", vaultArgsFromConfig(config, platform, secrets.values));
   if (platform.target === "kubernetes" && sandbox.kubernetes) {
     new KubernetesRbac("apex-rbac", rbacArgsFromConfig(config, platform, sandbox.kubernetes.namespace.metadata.name));

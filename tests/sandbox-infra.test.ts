@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { beforeAll, describe, expect, it } from "vitest";
-import { sandboxSpec } from "../app/src/contract";
+import { runtimeEnv, sandboxSpec, services } from "../app/src/contract";
 import { buildSandboxPod } from "../app/src/sandbox/pod-template";
 import { sandboxDockerSettings } from "../components/sandbox/docker-settings";
 import { allowlistEgressRules, cidrCovers } from "../components/sandbox/egress";
@@ -107,6 +107,25 @@ describe("sandbox namespace (kubernetes)", () => {
     expect(img.plainInputs.registry).toBe("[secret]");
     expect(sandboxRepository("apex/runtime")).toBe("apex/apex-sandbox");
     expect(sandboxRepository("runtime")).toBe("apex-sandbox");
+  });
+});
+
+describe("the workers know the stack's sandbox image", () => {
+  const workerEnv = (run: StackRun): Record<string, string> => {
+    const d = run.one("kubernetes:apps/v1:Deployment", (r) => r.inputs.metadata.name === services.worker.name);
+    return Object.fromEntries((d.inputs.spec.template.spec.containers[0].env as any[]).filter((e) => "value" in e).map((e) => [e.name, e.value]));
+  };
+
+  it("prod: APEX_SANDBOX_IMAGE is the pushed digest; APEX_SANDBOX_RUNTIME_CLASS only with a RuntimeClass", () => {
+    expect(workerEnv(prod)[runtimeEnv.sandboxImage]).toBe(prod.outputs.sandbox.image);
+    expect(workerEnv(prod)[runtimeEnv.sandboxRuntimeClass]).toBeUndefined();
+    expect(workerEnv(prodOpen)[runtimeEnv.sandboxRuntimeClass]).toBe("gvisor");
+  });
+
+  it("dev: every worker container gets the locally built image", () => {
+    const workers = dev.ofType("docker:index/container:Container").filter((c) => c.inputs.networksAdvanced?.[0]?.aliases?.includes(services.worker.name));
+    expect(workers).toHaveLength(3);
+    for (const w of workers) expect(w.inputs.envs).toContain(`${runtimeEnv.sandboxImage}=apex/apex-sandbox:dev`);
   });
 });
 

@@ -34,6 +34,8 @@ const envSchema = z.object({
   [runtimeEnv.workerConcurrency]: z.coerce.number().int().min(1).max(256).default(4),
   [runtimeEnv.leaseMs]: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
   [runtimeEnv.sandboxDriver]: z.enum(["local", "docker", "kubernetes"]).default("local"),
+  [runtimeEnv.sandboxImage]: optionalString,
+  [runtimeEnv.sandboxRuntimeClass]: optionalString,
   [runtimeEnv.bootstrapAdminKey]: optionalString,
   [runtimeEnv.openaiApiKey]: optionalString,
   [runtimeEnv.anthropicApiKey]: optionalString,
@@ -57,6 +59,9 @@ export interface RuntimeConfig {
   /** Task lease; heartbeats renew it at a third of this. Default 30 s. */
   readonly leaseMs: number;
   readonly sandboxDriver: "local" | "docker" | "kubernetes";
+  /** Image of the docker/kubernetes sandbox drivers; unset = the contract's name. */
+  readonly sandboxImage?: string;
+  readonly sandboxRuntimeClass?: string;
   readonly bootstrapAdminKey?: string;
   readonly openaiApiKey?: string;
   readonly anthropicApiKey?: string;
@@ -86,6 +91,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig 
     workerConcurrency: e[runtimeEnv.workerConcurrency],
     leaseMs: e[runtimeEnv.leaseMs],
     sandboxDriver: e[runtimeEnv.sandboxDriver],
+    sandboxImage: e[runtimeEnv.sandboxImage],
+    sandboxRuntimeClass: e[runtimeEnv.sandboxRuntimeClass],
     bootstrapAdminKey: e[runtimeEnv.bootstrapAdminKey],
     openaiApiKey: e[runtimeEnv.openaiApiKey],
     anthropicApiKey: e[runtimeEnv.anthropicApiKey],

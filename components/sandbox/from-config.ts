@@ -1,8 +1,8 @@
 import type * as pulumi from "@pulumi/pulumi";
-import { sandboxSpec } from "../../app/src/contract";
+import { runtimeEnv, sandboxSpec } from "../../app/src/contract";
 import type { ApexConfig } from "../../config";
 import type { Platform } from "../service";
-import type { SandboxRuntimeArgs } from "./sandbox";
+import type { SandboxRuntime, SandboxRuntimeArgs } from "./sandbox";
 
 /** The sandbox image sits beside the runtime image: `<registry>/<path>/apex-sandbox`. */
 export const sandboxRepository = (runtimeRepository: string): string => {
@@ -38,5 +38,13 @@ export function sandboxArgsFromConfig(
       runtimeClass: config.sandbox.runtimeClass,
       quota: config.sandbox.quota,
     },
+  };
+}
+
+/** Env telling the workers' sandbox drivers which image (and RuntimeClass) the stack provides. */
+export function sandboxEnv(sandbox: Pick<SandboxRuntime, "imageRef" | "runtimeClassName">): Record<string, pulumi.Input<string>> {
+  return {
+    [runtimeEnv.sandboxImage]: sandbox.imageRef,
+    ...(sandbox.runtimeClassName ? { [runtimeEnv.sandboxRuntimeClass]: sandbox.runtimeClassName } : {}),
   };
 }

@@ -65,7 +65,7 @@ export async function openRuntime(config: RuntimeConfig, options: OpenRuntimeOpt
     tools,
     service,
     keys: new ApiKeyStore(db),
-    sandbox: () => (sandbox ??= createSandbox(config.sandboxDriver)),
+    sandbox: () => (sandbox ??= createSandbox(config)),
     async close() {
       await service.close();
       await coordination.close();
@@ -74,14 +74,16 @@ export async function openRuntime(config: RuntimeConfig, options: OpenRuntimeOpt
   };
 }
 
-function createSandbox(name: RuntimeConfig["sandboxDriver"]): SandboxDriver {
-  switch (name) {
+function createSandbox(config: RuntimeConfig): SandboxDriver {
+  // The stack sets APEX_SANDBOX_IMAGE to the image it built (by digest when pushed); the bare
+  // contract name is only a local fallback, never something to pull from a public registry.
+  const image = config.sandboxImage ?? sandboxSpec.image;
+  switch (config.sandboxDriver) {
     case "local":
       return new LocalSandboxDriver();
     case "docker":
-      return new DockerSandboxDriver();
+      return new DockerSandboxDriver({ image });
     case "kubernetes":
-      // The contract names the image; the stack deploys it under that name.
-      return new KubernetesSandboxDriver({ image: sandboxSpec.image });
+      return new KubernetesSandboxDriver({ image, runtimeClassName: config.sandboxRuntimeClass });
   }
 }

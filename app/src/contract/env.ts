@@ -13,6 +13,10 @@ export const runtimeEnv = {
   workerConcurrency: "APEX_WORKER_CONCURRENCY",
   leaseMs: "APEX_LEASE_MS",
   sandboxDriver: "APEX_SANDBOX_DRIVER",
+  /** Sandbox image the docker/kubernetes drivers run (the stack's build, by digest when pushed). */
+  sandboxImage: "APEX_SANDBOX_IMAGE",
+  /** RuntimeClass of sandbox Pods (e.g. gVisor); unset = the node's default runtime. */
+  sandboxRuntimeClass: "APEX_SANDBOX_RUNTIME_CLASS",
   bootstrapAdminKey: "APEX_BOOTSTRAP_ADMIN_KEY",
   openaiApiKey: "OPENAI_API_KEY",
   anthropicApiKey: "ANTHROPIC_API_KEY",
