@@ -51,6 +51,25 @@ describe.each(["pglite", "postgres"] as const)("apex-local on %s", (kind) => {
       // A second run reuses the demo agent; the agent's totals grow.
       const again = await runDemo({ baseUrl: `http://127.0.0.1:${local.api.httpPort}`, apiKey: adminKey, file: example, print: () => undefined });
       expect(again.agent_totals?.cost_usd).toBeCloseTo(2 * view.totals.cost_usd, 8);
+      // Invalid DAGs over HTTP: 400 with a JSON error naming the field and the problem.
+      const base = `http://127.0.0.1:${local.api.httpPort}`;
+      const post = async (body: unknown) => {
+        const res = await fetch(`${base}/v1/dags`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
+          body: JSON.stringify(body),
+        });
+        return { status: res.status, body: (await res.json()) as { error: { code: string; message: string; field?: string } } };
+      };
+      const agentId = (await (await fetch(`${base}/v1/agents`, { headers: { authorization: `Bearer ${adminKey}` } })).json()) as { agents: Array<{ id: string }> };
+      const task = (id: string, deps: string[]) => ({ id, kind: "llm", model: "local/echo", prompt: "p", depends_on: deps });
+      const cyclic = await post({ agent_id: agentId.agents[0]!.id, name: "bad", tasks: [task("a", ["b"]), task("b", ["a"])] });
+      expect(cyclic.status).toBe(400);
+      expect(cyclic.body.error).toMatchObject({ code: "invalid_argument", field: "tasks" });
+      expect(cyclic.body.error.message).toMatch(/cycle: (a -> b -> a|b -> a -> b)/);
+      const unknownDep = await post({ agent_id: agentId.agents[0]!.id, name: "bad", tasks: [task("a", ["zz"])] });
+      expect(unknownDep.status).toBe(400);
+      expect(unknownDep.body.error.field).toBe("tasks[0].depends_on[0]");
       // Without a key the API refuses.
       await expect(runDemo({ baseUrl: `http://127.0.0.1:${local.api.httpPort}`, apiKey: "apex_wrong_key_wrong_key_wrong", file: example, print: () => undefined })).rejects.toThrow(/401/);
     } finally {
