@@ -155,6 +155,14 @@ describe("prod stack (kubernetes)", () => {
     expect(api.livenessProbe.httpGet).toEqual({ path: "/healthz", port: services.api.httpPort });
     expect(api.volumeMounts).toContainEqual({ name: "tmp", mountPath: "/tmp" });
     expect(api.args).toEqual(["node", "dist/bin/apex-api.js"]);
+    const apiPod = workload(services.api.name).inputs.spec.template.spec;
+    expect(apiPod.topologySpreadConstraints.map((t: any) => t.topologyKey)).toEqual(["kubernetes.io/hostname", "topology.kubernetes.io/zone"]);
+    expect(apiPod.topologySpreadConstraints[0]).toMatchObject({
+      maxSkew: 1,
+      whenUnsatisfiable: "ScheduleAnyway",
+      labelSelector: { matchLabels: workload(services.api.name).inputs.spec.selector.matchLabels },
+    });
+    expect(statefulSet("postgres").inputs.spec.template.spec.topologySpreadConstraints).toBeUndefined();
     expect(api.command).toBeUndefined();
     const worker = container(workload(services.worker.name));
     expect(worker.args).toEqual(["node", "dist/bin/apex-worker.js"]);

@@ -61,7 +61,7 @@ export class KubernetesService extends pulumi.ComponentResource {
       this.configMap = new k8s.core.v1.ConfigMap(`${name}-config`, { metadata: meta(`${spec.name}-config`), data: configData }, child);
     }
 
-    const podSpec = renderPodSpec(spec, this.configMap?.metadata.name);
+    const podSpec = renderPodSpec(spec, this.configMap?.metadata.name, selector);
     // A config change must roll the pods (a mounted ConfigMap updates in place, the process does not re-read it).
     const annotations = configData ? { [CONFIG_HASH_ANNOTATION]: configHash(configData) } : undefined;
     const template = { metadata: { labels: { ...labels, ...selector }, annotations }, spec: podSpec };
@@ -147,7 +147,11 @@ function configHash(data: Record<string, pulumi.Input<string>>): pulumi.Output<s
   });
 }
 
-export function renderPodSpec(spec: ServiceSpec, configMapName?: pulumi.Input<string>): PodSpec {
+export function renderPodSpec(
+  spec: ServiceSpec,
+  configMapName?: pulumi.Input<string>,
+  selector?: Readonly<Record<string, string>>,
+): PodSpec {
   const user = spec.user ?? { uid: 1000, gid: 1000 };
   const readOnlyRoot = spec.readOnlyRootFilesystem ?? true;
   const volumes: k8s.types.input.core.v1.Volume[] = [];
@@ -215,8 +219,19 @@ export function renderPodSpec(spec: ServiceSpec, configMapName?: pulumi.Input<st
     },
     containers: [container],
     volumes,
+    // Several replicas spread over nodes and zones where the scheduler can; never blocks scheduling.
+    topologySpreadConstraints: selector && replicated(spec)
+      ? ["kubernetes.io/hostname", "topology.kubernetes.io/zone"].map((topologyKey) => ({
+          maxSkew: 1,
+          topologyKey,
+          whenUnsatisfiable: "ScheduleAnyway",
+          labelSelector: { matchLabels: { ...selector } },
+        }))
+      : undefined,
   };
 }
+
+const replicated = (spec: ServiceSpec) => isAutoscaled(spec.scaling) || spec.scaling.replicas > 1;
 
 function renderProbe(p: ProbeSpec): k8s.types.input.core.v1.Probe {
   const timing = { initialDelaySeconds: p.initialDelaySeconds ?? 5, periodSeconds: p.periodSeconds ?? 10, timeoutSeconds: 3, failureThreshold: 3 };
