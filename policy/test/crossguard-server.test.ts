@@ -39,6 +39,24 @@ describe("policy/index.ts served by CrossGuard", () => {
     expect(found).toEqual(expect.arrayContaining([expect.objectContaining({ policy: "no-latest-images-in-prod", level: "advisory", message: expect.stringContaining("can't run policy") })]));
   });
 
+  it("no policy turns a value unknown at preview into a mandatory violation", async () => {
+    const pending = [
+      resource("kubernetes:apps/v1:Deployment", "api", { metadata: { name: "api", namespace: "apex" }, spec: UNKNOWN }),
+      resource("kubernetes:apps/v1:StatefulSet", "pg", { metadata: UNKNOWN, spec: { template: { spec: { containers: UNKNOWN } } } }),
+      resource("kubernetes:core/v1:Service", "svc", { metadata: { name: "svc" }, spec: { type: UNKNOWN } }),
+      resource("kubernetes:core/v1:ConfigMap", "cm", { metadata: { name: "cm" }, data: UNKNOWN }),
+      resource("docker:index/container:Container", "c", { name: "c", user: UNKNOWN, readOnly: UNKNOWN, memory: UNKNOWN, envs: UNKNOWN, capabilities: UNKNOWN, securityOpts: UNKNOWN }),
+      resource("vault:index/policy:Policy", "p", { name: "apex-read", policy: UNKNOWN }),
+      resource("aws:rds/instance:Instance", "db", { storageEncrypted: UNKNOWN, backupRetentionPeriod: UNKNOWN, publiclyAccessible: UNKNOWN }),
+      resource("aws:elasticache/replicationGroup:ReplicationGroup", "redis", { transitEncryptionEnabled: UNKNOWN, atRestEncryptionEnabled: UNKNOWN }),
+    ];
+    for (const r of pending) {
+      const found = await pack.analyze(r);
+      expect(found.filter((d) => d.level === "mandatory"), r.type).toEqual([]);
+      expect(found.some((d) => d.message.includes("can't run policy")), r.type).toBe(true);
+    }
+  });
+
   it("runs the stack policies over the whole stack", async () => {
     const ns = resource("kubernetes:core/v1:Namespace", "sandbox", { metadata: { name: "apex-sandbox" } });
     const found = await pack.analyzeStack([deployment("api"), ns]);
