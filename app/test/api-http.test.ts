@@ -20,7 +20,7 @@ let registry: Registry;
 beforeAll(async () => {
   registry = new Registry();
   new Counter({ name: "apex_test_requests_total", help: "test counter", registers: [registry] }).inc(3);
-  fx = await createApiFixture({ store: "pglite", service: "double", deps: { registry, maxRequestBytes: 64 * 1024 } });
+  fx = await createApiFixture({ store: "postgres", service: "double", deps: { registry, maxRequestBytes: 64 * 1024 } });
   app = buildHttpServer(fx.deps);
   await app.ready();
 });

@@ -20,7 +20,7 @@ let server: RunningGrpcServer;
 let client: Client & Record<string, unknown>;
 
 beforeAll(async () => {
-  fx = await createApiFixture({ store: "pglite", service: "double" });
+  fx = await createApiFixture({ store: "postgres", service: "double" });
   server = await startGrpcServer(fx.deps, 0, "127.0.0.1");
   const Apex = loadProtos().apex;
   client = new Apex(`127.0.0.1:${server.port}`, credentials.createInsecure()) as Client & Record<string, unknown>;
