@@ -89,6 +89,14 @@ describe.each(storeKinds)("on %s", (kind) => {
     });
   });
 
+  describe("public endpoints answer every caller, whatever credentials it sends", () => {
+    it.each(callers.flatMap((caller) => ["/healthz", "/readyz", "/openapi.json"].map((path) => [path, caller] as const)))("%s for %s", async (path, caller) => {
+      const token = fx.tokens[caller];
+      const res = await app.inject({ method: "GET", url: path, headers: token ? { authorization: `Bearer ${token}` } : {} });
+      expect(res.statusCode).toBe(200);
+    });
+  });
+
   describe("HTTP over a real socket", () => {
     let server: FastifyInstance;
     let base: string;
