@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/no-explicit-any */
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-require-imports */
 import { beforeAll, describe, expect, it } from "vitest";
 import { runtimeEnv, sandboxSpec, services } from "../app/src/contract";
 import { buildSandboxPod } from "../app/src/sandbox/pod-template";
@@ -7,6 +7,7 @@ import { allowlistEgressRules, cidrCovers } from "../components/sandbox/egress";
 import { sandboxRepository } from "../components/sandbox/from-config";
 import { isDefaultDenyEgress } from "../policy/rules/workloads";
 import { runStack, type StackRun } from "./harness";
+import { isValidatable, validateKubernetesObject } from "./harness/kubernetes-schema";
 
 let prod: StackRun;
 let prodOpen: StackRun;
@@ -107,6 +108,19 @@ describe("sandbox namespace (kubernetes)", () => {
     expect(img.plainInputs.registry).toBe("[secret]");
     expect(sandboxRepository("apex/runtime")).toBe("apex/apex-sandbox");
     expect(sandboxRepository("runtime")).toBe("apex-sandbox");
+  });
+});
+
+describe("Kubernetes schema", () => {
+  it("every sandbox and RBAC object (allowlist and RuntimeClass included) and the pod template are valid objects", () => {
+    const mine = prodOpen.resources.filter((r) => r.type.startsWith("kubernetes:") && isValidatable(r.type) &&
+      (r.inputs.metadata?.namespace === sandboxSpec.namespace || r.inputs.metadata?.name === sandboxSpec.namespace ||
+        r.type.includes(":rbac.authorization.k8s.io/") || r.type.includes(":node.k8s.io/")));
+    expect(new Set(mine.map((r) => r.type.split(":").pop()))).toEqual(new Set(["Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "RuntimeClass", "ConfigMap", "ClusterRole", "Role", "RoleBinding"]));
+    for (const r of mine) validateKubernetesObject(r);
+    const { Pod } = require("kubernetes-models/v1/Pod") as { Pod: new (data: unknown) => { validate(): void } };
+    expect(() => new Pod(JSON.parse(prodOpen.outputs.sandbox.podTemplate)).validate()).not.toThrow();
+    expect(() => new Pod({ ...JSON.parse(prodOpen.outputs.sandbox.podTemplate), spec: { containers: [{ name: 1 }] } }).validate()).toThrow();
   });
 });
 
