@@ -108,16 +108,13 @@ function merge(base: unknown, over: unknown): unknown {
   return out;
 }
 
-function unwrapSecrets(v: unknown, replace: boolean, found: string[]): unknown {
-  if (Array.isArray(v)) return v.map((e) => unwrapSecrets(e, replace, found));
+/** Removes the RPC secret wrappers: keeping the values, or replacing each secret subtree by "[secret]". */
+function unwrapSecrets(v: unknown, replace: boolean): unknown {
+  if (Array.isArray(v)) return v.map((e) => unwrapSecrets(e, replace));
   if (!isObject(v)) return v;
-  if (v[SIG] === SECRET_SIG) {
-    const inner = unwrapSecrets(v.value, false, found);
-    found.push(JSON.stringify(inner));
-    return replace ? SECRET_PLACEHOLDER : inner;
-  }
+  if (v[SIG] === SECRET_SIG) return replace ? SECRET_PLACEHOLDER : unwrapSecrets(v.value, false);
   if (SIG in v) return v;
-  return Object.fromEntries(Object.entries(v).map(([k, e]) => [k, unwrapSecrets(e, replace, found)]));
+  return Object.fromEntries(Object.entries(v).map(([k, e]) => [k, unwrapSecrets(e, replace)]));
 }
 
 /** Provider-computed outputs the program reads, with deterministic mock values. */
@@ -166,9 +163,8 @@ async function runOnce(options: RunStackOptions): Promise<StackRun> {
   const meta = new Map<string, { parent: string; dependencies: string[]; urn?: string }>();
   await pulumi.runtime.setMocks({
     newResource(args) {
-      const found: string[] = [];
-      const inputs = unwrapSecrets(args.inputs, false, []) as Record<string, unknown>;
-      const plainInputs = unwrapSecrets(args.inputs, true, found) as Record<string, unknown>;
+      const inputs = unwrapSecrets(args.inputs, false) as Record<string, unknown>;
+      const plainInputs = unwrapSecrets(args.inputs, true) as Record<string, unknown>;
       const state = mockState(args.type, args.name, inputs);
       if (args.type === "random:index/randomPassword:RandomPassword" && typeof state.result === "string") secretValues.push(state.result);
       const key = `${args.type}::${args.name}`;
@@ -211,12 +207,10 @@ async function runOnce(options: RunStackOptions): Promise<StackRun> {
   await waitForRPCs();
 
   // URNs arrive with the registration response, after newResource recorded the resource.
-  const byKey = new Map(records.map((r) => [`${r.type}::${r.name}`, r]));
   const resources = records.map((r) => {
     const m = meta.get(`${r.type}::${r.name}`);
     return { ...r, urn: m?.urn ?? r.urn, parentUrn: m?.parent ?? r.parentUrn, dependencies: m?.dependencies ?? r.dependencies };
   });
-  void byKey;
   const byUrn = new Map(resources.map((r) => [r.urn, r]));
   return {
     stack: options.stack,
