@@ -133,6 +133,14 @@ describe("prod: existing Vault with Kubernetes auth", () => {
     for (const k of Object.values(KEYS)) expect(JSON.stringify(plainOutputs)).not.toContain(k);
   });
 
+  it("passes apex:vaultToken to the provider as a secret", async () => {
+    const run = await runStack({ stack: "prod", secrets: { ...KEYS, vaultToken: "hvs.VAULT-TOKEN-TEST-0123456789" } });
+    const provider = run.one("pulumi:providers:vault");
+    expect(provider.inputs.token).toBe("hvs.VAULT-TOKEN-TEST-0123456789");
+    expect(JSON.stringify(provider.plainInputs)).not.toContain("hvs.VAULT-TOKEN-TEST");
+    expect(prod.one("pulumi:providers:vault").inputs.token).toBeUndefined(); // unset: the provider reads VAULT_TOKEN
+  });
+
   it("refuses a prod stack without apex:vaultAddress, naming the key", async () => {
     await expect(runStack({ stack: "prod", config: { vaultAddress: undefined } })).rejects.toThrow(/apex:vaultAddress: required when apex:target is "kubernetes"/);
   });
