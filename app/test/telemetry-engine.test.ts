@@ -105,6 +105,9 @@ describe("one DAG, one trace, across two workers and a retry", () => {
     const attempts = named("task_execution");
     expect(attempts.map((s) => `${s.attributes.task_id}#${s.attributes["apex.task.attempt"]}`).sort()).toEqual(["a#1", "b#1", "b#2", "join#1", "split#1"]);
     for (const a of attempts) expect(a.parentSpanContext?.spanId).toBe(dag!.spanContext().spanId);
+    // The root ends after the attempt it was ended in (5 ms for wall vs monotonic clock skew).
+    const ms = ([sec, ns]: [number, number]) => sec * 1e3 + ns / 1e6;
+    for (const s of spans) expect(ms(s.endTime), s.name).toBeLessThanOrEqual(ms(dag!.endTime) + 5);
     expect(new Set(attempts.map((a) => a.attributes["apex.worker.id"]))).toEqual(new Set(["worker-1", "worker-2"]));
   });
 

@@ -11,14 +11,16 @@
  *     line below it carries trace_id and agent_id / task_id / dag_id.
  *  3. Whichever process moves the DAG to a terminal state (the transaction that set `finished_at`;
  *     exactly one does) calls `endDagTrace`, which re-creates the root span with the stored trace
- *     and span ids and the DAG's creation time as start time, and ends it now. The exported
- *     `dag_execution` therefore spans submission to the DAG's end, and its children point at it.
+ *     and span ids and the DAG's creation time as start time, and ends it (after the attempt span
+ *     it was called in, when there is one). The exported `dag_execution` therefore spans submission
+ *     to the DAG's end, and its children point at it.
  */
 import {
   type Attributes,
   type Context,
   ROOT_CONTEXT,
   type Span,
+  type SpanContext,
   SpanKind,
   SpanStatusCode,
   context,
@@ -30,7 +32,7 @@ import {
 } from "@opentelemetry/api";
 import { ATTR_ERROR_TYPE } from "@opentelemetry/semantic-conventions";
 import { LlmError, type LlmResult } from "../llm/types";
-import { apexPropagator, idGenerator } from "./tracing";
+import { apexPropagator, deferUntilSpanEnds, idGenerator } from "./tracing";
 
 /** Span names (seed §1). */
 export const spanNames = {
@@ -166,6 +168,17 @@ export function endDagTrace(dagCarrier: TraceCarrier | null | undefined, outcome
   const stored = extractCarrier(dagCarrier);
   const spanContext = trace.getSpanContext(stored);
   if (!spanContext || !isSpanContextValid(spanContext)) return;
+  // The DAG usually ends inside its last attempt's transaction: end the root after that attempt's
+  // span, so no child outlives its parent.
+  const active = trace.getActiveSpan();
+  const activeContext = active?.spanContext();
+  if (active?.isRecording() && activeContext?.traceId === spanContext.traceId) {
+    if (deferUntilSpanEnds(activeContext.spanId, () => replayDagSpan(stored, spanContext, outcome))) return;
+  }
+  replayDagSpan(stored, spanContext, outcome);
+}
+
+function replayDagSpan(stored: Context, spanContext: SpanContext, outcome: DagOutcome): void {
   const span = idGenerator.withIds({ traceId: spanContext.traceId, spanId: spanContext.spanId }, () =>
     tracer().startSpan(
       spanNames.dag,

@@ -80,6 +80,40 @@ export class BaggageAttributesSpanProcessor implements SpanProcessor {
   }
 }
 
+const afterSpanEnds = new Map<string, () => void>();
+let spanEndHooksInstalled = false;
+
+/**
+ * Runs `fn` once the span with `spanId` has ended (in this process). Returns false, running
+ * nothing, when no SpanEndHooksProcessor is installed (tracing not started).
+ */
+export function deferUntilSpanEnds(spanId: string, fn: () => void): boolean {
+  if (!spanEndHooksInstalled) return false;
+  afterSpanEnds.set(spanId, fn);
+  return true;
+}
+
+/** Runs what `deferUntilSpanEnds` queued for a span, right after that span ends. */
+export class SpanEndHooksProcessor implements SpanProcessor {
+  constructor() {
+    spanEndHooksInstalled = true;
+  }
+  onStart(): void {}
+  onEnd(span: ReadableSpan): void {
+    const spanId = span.spanContext().spanId;
+    const fn = afterSpanEnds.get(spanId);
+    if (!fn) return;
+    afterSpanEnds.delete(spanId);
+    queueMicrotask(fn);
+  }
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
 export interface TracingOptions {
   /** `service.name`: apex-api or apex-worker. */
   readonly serviceName: string;
@@ -120,6 +154,7 @@ export function startTracing(options: TracingOptions): Tracing {
     : [];
   const spanProcessors: SpanProcessor[] = [
     new BaggageAttributesSpanProcessor(),
+    new SpanEndHooksProcessor(),
     ...exporting,
     ...(options.spanProcessors ?? []),
   ];
