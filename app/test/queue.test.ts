@@ -116,6 +116,33 @@ describe.each(storeKinds)("queue on %s", (kind) => {
     ]);
   });
 
+  it("a live worker does not keep alive a lease it is not working on: the orphan expires and runs", async () => {
+    const svc = service();
+    const orphanDag = await svc.submitDag(
+      { agent_id: agentId, name: "orphan", tasks: [{ id: "o", kind: "tool", tool: "sleep", args: { key: "o", ms: 1 } }] },
+      admin,
+    );
+    // Claimed under the worker's own id, but outside its in-flight set (as after a lost result).
+    const [orphan] = (await claimTasks(store.db, "same-id", 10, 300)).filter((t) => t.dagId === orphanDag.id);
+    expect(orphan).toBeDefined();
+    const busyDag = await svc.submitDag(
+      { agent_id: agentId, name: "busy", tasks: [{ id: "b", kind: "tool", tool: "sleep", args: { key: "busy", ms: 4_000 } }] },
+      admin,
+    );
+    const w = new Worker({ db: store.db, llm: new ScriptedGateway(), tools, sandbox: refusingSandbox }, { id: "same-id", leaseMs: 300, fallbackPollMs: 100 });
+    await w.start();
+    try {
+      // The worker heartbeats while it runs "busy"; the orphan must expire anyway and run meanwhile.
+      const v = await waitFor(svc, orphanDag.id, done, 10_000);
+      expect(v.status).toBe("succeeded");
+      expect(v.tasks[0]?.attempts).toHaveLength(1);
+      expect((await svc.getDag(busyDag.id)).tasks[0]?.status).toBe("running");
+    } finally {
+      await svc.cancelDag(busyDag.id);
+      await w.stop();
+    }
+  });
+
   it("stop() releases in-flight tasks after the grace period without spending their attempt", async () => {
     const probe = new ConcurrencyProbe();
     const t3 = testTools({ probe });

@@ -77,13 +77,18 @@ export async function claimTasks(db: Db, workerId: string, limit: number, leaseM
   }));
 }
 
-/** Renews this worker's leases; returns the keys (`dag/task`) it still holds. */
-export async function heartbeat(db: Db, workerId: string, leaseMs: number): Promise<Set<string>> {
+/**
+ * Renews this worker's leases on the given tasks (only those it is still working on: a task it
+ * dropped by mistake must expire and be reclaimed); returns the keys (`dag/task`) it still holds.
+ */
+export async function heartbeat(db: Db, workerId: string, leaseMs: number, tasks: readonly ClaimedTask[]): Promise<Set<string>> {
+  if (tasks.length === 0) return new Set();
   const r = await db.query<{ dag_id: string; id: string }>(
     `UPDATE tasks SET lease_expires_at = now() + $2 * interval '1 millisecond'
       WHERE lease_owner = $1 AND status = 'running'
+        AND (dag_id, id) IN (SELECT * FROM unnest($3::uuid[], $4::text[]))
       RETURNING dag_id, id`,
-    [workerId, leaseMs],
+    [workerId, leaseMs, tasks.map((t) => t.dagId), tasks.map((t) => t.taskId)],
   );
   return new Set(r.rows.map((x) => taskKey(x.dag_id, x.id)));
 }

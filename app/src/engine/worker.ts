@@ -28,6 +28,7 @@ import {
   releaseClaim,
   startAttempt,
   taskKey,
+  type AttemptOutcome,
   type ClaimedTask,
   type FinishResult,
 } from "./lifecycle";
@@ -238,7 +239,7 @@ export class Worker {
       const startedAt = performance.now();
       const outcome = await executeTask({ ...this.deps, backoff: this.backoff }, task, attempt, signal);
       const usageFields = observeAttempt(span, task.kind, outcome, performance.now() - startedAt);
-      const result = await finishAttempt(db, task, attempt, outcome);
+      const result = await this.finishWithRetry(task, attempt, outcome);
       const log = result === "failed" ? logger.warn.bind(logger) : logger.info.bind(logger);
       log(
         { worker_id: this.id, dag_id: task.dagId, task_id: task.taskId, agent_id: task.agentId, attempt, result, ...usageFields },
@@ -248,10 +249,27 @@ export class Worker {
     });
   }
 
+  /**
+   * Records the outcome, retrying a few times through a transient store error. Safe to repeat:
+   * finishAttempt is one fenced transaction, so a retry after a lost COMMIT reply sees lease_lost.
+   * If it still fails, the lease runs out and another worker reclaims the task.
+   */
+  private async finishWithRetry(task: ClaimedTask, attempt: number, outcome: AttemptOutcome): Promise<FinishResult> {
+    for (let i = 1; ; i++) {
+      try {
+        return await finishAttempt(this.deps.db, task, attempt, outcome);
+      } catch (err) {
+        if (i >= 3) throw err;
+        logger.warn({ worker_id: this.id, dag_id: task.dagId, task_id: task.taskId, err: (err as Error).message }, "recording the attempt failed; retrying");
+        await new Promise((r) => setTimeout(r, 250 * i));
+      }
+    }
+  }
+
   private async beat(): Promise<void> {
     if (this.inFlight.size === 0) return;
     try {
-      const held = await heartbeat(this.deps.db, this.id, this.leaseMs);
+      const held = await heartbeat(this.deps.db, this.id, this.leaseMs, [...this.inFlight.values()].map((f) => f.task));
       for (const [key, f] of this.inFlight) {
         // Only tasks already past their claim can have lost the lease; a brand-new claim is in `held`.
         if (!held.has(key)) f.abort.abort("lease_lost" satisfies AbortReason);
