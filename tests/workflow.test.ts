@@ -46,6 +46,14 @@ describe(".github/workflows/ci.yml", () => {
     expect(jobs.test.env.DATABASE_URL).toMatch(/^postgres:\/\/postgres@127\.0\.0\.1:5432\/test$/);
   });
 
+  it("installs every Debian package .ci/run installs", () => {
+    const ciRun = readFileSync(join(root, ".ci", "run"), "utf8");
+    const needed = [...ciRun.matchAll(/need\+=\(([\w.-]+)\)/g)].map((m) => m[1]!);
+    expect(needed.length).toBeGreaterThan(0);
+    const install = (jobs.test.steps as any[]).map((s) => s.run).find((r) => typeof r === "string" && r.includes("apt-get install"));
+    for (const pkg of needed) expect(install, pkg).toMatch(new RegExp(`\\s${pkg.replace(".", "\\.")}(\\s|$)`));
+  });
+
   it("previews dev and prod on pull requests under the policy pack, commenting on the PR", () => {
     const preview = jobs.preview;
     expect(preview.if).toBe("github.event_name == 'pull_request'");
