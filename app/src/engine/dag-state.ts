@@ -93,6 +93,8 @@ export async function settleDag(tx: Db, dag: DagRow): Promise<DagStatus> {
  * NOTIFY apex_dag_cancelled and lose their lease), rejects pending approvals, ends the DAG.
  */
 export async function cancelDagTasks(tx: Db, dag: DagRow, by: string): Promise<string[]> {
+  // Lock the task rows in id order first (heartbeats lock in the same order): no deadlock.
+  await tx.query("SELECT 1 FROM tasks WHERE dag_id = $1 ORDER BY id FOR UPDATE", [dag.id]);
   await tx.query(
     `UPDATE attempts a SET status = 'failed', error = 'cancelled', finished_at = now()
        FROM tasks t

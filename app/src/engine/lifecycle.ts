@@ -83,11 +83,18 @@ export async function claimTasks(db: Db, workerId: string, limit: number, leaseM
  */
 export async function heartbeat(db: Db, workerId: string, leaseMs: number, tasks: readonly ClaimedTask[]): Promise<Set<string>> {
   if (tasks.length === 0) return new Set();
+  // Rows are locked in (dag_id, id) order, as cancelDagTasks does, so the two never deadlock.
   const r = await db.query<{ dag_id: string; id: string }>(
-    `UPDATE tasks SET lease_expires_at = now() + $2 * interval '1 millisecond'
-      WHERE lease_owner = $1 AND status = 'running'
-        AND (dag_id, id) IN (SELECT * FROM unnest($3::uuid[], $4::text[]))
-      RETURNING dag_id, id`,
+    `WITH mine AS (
+       SELECT dag_id, id FROM tasks
+        WHERE lease_owner = $1 AND status = 'running'
+          AND (dag_id, id) IN (SELECT * FROM unnest($3::uuid[], $4::text[]))
+        ORDER BY dag_id, id
+        FOR UPDATE
+     )
+     UPDATE tasks t SET lease_expires_at = now() + $2 * interval '1 millisecond'
+       FROM mine WHERE t.dag_id = mine.dag_id AND t.id = mine.id
+      RETURNING t.dag_id, t.id`,
     [workerId, leaseMs, tasks.map((t) => t.dagId), tasks.map((t) => t.taskId)],
   );
   return new Set(r.rows.map((x) => taskKey(x.dag_id, x.id)));
