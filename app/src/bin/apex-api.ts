@@ -9,7 +9,8 @@ import { startGrpcServer } from "../api/grpc/server";
 import { describeConfig, loadConfig } from "../config";
 import { services } from "../contract/services";
 import { logger } from "../telemetry/logger";
-import { registry } from "../telemetry/metrics";
+import { clusterSnapshotQuery } from "../telemetry/cluster-gauges";
+import { registerClusterGauges, registry, unregisterClusterGauges } from "../telemetry/metrics";
 import { startTracing } from "../telemetry/tracing";
 import { openRuntime, type Runtime } from "./runtime";
 import { onShutdownSignal } from "./signals";
@@ -47,6 +48,10 @@ async function main(): Promise<void> {
   const tracing = startTracing({ serviceName: config.serviceName ?? services.api.name, endpoint: config.otlpEndpoint ?? null });
   logger.info({ config: describeConfig(config) }, "apex-api starting");
   const rt = await openRuntime(config);
+  // Queue depth and active agents stay visible when no worker runs (max() over replicas in PromQL).
+  registerClusterGauges(clusterSnapshotQuery(rt.db), (err) =>
+    logger.warn({ err: err instanceof Error ? err.message : String(err) }, "cluster gauge query failed"),
+  );
   const api = await startApi(rt, { http: config.httpPort, grpc: config.grpcPort });
   if (api.generatedAdminKey) {
     // Printed once, on stdout only, outside the structured log stream (logs never carry secrets).
@@ -55,6 +60,7 @@ async function main(): Promise<void> {
   logger.info({ http_port: api.httpPort, grpc_port: api.grpcPort }, "apex-api listening");
   onShutdownSignal(async () => {
     await api.close();
+    unregisterClusterGauges();
     await rt.close();
     await tracing.shutdown();
   });
