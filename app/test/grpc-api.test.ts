@@ -150,11 +150,53 @@ describe("gRPC API", () => {
     expect((await check("")).response).toEqual({ status: "SERVING" });
     expect((await check("apex.v1.Apex")).response).toEqual({ status: "SERVING" });
     expect((await check("nope")).error?.code).toBe(status.NOT_FOUND);
+    const firstWatched = (service: string) =>
+      new Promise<unknown>((resolve, reject) => {
+        const call = (health.Watch as (r: unknown) => NodeJS.EventEmitter & { cancel(): void }).call(health, { service });
+        call.on("error", (e: ServiceError) => (e.code === status.CANCELLED ? undefined : reject(e)));
+        call.once("data", (m: unknown) => {
+          resolve(m);
+          call.cancel();
+        });
+      });
+    expect(await firstWatched("")).toEqual({ status: "SERVING" });
+    expect(await firstWatched("nope")).toEqual({ status: "SERVICE_UNKNOWN" });
     fx.double!.isReady = false;
     try {
       expect((await check("")).response).toEqual({ status: "NOT_SERVING" });
     } finally {
       fx.double!.isReady = true;
+      health.close();
+    }
+  });
+
+  it("close() ends open WatchDag and Health/Watch streams instead of waiting for them", async () => {
+    const second = await startGrpcServer(fx.deps, 0, "127.0.0.1");
+    const address = `127.0.0.1:${second.port}`;
+    const apex = new (loadProtos().apex)(address, credentials.createInsecure()) as Client & Record<string, unknown>;
+    const health = new (loadProtos().health)(address, credentials.createInsecure()) as Client & Record<string, unknown>;
+    try {
+      const dag = fx.double!.seedDag(fx.agentA.id);
+      const streams = [
+        (apex.WatchDag as StreamMethod).call(apex, { id: dag.id }, metadataFor("viewer")),
+        (health.Watch as (r: unknown) => NodeJS.EventEmitter).call(health, { service: "" }),
+      ];
+      const ended = streams.map(
+        (call) =>
+          new Promise<void>((resolve) => {
+            call.on("data", () => undefined);
+            call.on("end", resolve);
+            call.on("error", () => resolve());
+          }),
+      );
+      await Promise.all(streams.map((call) => new Promise((resolve) => call.once("data", resolve))));
+      const started = Date.now();
+      await second.close();
+      await Promise.all(ended);
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(fx.double!.watcherCount(dag.id)).toBe(0);
+    } finally {
+      apex.close();
       health.close();
     }
   });

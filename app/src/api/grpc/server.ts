@@ -1,6 +1,6 @@
 /**
  * The gRPC API (port 50051, proto in app/proto/apex/v1/apex.proto) over the same operations as
- * HTTP, plus the standard grpc.health.v1 Health/Check and server reflection (grpcurl needs no
+ * HTTP, plus the standard grpc.health.v1 Health (health.ts) and server reflection (grpcurl needs no
  * proto files; the schema is public, every Apex call still needs a key). Credentials come from
  * the metadata entry `authorization: Bearer <key>`. The port is plaintext h2c: TLS ends at the
  * Ingress or mesh.
@@ -9,7 +9,6 @@ import {
   Metadata,
   Server,
   ServerCredentials,
-  status as GrpcStatus,
   type ServerErrorResponse,
   type ServerUnaryCall,
   type ServerWritableStream,
@@ -20,6 +19,7 @@ import { ReflectionService } from "@grpc/reflection";
 import { defaultMaxRequestBytes, type ApiDeps } from "../deps";
 import { grpcStatusOf, toApiError } from "../errors";
 import { authenticate, invoke, operations, watchDag, type Operation } from "../operations";
+import { healthService } from "./health";
 import { approvalMessage, createdApiKeyMessage, dagMessage, submitDagBody } from "./messages";
 import { loadProtos } from "./proto";
 
@@ -31,7 +31,6 @@ export interface RunningGrpcServer {
 
 /** How long close() lets in-flight calls finish before cutting them off. */
 const shutdownGraceMs = 5_000;
-const apexServiceName = "apex.v1.Apex";
 
 type Request = Record<string, unknown>;
 const same = (value: unknown): unknown => value;
@@ -111,19 +110,8 @@ export async function startGrpcServer(deps: ApiDeps, port: number, host = "0.0.0
   };
   server.addService(protos.apex.service, apex);
 
-  server.addService(protos.health.service, {
-    Check: (call: ServerUnaryCall<{ service?: string }, unknown>, callback: sendUnaryData<unknown>): void => {
-      const service = call.request.service ?? "";
-      if (service !== "" && service !== apexServiceName) {
-        callback({ code: GrpcStatus.NOT_FOUND, details: `unknown service ${service}` });
-        return;
-      }
-      deps.service
-        .ready()
-        .catch(() => false)
-        .then((ready) => callback(null, { status: ready ? "SERVING" : "NOT_SERVING" }));
-    },
-  });
+  const healthWatches = new Map<ServerWritableStream<{ service?: string }, unknown>, () => Promise<void>>();
+  server.addService(protos.health.service, healthService(deps.service, healthWatches));
 
   new ReflectionService(protos.definition).addToServer(server);
 
@@ -135,6 +123,7 @@ export async function startGrpcServer(deps: ApiDeps, port: number, host = "0.0.0
     port: boundPort,
     async close() {
       // Open watches would hold a graceful shutdown until their DAGs finish: end them first.
+      await Promise.all([...healthWatches.values()].map((stop) => stop()));
       await Promise.all(
         [...watches].map(async ([call, stop]) => {
           watches.delete(call);
