@@ -3,6 +3,7 @@ import { containerPolicies } from "./rules/containers";
 import { elastiCacheEncrypted, rdsHardened } from "./rules/data-stores";
 import { recommendedLabelsPresent } from "./rules/labels";
 import { policyExemptions } from "./rules/exemptions";
+import { workerRbacScopedToSandbox } from "./rules/rbac";
 import { noPlainSecrets } from "./rules/secrets";
 import { vaultPoliciesLeastPrivilege } from "./rules/vault";
 import { workloadPolicies } from "./rules/workloads";
@@ -15,6 +16,7 @@ export const apexPolicies: readonly ApexPolicy[] = [
   ...containerPolicies,
   ...workloadPolicies,
   noPlainSecrets,
+  workerRbacScopedToSandbox,
   vaultPoliciesLeastPrivilege,
   rdsHardened,
   elastiCacheEncrypted,

@@ -80,6 +80,9 @@ describe("policy pack over the recorded stacks", () => {
         spec.template.spec.containers[0].env.push({ name: "OPENAI_API_KEY", value: "sk-plain-in-env-0123456789abcdef" });
         return { ...r, props: { ...r.props, spec } };
       }
+      if (r.type === "kubernetes:rbac.authorization.k8s.io/v1:Role" && r.props.metadata?.namespace === "apex-sandbox") {
+        return { ...r, props: { ...r.props, rules: [...r.props.rules, { apiGroups: [""], resources: ["secrets"], verbs: ["get"] }] } };
+      }
       if (r.type === "vault:index/policy:Policy" && r.props.name === "apex-read") {
         return { ...r, props: { ...r.props, policy: 'path "secret/apex/*" { capabilities = ["read"] }\npath "secret/*" { capabilities = ["read"] }' } };
       }
@@ -93,6 +96,7 @@ describe("policy pack over the recorded stacks", () => {
       "hpa-managed-workloads-omit-replicas",
       "no-latest-images-in-prod",
       "no-plain-secrets",
+      "worker-rbac-scoped-to-sandbox",
       "vault-policies-least-privilege",
     ]));
   });
