@@ -149,6 +149,7 @@ describe("sandbox on the docker target (dev)", () => {
     expect(img.inputs).toMatchObject({ imageName: "apex/apex-sandbox:dev", skipPush: true });
     expect(dev.outputs.sandbox.image).toBe("apex/apex-sandbox:dev");
     expect(dev.outputs.sandbox.namespace).toBeUndefined();
+    expect(dev.outputs.sandbox.podTemplate).toBeUndefined();
   });
 
   it("exports the engine settings the worker's docker driver applies (its own builder), all from the contract", () => {

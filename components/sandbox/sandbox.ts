@@ -57,8 +57,8 @@ export class SandboxRuntime extends pulumi.ComponentResource {
   public readonly image: docker.Image;
   /** What sandboxes run: the pushed digest, or the local `repo:tag`. */
   public readonly imageRef: pulumi.Output<string>;
-  /** The sandbox Pod manifest (JSON) the kubernetes driver creates per run. */
-  public readonly podTemplate: pulumi.Output<string>;
+  /** Kubernetes target: the sandbox Pod manifest (JSON) the kubernetes driver creates per run. */
+  public readonly podTemplate?: pulumi.Output<string>;
   /** Docker target: engine settings of a sandbox container. */
   public readonly dockerSettings?: pulumi.Output<SandboxDockerSettings>;
   public readonly runtimeClassName?: string;
@@ -80,20 +80,20 @@ export class SandboxRuntime extends pulumi.ComponentResource {
     this.imageRef = img.push ? this.image.repoDigest : this.image.imageName;
 
     const kube = args.kubernetes;
-    this.runtimeClassName = kube?.runtimeClass?.name;
-    this.podTemplate = this.imageRef.apply((image) =>
-      JSON.stringify(buildSandboxPod({ name: "apex-sandbox-template", image, argv: ["python3"], runtimeClassName: this.runtimeClassName }), null, 2));
-
     if (kube === undefined) {
       this.dockerSettings = this.imageRef.apply(sandboxDockerSettings);
     } else {
-      this.kubernetes = this.renderKubernetes(name, kube);
+      const runtimeClassName = kube.runtimeClass?.name;
+      this.runtimeClassName = runtimeClassName;
+      this.podTemplate = this.imageRef.apply((image) =>
+        JSON.stringify(buildSandboxPod({ name: "apex-sandbox-template", image, argv: ["python3"], runtimeClassName }), null, 2));
+      this.kubernetes = this.renderKubernetes(name, kube, this.podTemplate);
     }
 
     this.registerOutputs({ imageRef: this.imageRef, podTemplate: this.podTemplate, dockerSettings: this.dockerSettings });
   }
 
-  private renderKubernetes(name: string, kube: SandboxKubernetesArgs): SandboxKubernetesResources {
+  private renderKubernetes(name: string, kube: SandboxKubernetesArgs, podTemplate: pulumi.Output<string>): SandboxKubernetesResources {
     const child = { parent: this, provider: kube.provider };
     const labels = { ...kube.labels, "app.kubernetes.io/name": "apex-sandbox", "app.kubernetes.io/component": "sandbox" };
     const ns = new k8s.core.v1.Namespace(`${name}-namespace`, {
@@ -162,7 +162,7 @@ export class SandboxRuntime extends pulumi.ComponentResource {
 
     const podTemplateConfigMap = new k8s.core.v1.ConfigMap(`${name}-pod-template`, {
       metadata: { name: POD_TEMPLATE_CONFIGMAP, namespace, labels },
-      data: { [POD_TEMPLATE_KEY]: this.podTemplate },
+      data: { [POD_TEMPLATE_KEY]: podTemplate },
     }, child);
     return { namespace: ns, networkPolicies, quota, limitRange, runtimeClass, podTemplateConfigMap };
   }
