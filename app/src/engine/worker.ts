@@ -268,14 +268,16 @@ export class Worker {
 
   private async beat(): Promise<void> {
     if (this.inFlight.size === 0) return;
+    // Judge only the tasks this renewal was about: one claimed while it ran is not in its answer.
+    const sent = [...this.inFlight.entries()];
     try {
-      const held = await heartbeat(this.deps.db, this.id, this.leaseMs, [...this.inFlight.values()].map((f) => f.task));
-      for (const [key, f] of this.inFlight) {
-        // Only tasks already past their claim can have lost the lease; a brand-new claim is in `held`.
-        if (!held.has(key)) f.abort.abort("lease_lost" satisfies AbortReason);
+      const held = await heartbeat(this.deps.db, this.id, this.leaseMs, sent.map(([, f]) => f.task));
+      for (const [key, f] of sent) {
+        if (!held.has(key) && this.inFlight.get(key) === f) f.abort.abort("lease_lost" satisfies AbortReason);
       }
     } catch (err) {
       logger.warn({ worker_id: this.id, err: (err as Error).message }, "heartbeat failed");
     }
   }
+
 }
