@@ -46,7 +46,7 @@ describe.each(["pglite", "postgres"] as const)("apex-local on %s", (kind) => {
       expect(view.totals.cost_usd).toBeGreaterThan(0);
       const sum = view.tasks.reduce((a, t) => a + t.usage.input_tokens, 0);
       expect(view.totals.input_tokens).toBe(sum);
-      expect(lines.at(-3)).toMatch(/^DAG .* succeeded$/);
+      expect(lines).toContainEqual(expect.stringMatching(/^DAG [0-9a-f-]{36} succeeded$/));
       expect(lines.join("\n")).toMatch(/cost: {3}\$0\.\d{6}/);
       // A second run reuses the demo agent; the agent's totals grow.
       const again = await runDemo({ baseUrl: `http://127.0.0.1:${local.api.httpPort}`, apiKey: adminKey, file: example, print: () => undefined });
