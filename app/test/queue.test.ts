@@ -47,13 +47,13 @@ describe.each(storeKinds)("queue on %s", (kind) => {
     const raceTools = testTools({ probe });
     const svc = new StoreApexService({ db: store.db, tools: raceTools });
     const tasks = [
-      ...Array.from({ length: 60 }, (_, i) => ({ id: `w${i}`, kind: "tool", tool: "sleep", args: { key: `w${i}`, ms: 10 } })),
-      { id: "join", kind: "tool", tool: "sleep", args: { key: "join", ms: 1 }, depends_on: Array.from({ length: 60 }, (_, i) => `w${i}`) },
+      ...Array.from({ length: 150 }, (_, i) => ({ id: `w${i}`, kind: "tool", tool: "sleep", args: { key: `w${i}`, ms: 5 } })),
+      { id: "join", kind: "tool", tool: "sleep", args: { key: "join", ms: 1 }, depends_on: Array.from({ length: 150 }, (_, i) => `w${i}`) },
     ];
     const { id } = await svc.submitDag({ agent_id: agentId, name: "race", tasks }, admin);
     const ran = new Map<string, number>();
     const workers = [store.db, second].map((db, i) => {
-      const w = new Worker({ db, llm: new ScriptedGateway(), tools: raceTools, sandbox: refusingSandbox }, { id: `racer-${i}`, concurrency: 4, leaseMs: 300 });
+      const w = new Worker({ db, llm: new ScriptedGateway(), tools: raceTools, sandbox: refusingSandbox }, { id: `racer-${i}`, concurrency: 4, leaseMs: 400 });
       w.onTaskFinished = () => ran.set(w.id, (ran.get(w.id) ?? 0) + 1);
       return w;
     });
@@ -69,7 +69,7 @@ describe.each(storeKinds)("queue on %s", (kind) => {
     // Both workers took part: the work was really contended. The short lease means many heartbeats
     // race the claims: none may abort a task it did not ask about.
     expect([...ran.values()].length).toBe(2);
-    expect([...ran.values()].reduce((a, b) => a + b, 0)).toBe(61);
+    expect([...ran.values()].reduce((a, b) => a + b, 0)).toBe(151);
   });
 
   it("heartbeats keep a long task's short lease alive: a second worker does not steal it", async () => {
@@ -77,11 +77,11 @@ describe.each(storeKinds)("queue on %s", (kind) => {
     const t2 = testTools({ probe });
     const svc = new StoreApexService({ db: store.db, tools: t2 });
     const { id } = await svc.submitDag(
-      { agent_id: agentId, name: "long", tasks: [{ id: "long", kind: "tool", tool: "sleep", args: { key: "long", ms: 1_200 } }] },
+      { agent_id: agentId, name: "long", tasks: [{ id: "long", kind: "tool", tool: "sleep", args: { key: "long", ms: 1_500 } }] },
       admin,
     );
     const workers = [store.db, second].map(
-      (db, i) => new Worker({ db, llm: new ScriptedGateway(), tools: t2, sandbox: refusingSandbox }, { id: `hb-${i}`, leaseMs: 300, fallbackPollMs: 100 }),
+      (db, i) => new Worker({ db, llm: new ScriptedGateway(), tools: t2, sandbox: refusingSandbox }, { id: `hb-${i}`, leaseMs: 500, fallbackPollMs: 100 }),
     );
     await Promise.all(workers.map((w) => w.start()));
     const v = await waitFor(svc, id, done);
