@@ -4,7 +4,6 @@ import type { Db } from "../src/store/db";
 import { clusterSnapshotQuery } from "../src/telemetry/cluster-gauges";
 import { apexMetrics, registerClusterGauges, registry, renderMetrics, unregisterClusterGauges } from "../src/telemetry/metrics";
 import {
-  classifyAttemptError,
   initialiseSeries,
   recordBreakerState,
   recordLlmCall,
@@ -87,16 +86,6 @@ describe("recorders", () => {
     expect(sampleValue(f, "apex_task_duration_seconds_bucket", { kind: "llm", le: "30" })).toBe(0);
     expect(sampleValue(f, "apex_task_duration_seconds_bucket", { kind: "llm", le: "45" })).toBe(1);
     expect(sampleValue(f, "apex_worker_utilization", {})).toBe(0.75);
-  });
-
-  it("classify attempt errors from the engine's outcome text", () => {
-    expect(classifyAttemptError("llm", "provider_error: upstream 503")).toBe("provider_error");
-    expect(classifyAttemptError("llm", "breaker_open: openai")).toBe("breaker_open");
-    expect(classifyAttemptError("llm", "timeout: attempt 2 exceeded 1000 ms")).toBe("timeout");
-    expect(classifyAttemptError("tool", "cancelled")).toBe("cancelled");
-    expect(classifyAttemptError("tool", "sandbox could not start: bwrap missing")).toBe("sandbox_error");
-    expect(classifyAttemptError("tool", "exit code 2")).toBe("tool_error");
-    expect(classifyAttemptError("llm", "template: unknown output x")).toBe("internal");
   });
 });
 

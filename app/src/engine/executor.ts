@@ -5,6 +5,7 @@
  */
 import { ZodError } from "zod";
 import { LlmError, type LlmGateway } from "../llm/types";
+import { SandboxError } from "../sandbox/errors";
 import type { SandboxDriver } from "../sandbox/types";
 import type { ToolRegistry } from "../tools/types";
 import type { LlmTaskSpec, ToolTaskSpec } from "../service/dag-schema";
@@ -78,34 +79,48 @@ export async function executeTask(
     if (workerSignal.aborted) {
       const reason = workerSignal.reason as AbortReason;
       if (reason === "shutdown") return { kind: "rescheduled", reason: "worker shut down", delayMs: 0 };
-      return { kind: "failed", error: reason === "cancelled" ? "cancelled" : "lease lost" };
+      if (reason === "cancelled") return { kind: "failed", error: "cancelled", errorType: "cancelled" };
+      return { kind: "failed", error: "lease lost", errorType: "internal" };
     }
     if (timeout.aborted) {
-      return { kind: "failed", error: `timeout: attempt ${attempt} exceeded ${timeoutMs} ms`, retryDelayMs: retryDelayMs(attempt, deps.backoff) };
+      return {
+        kind: "failed",
+        error: `timeout: attempt ${attempt} exceeded ${timeoutMs} ms`,
+        errorType: "timeout",
+        retryDelayMs: retryDelayMs(attempt, deps.backoff),
+      };
     }
-    return classifyError(err, attempt, deps.backoff);
+    return classifyError(err, task.kind, attempt, deps.backoff);
   }
 }
 
-function classifyError(err: unknown, attempt: number, backoff: BackoffPolicy): AttemptOutcome {
+/**
+ * Retry policy and error type of a failed attempt, from the error's class (never its text):
+ * LLM errors by kind, sandbox failures, everything else a tool threw is a tool error, and what
+ * failed on an LLM task outside the provider (templates) is internal.
+ */
+export function classifyError(err: unknown, kind: "llm" | "tool", attempt: number, backoff: BackoffPolicy): AttemptOutcome {
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof LlmError) {
+    const errorType = err.kind;
     if (err.kind === "breaker_open") {
-      return { kind: "rescheduled", reason: `breaker_open: ${message}`, delayMs: err.options.retryAfterMs ?? breakerRetryMs };
+      return { kind: "rescheduled", reason: `breaker_open: ${message}`, errorType, delayMs: err.options.retryAfterMs ?? breakerRetryMs };
     }
     if (err.kind === "rate_limited") {
-      return { kind: "rescheduled", reason: `rate_limited: ${message}`, delayMs: err.options.retryAfterMs ?? retryDelayMs(attempt, backoff) };
+      return { kind: "rescheduled", reason: `rate_limited: ${message}`, errorType, delayMs: err.options.retryAfterMs ?? retryDelayMs(attempt, backoff) };
     }
-    if (!err.retryable) return { kind: "failed", error: `${err.kind}: ${message}` };
-    return { kind: "failed", error: `${err.kind}: ${message}`, retryDelayMs: retryDelayMs(attempt, backoff) };
+    if (!err.retryable) return { kind: "failed", error: `${err.kind}: ${message}`, errorType };
+    return { kind: "failed", error: `${err.kind}: ${message}`, errorType, retryDelayMs: retryDelayMs(attempt, backoff) };
   }
-  if (err instanceof TemplateError) return { kind: "failed", error: `template: ${message}` };
-  if (err instanceof PermanentTaskError) return { kind: "failed", error: message };
+  const otherType = kind === "tool" ? "tool_error" : "internal";
+  if (err instanceof TemplateError) return { kind: "failed", error: `template: ${message}`, errorType: otherType };
+  if (err instanceof PermanentTaskError) return { kind: "failed", error: message, errorType: otherType };
   if (err instanceof ZodError) {
     const issue = err.issues[0];
-    return { kind: "failed", error: `invalid tool args at ${issue?.path.join(".") || "(root)"}: ${issue?.message ?? message}` };
+    return { kind: "failed", error: `invalid tool args at ${issue?.path.join(".") || "(root)"}: ${issue?.message ?? message}`, errorType: otherType };
   }
-  return { kind: "failed", error: message, retryDelayMs: retryDelayMs(attempt, backoff) };
+  const errorType = err instanceof SandboxError ? "sandbox_error" : otherType;
+  return { kind: "failed", error: message, errorType, retryDelayMs: retryDelayMs(attempt, backoff) };
 }
 
 interface RunResult {

@@ -6,6 +6,7 @@
  */
 import type { Db } from "../store/db";
 import type { TaskSpec } from "../service/dag-schema";
+import type { TaskErrorType } from "../telemetry/record";
 import { emitTaskStatus, notifyTasksReady } from "./events";
 import { lockDag, promoteDependents, settleDag, skipDependents, type DagRow } from "./dag-state";
 
@@ -137,10 +138,16 @@ export interface LlmCallUsage {
 
 export type AttemptOutcome =
   | { readonly kind: "succeeded"; readonly output: unknown; readonly usage?: readonly LlmCallUsage[] }
-  /** `retryDelayMs` undefined: not retryable. A retry happens only while attempts remain. */
-  | { readonly kind: "failed"; readonly error: string; readonly retryDelayMs?: number }
-  /** Back to ready after `delayMs` without spending the attempt (breaker open, rate limited, shutdown). */
-  | { readonly kind: "rescheduled"; readonly reason: string; readonly delayMs: number };
+  /**
+   * `retryDelayMs` undefined: not retryable. A retry happens only while attempts remain.
+   * `errorType` is decided where the error is caught (from its class), never parsed back from `error`.
+   */
+  | { readonly kind: "failed"; readonly error: string; readonly errorType: TaskErrorType; readonly retryDelayMs?: number }
+  /**
+   * Back to ready after `delayMs` without spending the attempt (breaker open, rate limited, shutdown).
+   * `errorType` undefined: not a failure of the task (a worker shutting down hands it back).
+   */
+  | { readonly kind: "rescheduled"; readonly reason: string; readonly delayMs: number; readonly errorType?: TaskErrorType };
 
 export type FinishResult = "succeeded" | "retrying" | "failed" | "rescheduled" | "lease_lost";
 

@@ -5,15 +5,13 @@
 import type { Span } from "@opentelemetry/api";
 import type { AttemptOutcome } from "../engine/lifecycle";
 import type { UsageFields } from "./logger";
-import { classifyAttemptError, recordTaskAttempt, type TaskErrorType } from "./record";
+import { recordTaskAttempt } from "./record";
 import { apexAttr, markSpanError } from "./spans";
 
 export function observeAttempt(span: Span, kind: "llm" | "tool", outcome: AttemptOutcome, durationMs: number): UsageFields {
-  let errorType: TaskErrorType | undefined;
-  if (outcome.kind === "failed") errorType = classifyAttemptError(kind, outcome.error);
-  // A reschedule (breaker open, rate limited) spends no attempt but is still a failed try;
-  // a shutdown hand-back is not an error of the task.
-  if (outcome.kind === "rescheduled" && outcome.reason !== "worker shut down") errorType = classifyAttemptError(kind, outcome.reason);
+  // A reschedule (breaker open, rate limited) spends no attempt but is still a failed try; a
+  // shutdown hand-back carries no error type: it is not an error of the task.
+  const errorType = outcome.kind === "succeeded" ? undefined : outcome.errorType;
 
   recordTaskAttempt({ kind, durationMs, errorType });
   span.setAttribute(apexAttr.taskOutcome, outcome.kind);

@@ -105,21 +105,6 @@ export function recordWorkerSlots(busy: number, slots: number): void {
   apexMetrics.workerUtilization.set(slots > 0 ? busy / slots : 0);
 }
 
-const llmErrorPrefix = /^(timeout|rate_limited|provider_error|breaker_open|invalid_request|cancelled)\b/;
-
-/**
- * The error_type of a failed or rescheduled attempt, from the engine's outcome text (the executor
- * prefixes LLM errors with their kind and time-outs with "timeout"). Anything else on a tool task is
- * a tool_error (sandbox_error when the sandbox itself failed); on an LLM task, internal.
- */
-export function classifyAttemptError(kind: "llm" | "tool", message: string): TaskErrorType {
-  const prefix = llmErrorPrefix.exec(message)?.[1] as TaskErrorType | undefined;
-  if (prefix) return prefix;
-  if (message === "lease lost") return "internal";
-  if (kind === "tool") return /sandbox/i.test(message) ? "sandbox_error" : "tool_error";
-  return "internal";
-}
-
 const terminalStatuses: ReadonlySet<string> = new Set(taskStatusLabels);
 
 /**
