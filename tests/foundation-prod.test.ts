@@ -1,5 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
-import { beforeAll, describe, expect, it } from "vitest";
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { runtimeEnv, secretKeys, services } from "../app/src/contract";
 import { runStack, type RecordedResource, type StackRun } from "./harness";
 import { NetworkPolicyEvaluator, type Endpoint } from "./harness/network-policy";
@@ -33,11 +34,27 @@ function serviceForImage(image: string): RecordedResource {
     Object.entries(s.inputs.spec.selector as Record<string, string>).every(([k, v]) => podLabels[k] === v));
 }
 
+/** What the program logged with pulumi.log.warn while Pulumi.prod.yaml was evaluated. */
+const warnings: string[] = [];
+
 beforeAll(async () => {
-  run = await runStack({ stack: "prod", secrets: SECRETS });
+  const warn = vi.spyOn(pulumi.log, "warn").mockImplementation(async (message: string) => { warnings.push(message); });
+  try {
+    run = await runStack({ stack: "prod", secrets: SECRETS });
+  } finally {
+    warn.mockRestore();
+  }
 });
 
 describe("prod stack (kubernetes)", () => {
+  it("previews Pulumi.prod.yaml without a warning (Grafana content provisioned through its Ingress host)", () => {
+    expect(warnings).toEqual([]);
+    expect(run.outputs.grafanaUrl).toBe("https://grafana.apex.example.com");
+    expect(run.outputs.jaegerUrl).toBe("https://jaeger.apex.example.com");
+    const http = run.one("kubernetes:networking.k8s.io/v1:Ingress", (r) => r.inputs.metadata.name === "apex");
+    expect(http.inputs.spec.rules.map((r: any) => r.host)).toEqual(expect.arrayContaining(["grafana.apex.example.com", "jaeger.apex.example.com"]));
+  });
+
   it("exports the endpoints a user needs, without credentials", () => {
     expect(run.outputs.target).toBe("kubernetes");
     expect(run.outputs.apiUrl).toBe("https://api.apex.example.com");
@@ -213,8 +230,9 @@ describe("prod stack (kubernetes)", () => {
     const grpc = run.one("kubernetes:networking.k8s.io/v1:Ingress", (r) => r.inputs.metadata.name === "apex-grpc");
     for (const [ing, host, port] of [[http, "api.apex.example.com", ports.http], [grpc, "grpc.apex.example.com", ports.grpc]] as const) {
       expect(ing.inputs.spec.ingressClassName).toBe("nginx");
-      expect(ing.inputs.spec.rules).toEqual([{ host, http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: services.api.name, port: { number: port } } } }] } }]);
-      expect(ing.inputs.spec.tls[0].hosts).toEqual([host]);
+      // The HTTP Ingress also carries the UI hosts (apex:observability.hosts): check the API's rule.
+      expect(ing.inputs.spec.rules.filter((r: any) => r.host === host)).toEqual([{ host, http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: services.api.name, port: { number: port } } } }] } }]);
+      expect(ing.inputs.spec.tls[0].hosts).toContain(host);
       expect(ing.inputs.metadata.annotations["cert-manager.io/cluster-issuer"]).toBe("letsencrypt-prod");
     }
     expect(http.inputs.spec.tls[0].secretName).toBe("apex-api-tls");
