@@ -71,7 +71,13 @@ describe("deployService", () => {
     const c = d.one("docker:index/container:Container").inputs;
     expect(c.uploads).toEqual([{ file: "/etc/echo/echo.yml", content: "a: 1\n" }]);
     expect(c.tmpfs).toEqual({ "/tmp": "rw,nosuid,nodev,size=16777216" });
-    expect(c.volumes).toEqual([{ volumeName: "apex-test-echo-data", containerPath: "/data" }]);
+    // Config files go to a writable named volume: the engine refuses uploads into a read-only root.
+    expect(c.readOnly).toBe(true);
+    expect(c.volumes).toEqual([
+      { volumeName: "apex-test-echo-conf", containerPath: "/etc/echo" },
+      { volumeName: "apex-test-echo-data", containerPath: "/data" },
+    ]);
+    expect(d.one("docker:index/container:Container").deleteBeforeReplace).toBe(true);
 
     const k = await runStack({ stack: "test", stackFile: false, program: () => { deployService("echo", spec({ volumes, stateful: true }), kubernetesPlatform()); } });
     const sts = k.one("kubernetes:apps/v1:StatefulSet").inputs;

@@ -38,6 +38,22 @@ beforeAll(async () => {
 });
 
 describe("dev stack (docker): observability", () => {
+  it("uploads config files only into writable volume mounts (the engine refuses a read-only root), and replaces containers delete-first", () => {
+    let uploads = 0;
+    for (const c of containers()) {
+      expect(c.deleteBeforeReplace, `${c.inputs.name}: fixed name, needs deleteBeforeReplace`).toBe(true);
+      if (!c.inputs.readOnly) continue;
+      const mounts = (c.inputs.volumes ?? []).filter((m: any) => m.volumeName !== undefined && !m.readOnly);
+      for (const u of c.inputs.uploads ?? []) {
+        uploads++;
+        const inVolume = mounts.some((m: any) => u.file.startsWith(`${m.containerPath}/`));
+        expect(inVolume, `${c.inputs.name}: upload ${u.file} is not inside a writable volume mount`).toBe(true);
+      }
+    }
+    // Prometheus (config + rules), Loki and promtail at least.
+    expect(uploads).toBeGreaterThanOrEqual(4);
+  });
+
   it("runs Jaeger, Prometheus, Alertmanager, postgres_exporter, Loki, promtail and Grafana with the configured images", () => {
     const images = Object.fromEntries(run.ofType("docker:index/remoteImage:RemoteImage").map((r) => [r.name, r.inputs.name]));
     const expected: Record<string, string> = {

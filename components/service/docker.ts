@@ -14,7 +14,7 @@ export interface DockerServiceArgs {
  * A ServiceSpec on the local Docker engine, the seed's Compose service as Pulumi resources:
  * one container per replica (autoscaled specs run `minReplicas`), on the stack network with the
  * service name as DNS alias, a named volume per data volume, tmpfs for tmp volumes, uploads for
- * config files, a health check, `unless-stopped` restarts, and the same hardening as Kubernetes
+ * config files (into a named volume: the root filesystem is read-only), a health check, `unless-stopped` restarts, and the same hardening as Kubernetes
  * (non-root user, read-only root, no capabilities, no-new-privileges). Containers with a health
  * check are created with `wait: true`, so dependants (Pulumi dependsOn) start once it is healthy.
  */
@@ -56,9 +56,18 @@ export class DockerService extends pulumi.ComponentResource {
         case "tmp":
           tmpfs[v.mountPath] = ["rw", "nosuid", "nodev", ...(v.sizeLimit ? [tmpfsSize(v.sizeLimit)] : [])].join(",");
           break;
-        case "config":
+        case "config": {
+          // The engine refuses uploads into a read-only root filesystem ("container rootfs is marked
+          // read-only") unless the destination is a writable volume mount, so each config volume is
+          // a named volume the files are uploaded into (root-owned: the container user only reads them).
+          const volume = new docker.Volume(`${name}-${v.name}`, {
+            name: `${platform.namePrefix}-${spec.name}-${v.name}`,
+            labels,
+          }, child);
+          mounts.push({ volumeName: volume.name, containerPath: v.mountPath });
           for (const [file, content] of Object.entries(v.files)) uploads.push({ file: `${v.mountPath}/${file}`, content });
           break;
+        }
         case "hostPath":
           mounts.push({ hostPath: v.hostPath, containerPath: v.mountPath, readOnly: v.readOnly ?? false });
           break;
@@ -103,7 +112,8 @@ export class DockerService extends pulumi.ComponentResource {
         restart: "unless-stopped",
         logDriver: "json-file",
         logOpts: { "max-size": "10m", "max-file": "3" },
-      }, { ...child, dependsOn }));
+      // Fixed container names: a replacement must remove the old container before creating its successor.
+      }, { ...child, dependsOn, deleteBeforeReplace: true }));
     }
     this.registerOutputs({ host: this.host });
   }

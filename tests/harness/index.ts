@@ -13,6 +13,7 @@
  *   run.secretOutputs          // names of the outputs that are Pulumi secrets
  *   run.secretValues           // every secret plaintext fed to the run (config + generated)
  *   run.dependenciesOf(r)      // resources `r` waits for (dependsOn + input dependencies)
+ *   r.deleteBeforeReplace      // the resource option, as the engine would receive it
  *
  * RecordedResource: `type` (type token), `name` (logical name), `urn`, `parentUrn`, `custom`,
  * `inputs` (with secret values visible, for wiring asserts) and `plainInputs` (every secret
@@ -48,6 +49,8 @@ export interface RecordedResource {
   readonly plainInputs: Record<string, unknown>;
   /** URNs this resource depends on. */
   readonly dependencies: readonly string[];
+  /** The `deleteBeforeReplace` resource option (false when unset). */
+  readonly deleteBeforeReplace: boolean;
 }
 
 export interface StackRun {
@@ -160,7 +163,7 @@ async function runOnce(options: RunStackOptions): Promise<StackRun> {
   }
 
   const records: RecordedResource[] = [];
-  const meta = new Map<string, { parent: string; dependencies: string[]; urn?: string }>();
+  const meta = new Map<string, RegistrationMeta>();
   await pulumi.runtime.setMocks({
     newResource(args) {
       const inputs = unwrapSecrets(args.inputs, false) as Record<string, unknown>;
@@ -178,6 +181,7 @@ async function runOnce(options: RunStackOptions): Promise<StackRun> {
         inputs,
         plainInputs,
         dependencies: m?.dependencies ?? [],
+        deleteBeforeReplace: m?.deleteBeforeReplace ?? false,
       });
       return { id: `${args.name}-id`, state };
     },
@@ -209,7 +213,7 @@ async function runOnce(options: RunStackOptions): Promise<StackRun> {
   // URNs arrive with the registration response, after newResource recorded the resource.
   const resources = records.map((r) => {
     const m = meta.get(`${r.type}::${r.name}`);
-    return { ...r, urn: m?.urn ?? r.urn, parentUrn: m?.parent ?? r.parentUrn, dependencies: m?.dependencies ?? r.dependencies };
+    return { ...r, urn: m?.urn ?? r.urn, parentUrn: m?.parent ?? r.parentUrn, dependencies: m?.dependencies ?? r.dependencies, deleteBeforeReplace: m?.deleteBeforeReplace ?? r.deleteBeforeReplace };
   });
   const byUrn = new Map(resources.map((r) => [r.urn, r]));
   return {
@@ -253,17 +257,20 @@ interface RegisterRequest {
   getName(): string;
   getParent(): string;
   getDependenciesList(): string[];
+  getDeletebeforereplace(): boolean;
 }
+
+interface RegistrationMeta { parent: string; dependencies: string[]; deleteBeforeReplace: boolean; urn?: string }
 type Callback = (err: unknown, resp?: { getUrn(): string }) => void;
 
 /** Wraps the mock monitor to keep what setMocks' callback does not see: parent, dependencies, URN. */
-function captureRegistrations(meta: Map<string, { parent: string; dependencies: string[]; urn?: string }>): void {
+function captureRegistrations(meta: Map<string, RegistrationMeta>): void {
   const runtime = pulumi.runtime as unknown as { getMonitor(): { registerResource(req: RegisterRequest, cb: Callback): void } };
   const monitor = runtime.getMonitor();
   const original = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req, cb) => {
     const key = `${req.getType()}::${req.getName()}`;
-    const entry: { parent: string; dependencies: string[]; urn?: string } = { parent: req.getParent(), dependencies: req.getDependenciesList() };
+    const entry: RegistrationMeta = { parent: req.getParent(), dependencies: req.getDependenciesList(), deleteBeforeReplace: req.getDeletebeforereplace() };
     meta.set(key, entry);
     original(req, (err, resp) => {
       if (resp) entry.urn = resp.getUrn();
