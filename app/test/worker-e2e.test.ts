@@ -1,8 +1,9 @@
 /**
  * End to end through the real wiring: apex-local (HTTP + gRPC API and a worker in one process,
  * real LLM gateway with the local provider, real tool registry) on ephemeral ports, driven by the
- * demo client over HTTP with examples/research.json; on PGlite with in-process coordination and
- * on Postgres with Redis. Plus the worker's metrics server.
+ * demo client over HTTP with examples/research.json (its python task waits for an operator's
+ * approval, which the demo gives as admin); on PGlite with in-process coordination and on Postgres
+ * with Redis. Plus the worker's metrics server.
  */
 import { randomBytes } from "node:crypto";
 import path from "node:path";
@@ -32,7 +33,15 @@ describe.each(["pglite", "postgres"] as const)("apex-local on %s", (kind) => {
       expect(local.runtime.db.kind).toBe(kind);
       expect(local.runtime.config.redisUrl !== undefined).toBe(kind === "postgres");
       const lines: string[] = [];
-      const view = await runDemo({ baseUrl: `http://127.0.0.1:${local.api.httpPort}`, apiKey: adminKey, file: example, print: (l) => lines.push(l), timeoutMs: 60_000 });
+      const startedAt = Date.now();
+      const view = await runDemo({
+        baseUrl: `http://127.0.0.1:${local.api.httpPort}`,
+        apiKey: adminKey,
+        file: example,
+        print: (l) => lines.push(l),
+        timeoutMs: 60_000,
+        approver: "admin",
+      });
       expect(view.status).toBe("succeeded");
       expect(view.tasks.map((t) => [t.id, t.status])).toEqual([
         ["plan", "succeeded"],
@@ -40,8 +49,29 @@ describe.each(["pglite", "postgres"] as const)("apex-local on %s", (kind) => {
         ["failures", "succeeded"],
         ["costs", "succeeded"],
         ["stats", "succeeded"],
+        ["vocabulary", "succeeded"],
         ["report", "succeeded"],
       ]);
+      // The python task parked for approval; the demo listed it, approved it as admin, and it ran.
+      expect(lines).toContainEqual(expect.stringMatching(/^ {2}vocabulary +awaiting_approval$/));
+      expect(lines).toContainEqual(expect.stringMatching(/^ {2}approval [0-9a-f-]{36} pending: tool python for task vocabulary$/));
+      expect(lines).toContain("  approving python as admin");
+      const base = `http://127.0.0.1:${local.api.httpPort}`;
+      const get = async <T>(p: string) => (await (await fetch(`${base}${p}`, { headers: { authorization: `Bearer ${adminKey}` } })).json()) as T;
+      const { approvals } = await get<{ approvals: Array<{ dag_id: string; task_id: string; tool: string; status: string; decided_by?: string; decided_at?: string; reason?: string }> }>("/v1/approvals?status=approved");
+      const recorded = approvals.filter((a) => a.dag_id === view.id);
+      expect(recorded).toHaveLength(1);
+      const { api_keys } = await get<{ api_keys: Array<{ id: string; role: string }> }>("/v1/api-keys");
+      const adminKeyId = api_keys.find((k) => k.role === "admin")?.id;
+      expect(adminKeyId).toBeDefined();
+      expect(recorded[0]).toMatchObject({ task_id: "vocabulary", tool: "python", status: "approved", decided_by: adminKeyId, reason: "approved by npm run demo" });
+      const decidedAt = Date.parse(recorded[0]!.decided_at ?? "");
+      expect(decidedAt).toBeGreaterThanOrEqual(startedAt - 1_000);
+      expect(decidedAt).toBeLessThanOrEqual(Date.now() + 1_000);
+      // The python program's result reached the report's prompt through the template.
+      const vocabulary = (await get<{ tasks: Array<{ id: string; output?: { result?: Record<string, number> } }> }>(`/v1/dags/${view.id}`)).tasks.find((t) => t.id === "vocabulary");
+      expect(vocabulary?.output?.result).toMatchObject({ words: expect.any(Number), lexical_diversity: expect.any(Number), top_words_share: expect.any(Number) });
+      expect(vocabulary!.output!.result!.words).toBeGreaterThan(0);
       expect(view.totals.input_tokens).toBeGreaterThan(0);
       expect(view.totals.cost_usd).toBeGreaterThan(0);
       const sum = view.tasks.reduce((a, t) => a + t.usage.input_tokens, 0);
@@ -49,10 +79,9 @@ describe.each(["pglite", "postgres"] as const)("apex-local on %s", (kind) => {
       expect(lines).toContainEqual(expect.stringMatching(/^DAG [0-9a-f-]{36} succeeded$/));
       expect(lines.join("\n")).toMatch(/cost: {3}\$0\.\d{6}/);
       // A second run reuses the demo agent; the agent's totals grow.
-      const again = await runDemo({ baseUrl: `http://127.0.0.1:${local.api.httpPort}`, apiKey: adminKey, file: example, print: () => undefined });
+      const again = await runDemo({ baseUrl: `http://127.0.0.1:${local.api.httpPort}`, apiKey: adminKey, file: example, print: () => undefined, approver: "admin" });
       expect(again.agent_totals?.cost_usd).toBeCloseTo(2 * view.totals.cost_usd, 8);
       // Invalid DAGs over HTTP: 400 with a JSON error naming the field and the problem.
-      const base = `http://127.0.0.1:${local.api.httpPort}`;
       const post = async (body: unknown) => {
         const res = await fetch(`${base}/v1/dags`, {
           method: "POST",

@@ -1,7 +1,9 @@
 /**
  * The demo client: submits a DAG file over the HTTP API (creating its agent when needed), follows
- * it to the end printing each task's progress, then the tokens and cost. Plain fetch, so it shows
- * exactly what any HTTP client does.
+ * it to the end printing each task's progress, then the tokens and cost. A tool task that needs an
+ * operator's approval is listed from GET /v1/approvals and, with `approver` set, approved through
+ * POST /v1/approvals/:id/approve (the decision is recorded with the key that made it and when).
+ * Plain fetch, so it shows exactly what any HTTP client does.
  */
 import { readFile } from "node:fs/promises";
 
@@ -13,6 +15,22 @@ export interface DemoOptions {
   readonly agentName?: string;
   readonly timeoutMs?: number;
   readonly print?: (line: string) => void;
+  /**
+   * Who the key belongs to (e.g. "admin"), said in the output when the demo approves a pending
+   * tool call with it. Unset: pending approvals are listed with the command to approve them, and
+   * the demo waits for someone to decide.
+   */
+  readonly approver?: string;
+}
+
+interface ApprovalJson {
+  id: string;
+  dag_id: string;
+  task_id: string;
+  tool: string;
+  status: string;
+  decided_by?: string;
+  decided_at?: string;
 }
 
 interface UsageJson {
@@ -60,6 +78,7 @@ export async function runDemo(opts: DemoOptions): Promise<DagJson> {
   print(`submitted DAG ${created.id} (${String(dag.name)}) for agent ${agentId}`);
 
   const seen = new Map<string, string>();
+  const announced = new Set<string>();
   const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
   for (;;) {
     const view = await call<DagJson>(opts, "GET", `/v1/dags/${created.id}`);
@@ -68,6 +87,20 @@ export async function runDemo(opts: DemoOptions): Promise<DagJson> {
       seen.set(t.id, t.status);
       const extra = t.status === "succeeded" && t.usage.input_tokens + t.usage.output_tokens > 0 ? `  ${tokens(t.usage)}, ${usd(t.usage.cost_usd)}` : "";
       print(`  ${t.id.padEnd(12)} ${t.status}${t.error ? `: ${t.error}` : ""}${extra}`);
+    }
+    if (view.tasks.some((t) => t.status === "awaiting_approval")) {
+      const { approvals } = await call<{ approvals: ApprovalJson[] }>(opts, "GET", "/v1/approvals?status=pending");
+      for (const a of approvals.filter((x) => x.dag_id === created.id && !announced.has(x.id))) {
+        announced.add(a.id);
+        print(`  approval ${a.id} pending: tool ${a.tool} for task ${a.task_id}`);
+        if (opts.approver === undefined) {
+          print(`    approve with: curl -X POST -H "Authorization: Bearer <operator or admin key>" ${new URL(`/v1/approvals/${a.id}/approve`, opts.baseUrl).href}`);
+          continue;
+        }
+        print(`  approving ${a.tool} as ${opts.approver}`);
+        const decided = await call<ApprovalJson>(opts, "POST", `/v1/approvals/${a.id}/approve`, { reason: "approved by npm run demo" });
+        print(`  approval ${decided.id} ${decided.status} by key ${decided.decided_by ?? "?"} at ${decided.decided_at ?? "?"}`);
+      }
     }
     if (["succeeded", "failed", "cancelled"].includes(view.status)) {
       print(`DAG ${view.id} ${view.status}`);
