@@ -2,7 +2,7 @@
  * Postgres NOTIFY channels the engine uses. NOTIFY is transactional, so a wake-up or an event is
  * only seen once the state change that caused it is committed; it works the same on PGlite.
  */
-import type { Db } from "../store/db";
+import { onCommit, type Db } from "../store/db";
 import type { DagEvent } from "../service/types";
 import { finishDagTrace } from "../telemetry/dag-trace";
 import { recordTaskStatuses } from "../telemetry/record";
@@ -21,8 +21,9 @@ export async function notifyTasksReady(tx: Db): Promise<void> {
 }
 
 export async function emitTaskStatus(tx: Db, dagId: string, taskIds: readonly string[], status: string): Promise<void> {
-  // Every task status change passes here, in the process that made it: apex_tasks_total counts terminal ones.
-  recordTaskStatuses(status, taskIds.length);
+  // Every task status change passes here, in the process that made it: apex_tasks_total counts
+  // terminal ones, once committed (a rolled-back change never happened).
+  onCommit(tx, () => recordTaskStatuses(status, taskIds.length));
   for (const taskId of taskIds) {
     const event: DagEvent = { dagId, type: "task_status", taskId, status, at: new Date().toISOString() };
     await tx.query("SELECT pg_notify($1, $2)", [channels.dagEvents, JSON.stringify(event)]);

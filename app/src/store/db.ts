@@ -20,6 +20,31 @@ export interface Db {
    * Returns the function that stops listening. Absent on transaction handles.
    */
   listen?(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * On transaction handles only: runs `fn` once the transaction has committed (never after a
+   * rollback). For side effects outside the database: metrics, ending spans.
+   */
+  afterCommit?(fn: () => void): void;
+}
+
+/** Runs `fn` once `db`'s transaction commits; on a handle outside a transaction (autocommit), now. */
+export function onCommit(db: Db, fn: () => void): void {
+  if (db.afterCommit) db.afterCommit(fn);
+  else fn();
+}
+
+/**
+ * Runs the hooks a committed transaction collected. A hook that throws is reported to
+ * `onHookError` and affects neither the other hooks nor the transaction's result.
+ */
+export function runCommitHooks(hooks: readonly (() => void)[], onHookError: (err: unknown) => void): void {
+  for (const hook of hooks) {
+    try {
+      hook();
+    } catch (err) {
+      onHookError(err);
+    }
+  }
 }
 
 export interface OpenDbOptions {

@@ -1,5 +1,6 @@
 import { PGlite, type Transaction } from "@electric-sql/pglite";
-import type { Db, QueryResult } from "./db";
+import { logger } from "../telemetry/logger";
+import { runCommitHooks, type Db, type QueryResult } from "./db";
 
 /** Db over embedded PGlite (one in-process Postgres; queries are serialised by PGlite itself). */
 class PgliteDb implements Db {
@@ -15,8 +16,11 @@ class PgliteDb implements Db {
     await this.pg.exec(sql);
   }
 
-  transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
-    return this.pg.transaction((tx) => fn(new PgliteTxDb(tx)));
+  async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+    const hooks: Array<() => void> = [];
+    const result = await this.pg.transaction((tx) => fn(new PgliteTxDb(tx, hooks)));
+    runCommitHooks(hooks, (err) => logger.error({ err: (err as Error).message }, "after-commit hook failed"));
+    return result;
   }
 
   listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>> {
@@ -30,7 +34,10 @@ class PgliteDb implements Db {
 
 class PgliteTxDb implements Db {
   readonly kind = "pglite" as const;
-  constructor(private readonly tx: Transaction) {}
+  constructor(
+    private readonly tx: Transaction,
+    private readonly hooks: Array<() => void>,
+  ) {}
   async query<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
     const r = await this.tx.query<T>(sql, params as unknown[] | undefined);
     return { rows: r.rows, rowCount: rowCount(r) };
@@ -40,6 +47,9 @@ class PgliteTxDb implements Db {
   }
   transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
     return fn(this);
+  }
+  afterCommit(fn: () => void): void {
+    this.hooks.push(fn);
   }
   async close(): Promise<void> {
     throw new Error("close() on a transaction handle");

@@ -1,6 +1,6 @@
 import { Client, Pool, type PoolClient } from "pg";
 import { logger } from "../telemetry/logger";
-import type { Db, QueryResult } from "./db";
+import { runCommitHooks, type Db, type QueryResult } from "./db";
 
 /** Db over a node-postgres pool, with one extra connection for LISTEN. */
 export class PostgresDb implements Db {
@@ -30,17 +30,20 @@ export class PostgresDb implements Db {
 
   async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    const hooks: Array<() => void> = [];
+    let result: T;
     try {
       await client.query("BEGIN");
-      const result = await fn(new ClientDb(client));
+      result = await fn(new ClientDb(client, hooks));
       await client.query("COMMIT");
-      return result;
     } catch (err) {
       await client.query("ROLLBACK").catch(() => undefined);
       throw err;
     } finally {
       client.release();
     }
+    runCommitHooks(hooks, (err) => logger.error({ err: (err as Error).message }, "after-commit hook failed"));
+    return result;
   }
 
   async listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>> {
@@ -107,7 +110,10 @@ export class PostgresDb implements Db {
 /** A transaction's connection. Nested transaction() calls join the outer transaction. */
 class ClientDb implements Db {
   readonly kind = "postgres" as const;
-  constructor(private readonly client: PoolClient) {}
+  constructor(
+    private readonly client: PoolClient,
+    private readonly hooks: Array<() => void>,
+  ) {}
   async query<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
     const r = await this.client.query(sql, params as unknown[] | undefined);
     return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
@@ -117,6 +123,9 @@ class ClientDb implements Db {
   }
   transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
     return fn(this);
+  }
+  afterCommit(fn: () => void): void {
+    this.hooks.push(fn);
   }
   async close(): Promise<void> {
     throw new Error("close() on a transaction handle");

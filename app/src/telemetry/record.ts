@@ -109,8 +109,7 @@ const terminalStatuses: ReadonlySet<string> = new Set(taskStatusLabels);
 
 /**
  * `count` tasks moved to `status`: terminal ones are counted in apex_tasks_total. The engine calls
- * it where it emits status events, inside the transaction that made the change (a rolled-back
- * transaction after this point would over-count; the engine's transactions do not retry).
+ * it where it emits status events, once the transaction that made the change has committed.
  */
 export function recordTaskStatuses(status: string, count: number): void {
   if (count > 0 && terminalStatuses.has(status)) apexMetrics.tasksTotal.inc({ status }, count);
