@@ -79,6 +79,24 @@ describe(".github/workflows/ci.yml", () => {
     for (const j of [dev, prod]) expect(j.concurrency["cancel-in-progress"]).toBe(false);
   });
 
+  it("gives the prod preview and deploy the cluster's kubeconfig and the Vault token, through env, and dev neither", () => {
+    const kubeconfigStep = (job: string) => (jobs[job].steps as any[]).find((s) => typeof s.run === "string" && s.run.includes("KUBECONFIG="));
+    for (const job of ["preview", "deploy-prod"]) {
+      const step = kubeconfigStep(job);
+      expect(step, `${job}: no kubeconfig step`).toBeDefined();
+      expect(step.env.KUBECONFIG_DATA).toBe("${{ secrets.PROD_KUBECONFIG }}");
+      expect(step.run).toContain(">> \"$GITHUB_ENV\"");
+      // The kubeconfig step runs before Pulumi does.
+      const steps = jobs[job].steps as any[];
+      expect(steps.indexOf(step)).toBeLessThan(steps.indexOf(pulumiSteps(job)[0]));
+    }
+    expect(kubeconfigStep("preview").if).toBe("matrix.stack == 'prod'");
+    expect(kubeconfigStep("deploy-dev")).toBeUndefined();
+    expect(pulumiSteps("deploy-prod")[0].env.VAULT_TOKEN).toBe("${{ secrets.PROD_VAULT_TOKEN }}");
+    expect(pulumiSteps("preview")[0].env.VAULT_TOKEN).toBe("${{ matrix.stack == 'prod' && secrets.PROD_VAULT_TOKEN || '' }}");
+    expect(pulumiSteps("deploy-dev")[0].env.VAULT_TOKEN).toBeUndefined();
+  });
+
   it("never echoes a secret into a run step", () => {
     for (const { job, step } of allSteps()) {
       if (typeof step.run === "string") expect(step.run, `${job}: ${step.run}`).not.toMatch(/secrets\./);
