@@ -6,6 +6,10 @@
 import { z } from "zod";
 import { runtimeEnv } from "./contract/env";
 import { services } from "./contract/services";
+import type { BreakerPolicy } from "./coord/types";
+import type { ProviderRateLimits } from "./llm/gateway";
+import { providerNames, type ProviderName } from "./llm/model-id";
+import { createHttpFetchTool } from "./tools/builtin/http-fetch";
 
 const port = z.coerce.number().int().min(0).max(65_535);
 const optionalString = z
@@ -13,6 +17,51 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
 const optionalUrl = optionalString.pipe(z.url().optional());
+
+/** A variable holding a JSON object, parsed then checked by `schema` (issues name the field inside). */
+const jsonObject = <S extends z.ZodType>(schema: S, example: string) =>
+  optionalString
+    .transform((v, ctx) => {
+      if (v === undefined) return undefined;
+      try {
+        return JSON.parse(v) as unknown;
+      } catch {
+        ctx.addIssue({ code: "custom", message: `expected JSON such as ${example}` });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema.optional());
+
+const perMinute = z.number({ error: "expected a positive integer" }).int({ error: "expected a positive integer" }).positive({ error: "expected a positive integer" });
+const providerRateLimits = z.strictObject({ requestsPerMinute: perMinute.optional(), tokensPerMinute: perMinute.optional() });
+const rateLimitsSchema = z.strictObject(
+  Object.fromEntries(providerNames.map((p) => [p, providerRateLimits.optional()])) as Record<ProviderName, z.ZodOptional<typeof providerRateLimits>>,
+  {
+    error: (iss) =>
+      iss.code === "unrecognized_keys" ? `unknown provider ${iss.keys.map((k) => `"${k}"`).join(", ")} (known: ${providerNames.join(", ")})` : undefined,
+  },
+);
+const atLeast = (min: number) => z.number({ error: `expected an integer >= ${min}` }).int({ error: `expected an integer >= ${min}` }).min(min, { error: `expected an integer >= ${min}` });
+const breakerSchema = z.strictObject({
+  failureThreshold: atLeast(1).optional(),
+  cooldownMs: atLeast(0).optional(),
+  probeLeaseMs: atLeast(1).optional(),
+});
+
+/** Comma-separated host patterns; each is checked by http_fetch's own validation. */
+const hostList = optionalString
+  .transform((v) => (v === undefined ? undefined : v.split(",").map((h) => h.trim()).filter((h) => h !== "")))
+  .superRefine((hosts, ctx) => {
+    if (hosts === undefined) return;
+    if (hosts.length === 0) ctx.addIssue({ code: "custom", message: "expected comma-separated host names such as docs.python.org,*.wikipedia.org" });
+    for (const h of hosts) {
+      try {
+        createHttpFetchTool({ allowHosts: [h] });
+      } catch {
+        ctx.addIssue({ code: "custom", message: `entry "${h}" must be a host name (docs.python.org) or *.domain, without scheme or port` });
+      }
+    }
+  });
 
 const envSchema = z.object({
   [runtimeEnv.databaseUrl]: optionalString.pipe(
@@ -36,6 +85,10 @@ const envSchema = z.object({
   [runtimeEnv.sandboxDriver]: z.enum(["local", "docker", "kubernetes"]).default("local"),
   [runtimeEnv.sandboxImage]: optionalString,
   [runtimeEnv.sandboxRuntimeClass]: optionalString,
+  [runtimeEnv.sandboxHardened]: z.enum(["auto", "required", "off"]).default("auto"),
+  [runtimeEnv.toolHttpAllowlist]: hostList,
+  [runtimeEnv.llmRateLimits]: jsonObject(rateLimitsSchema, '{"openai":{"requestsPerMinute":500,"tokensPerMinute":200000}}'),
+  [runtimeEnv.llmBreaker]: jsonObject(breakerSchema, '{"failureThreshold":5,"cooldownMs":30000}'),
   [runtimeEnv.bootstrapAdminKey]: optionalString,
   [runtimeEnv.openaiApiKey]: optionalString,
   [runtimeEnv.anthropicApiKey]: optionalString,
@@ -62,6 +115,14 @@ export interface RuntimeConfig {
   /** Image of the docker/kubernetes sandbox drivers; unset = the contract's name. */
   readonly sandboxImage?: string;
   readonly sandboxRuntimeClass?: string;
+  /** Hardening of the local sandbox driver (bubblewrap + cgroups): `auto` uses them when they work. Default `auto`. */
+  readonly sandboxHardened: "auto" | "required" | "off";
+  /** Hosts `http_fetch` may GET; undefined = the tool is not registered (default deny). */
+  readonly httpFetchAllowHosts?: readonly string[];
+  /** Shared per-provider LLM limits; a provider left out is not limited by us. */
+  readonly llmRateLimits: Partial<Record<ProviderName, ProviderRateLimits>>;
+  /** Overrides of the LLM circuit breaker policy (the rest from coord's defaultBreakerPolicy). */
+  readonly llmBreaker: Partial<BreakerPolicy>;
   readonly bootstrapAdminKey?: string;
   readonly openaiApiKey?: string;
   readonly anthropicApiKey?: string;
@@ -76,7 +137,7 @@ export interface RuntimeConfig {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${String(i.path[0] ?? "?")}: ${i.message}`);
+    const problems = parsed.error.issues.map((i) => `${i.path.length > 0 ? i.path.map(String).join(".") : "?"}: ${i.message}`);
     throw new Error(`invalid runtime configuration: ${problems.join("; ")}`);
   }
   const e = parsed.data;
@@ -93,6 +154,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig 
     sandboxDriver: e[runtimeEnv.sandboxDriver],
     sandboxImage: e[runtimeEnv.sandboxImage],
     sandboxRuntimeClass: e[runtimeEnv.sandboxRuntimeClass],
+    sandboxHardened: e[runtimeEnv.sandboxHardened],
+    httpFetchAllowHosts: e[runtimeEnv.toolHttpAllowlist],
+    llmRateLimits: e[runtimeEnv.llmRateLimits] ?? {},
+    llmBreaker: e[runtimeEnv.llmBreaker] ?? {},
     bootstrapAdminKey: e[runtimeEnv.bootstrapAdminKey],
     openaiApiKey: e[runtimeEnv.openaiApiKey],
     anthropicApiKey: e[runtimeEnv.anthropicApiKey],

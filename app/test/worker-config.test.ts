@@ -57,3 +57,41 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ [key]: value })).toThrow(message);
   });
 });
+
+describe("loadConfig: LLM limits, breaker, sandbox hardening, http_fetch allowlist", () => {
+  it("defaults: no limits of ours, the coordination breaker defaults, hardening auto, no http_fetch", () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ llmRateLimits: {}, llmBreaker: {}, sandboxHardened: "auto" });
+    expect(c.httpFetchAllowHosts).toBeUndefined();
+  });
+
+  it("parses the JSON settings and the comma-separated allowlist", () => {
+    const c = loadConfig({
+      [runtimeEnv.llmRateLimits]: '{"openai":{"requestsPerMinute":500,"tokensPerMinute":200000},"anthropic":{"requestsPerMinute":50}}',
+      [runtimeEnv.llmBreaker]: '{"failureThreshold":3,"cooldownMs":0}',
+      [runtimeEnv.sandboxHardened]: "required",
+      [runtimeEnv.toolHttpAllowlist]: " docs.python.org, *.wikipedia.org ,",
+    });
+    expect(c.llmRateLimits).toEqual({ openai: { requestsPerMinute: 500, tokensPerMinute: 200_000 }, anthropic: { requestsPerMinute: 50 } });
+    expect(c.llmBreaker).toEqual({ failureThreshold: 3, cooldownMs: 0 });
+    expect(c.sandboxHardened).toBe("required");
+    expect(c.httpFetchAllowHosts).toEqual(["docs.python.org", "*.wikipedia.org"]);
+  });
+
+  it.each([
+    [runtimeEnv.llmRateLimits, "openai=500", /APEX_LLM_RATE_LIMITS: expected JSON such as/],
+    [runtimeEnv.llmRateLimits, '{"openai":{"requestsPerMinute":0}}', /APEX_LLM_RATE_LIMITS\.openai\.requestsPerMinute: expected a positive integer/],
+    [runtimeEnv.llmRateLimits, '{"openai":{"requestsPerMinute":1.5}}', /APEX_LLM_RATE_LIMITS\.openai\.requestsPerMinute: expected a positive integer/],
+    [runtimeEnv.llmRateLimits, '{"mistral":{"requestsPerMinute":10}}', /APEX_LLM_RATE_LIMITS: unknown provider "mistral" \(known: openai, anthropic, local\)/],
+    [runtimeEnv.llmRateLimits, '{"openai":{"rpm":10}}', /APEX_LLM_RATE_LIMITS\.openai: .*"rpm"/],
+    [runtimeEnv.llmRateLimits, "[1]", /APEX_LLM_RATE_LIMITS: /],
+    [runtimeEnv.llmBreaker, '{"failureThreshold":0}', /APEX_LLM_BREAKER\.failureThreshold: expected an integer >= 1/],
+    [runtimeEnv.llmBreaker, '{"cooldownMs":"30s"}', /APEX_LLM_BREAKER\.cooldownMs: expected an integer >= 0/],
+    [runtimeEnv.llmBreaker, '{"threshold":3}', /APEX_LLM_BREAKER: .*"threshold"/],
+    [runtimeEnv.sandboxHardened, "yes", /APEX_SANDBOX_HARDENED/],
+    [runtimeEnv.toolHttpAllowlist, "https://docs.python.org", /APEX_TOOL_HTTP_ALLOWLIST: entry "https:\/\/docs.python.org" must be a host name/],
+    [runtimeEnv.toolHttpAllowlist, ",,", /APEX_TOOL_HTTP_ALLOWLIST: expected comma-separated host names/],
+  ])("rejects a bad %s (%s) naming the variable and field", (key, value, message) => {
+    expect(() => loadConfig({ [key]: value })).toThrow(message);
+  });
+});

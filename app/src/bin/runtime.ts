@@ -17,6 +17,7 @@ import { migrate } from "../store/migrate";
 import { llmGatewayTelemetry } from "../telemetry/llm-hooks";
 import { logger } from "../telemetry/logger";
 import { initialiseSeries } from "../telemetry/record";
+import { createHttpFetchTool } from "../tools/builtin/http-fetch";
 import { createToolRegistry } from "../tools/registry";
 import type { ToolRegistry } from "../tools/types";
 import { sandboxSpec } from "../contract/sandbox";
@@ -50,11 +51,15 @@ export async function openRuntime(config: RuntimeConfig, options: OpenRuntimeOpt
     coordination,
     openai: config.openaiApiKey ? { apiKey: config.openaiApiKey, baseURL: config.openaiBaseUrl } : undefined,
     anthropic: config.anthropicApiKey ? { apiKey: config.anthropicApiKey, baseURL: config.anthropicBaseUrl } : undefined,
+    rateLimits: config.llmRateLimits,
+    breaker: config.llmBreaker,
     ...llmGatewayTelemetry(),
   });
   // Every status, error type and provider breaker series exists from the first scrape (rate() needs a start).
   initialiseSeries({ providers: llm.providers });
-  const tools = createToolRegistry();
+  // http_fetch is default-deny: registered only with an operator's allowlist. The API validates
+  // submissions against this registry too, so both processes need the same list.
+  const tools = createToolRegistry(config.httpFetchAllowHosts ? [createHttpFetchTool({ allowHosts: config.httpFetchAllowHosts })] : []);
   const service = new StoreApexService({ db, tools });
   let sandbox: SandboxDriver | undefined;
   return {
@@ -79,8 +84,14 @@ function createSandbox(config: RuntimeConfig): SandboxDriver {
   // contract name is only a local fallback, never something to pull from a public registry.
   const image = config.sandboxImage ?? sandboxSpec.image;
   switch (config.sandboxDriver) {
-    case "local":
-      return new LocalSandboxDriver();
+    case "local": {
+      // APEX_SANDBOX_HARDENED=required makes this throw at worker start when bwrap or cgroups are missing.
+      const driver = new LocalSandboxDriver({ hardened: config.sandboxHardened });
+      if (driver.capabilities.notes.length > 0) {
+        logger.warn({ hardened: config.sandboxHardened, notes: driver.capabilities.notes }, "local sandbox runs with reduced isolation");
+      }
+      return driver;
+    }
     case "docker":
       return new DockerSandboxDriver({ image });
     case "kubernetes":

@@ -17,6 +17,14 @@ export const runtimeEnv = {
   sandboxImage: "APEX_SANDBOX_IMAGE",
   /** RuntimeClass of sandbox Pods (e.g. gVisor); unset = the node's default runtime. */
   sandboxRuntimeClass: "APEX_SANDBOX_RUNTIME_CLASS",
+  /** Local sandbox driver hardening: `auto` (default), `required` (refuse to start without bwrap + cgroups), `off`. */
+  sandboxHardened: "APEX_SANDBOX_HARDENED",
+  /** Comma-separated hosts (`docs.python.org`, `*.wikipedia.org`) `http_fetch` may GET; unset = no http_fetch tool. */
+  toolHttpAllowlist: "APEX_TOOL_HTTP_ALLOWLIST",
+  /** JSON per provider: `{"openai":{"requestsPerMinute":500,"tokensPerMinute":200000}}`; unset = no limits of ours. */
+  llmRateLimits: "APEX_LLM_RATE_LIMITS",
+  /** JSON, any subset of `{"failureThreshold":5,"cooldownMs":30000,"probeLeaseMs":120000}` (the defaults). */
+  llmBreaker: "APEX_LLM_BREAKER",
   bootstrapAdminKey: "APEX_BOOTSTRAP_ADMIN_KEY",
   openaiApiKey: "OPENAI_API_KEY",
   anthropicApiKey: "ANTHROPIC_API_KEY",
