@@ -35,6 +35,17 @@ function dockerEnvProblems(r: PlainResource): string[] {
   });
 }
 
+/** Docker's ConfigMap: files uploaded into the container land in plain state like ConfigMap data. */
+function dockerUploadProblems(r: PlainResource): string[] {
+  return asArray(r.props.uploads).filter(isRecord).flatMap((u) => {
+    const file = typeof u.file === "string" ? u.file : "?";
+    const base = file.slice(file.lastIndexOf("/") + 1);
+    if (isSecretName(base.replace(/\.[^.]*$/, ""))) return [`${describe(r)} upload "${file}" names a secret; pass it as a secret env var`];
+    const shape = typeof u.content === "string" ? secretValueShape(u.content) : undefined;
+    return shape ? [`${describe(r)} upload "${file}" contains ${shape}; pass it as a secret env var`] : [];
+  });
+}
+
 function configMapProblems(r: PlainResource): string[] {
   const problems: string[] = [];
   for (const field of ["data", "binaryData"] as const) {
@@ -54,13 +65,13 @@ function configMapProblems(r: PlainResource): string[] {
 export const noPlainSecrets = resourcePolicy(
   {
     name: "no-plain-secrets",
-    description: "No secret value sits in a plain container env var or a ConfigMap: secrets come from Secrets (secretKeyRef) or Vault.",
+    description: "No secret value sits in a plain container env var, a ConfigMap or a Docker upload: secrets come from Secrets (secretKeyRef) or Vault.",
     enforcementLevel: "mandatory",
     severity: "critical",
   },
   (r) => {
     if (r.type === k8s.configMap) return configMapProblems(r);
-    if (r.type === dockerContainerType) return dockerEnvProblems(r);
+    if (r.type === dockerContainerType) return [...dockerEnvProblems(r), ...dockerUploadProblems(r)];
     return kubernetesEnvProblems(r);
   },
 );

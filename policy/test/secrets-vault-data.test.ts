@@ -23,6 +23,15 @@ describe("no-plain-secrets", () => {
     expect(check(resource("kubernetes:core/v1:ConfigMap", "cfg", { data: { "grafana.ini": "[security]\nadmin_password = hunter22\n" } }))).toEqual([expect.stringContaining("password assignment")]);
     expect(check(hardenedDockerContainer({ envs: ["EXTRA=sk-ant-abcdefghijklmnopqrstuvwxyz"] }))).toEqual([expect.stringContaining("API key")]);
   });
+  it("judges Docker uploads (the docker target's ConfigMaps) like ConfigMap data", () => {
+    const withUploads = (uploads: unknown) => hardenedDockerContainer({ uploads });
+    expect(check(withUploads([{ file: "/etc/prometheus/config/prometheus.yml", content: "global:\n  scrape_interval: 15s\n" }]))).toEqual([]);
+    expect(check(withUploads([{ file: "/etc/alertmanager/alertmanager.yml", content: "receivers:\n- name: x\n  slack_configs:\n  - api_url: https://hooks.example.com\n    api_key: abcd1234efgh\n" }])))
+      .toEqual([expect.stringContaining('upload "/etc/alertmanager/alertmanager.yml" contains a password assignment')]);
+    expect(check(withUploads([{ file: "/run/secrets/db_password", content: "x" }]))).toEqual([expect.stringContaining("names a secret")]);
+    expect(check(withUploads(undefined))).toEqual([]);
+    expect(check(withUploads([{ file: "/etc/app/app.yml" }]))).toEqual([]);
+  });
   it("undefined env, data and empty values are fine", () => {
     expect(check(withEnv(undefined))).toEqual([]);
     expect(check(withEnv([{ name: "API_TOKEN", value: "" }]))).toEqual([]);
