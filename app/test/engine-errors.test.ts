@@ -3,6 +3,7 @@
  * task_execution span) comes from the error's class, not from its text: a tool whose message says
  * "timeout" or "sandbox" is still a tool_error, a SandboxError is a sandbox_error whatever it says.
  */
+import { trace } from "@opentelemetry/api";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { classifyError, executeTask, type ExecutorDeps } from "../src/engine/executor";
@@ -11,7 +12,10 @@ import { LlmError, type LlmGateway } from "../src/llm/types";
 import { SandboxError } from "../src/sandbox/errors";
 import type { SandboxDriver } from "../src/sandbox/types";
 import type { Db } from "../src/store/db";
+import { observeAttempt } from "../src/telemetry/attempt";
+import { renderMetrics } from "../src/telemetry/metrics";
 import { ToolError } from "../src/tools/errors";
+import { parseExposition, sampleValue } from "./telemetry-support/exposition";
 import type { ToolDefinition, ToolRegistry } from "../src/tools/types";
 
 const backoff = { baseMs: 10, maxMs: 20 };
@@ -71,13 +75,13 @@ describe("attempt error types come from the error's class", () => {
     expect(await errorTypeOfTool("sandbox_broke")).toBe("sandbox_error");
   });
 
-  it("a real time-out is a timeout, a cancel is cancelled, a lost lease is internal", async () => {
+  it("a real time-out is a timeout, a cancel is cancelled, a lost lease is lease_expired", async () => {
     const slow: ToolDefinition = { ...throwingTool("slow", new Error("x")), run: () => new Promise(() => undefined) };
     byName.set("slow", slow);
     const timedOut = await executeTask(deps, { ...toolTask("slow"), timeoutMs: 100 }, 1, new AbortController().signal);
     expect(timedOut).toMatchObject({ kind: "failed", errorType: "timeout" });
 
-    for (const [reason, errorType] of [["cancelled", "cancelled"], ["lease_lost", "internal"]] as const) {
+    for (const [reason, errorType] of [["cancelled", "cancelled"], ["lease_lost", "lease_expired"]] as const) {
       const abort = new AbortController();
       setTimeout(() => abort.abort(reason), 20);
       expect(await executeTask(deps, toolTask("slow"), 1, abort.signal)).toMatchObject({ kind: "failed", errorType });
@@ -96,5 +100,18 @@ describe("attempt error types come from the error's class", () => {
     expect(classifyError(new LlmError("breaker_open", "open"), "llm", 1, backoff)).toMatchObject({ kind: "rescheduled", errorType: "breaker_open" });
     expect(classifyError(new LlmError("rate_limited", "429"), "llm", 1, backoff)).toMatchObject({ kind: "rescheduled", errorType: "rate_limited" });
     expect(classifyError(new Error("timeout: made-up text"), "llm", 1, backoff)).toMatchObject({ kind: "failed", errorType: "internal" });
+  });
+});
+
+describe("a lost lease is counted once", () => {
+  it("the worker that lost it does not count the attempt the reclaiming worker reported", async () => {
+    const count = async (error_type: string) =>
+      sampleValue(parseExposition((await renderMetrics()).body), "apex_task_errors_total", { error_type }) ?? 0;
+    const span = trace.getTracer("test").startSpan("task_execution");
+    const before = await count("lease_expired");
+    observeAttempt(span, "tool", { kind: "failed", error: "lease lost", errorType: "lease_expired", reportedByReclaimer: true }, 5);
+    expect(await count("lease_expired")).toBe(before);
+    observeAttempt(span, "tool", { kind: "failed", error: "boom", errorType: "tool_error" }, 5);
+    expect(await count("tool_error")).toBe(1);
   });
 });

@@ -80,7 +80,7 @@ export async function executeTask(
       const reason = workerSignal.reason as AbortReason;
       if (reason === "shutdown") return { kind: "rescheduled", reason: "worker shut down", delayMs: 0 };
       if (reason === "cancelled") return { kind: "failed", error: "cancelled", errorType: "cancelled" };
-      return { kind: "failed", error: "lease lost", errorType: "internal" };
+      return { kind: "failed", error: "lease lost", errorType: "lease_expired", reportedByReclaimer: true };
     }
     if (timeout.aborted) {
       return {

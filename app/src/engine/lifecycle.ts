@@ -4,7 +4,9 @@
  * Every write after the claim is fenced on (status = 'running', lease_owner = this worker), so a
  * worker that lost its lease (expired, cancelled) can never overwrite what happened since.
  */
-import type { Db } from "../store/db";
+import { onCommit, type Db } from "../store/db";
+import { reportLostAttempt } from "../telemetry/attempt";
+import type { TraceCarrier } from "../telemetry/spans";
 import type { TaskSpec } from "../service/dag-schema";
 import type { TaskErrorType } from "../telemetry/record";
 import { emitTaskStatus, notifyTasksReady } from "./events";
@@ -103,8 +105,11 @@ export async function heartbeat(db: Db, workerId: string, leaseMs: number, tasks
 
 export const taskKey = (dagId: string, taskId: string) => `${dagId}/${taskId}`;
 
-/** Spends an attempt and records it; undefined when the lease was lost meanwhile. */
-export async function startAttempt(db: Db, task: ClaimedTask): Promise<number | undefined> {
+/**
+ * Spends an attempt and records it (with its span's carrier, see planAttemptSpan); undefined when
+ * the lease was lost meanwhile.
+ */
+export async function startAttempt(db: Db, task: ClaimedTask, spanCarrier: TraceCarrier | null = null): Promise<number | undefined> {
   return db.transaction(async (tx) => {
     const r = await tx.query<{ attempts: number }>(
       `UPDATE tasks SET attempts = attempts + 1, error = NULL, updated_at = now()
@@ -114,10 +119,10 @@ export async function startAttempt(db: Db, task: ClaimedTask): Promise<number | 
     );
     if (r.rowCount === 0) return undefined;
     const a = await tx.query<{ number: number }>(
-      `INSERT INTO attempts (dag_id, task_id, number, worker_id, status)
-       SELECT $1, $2, coalesce(max(number), 0) + 1, $3, 'running' FROM attempts WHERE dag_id = $1 AND task_id = $2
+      `INSERT INTO attempts (dag_id, task_id, number, worker_id, status, trace_context)
+       SELECT $1, $2, coalesce(max(number), 0) + 1, $3, 'running', $4::jsonb FROM attempts WHERE dag_id = $1 AND task_id = $2
        RETURNING number`,
-      [task.dagId, task.taskId, task.workerId],
+      [task.dagId, task.taskId, task.workerId, spanCarrier === null ? null : JSON.stringify(spanCarrier)],
     );
     await emitTaskStatus(tx, task.dagId, [task.taskId], "running");
     return a.rows[0]!.number;
@@ -142,7 +147,14 @@ export type AttemptOutcome =
    * `retryDelayMs` undefined: not retryable. A retry happens only while attempts remain.
    * `errorType` is decided where the error is caught (from its class), never parsed back from `error`.
    */
-  | { readonly kind: "failed"; readonly error: string; readonly errorType: TaskErrorType; readonly retryDelayMs?: number }
+  | {
+      readonly kind: "failed";
+      readonly error: string;
+      readonly errorType: TaskErrorType;
+      readonly retryDelayMs?: number;
+      /** The lease was lost: the worker that reclaimed the task already counted this attempt. */
+      readonly reportedByReclaimer?: boolean;
+    }
   /**
    * Back to ready after `delayMs` without spending the attempt (breaker open, rate limited, shutdown).
    * `errorType` undefined: not a failure of the task (a worker shutting down hands it back).
@@ -244,7 +256,8 @@ export async function approvalDecision(db: Db, dagId: string, taskId: string): P
 
 /**
  * Tasks whose lease expired (their worker died or hung): the running attempt is failed as
- * "lease expired" and the task is ready again at once, or failed when no attempt is left.
+ * "lease expired" and the task is ready again at once, or failed when no attempt is left. The dead
+ * worker could not report the attempt: once committed, this worker ends its span and counts it.
  * Locks in the same order as everything else (DAG, then task).
  */
 export async function reclaimExpiredLeases(db: Db, limit = 50): Promise<number> {
@@ -257,19 +270,36 @@ export async function reclaimExpiredLeases(db: Db, limit = 50): Promise<number> 
   for (const { dag_id: dagId, id: taskId } of expired.rows) {
     const done = await db.transaction(async (tx) => {
       const dag = await lockDag(tx, dagId);
-      const r = await tx.query<{ attempts: number; max_attempts: number; lease_owner: string }>(
-        `SELECT attempts, max_attempts, lease_owner FROM tasks
+      const r = await tx.query<{ attempts: number; max_attempts: number; lease_owner: string; kind: "llm" | "tool"; trace_context: TraceCarrier | null }>(
+        `SELECT attempts, max_attempts, lease_owner, kind, trace_context FROM tasks
           WHERE dag_id = $1 AND id = $2 AND status = 'running' AND lease_expires_at < now() FOR UPDATE`,
         [dagId, taskId],
       );
       const row = r.rows[0];
       if (!dag || !row) return false;
       const error = `lease of worker ${row.lease_owner} expired`;
-      const running = await tx.query(
+      const running = await tx.query<{ number: number; worker_id: string; started_at: Date | string; trace_context: TraceCarrier | null }>(
         `UPDATE attempts SET status = 'failed', error = $3, finished_at = now()
-          WHERE dag_id = $1 AND task_id = $2 AND status = 'running'`,
+          WHERE dag_id = $1 AND task_id = $2 AND status = 'running'
+          RETURNING number, worker_id, started_at, trace_context`,
         [dagId, taskId, error],
       );
+      for (const a of running.rows) {
+        onCommit(tx, () =>
+          reportLostAttempt({
+            dagId,
+            taskId,
+            agentId: dag.agent_id,
+            kind: row.kind,
+            attempt: a.number,
+            workerId: a.worker_id,
+            startTime: new Date(a.started_at),
+            message: error,
+            attemptCarrier: a.trace_context,
+            taskCarrier: row.trace_context,
+          }),
+        );
+      }
       if (running.rowCount > 0 && row.attempts >= row.max_attempts) {
         await failTask(tx, dag, dagId, taskId, `${error}; no attempts left`);
       } else {

@@ -13,7 +13,7 @@ import type { Db } from "../store/db";
 import { logger } from "../telemetry/logger";
 import { observeAttempt } from "../telemetry/attempt";
 import { recordWorkerSlots } from "../telemetry/record";
-import { withTaskAttemptSpan } from "../telemetry/spans";
+import { planAttemptSpan, withTaskAttemptSpan } from "../telemetry/spans";
 import { defaultBackoff, type BackoffPolicy } from "./backoff";
 import { channels } from "./events";
 import { executeTask, type AbortReason } from "./executor";
@@ -231,10 +231,12 @@ export class Worker {
       await releaseClaim(db, task);
       return "released";
     }
-    const attempt = await startAttempt(db, task);
+    // One task_execution span per attempt, child of the DAG's root span stored at submission; its
+    // ids are stored with the attempt so a worker reclaiming it after a crash can end that span.
+    const plan = planAttemptSpan(task.traceContext);
+    const attempt = await startAttempt(db, task, plan.carrier);
     if (attempt === undefined) return "lease_lost";
-    // One task_execution span per attempt, child of the DAG's root span stored at submission.
-    const spanInfo = { dagId: task.dagId, taskId: task.taskId, agentId: task.agentId, kind: task.kind, attempt, workerId: this.id };
+    const spanInfo = { dagId: task.dagId, taskId: task.taskId, agentId: task.agentId, kind: task.kind, attempt, workerId: this.id, spanId: plan.spanId };
     return withTaskAttemptSpan(task.traceContext, spanInfo, async (span) => {
       const startedAt = performance.now();
       const outcome = await executeTask({ ...this.deps, backoff: this.backoff }, task, attempt, signal);

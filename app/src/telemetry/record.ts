@@ -19,6 +19,8 @@ export const taskErrorTypes = [
   "tool_error",
   "sandbox_error",
   "cancelled",
+  // The attempt's worker died or hung past its lease; the worker that reclaimed the task reports it.
+  "lease_expired",
   "internal",
 ] as const;
 export type TaskErrorType = (typeof taskErrorTypes)[number];

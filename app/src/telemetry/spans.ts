@@ -23,6 +23,7 @@ import {
   type SpanContext,
   SpanKind,
   SpanStatusCode,
+  TraceFlags,
   context,
   defaultTextMapGetter,
   defaultTextMapSetter,
@@ -207,6 +208,28 @@ export interface TaskAttemptInfo {
   /** Execution number (attempts.number). */
   readonly attempt: number;
   readonly workerId: string;
+  /** The span id chosen by `planAttemptSpan` (stored with the attempt); default random. */
+  readonly spanId?: string;
+}
+
+export interface AttemptSpanPlan {
+  /** Pass to withTaskAttemptSpan (info.spanId). Undefined when the task has no valid trace. */
+  readonly spanId: string | undefined;
+  /** Store with the attempt (attempts.trace_context): the attempt span's own carrier. */
+  readonly carrier: TraceCarrier | null;
+}
+
+/**
+ * Chooses the attempt's span id before the attempt is recorded, so the row can hold the span's
+ * carrier: if the worker dies, whoever reclaims the task ends that very span (`endLostAttemptSpan`).
+ */
+export function planAttemptSpan(taskCarrier: TraceCarrier | null | undefined): AttemptSpanPlan {
+  const parent = extractCarrier(taskCarrier);
+  const parentContext = trace.getSpanContext(parent);
+  if (!parentContext || !isSpanContextValid(parentContext)) return { spanId: undefined, carrier: null };
+  const spanId = idGenerator.generateSpanId();
+  const own = trace.setSpanContext(parent, { traceId: parentContext.traceId, spanId, traceFlags: parentContext.traceFlags ?? TraceFlags.NONE });
+  return { spanId, carrier: injectCarrier(own) };
 }
 
 /**
@@ -224,19 +247,67 @@ export async function withTaskAttemptSpan<T>(
     dag_id: info.dagId,
     task_id: info.taskId,
   });
-  const span = tracer().startSpan(
-    spanNames.task,
-    {
-      kind: SpanKind.CONSUMER,
-      attributes: {
-        [apexAttr.taskKind]: info.kind,
-        [apexAttr.taskAttempt]: info.attempt,
-        [apexAttr.workerId]: info.workerId,
+  const start = () =>
+    tracer().startSpan(
+      spanNames.task,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          [apexAttr.taskKind]: info.kind,
+          [apexAttr.taskAttempt]: info.attempt,
+          [apexAttr.workerId]: info.workerId,
+        },
       },
-    },
-    parent,
-  );
+      parent,
+    );
+  const traceId = trace.getSpanContext(parent)?.traceId;
+  const span = info.spanId && traceId ? idGenerator.withIds({ traceId, spanId: info.spanId }, start) : start();
   return runInSpan(span, parent, fn);
+}
+
+export interface LostAttempt {
+  readonly kind: "llm" | "tool";
+  readonly attempt: number;
+  /** The worker that held the lease. */
+  readonly workerId: string;
+  readonly startTime: Date;
+  readonly errorType: string;
+  readonly message: string;
+}
+
+/**
+ * Ends, from another process, the `task_execution` span of an attempt whose worker died: same
+ * trace and span id as stored with the attempt, child of the DAG root, with the task's baggage.
+ * Returns false (nothing recorded) when the attempt or the task carries no valid trace.
+ */
+export function endLostAttemptSpan(
+  attemptCarrier: TraceCarrier | null | undefined,
+  taskCarrier: TraceCarrier | null | undefined,
+  lost: LostAttempt,
+): boolean {
+  const own = trace.getSpanContext(extractCarrier(attemptCarrier));
+  const parent = extractCarrier(taskCarrier);
+  if (!own || !isSpanContextValid(own) || trace.getSpanContext(parent)?.traceId !== own.traceId) return false;
+  const span = idGenerator.withIds({ traceId: own.traceId, spanId: own.spanId }, () =>
+    tracer().startSpan(
+      spanNames.task,
+      {
+        kind: SpanKind.CONSUMER,
+        startTime: lost.startTime,
+        attributes: {
+          [apexAttr.taskKind]: lost.kind,
+          [apexAttr.taskAttempt]: lost.attempt,
+          [apexAttr.workerId]: lost.workerId,
+          [apexAttr.taskOutcome]: "failed",
+        },
+      },
+      parent,
+    ),
+  );
+  span.setAttribute(ATTR_ERROR_TYPE, lost.errorType);
+  span.setStatus({ code: SpanStatusCode.ERROR, message: lost.message });
+  span.end();
+  return true;
 }
 
 async function runInSpan<T>(span: Span, parent: Context, fn: (span: Span) => Promise<T>): Promise<T> {

@@ -1,0 +1,138 @@
+/**
+ * A worker that dies mid-attempt never ends its task_execution span. The attempt row stores that
+ * span's ids, so the worker that reclaims the expired lease ends the very same span (error.type
+ * lease_expired, under the DAG root, with the task's baggage), counts the attempt, and logs it;
+ * spans the dead worker had already exported below it keep their parent. Real engine on Postgres.
+ */
+import { Writable } from "node:stream";
+import { SpanKind, SpanStatusCode, context, trace } from "@opentelemetry/api";
+import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { claimTasks, reclaimExpiredLeases, startAttempt } from "../src/engine/lifecycle";
+import { Worker } from "../src/engine/worker";
+import { StoreApexService } from "../src/service/apex-service";
+import type { DagView } from "../src/service/types";
+import { teeLogs } from "../src/telemetry/logger";
+import { renderMetrics } from "../src/telemetry/metrics";
+import { planAttemptSpan, spanNames, withStoredContext } from "../src/telemetry/spans";
+import { startTracing, type Tracing } from "../src/telemetry/tracing";
+import { openMigratedDb, type MigratedDb } from "./helpers/db";
+import { refusingSandbox, ScriptedGateway, testTools } from "./helpers/engine-doubles";
+import { parseExposition, sampleValue } from "./telemetry-support/exposition";
+
+const memory = new InMemorySpanExporter();
+const logLines: Record<string, unknown>[] = [];
+let tracing: Tracing;
+let untee: () => void;
+let store: MigratedDb;
+let worker: Worker | undefined;
+
+let view: DagView;
+let lostSpanId: string | undefined;
+let lostErrorsBefore = 0;
+let lostErrorsAfter = 0;
+let spans: ReadableSpan[] = [];
+
+const lostErrors = async () =>
+  sampleValue(parseExposition((await renderMetrics()).body), "apex_task_errors_total", { error_type: "lease_expired" }) ?? 0;
+
+beforeAll(async () => {
+  tracing = startTracing({ serviceName: "apex-worker", endpoint: null, spanProcessors: [new SimpleSpanProcessor(memory)] });
+  untee = teeLogs(
+    new Writable({
+      write(chunk, _enc, cb) {
+        for (const l of String(chunk).split("\n").filter(Boolean)) logLines.push(JSON.parse(l) as Record<string, unknown>);
+        cb();
+      },
+    }),
+  );
+  store = await openMigratedDb("postgres");
+  const tools = testTools();
+  const service = new StoreApexService({ db: store.db, tools });
+  const agent = await service.createAgent({ name: "lost-attempt-agent" });
+  const { id } = await service.submitDag(
+    { agent_id: agent.id, name: "survives-a-crash", tasks: [{ id: "only", kind: "tool", tool: "sleep", args: { key: "only", ms: 10 } }] },
+    { keyId: "k-admin", role: "admin" },
+  );
+
+  // The "dead" worker: claims with a short lease, starts the attempt as the real worker does
+  // (span planned, carrier stored), exports one child span, and then never comes back.
+  const [claimed] = await claimTasks(store.db, "dead-worker", 1, 300);
+  const plan = planAttemptSpan(claimed!.traceContext);
+  lostSpanId = plan.spanId;
+  expect(await startAttempt(store.db, claimed!, plan.carrier)).toBe(1);
+  withStoredContext(plan.carrier, () => {
+    const child = trace.getTracer("test").startSpan(spanNames.tool, { kind: SpanKind.INTERNAL }, context.active());
+    child.end();
+  });
+
+  lostErrorsBefore = await lostErrors();
+  await new Promise((r) => setTimeout(r, 400));
+  expect(await reclaimExpiredLeases(store.db)).toBe(1);
+  lostErrorsAfter = await lostErrors();
+
+  // A live worker finishes the DAG.
+  worker = new Worker({ db: store.db, llm: new ScriptedGateway(), tools, sandbox: refusingSandbox }, { id: "live-worker", leaseMs: 5_000 });
+  await worker.start();
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    view = await service.getDag(id);
+    if (["succeeded", "failed", "cancelled"].includes(view.status)) break;
+    if (Date.now() > deadline) throw new Error(`DAG still ${view.status}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  await worker.stop(1_000);
+  await tracing.forceFlush();
+  spans = memory.getFinishedSpans().filter((s) => s.spanContext().traceId === view.traceId);
+}, 60_000);
+
+afterAll(async () => {
+  untee?.();
+  await worker?.stop(500);
+  await tracing?.shutdown();
+  await store?.close();
+});
+
+describe("an attempt lost with its worker", () => {
+  it("is reclaimed and retried, and the DAG completes", () => {
+    expect(view.status).toBe("succeeded");
+    expect(view.tasks[0]!.attempts.map((a) => [a.number, a.status, a.workerId])).toEqual([
+      [1, "failed", "dead-worker"],
+      [2, "succeeded", "live-worker"],
+    ]);
+  });
+
+  it("keeps its task_execution span: same span id, under the DAG root, failed with error.type lease_expired", () => {
+    expect(lostSpanId).toMatch(/^[0-9a-f]{16}$/);
+    const root = spans.find((s) => s.name === spanNames.dag)!;
+    expect(root).toBeDefined();
+    const lost = spans.filter((s) => s.spanContext().spanId === lostSpanId);
+    const lostAttempt = lost.find((s) => s.name === spanNames.task)!;
+    expect(lost.filter((s) => s.name === spanNames.task)).toHaveLength(1);
+    expect(lostAttempt.parentSpanContext?.spanId).toBe(root.spanContext().spanId);
+    expect(lostAttempt.status.code).toBe(SpanStatusCode.ERROR);
+    expect(lostAttempt.attributes).toMatchObject({
+      "error.type": "lease_expired",
+      "apex.task.attempt": 1,
+      "apex.worker.id": "dead-worker",
+      "apex.task.outcome": "failed",
+      dag_id: view.id,
+      task_id: "only",
+      agent_id: view.agentId,
+    });
+    // The child the dead worker exported points at it.
+    const child = spans.find((s) => s.name === spanNames.tool && s.parentSpanContext?.spanId === lostSpanId);
+    expect(child).toBeDefined();
+    // The retry is a separate attempt span under the same root.
+    const retry = spans.find((s) => s.name === spanNames.task && s.attributes["apex.task.attempt"] === 2)!;
+    expect(retry.spanContext().spanId).not.toBe(lostSpanId);
+    expect(retry.parentSpanContext?.spanId).toBe(root.spanContext().spanId);
+  });
+
+  it("is counted as a lease_expired error and logged with the lost span's ids", () => {
+    expect(lostErrorsAfter - lostErrorsBefore).toBe(1);
+    const line = logLines.find((l) => typeof l.message === "string" && l.message.startsWith("Task attempt lost"))!;
+    expect(line).toMatchObject({ level: "WARN", trace_id: view.traceId, span_id: lostSpanId, task_id: "only", dag_id: view.id, attempt: 1, worker_id: "dead-worker" });
+    expect(line.duration_ms).toBeGreaterThanOrEqual(300);
+  });
+});
