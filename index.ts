@@ -87,6 +87,7 @@ function apex() {
     workers: { ...config.workers, dockerSocketGid: config.docker.socketGid },
     logLevel: config.logLevel,
     llm: config.llm,
+    tools: config.tools,
     secretKeysPresent: Object.keys(secrets.values),
     extraEnv: { [runtimeEnv.otlpEndpoint]: otlpEndpoint, ...sandboxEnv(sandbox) },
   }, afterSecrets);

@@ -27,6 +27,15 @@ const seedAutoscaling = { minReplicas: 2, maxReplicas: 10, targetCpuUtilization:
 /** Everything except public addresses: RFC 1918, loopback, link-local (cloud metadata), CGNAT. */
 const nonPublicIpv4 = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "169.254.0.0/16", "100.64.0.0/10"];
 
+/** An http_fetch allowlist entry: a host name, or `*.` + a domain for every name under it. */
+const hostPattern = () => {
+  const e = { error: 'expected a host name such as "docs.python.org" or "*.wikipedia.org" (no scheme, no port)' };
+  return z.string(e).max(253, e).regex(/^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, e);
+};
+
+/** Per-provider limits shared by all workers (APEX_LLM_RATE_LIMITS); a provider left out is not limited by us. */
+const providerRateLimits = () => section({ requestsPerMinute: positiveInt().optional(), tokensPerMinute: positiveInt().optional() }).optional();
+
 const url = () => {
   const e = { error: 'expected an http(s) URL such as "https://api.openai.com/v1"' };
   return z.string(e).regex(/^https?:\/\/[^\s]+$/, e);
@@ -98,17 +107,19 @@ export const coreSections = {
     },
   }),
   workers: plainSection({
-    description: "apex-worker: replicas, HPA bounds, requests/limits, task slots per worker, sandbox driver.",
+    description: "apex-worker: replicas, HPA bounds, requests/limits, task slots per worker, sandbox driver and the local driver's hardening.",
     schema: section({
       replicas: positiveInt(),
       autoscaling: autoscaling().nullable(),
       resources: resources(),
       concurrency: positiveInt(),
       sandboxDriver: oneOf(["local", "docker", "kubernetes"]),
+      /** APEX_SANDBOX_HARDENED of the `local` driver: `required` refuses to start without bubblewrap and cgroups. */
+      sandboxHardened: oneOf(["auto", "required", "off"]),
     }),
     defaults: {
-      dev: { replicas: 3, autoscaling: null, resources: seedResources, concurrency: 4, sandboxDriver: "docker" },
-      prod: { replicas: 2, autoscaling: seedAutoscaling, resources: seedResources, concurrency: 8, sandboxDriver: "kubernetes" },
+      dev: { replicas: 3, autoscaling: null, resources: seedResources, concurrency: 4, sandboxDriver: "docker", sandboxHardened: "auto" },
+      prod: { replicas: 2, autoscaling: seedAutoscaling, resources: seedResources, concurrency: 8, sandboxDriver: "kubernetes", sandboxHardened: "required" },
     },
   }),
   postgres: plainSection({
@@ -155,9 +166,24 @@ export const coreSections = {
     },
   }),
   llm: plainSection({
-    description: "Base URLs of the LLM providers (default: the SDKs' public endpoints).",
-    schema: section({ openaiBaseUrl: url().optional(), anthropicBaseUrl: url().optional() }),
-    defaults: { dev: {}, prod: {} },
+    description: "LLM providers: base URLs (default: the SDKs' public endpoints), shared rate limits per provider, circuit breaker policy (default: the runtime's).",
+    schema: section({
+      openaiBaseUrl: url().optional(),
+      anthropicBaseUrl: url().optional(),
+      rateLimits: section({ openai: providerRateLimits(), anthropic: providerRateLimits(), local: providerRateLimits() }),
+      breaker: section({
+        failureThreshold: positiveInt().optional(),
+        cooldownMs: z.number({ error: "expected an integer >= 0 (milliseconds)" }).int({ error: "expected an integer >= 0 (milliseconds)" }).min(0, { error: "expected an integer >= 0 (milliseconds)" }).optional(),
+        probeLeaseMs: positiveInt().optional(),
+      }),
+    }),
+    // Empty: no limits of ours (the providers' own 429s still apply) and the runtime's breaker defaults.
+    defaults: { dev: { rateLimits: {}, breaker: {} }, prod: { rateLimits: {}, breaker: {} } },
+  }),
+  tools: plainSection({
+    description: "Tools: hosts `http_fetch` may GET (https, public addresses only). Empty: no http_fetch tool.",
+    schema: section({ httpFetchAllowHosts: list(hostPattern(), "host names") }),
+    defaults: { dev: { httpFetchAllowHosts: [] }, prod: { httpFetchAllowHosts: [] } },
   }),
   openaiApiKey: secretSection({ description: "OpenAI API key (secret; stored in `apex-secrets` as OPENAI_API_KEY).", requiredIn: ["prod"] }),
   anthropicApiKey: secretSection({ description: "Anthropic API key (secret; stored in `apex-secrets` as ANTHROPIC_API_KEY).", requiredIn: ["prod"] }),

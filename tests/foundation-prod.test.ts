@@ -1,6 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it, vi } from "vitest";
+import { parse } from "yaml";
 import { runtimeEnv, secretKeys, services } from "../app/src/contract";
 import { runStack, type RecordedResource, type StackRun } from "./harness";
 import { NetworkPolicyEvaluator, type Endpoint } from "./harness/network-policy";
@@ -11,6 +12,8 @@ const SECRETS = {
   postgresPassword: "pg-KNOWN-Zr8qL2mX7vT4",
   registryPassword: "registry-KNOWN-t0k3n",
   bootstrapAdminKey: "apex-admin-KNOWN-Q7w8E9r0T1y2U3i4",
+  alertmanagerPagerdutyRoutingKey: "pd-KNOWN-routing-0123456789abcdef",
+  alertmanagerSlackUrl: "https://hooks.slack.com/services/T000/B000/KNOWN-prod-slack",
 };
 
 let run: StackRun;
@@ -47,6 +50,23 @@ beforeAll(async () => {
 });
 
 describe("prod stack (kubernetes)", () => {
+  it("pages PagerDuty and Slack for critical alerts, Slack for warnings, with absolute runbook links", () => {
+    const secret = run.one("kubernetes:core/v1:Secret", (r) => r.inputs.metadata.name === "apex-observability");
+    const am = parse(secret.inputs.stringData.ALERTMANAGER_CONFIG);
+    const receiver = (name: string) => am.receivers.find((r: any) => r.name === name);
+    expect(receiver("critical").pagerduty_configs[0].routing_key).toBe(SECRETS.alertmanagerPagerdutyRoutingKey);
+    expect(receiver("critical").slack_configs[0]).toMatchObject({ api_url: SECRETS.alertmanagerSlackUrl, channel: "#apex-alerts" });
+    expect(receiver("warning").slack_configs[0].api_url).toBe(SECRETS.alertmanagerSlackUrl);
+    expect(receiver("warning").pagerduty_configs).toBeUndefined();
+    const prometheus = run.one("kubernetes:core/v1:ConfigMap", (r) => r.inputs.metadata.name === "prometheus-config");
+    const rules = parse(prometheus.inputs.data["rules.apex-alerts.yml"]);
+    for (const rule of rules.groups.flatMap((g: any) => g.rules)) {
+      expect(rule.annotations.runbook_url).toBe(`https://github.com/example/apex/blob/main/docs/runbooks/${rule.alert}.md`);
+    }
+    // Alertmanager may reach the receivers (public HTTPS) through the default-deny namespace.
+    expect(run.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", (r) => r.inputs.metadata.name === "alertmanager-to-receivers-egress").inputs.spec.egress[0].ports).toEqual([{ port: 443, protocol: "TCP" }]);
+  });
+
   it("previews Pulumi.prod.yaml without a warning (Grafana content provisioned through its Ingress host)", () => {
     expect(warnings).toEqual([]);
     expect(run.outputs.grafanaUrl).toBe("https://grafana.apex.example.com");
@@ -300,5 +320,64 @@ describe("prod NetworkPolicies", () => {
     expect(ev.allows(stranger, postgres, 5432, "TCP")).toBe(false);
     expect(ev.allows(api, postgres, 5433, "TCP")).toBe(false);
     expect(new NetworkPolicyEvaluator([]).allows(stranger, postgres, 5432, "TCP")).toBe(true);
+  });
+});
+
+describe("prod stack: LLM limits, breaker, sandbox hardening and the http_fetch allowlist reach the runtime env", () => {
+  let tuned: StackRun;
+  const plainEnv = (r: StackRun, name: string): Record<string, string> => {
+    const w = r.one("kubernetes:apps/v1:Deployment", (d) => d.inputs.metadata.name === name);
+    return Object.fromEntries((container(w).env as any[]).filter((e) => typeof e.value === "string").map((e) => [e.name, e.value]));
+  };
+  const newVars = [runtimeEnv.llmRateLimits, runtimeEnv.llmBreaker, runtimeEnv.sandboxHardened, runtimeEnv.toolHttpAllowlist];
+
+  beforeAll(async () => {
+    tuned = await runStack({
+      stack: "prod",
+      secrets: SECRETS,
+      config: {
+        workers: { sandboxDriver: "local" },
+        llm: {
+          rateLimits: { openai: { requestsPerMinute: 500, tokensPerMinute: 200_000 }, anthropic: { requestsPerMinute: 50 } },
+          breaker: { failureThreshold: 3, cooldownMs: 10_000 },
+        },
+        tools: { httpFetchAllowHosts: ["docs.python.org", "*.wikipedia.org"] },
+      },
+    });
+  });
+
+  it("by default sets none of them (prod's sandbox driver is kubernetes; no limits or allowlist configured)", () => {
+    for (const name of [services.api.name, services.worker.name]) {
+      const env = plainEnv(run, name);
+      for (const v of newVars) expect(env[v], `${name} ${v}`).toBeUndefined();
+    }
+  });
+
+  it("renders the workers' LLM settings as the JSON the runtime parses, and the local driver's hardening (prod default: required)", () => {
+    const worker = plainEnv(tuned, services.worker.name);
+    expect(worker[runtimeEnv.sandboxDriver]).toBe("local");
+    expect(worker[runtimeEnv.sandboxHardened]).toBe("required");
+    expect(JSON.parse(worker[runtimeEnv.llmRateLimits] ?? "null")).toEqual({
+      openai: { requestsPerMinute: 500, tokensPerMinute: 200_000 },
+      anthropic: { requestsPerMinute: 50 },
+    });
+    expect(JSON.parse(worker[runtimeEnv.llmBreaker] ?? "null")).toEqual({ failureThreshold: 3, cooldownMs: 10_000 });
+    expect(worker[runtimeEnv.toolHttpAllowlist]).toBe("docs.python.org,*.wikipedia.org");
+  });
+
+  it("gives the API the allowlist (it validates submissions against the same tools) but no LLM or sandbox settings", () => {
+    const api = plainEnv(tuned, services.api.name);
+    expect(api[runtimeEnv.toolHttpAllowlist]).toBe("docs.python.org,*.wikipedia.org");
+    for (const v of [runtimeEnv.llmRateLimits, runtimeEnv.llmBreaker, runtimeEnv.sandboxHardened]) expect(api[v], v).toBeUndefined();
+  });
+
+  it.each([
+    [{ llm: { rateLimits: { openai: { requestsPerMinute: 0 } } } }, /apex:llm\.rateLimits\.openai\.requestsPerMinute: expected a positive integer/],
+    [{ llm: { rateLimits: { mistral: { requestsPerMinute: 5 } } } }, /apex:llm\.rateLimits\.mistral/],
+    [{ llm: { breaker: { cooldownMs: -1 } } }, /apex:llm\.breaker\.cooldownMs: expected an integer >= 0/],
+    [{ workers: { sandboxHardened: "sometimes" } }, /apex:workers\.sandboxHardened: expected one of "auto", "required", "off"/],
+    [{ tools: { httpFetchAllowHosts: ["https://docs.python.org"] } }, /apex:tools\.httpFetchAllowHosts\[?\.?0\]?: expected a host name/],
+  ])("rejects bad settings naming the key: %j", async (config, message) => {
+    await expect(runStack({ stack: "prod", secrets: SECRETS, config })).rejects.toThrow(message);
   });
 });

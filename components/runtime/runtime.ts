@@ -38,11 +38,25 @@ export interface ApexRuntimeArgs {
   readonly workers: ProcessSettings & {
     readonly concurrency: number;
     readonly sandboxDriver: "local" | "docker" | "kubernetes";
+    /** APEX_SANDBOX_HARDENED, set when the driver is `local` (the others isolate by container/Pod). Default: the runtime's `auto`. */
+    readonly sandboxHardened?: "auto" | "required" | "off";
     /** Group owning the Docker socket (sandbox driver "docker", dev only). */
     readonly dockerSocketGid?: number;
   };
   readonly logLevel: string;
-  readonly llm: { readonly openaiBaseUrl?: string; readonly anthropicBaseUrl?: string };
+  readonly llm: {
+    readonly openaiBaseUrl?: string;
+    readonly anthropicBaseUrl?: string;
+    /** APEX_LLM_RATE_LIMITS of the workers (they make the calls); empty or unset = not set. */
+    readonly rateLimits?: Readonly<Record<string, { readonly requestsPerMinute?: number; readonly tokensPerMinute?: number } | undefined>>;
+    /** APEX_LLM_BREAKER of the workers; empty or unset = the runtime's defaults. */
+    readonly breaker?: { readonly failureThreshold?: number; readonly cooldownMs?: number; readonly probeLeaseMs?: number };
+  };
+  /** Tool settings both processes need (the API validates submissions against the same registry). */
+  readonly tools?: {
+    /** APEX_TOOL_HTTP_ALLOWLIST; empty or unset = no http_fetch tool. */
+    readonly httpFetchAllowHosts?: readonly string[];
+  };
   /** Keys present in `apex-secrets` (unset LLM keys are left out of the env). */
   readonly secretKeysPresent: readonly string[];
   /** Env for both processes from other components (e.g. OTEL_EXPORTER_OTLP_ENDPOINT from observability). */
@@ -61,6 +75,13 @@ const nodeHealthcheck = (port: number, path: string) => [
   `fetch("http://127.0.0.1:${port}${path}").then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`,
 ];
 
+/** JSON of the entries that are set, or undefined when none is (so the runtime's defaults apply). */
+function jsonIfSet(value: object | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const set = Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
+  return Object.keys(set).length > 0 ? JSON.stringify(set) : undefined;
+}
+
 const scalingOf = (p: ProcessSettings): ServiceSpec["scaling"] => p.autoscaling ?? { replicas: p.replicas };
 
 /** The env both processes share: where the data stores are, and the credentials by reference. */
@@ -73,6 +94,7 @@ function sharedEnv(args: ApexRuntimeArgs, serviceName: string) {
     [runtimeEnv.logLevel]: args.logLevel,
     ...(args.llm.openaiBaseUrl ? { [runtimeEnv.openaiBaseUrl]: args.llm.openaiBaseUrl } : {}),
     ...(args.llm.anthropicBaseUrl ? { [runtimeEnv.anthropicBaseUrl]: args.llm.anthropicBaseUrl } : {}),
+    ...(args.tools?.httpFetchAllowHosts?.length ? { [runtimeEnv.toolHttpAllowlist]: args.tools.httpFetchAllowHosts.join(",") } : {}),
     ...args.extraEnv,
   };
   const secretEnv: Record<string, SecretRef> = {
@@ -118,6 +140,14 @@ export function workerSpec(args: ApexRuntimeArgs): ServiceSpec {
   const worker = services.worker;
   const shared = sharedEnv(args, worker.name);
   const dockerSandbox = args.workers.sandboxDriver === "docker";
+  const rateLimits = jsonIfSet(args.llm.rateLimits);
+  const breaker = jsonIfSet(args.llm.breaker);
+  // Only workers call LLMs and run tools; the API never does.
+  const workerOnly: Record<string, string> = {
+    ...(rateLimits ? { [runtimeEnv.llmRateLimits]: rateLimits } : {}),
+    ...(breaker ? { [runtimeEnv.llmBreaker]: breaker } : {}),
+    ...(args.workers.sandboxDriver === "local" && args.workers.sandboxHardened ? { [runtimeEnv.sandboxHardened]: args.workers.sandboxHardened } : {}),
+  };
   return {
     name: worker.name,
     component: "worker",
@@ -129,6 +159,7 @@ export function workerSpec(args: ApexRuntimeArgs): ServiceSpec {
       [runtimeEnv.metricsPort]: String(worker.metricsPort),
       [runtimeEnv.workerConcurrency]: String(args.workers.concurrency),
       [runtimeEnv.sandboxDriver]: args.workers.sandboxDriver,
+      ...workerOnly,
     },
     secretEnv: shared.secretEnv,
     resources: args.workers.resources,
