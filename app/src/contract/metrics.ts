@@ -19,6 +19,25 @@ export interface MetricDef {
 
 const def = <T extends MetricDef>(m: T): T => m;
 
+/**
+ * Values of apex_task_errors_total{error_type}: the closed set the runtime emits (telemetry
+ * classifies every failed or rescheduled attempt into one and initialises each series at 0).
+ */
+export const taskErrorTypes = [
+  "timeout",
+  "rate_limited",
+  "provider_error",
+  "breaker_open",
+  "invalid_request",
+  "tool_error",
+  "sandbox_error",
+  "cancelled",
+  // The attempt's worker died or hung past its lease; the worker that reclaimed the task reports it.
+  "lease_expired",
+  "internal",
+] as const;
+export type TaskErrorType = (typeof taskErrorTypes)[number];
+
 export const metrics = {
   tasksTotal: def({
     name: "apex_tasks_total",
@@ -30,7 +49,7 @@ export const metrics = {
   taskErrorsTotal: def({
     name: "apex_task_errors_total",
     type: "counter",
-    help: "Failed task attempts by error type (timeout, rate_limited, provider_error, breaker_open, tool_error, sandbox_error, cancelled, internal).",
+    help: `Failed task attempts by error type (${taskErrorTypes.join(", ")}).`,
     labels: ["error_type"],
     scope: "process",
   }),

@@ -4,26 +4,13 @@
  * (model = `provider/model`, status = a terminal task status, error_type = a closed set).
  */
 import { propagation, context } from "@opentelemetry/api";
-import { breakerStateValue, taskStatusLabels } from "../contract/metrics";
+import { breakerStateValue, taskErrorTypes, taskStatusLabels, type TaskErrorType } from "../contract/metrics";
 import type { BreakerState } from "../coord/types";
 import type { LlmErrorKind, LlmUsage } from "../llm/types";
 import { apexMetrics, ensureRegistered } from "./metrics";
 
-/** Values of apex_task_errors_total{error_type}. */
-export const taskErrorTypes = [
-  "timeout",
-  "rate_limited",
-  "provider_error",
-  "breaker_open",
-  "invalid_request",
-  "tool_error",
-  "sandbox_error",
-  "cancelled",
-  // The attempt's worker died or hung past its lease; the worker that reclaimed the task reports it.
-  "lease_expired",
-  "internal",
-] as const;
-export type TaskErrorType = (typeof taskErrorTypes)[number];
+/** Values of apex_task_errors_total{error_type}: defined in the contract (shared with dashboards and alerts). */
+export { taskErrorTypes, type TaskErrorType } from "../contract/metrics";
 
 export type TerminalTaskStatus = (typeof taskStatusLabels)[number];
 
