@@ -18,6 +18,7 @@
 import {
   type Attributes,
   type Context,
+  type Link,
   ROOT_CONTEXT,
   type Span,
   type SpanContext,
@@ -123,14 +124,35 @@ export interface DagTrace {
   readonly traceId: string | undefined;
 }
 
-/** Opens the DAG's trace at submission; see the file comment. */
+/**
+ * Carrier key holding the traceparent of the request that submitted the DAG (the API's SERVER span):
+ * the root span links to it, both when opened and when re-created at the DAG's end.
+ */
+export const submissionLinkKey = "apex-submitted-by";
+
+function submissionLinks(dagCarrier: TraceCarrier | null | undefined): Link[] {
+  const traceparent = dagCarrier?.[submissionLinkKey];
+  if (!traceparent) return [];
+  const linked = trace.getSpanContext(apexPropagator.extract(ROOT_CONTEXT, { traceparent }, defaultTextMapGetter));
+  return linked && isSpanContextValid(linked) ? [{ context: linked }] : [];
+}
+
+/**
+ * Opens the DAG's trace at submission; see the file comment. The DAG is its own trace (it outlives
+ * the request); when submitted inside a request's span (the API's SERVER span, which continues the
+ * client's traceparent), the root span links to it.
+ */
 export function beginDagTrace(dag: { readonly dagId: string; readonly agentId: string; readonly name?: string }): DagTrace {
+  const active = trace.getActiveSpan()?.spanContext();
+  const caller = active && isSpanContextValid(active) ? active : undefined;
   const baggageCtx = withBaggageEntries(ROOT_CONTEXT, { agent_id: dag.agentId, dag_id: dag.dagId });
-  const root = tracer().startSpan(spanNames.dag, { root: true, kind: SpanKind.INTERNAL }, baggageCtx);
+  const root = tracer().startSpan(spanNames.dag, { root: true, kind: SpanKind.INTERNAL, links: caller ? [{ context: caller }] : [] }, baggageCtx);
   const spanContext = root.spanContext();
-  const ctx = trace.setSpan(baggageCtx, root);
+  const carrier = injectCarrier(trace.setSpan(baggageCtx, root));
+  const callerTraceparent = caller ? injectCarrier(trace.setSpanContext(ROOT_CONTEXT, caller)).traceparent : undefined;
+  if (callerTraceparent) carrier[submissionLinkKey] = callerTraceparent;
   return {
-    carrier: injectCarrier(ctx),
+    carrier,
     traceId: isSpanContextValid(spanContext) ? spanContext.traceId : undefined,
   };
 }
@@ -174,12 +196,12 @@ export function endDagTrace(dagCarrier: TraceCarrier | null | undefined, outcome
   const active = trace.getActiveSpan();
   const activeContext = active?.spanContext();
   if (active?.isRecording() && activeContext?.traceId === spanContext.traceId) {
-    if (deferUntilSpanEnds(activeContext.spanId, () => replayDagSpan(stored, spanContext, outcome))) return;
+    if (deferUntilSpanEnds(activeContext.spanId, () => replayDagSpan(dagCarrier, stored, spanContext, outcome))) return;
   }
-  replayDagSpan(stored, spanContext, outcome);
+  replayDagSpan(dagCarrier, stored, spanContext, outcome);
 }
 
-function replayDagSpan(stored: Context, spanContext: SpanContext, outcome: DagOutcome): void {
+function replayDagSpan(dagCarrier: TraceCarrier | null | undefined, stored: Context, spanContext: SpanContext, outcome: DagOutcome): void {
   const span = idGenerator.withIds({ traceId: spanContext.traceId, spanId: spanContext.spanId }, () =>
     tracer().startSpan(
       spanNames.dag,
@@ -187,6 +209,7 @@ function replayDagSpan(stored: Context, spanContext: SpanContext, outcome: DagOu
         root: true,
         kind: SpanKind.INTERNAL,
         startTime: outcome.startTime,
+        links: submissionLinks(dagCarrier),
         attributes: {
           [apexAttr.dagStatus]: outcome.status,
           ...(outcome.name ? { [apexAttr.dagName]: outcome.name } : {}),

@@ -14,8 +14,10 @@ import {
   type ServerWritableStream,
   type sendUnaryData,
   type UntypedServiceImplementation,
+  status,
 } from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
+import { withGrpcServerSpan } from "../../telemetry/server-spans";
 import { defaultMaxRequestBytes, type ApiDeps } from "../deps";
 import { grpcStatusOf, toApiError } from "../errors";
 import { authenticate, invoke, operations, watchDag, type Operation } from "../operations";
@@ -54,13 +56,19 @@ export async function startGrpcServer(deps: ApiDeps, port: number, host = "0.0.0
   const unary =
     <I, O>(operation: Operation<I, O>, toInput: (request: Request) => unknown = same, toMessage: (result: O) => unknown = same) =>
     (call: ServerUnaryCall<Request, unknown>, callback: sendUnaryData<unknown>): void => {
-      (async () => {
-        const principal = await authenticate(deps, bearer(call.metadata));
-        return toMessage(await invoke(deps, principal, operation, toInput(call.request)));
-      })().then(
-        (message) => callback(null, message),
-        (error: unknown) => callback(toStatus(error)),
-      );
+      const [service = "", method = ""] = call.getPath().replace(/^\//, "").split("/");
+      void withGrpcServerSpan(service, method, (name) => metadataStrings(call.metadata, name), async () => {
+        try {
+          const principal = await authenticate(deps, bearer(call.metadata));
+          const message = toMessage(await invoke(deps, principal, operation, toInput(call.request)));
+          callback(null, message);
+          return { code: status.OK, value: undefined };
+        } catch (error: unknown) {
+          const failure = toStatus(error);
+          callback(failure);
+          return { code: failure.code ?? status.UNKNOWN, value: undefined };
+        }
+      });
     };
 
   const apex: UntypedServiceImplementation = {
@@ -144,6 +152,11 @@ export async function startGrpcServer(deps: ApiDeps, port: number, host = "0.0.0
       });
     },
   };
+}
+
+/** A metadata key's string values (trace context headers). */
+function metadataStrings(metadata: Metadata, name: string): string[] {
+  return metadata.get(name).filter((v): v is string => typeof v === "string");
 }
 
 function bearer(metadata: Metadata): string | undefined {
