@@ -143,3 +143,14 @@ describe("dev stack (docker)", () => {
     expect(run.resources.filter((r) => r.type.startsWith("kubernetes:"))).toEqual([]);
   });
 });
+
+describe("dev stack: the local sandbox driver's hardening", () => {
+  it("is auto in dev (set on the workers only with the local driver) and absent with the docker driver", async () => {
+    const local = await runStack({ stack: "dev", secrets: SECRETS, config: { workers: { sandboxDriver: "local" } } });
+    const workerEnv = (r: StackRun) =>
+      envMap(r.ofType("docker:index/container:Container").find((c) => aliases(c).includes(services.worker.name)) as RecordedResource);
+    expect(workerEnv(local)[runtimeEnv.sandboxHardened]).toBe("auto");
+    expect(workerEnv(run)[runtimeEnv.sandboxDriver]).toBe("docker");
+    expect(workerEnv(run)[runtimeEnv.sandboxHardened]).toBeUndefined();
+  });
+});
