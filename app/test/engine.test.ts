@@ -200,13 +200,14 @@ describe.each(storeKinds)("engine on %s", (kind) => {
     await startAll();
     await waitForDag(service, id, (v) => v.tasks.find((t) => t.id === "long")?.status === "running" && probe.running.get("long") === 1);
     const t0 = Date.now();
-    expect(await service.cancelDag(id)).toEqual({ id, status: "cancelled" });
+    expect(await service.cancelDag(id, undefined, "k-operator-1")).toEqual({ id, status: "cancelled" });
     // The worker notices through NOTIFY and aborts the tool well before its 20 s sleep.
     await expect.poll(() => probe.running.get("long"), { timeout: 3_000 }).toBe(0);
     expect(Date.now() - t0).toBeLessThan(3_000);
     const v = await service.getDag(id);
     expect(v.status).toBe("cancelled");
     expect(v.tasks.map((t) => t.status)).toEqual(["cancelled", "cancelled"]);
+    expect(v.tasks.map((t) => t.error)).toEqual(["cancelled by k-operator-1", "cancelled by k-operator-1"]);
     expect(v.tasks[0]?.attempts[0]).toMatchObject({ status: "failed", error: "cancelled" });
     await expect(service.cancelDag(id)).resolves.toEqual({ id, status: "cancelled" });
     await expect.poll(() => events.some((e) => e.type === "dag_status" && e.status === "cancelled")).toBe(true);
@@ -232,8 +233,9 @@ describe.each(storeKinds)("engine on %s", (kind) => {
     await agent(service);
     const approved = await submit("approve-me");
     const rejected = await submit("reject-me");
+    const cancelled = await submit("cancel-me");
     await startAll();
-    for (const d of [approved, rejected]) await waitForDag(service, d.id, (v) => v.status === "awaiting_approval");
+    for (const d of [approved, rejected, cancelled]) await waitForDag(service, d.id, (v) => v.status === "awaiting_approval");
     const pending = (await service.listApprovals({ status: "pending" })).filter((a) => [approved.id, rejected.id].includes(a.dagId));
     expect(pending).toHaveLength(2);
     expect(pending[0]).toMatchObject({ taskId: "ship", tool: "deploy", args: { target: "prod" }, status: "pending" });
@@ -253,6 +255,11 @@ describe.each(storeKinds)("engine on %s", (kind) => {
     expect(v2.tasks.map((t) => [t.id, t.status])).toEqual([["ship", "failed"], ["notify", "skipped"]]);
     expect(v2.tasks[0]?.error).toBe("approval rejected by key-operator: not today");
     await expect(service.decideApproval(byDag(rejected.id).id, "approve", operator)).rejects.toMatchObject({ code: "conflict" });
+
+    // Cancelling a DAG that waits for an operator rejects its approval in the caller's name.
+    await service.cancelDag(cancelled.id, undefined, "key-admin-7");
+    const [closed] = (await service.listApprovals()).filter((a) => a.dagId === cancelled.id);
+    expect(closed).toMatchObject({ status: "rejected", decidedBy: "key-admin-7", reason: "DAG cancelled" });
   });
 
   it("scopes DAGs to an agent principal", async () => {

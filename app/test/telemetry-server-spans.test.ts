@@ -79,6 +79,9 @@ describe("HTTP SERVER spans", () => {
     // The DAG is its own trace; ending it (cancel, here in the API) exports the root with the link.
     const cancel = await http.inject({ method: "POST", url: `/v1/dags/${dagId}/cancel`, headers: { authorization: `Bearer ${fx.tokens.admin}` } });
     expect(cancel.statusCode).toBe(200);
+    // The cancel is recorded in the caller's name (its API key id).
+    const view = await http.inject({ method: "GET", url: `/v1/dags/${dagId}`, headers: { authorization: `Bearer ${fx.tokens.admin}` } });
+    expect((view.json() as { tasks: { error?: string }[] }).tasks[0]?.error).toBe(`cancelled by ${fx.keyIds.admin}`);
     const root = (await finishedSpans()).find((s) => s.name === spanNames.dag && s.attributes.dag_id === dagId)!;
     expect(root).toBeDefined();
     expect(root.spanContext().traceId).not.toBe(from.traceId);

@@ -68,7 +68,7 @@ export const operations = {
     permission: "dags:cancel",
     input: idParams,
     run: async ({ service }, p, { id }): Promise<DagStatusJson> => {
-      const result = await service.cancelDag(id, agentScope(p));
+      const result = await service.cancelDag(id, agentScope(p), p.keyId);
       return { id: result.id, status: result.status };
     },
   }),

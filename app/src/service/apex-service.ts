@@ -159,7 +159,7 @@ export class StoreApexService implements ApexService {
     return view;
   }
 
-  async cancelDag(id: string, scope?: { agentId?: string }): Promise<{ id: string; status: DagStatus }> {
+  async cancelDag(id: string, scope?: { agentId?: string }, cancelledBy = "unknown caller"): Promise<{ id: string; status: DagStatus }> {
     if (!uuidPattern.test(id)) throw notFound("dag", id);
     return this.deps.db.transaction(async (tx) => {
       const dag = await lockDag(tx, id);
@@ -168,7 +168,7 @@ export class StoreApexService implements ApexService {
       if (terminalDagStatuses.includes(dag.status)) {
         throw new ServiceError("conflict", `dag ${id} already finished (${dag.status})`, "id");
       }
-      await cancelDagTasks(tx, dag, "api");
+      await cancelDagTasks(tx, dag, cancelledBy);
       return { id, status: "cancelled" as const };
     });
   }

@@ -115,7 +115,8 @@ export interface ApexService {
   /** Validates (zod, unknown deps, cycles, tool args) and writes the DAG in one transaction. */
   submitDag(body: unknown, principal: Principal): Promise<{ id: string; status: DagStatus }>;
   getDag(id: string, scope?: { agentId?: string }): Promise<DagView>;
-  cancelDag(id: string, scope?: { agentId?: string }): Promise<{ id: string; status: DagStatus }>;
+  /** `cancelledBy`: the API key id of the caller, recorded on the tasks and on rejected approvals. */
+  cancelDag(id: string, scope?: { agentId?: string }, cancelledBy?: string): Promise<{ id: string; status: DagStatus }>;
   listApprovals(filter?: { status?: ApprovalView["status"] }): Promise<ApprovalView[]>;
   decideApproval(id: string, decision: "approve" | "reject", principal: Principal, reason?: string): Promise<ApprovalView>;
   /** Events of one DAG until it ends or the returned function is called. */

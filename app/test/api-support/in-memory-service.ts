@@ -57,7 +57,7 @@ export class InMemoryApexServiceDouble implements ApexService {
     return dag;
   }
 
-  async cancelDag(id: string, scope?: { agentId?: string }): Promise<{ id: string; status: DagStatus }> {
+  async cancelDag(id: string, scope?: { agentId?: string }, _cancelledBy?: string): Promise<{ id: string; status: DagStatus }> {
     const dag = await this.getDag(id, scope);
     if (finalStatuses.has(dag.status)) throw new ServiceError("conflict", `DAG ${id} already ${dag.status}`, "id");
     this.setDagStatus(id, "cancelled");
