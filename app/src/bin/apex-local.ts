@@ -5,12 +5,16 @@
  * between runs (default: in memory). Env vars of contract/env.ts still apply.
  */
 import { parseArgs } from "node:util";
+import { runtimeEnv } from "../contract/env";
 import { logger } from "../telemetry/logger";
+import { startTracing } from "../telemetry/tracing";
 import { localAdminKeyFile, startLocal } from "./local";
 import { onShutdownSignal } from "./signals";
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { "data-dir": { type: "string" } } });
+  // Spans exist even with no OTEL_EXPORTER_OTLP_ENDPOINT: trace ids reach the logs and GET /v1/dags/:id.
+  const tracing = startTracing({ serviceName: process.env[runtimeEnv.serviceName] ?? "apex-local" });
   // Local mode listens on loopback only: it is a developer's machine, not a server.
   const local = await startLocal({ dataDir: values["data-dir"] });
   const { api, runtime } = local;
@@ -30,7 +34,10 @@ async function main(): Promise<void> {
     "",
   ];
   process.stdout.write(lines.join("\n") + "\n");
-  onShutdownSignal(() => local.close());
+  onShutdownSignal(async () => {
+    await local.close();
+    await tracing.shutdown();
+  });
 }
 
 main().catch((err: Error) => {
