@@ -48,6 +48,7 @@ describe("DAG validation", () => {
     ["a wrong kind", dag([{ id: "a", kind: "shell" }]), "tasks[0].kind", /./],
     ["a wrong type", dag([llm("a", { max_attempts: "3" })]), "tasks[0].max_attempts", /number/],
     ["a model without provider", dag([llm("a", { model: "gpt-4o" })]), "tasks[0].model", /provider\/model/],
+    ["an unknown provider", dag([llm("a"), llm("b", { model: "nope/x" })]), "tasks[1].model", /unknown provider "nope".*known: openai, anthropic, local/],
     ["a bad agent id", dag([llm("a")], { agent_id: "nope" }), "agent_id", /./],
     ["a missing name", { agent_id: agentId, tasks: [llm("a")] }, "name", /./],
     ["an unknown tool", dag([{ id: "a", kind: "tool", tool: "rm-rf", args: {} }]), "tasks[0].tool", /unknown tool "rm-rf" \(known: sleep, deploy, hang\)/],

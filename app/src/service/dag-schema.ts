@@ -3,6 +3,7 @@
  * Graph rules (unique ids, known deps, no cycle) and tool args live in validate-dag.ts.
  */
 import { z } from "zod";
+import { parseModelId } from "../llm/model-id";
 
 /** Limits that keep one DAG from swamping the store or the workers. */
 export const dagLimits = {
@@ -32,7 +33,14 @@ const taskCommon = {
 export const llmTaskSchema = z.object({
   ...taskCommon,
   kind: z.literal("llm"),
-  model: z.string().regex(modelPattern, "expected provider/model, e.g. openai/gpt-4o-mini or local/echo"),
+  model: z
+    .string()
+    .regex(modelPattern, "expected provider/model, e.g. openai/gpt-4o-mini or local/echo")
+    // An unknown provider is the submitter's mistake: a 400 now, not a failed task later.
+    .superRefine((model, ctx) => {
+      const parsed = parseModelId(model);
+      if ("error" in parsed) ctx.addIssue({ code: "custom", message: parsed.error });
+    }),
   /** Template: `{{input.x}}` and `{{tasks.<id>.output}}` (id must be in depends_on). */
   prompt: z.string().min(1).max(dagLimits.maxPromptChars),
   system: z.string().max(dagLimits.maxPromptChars).optional(),
