@@ -3,46 +3,17 @@
  * gateway keeps serving (fails open, reports the error) and coordination resumes once Redis is back.
  */
 import { randomUUID } from "node:crypto";
-import { createServer, connect, type Server, type Socket } from "node:net";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createCoordination, type Coordination } from "../src/coord";
 import { createLlmGateway } from "../src/llm";
+import { startTcpProxy, type TcpProxy } from "./helpers/tcp-proxy";
 
 const target = new URL(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
 
-/** A TCP proxy to Redis that can drop every connection and refuse new ones. */
-async function startProxy() {
-  const sockets = new Set<Socket>();
-  let up = true;
-  const server: Server = createServer((client) => {
-    if (!up) return client.destroy();
-    const upstream = connect(Number(target.port || 6379), target.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on("close", () => sockets.delete(s));
-      s.on("error", () => undefined);
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return {
-    port: (server.address() as AddressInfo).port,
-    cut() {
-      up = false;
-      for (const s of sockets) s.destroy();
-    },
-    restore() {
-      up = true;
-    },
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
-}
-
-let proxy: Awaited<ReturnType<typeof startProxy>>;
+let proxy: TcpProxy;
 let coordination: Coordination;
 beforeAll(async () => {
-  proxy = await startProxy();
+  proxy = await startTcpProxy(target.hostname, Number(target.port || 6379));
   const auth = target.password ? `:${target.password}@` : "";
   coordination = await createCoordination({ redisUrl: `redis://${auth}127.0.0.1:${proxy.port}`, keyPrefix: `apex-test:${randomUUID()}:` });
 });
