@@ -8,9 +8,9 @@ import {
   taskTraceCarrier,
   traceIdOf,
   withLlmCallSpan,
-  withTaskAttemptSpan,
   withToolSpan,
 } from "../src/telemetry/spans";
+import { withTaskAttemptSpan } from "../src/telemetry/attempt-spans";
 import { startTracing, type Tracing } from "../src/telemetry/tracing";
 import { startOtlpReceiver, type OtlpReceiver } from "./telemetry-support/otlp-receiver";
 

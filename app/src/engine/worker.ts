@@ -13,7 +13,7 @@ import type { Db } from "../store/db";
 import { logger } from "../telemetry/logger";
 import { observeAttempt } from "../telemetry/attempt";
 import { recordWorkerSlots } from "../telemetry/record";
-import { planAttemptSpan, withTaskAttemptSpan } from "../telemetry/spans";
+import { planAttemptSpan, withTaskAttemptSpan } from "../telemetry/attempt-spans";
 import { defaultBackoff, type BackoffPolicy } from "./backoff";
 import { channels } from "./events";
 import { executeTask, type AbortReason } from "./executor";

@@ -7,7 +7,8 @@ import type { Span } from "@opentelemetry/api";
 import type { AttemptOutcome } from "../engine/lifecycle";
 import { logger, type UsageFields } from "./logger";
 import { recordTaskAttempt } from "./record";
-import { apexAttr, endLostAttemptSpan, markSpanError, withStoredContext, type TraceCarrier } from "./spans";
+import { endLostAttemptSpan } from "./attempt-spans";
+import { apexAttr, markSpanError, withStoredContext, type TraceCarrier } from "./spans";
 
 export function observeAttempt(span: Span, kind: "llm" | "tool", outcome: AttemptOutcome, durationMs: number): UsageFields {
   // A reschedule (breaker open, rate limited) spends no attempt but is still a failed try; a

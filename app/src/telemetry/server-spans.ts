@@ -27,7 +27,7 @@ export const rpcAttr = {
 } as const;
 
 const incoming = new W3CTraceContextPropagator();
-const tracer = () => trace.getTracer("apex-api");
+const tracer = () => trace.getTracer("apex-runtime");
 
 type HeaderValue = string | readonly string[] | undefined;
 
