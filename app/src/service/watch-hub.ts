@@ -27,7 +27,14 @@ export class DagWatchHub {
 
   private ensureListening(): Promise<unknown> {
     if (!this.db.listen) throw new Error(`this store (${this.db.kind}) cannot LISTEN for DAG events`);
-    this.listening ??= this.db.listen(channels.dagEvents, (payload) => this.dispatch(payload));
+    if (!this.listening) {
+      const listening = this.db.listen(channels.dagEvents, (payload) => this.dispatch(payload));
+      // A failed LISTEN (store down at that moment) must not be remembered: the next watch retries.
+      listening.catch(() => {
+        if (this.listening === listening) this.listening = undefined;
+      });
+      this.listening = listening;
+    }
     return this.listening;
   }
 
