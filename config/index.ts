@@ -107,7 +107,19 @@ function readSecret(
   if (entry.value.length < minLength) {
     problems.push({ key: `apex:${key}`, message: `expected at least ${minLength} characters, got ${entry.value.length}` });
   }
+  if (section.format === "url" && !isHttpUrl(entry.value)) {
+    problems.push({ key: `apex:${key}`, message: "expected an http(s) URL such as \"https://hooks.slack.com/services/...\", got a value that is not one" });
+  }
   return pulumi.secret(entry.value);
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return (u.protocol === "https:" || u.protocol === "http:") && u.hostname !== "";
+  } catch {
+    return false;
+  }
 }
 
 /** Structured and numeric values arrive as JSON text; text-typed keys are taken verbatim. */

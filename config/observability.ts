@@ -99,8 +99,8 @@ export const observabilitySections = {
     requiredIn: [],
     minLength: 12,
   }),
-  alertmanagerWebhookUrl: secretSection({ description: "Webhook URL for the `webhook` alert receiver (secret).", requiredIn: [] }),
-  alertmanagerSlackUrl: secretSection({ description: "Slack incoming-webhook URL for the `slack` alert receiver (secret).", requiredIn: [] }),
+  alertmanagerWebhookUrl: secretSection({ description: "Webhook URL for the `webhook` alert receiver (secret).", requiredIn: [], format: "url" }),
+  alertmanagerSlackUrl: secretSection({ description: "Slack incoming-webhook URL for the `slack` alert receiver (secret).", requiredIn: [], format: "url" }),
   alertmanagerPagerdutyRoutingKey: secretSection({ description: "PagerDuty Events v2 routing key for the `pagerduty` alert receiver (secret).", requiredIn: [] }),
 } as const;
 

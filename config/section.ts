@@ -36,6 +36,8 @@ export interface SecretSection {
   readonly requiredIn: readonly Environment[];
   /** Minimum plaintext length (default 1). */
   readonly minLength?: number;
+  /** "url": the plaintext must be an http(s) URL (a webhook), checked without echoing it. */
+  readonly format?: "url";
 }
 
 export type ConfigSection = PlainSection | SecretSection;

@@ -15,7 +15,7 @@ function stackFile(stack: string, overrides: Record<string, unknown> = {}): Conf
   const plain: Record<string, unknown> = {};
   const secret: Record<string, string> = {};
   for (const [k, v] of Object.entries({ ...readStackFile(stack), ...overrides })) {
-    if (v !== null && typeof v === "object" && "secure" in v) secret[k] = `plaintext-of-${k}-0123456789`;
+    if (v !== null && typeof v === "object" && "secure" in v) secret[k] = k.endsWith("Url") ? `https://plaintext-of.invalid/${k}-0123456789` : `plaintext-of-${k}-0123456789`;
     else if (v !== undefined) plain[k] = v;
   }
   return source(stack, plain, secret);
@@ -104,6 +104,12 @@ describe("stack config", () => {
     expect(problemsOf(source("dev", {}, { postgresPassword: "short" }))).toEqual([
       "apex:postgresPassword: expected at least 12 characters, got 5",
     ]);
+    // A receiver URL that is not one is refused with its key, at config time, without echoing it.
+    const badUrl = problemsOf(source("dev", {}, { alertmanagerSlackUrl: "T000/B000/LEAKED-slack-token" }));
+    expect(badUrl).toEqual([expect.stringMatching(/^apex:alertmanagerSlackUrl: expected an http\(s\) URL .*got a value that is not one$/)]);
+    expect(badUrl.join("\n")).not.toMatch(/LEAKED/);
+    expect(problemsOf(source("dev", {}, { alertmanagerWebhookUrl: "ftp://alerts.example.com/hook" }))).toEqual([expect.stringMatching(/^apex:alertmanagerWebhookUrl: /)]);
+    expect(() => loadConfig(source("dev", {}, { alertmanagerSlackUrl: "https://hooks.slack.com/services/T0/B0/x" }))).not.toThrow();
   });
 
   it("returns secrets as Pulumi secret Outputs", async () => {
@@ -155,5 +161,12 @@ function prodMinimum(): Record<string, unknown> {
 }
 
 function prodSecrets(): Record<string, string> {
-  return { openaiApiKey: "sk-openai-000000", anthropicApiKey: "sk-ant-000000", registryPassword: "registry-token" };
+  return {
+    openaiApiKey: "sk-openai-000000",
+    anthropicApiKey: "sk-ant-000000",
+    registryPassword: "registry-token",
+    // Pulumi.prod.yaml routes alerts to PagerDuty and Slack.
+    alertmanagerPagerdutyRoutingKey: "pd-routing-000000",
+    alertmanagerSlackUrl: "https://hooks.slack.com/services/T0/B0/x",
+  };
 }

@@ -138,6 +138,10 @@ function mockState(type: string, name: string, inputs: Record<string, any>): Rec
   }
 }
 
+/** A recognisable stand-in for a `secure:` entry; URL-typed keys (`...Url`) get a URL, as config requires. */
+const generatedSecret = (key: string, stack: string): string =>
+  /Url$/.test(key) ? `https://test-secret.invalid/${key}-${stack}-0123456789` : `test-secret-${key}-${stack}-0123456789`;
+
 async function runOnce(options: RunStackOptions): Promise<StackRun> {
   const fileConfig = options.stackFile === false ? {} : readStackFile(options.stack);
   const config = merge(fileConfig, options.config ?? {}) as Record<string, unknown>;
@@ -147,7 +151,7 @@ async function runOnce(options: RunStackOptions): Promise<StackRun> {
   for (const [key, value] of Object.entries(config)) {
     if (value === undefined) continue;
     if (isSecure(value)) {
-      const plain = options.secrets?.[key] ?? `test-secret-${key}-${options.stack}-0123456789`;
+      const plain = options.secrets?.[key] ?? generatedSecret(key, options.stack);
       flat[`apex:${key}`] = plain;
       secretKeys.push(`apex:${key}`);
       secretValues.push(plain);
