@@ -48,6 +48,7 @@ describe("DAG validation", () => {
     ["a wrong kind", dag([{ id: "a", kind: "shell" }]), "tasks[0].kind", /./],
     ["a wrong type", dag([llm("a", { max_attempts: "3" })]), "tasks[0].max_attempts", /number/],
     ["a model without provider", dag([llm("a", { model: "gpt-4o" })]), "tasks[0].model", /provider\/model/],
+    ["a body that is not an object", [], "body", /expected object/],
     ["an unknown provider", dag([llm("a"), llm("b", { model: "nope/x" })]), "tasks[1].model", /unknown provider "nope".*known: openai, anthropic, local/],
     ["a bad agent id", dag([llm("a")], { agent_id: "nope" }), "agent_id", /./],
     ["a missing name", { agent_id: agentId, tasks: [llm("a")] }, "name", /./],

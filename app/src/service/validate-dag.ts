@@ -25,7 +25,8 @@ function invalid(field: string, message: string): ServiceError {
 
 function firstIssue(error: z.ZodError, prefix: readonly PropertyKey[] = []): ServiceError {
   const issue = error.issues[0];
-  const field = fieldPath([...prefix, ...(issue?.path ?? [])]);
+  // An issue with the submission as a whole (not an object at all) names the body.
+  const field = fieldPath([...prefix, ...(issue?.path ?? [])]) || "body";
   return invalid(field, issue?.message ?? "invalid value");
 }
 
