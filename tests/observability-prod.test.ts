@@ -52,7 +52,27 @@ beforeAll(async () => {
   });
 });
 
+/** Kubernetes memory quantity in MiB (Mi/Gi only: what the stack uses). */
+const mib = (q: string): number => {
+  const m = /^(\d+)(Mi|Gi)$/.exec(q);
+  if (!m) throw new Error(`unexpected memory quantity ${q}`);
+  return Number(m[1]) * (m[2] === "Gi" ? 1024 : 1);
+};
+
 describe("prod stack (kubernetes): observability", () => {
+  it("gives every Go observability binary a GOMEMLIMIT below its memory limit", () => {
+    const goServices = ["jaeger", "prometheus", "alertmanager", "postgres-exporter", "loki", "alloy", "grafana"];
+    for (const name of goServices) {
+      const c = container(workload(name));
+      const env = (c.env as any[]).find((e) => e.name === "GOMEMLIMIT");
+      expect(env, `${name}: GOMEMLIMIT`).toBeDefined();
+      const [, value] = /^(\d+)MiB$/.exec(env.value) ?? [];
+      const limit = mib(c.resources.limits.memory);
+      expect(Number(value), name).toBeGreaterThanOrEqual(Math.floor(limit * 0.8));
+      expect(Number(value), name).toBeLessThan(limit);
+    }
+  });
+
   it("runs Prometheus, Grafana, Loki and Alertmanager as StatefulSets with PVCs, Jaeger, the exporter and Alloy as Deployments", () => {
     const pvc = (name: string) => workload(name).inputs.spec.volumeClaimTemplates.map((t: any) => `${t.metadata.name}:${t.spec.resources.requests.storage}:${t.spec.storageClassName}`);
     expect(pvc("prometheus")).toEqual(["data:20Gi:gp3"]);

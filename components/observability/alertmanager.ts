@@ -5,7 +5,7 @@
  */
 import { services } from "../../app/src/contract/services";
 import type { SecretRef, ServiceSpec } from "../service";
-import { observabilityResources } from "./sizing";
+import { goMemoryLimitEnv, observabilityResources } from "./sizing";
 
 export const alertmanagerConfigEnv = "ALERTMANAGER_CONFIG";
 const configFile = "/run/alertmanager/alertmanager.yml";
@@ -23,6 +23,7 @@ export function alertmanagerSpec(args: { readonly image: string; readonly config
     command: ["/bin/sh", "-c"],
     args: [start],
     ports: [{ name: "http", port: a.port, appProtocol: "http", metrics: true, ...(args.publishPort ? { hostPort: a.port } : {}) }],
+    env: goMemoryLimitEnv(observabilityResources.alertmanager),
     secretEnv: { [alertmanagerConfigEnv]: args.config },
     resources: observabilityResources.alertmanager,
     probes: {

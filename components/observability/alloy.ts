@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import type { ServiceSpec } from "../service";
-import { configChecksumEnv, observabilityResources } from "./sizing";
+import { configChecksumEnv, goMemoryLimitEnv, observabilityResources } from "./sizing";
 
 export const alloyName = "alloy";
 export const alloyHttpPort = 12345;
@@ -75,7 +75,7 @@ export function alloySpec(args: { readonly image: string; readonly namespace: st
     image: args.image,
     args: ["run", "/etc/alloy/config/config.alloy", "--storage.path=/tmp/alloy", `--server.http.listen-addr=0.0.0.0:${alloyHttpPort}`],
     ports: [{ name: "http", port: alloyHttpPort, appProtocol: "http", metrics: true }],
-    env: { [configChecksumEnv]: createHash("sha256").update(config).digest("hex").slice(0, 16) },
+    env: { ...goMemoryLimitEnv(observabilityResources.promtail), [configChecksumEnv]: createHash("sha256").update(config).digest("hex").slice(0, 16) },
     resources: observabilityResources.promtail,
     probes: {
       readiness: { http: { path: "/-/ready", port: alloyHttpPort } },

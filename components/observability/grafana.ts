@@ -1,7 +1,7 @@
 /** Grafana 10 with a persistent database; the admin password comes from a secret. */
 import { services } from "../../app/src/contract/services";
 import type { SecretRef, ServiceSpec } from "../service";
-import { observabilityResources } from "./sizing";
+import { goMemoryLimitEnv, observabilityResources } from "./sizing";
 
 export const grafanaAdminUser = "admin";
 
@@ -13,6 +13,7 @@ export function grafanaSpec(args: { readonly image: string; readonly adminPasswo
     image: args.image,
     ports: [{ name: "http", port: g.port, appProtocol: "http", ...(args.publishPort ? { hostPort: g.devHostPort } : {}) }],
     env: {
+      ...goMemoryLimitEnv(observabilityResources.grafana),
       GF_SERVER_HTTP_PORT: String(g.port),
       GF_SERVER_ROOT_URL: args.rootUrl,
       GF_PATHS_DATA: "/var/lib/grafana",

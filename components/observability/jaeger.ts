@@ -1,7 +1,7 @@
 /** Jaeger all-in-one (v1, end-of-life upstream; image configurable): OTLP gRPC in, UI out, spans in memory. */
 import { services } from "../../app/src/contract/services";
 import type { ServiceSpec } from "../service";
-import { observabilityResources } from "./sizing";
+import { goMemoryLimitEnv, observabilityResources } from "./sizing";
 
 const ADMIN_PORT = 14269;
 
@@ -17,6 +17,7 @@ export function jaegerSpec(args: { readonly image: string; readonly publishPorts
       { name: "admin", port: ADMIN_PORT, appProtocol: "http" },
     ],
     env: {
+      ...goMemoryLimitEnv(observabilityResources.jaeger),
       COLLECTOR_OTLP_ENABLED: "true",
       SPAN_STORAGE_TYPE: "memory",
       // Bounded memory store: the newest traces survive, a restart loses them (see docs/observability.md).

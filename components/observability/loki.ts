@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { stringify } from "yaml";
 import { services } from "../../app/src/contract/services";
 import type { ServiceSpec } from "../service";
-import { configChecksumEnv, observabilityResources } from "./sizing";
+import { configChecksumEnv, goMemoryLimitEnv, observabilityResources } from "./sizing";
 
 const GRPC_PORT = 9095;
 
@@ -35,7 +35,7 @@ export function lokiSpec(args: { readonly image: string; readonly retention: str
     image: args.image,
     args: ["-config.file=/etc/loki/config/loki.yml"],
     ports: [{ name: "http", port: l.port, appProtocol: "http", metrics: true }],
-    env: { [configChecksumEnv]: createHash("sha256").update(config).digest("hex").slice(0, 16) },
+    env: { ...goMemoryLimitEnv(observabilityResources.loki), [configChecksumEnv]: createHash("sha256").update(config).digest("hex").slice(0, 16) },
     resources: observabilityResources.loki,
     probes: {
       readiness: { http: { path: "/ready", port: l.port }, initialDelaySeconds: 10 },

@@ -1,7 +1,7 @@
 /** postgres_exporter: connects to the stack's Postgres and exposes pg_up (DatabaseDown needs it). */
 import { services } from "../../app/src/contract/services";
 import type { SecretRef, ServiceSpec } from "../service";
-import { observabilityResources } from "./sizing";
+import { goMemoryLimitEnv, observabilityResources } from "./sizing";
 
 export interface PostgresTarget {
   readonly host: string;
@@ -23,6 +23,7 @@ export function postgresExporterSpec(args: { readonly image: string; readonly da
     image: args.image,
     ports: [{ name: "metrics", port: e.port, appProtocol: "http", metrics: true }],
     env: {
+      ...goMemoryLimitEnv(observabilityResources.postgresExporter),
       DATA_SOURCE_URI: `${db.host}:${db.port}/${db.database}?sslmode=${db.sslmode}`,
       DATA_SOURCE_USER: db.user,
     },

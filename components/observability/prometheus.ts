@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { services } from "../../app/src/contract/services";
 import type { ServiceSpec } from "../service";
 import { prometheusPaths } from "./scrape-jobs";
-import { configChecksumEnv, observabilityResources } from "./sizing";
+import { configChecksumEnv, goMemoryLimitEnv, observabilityResources } from "./sizing";
 
 export interface PrometheusSpecArgs {
   readonly image: string;
@@ -31,7 +31,7 @@ export function prometheusSpec(args: PrometheusSpecArgs): ServiceSpec {
       `--web.listen-address=:${p.port}`,
     ],
     ports: [{ name: "http", port: p.port, appProtocol: "http", metrics: true, ...(args.publishPort ? { hostPort: p.port } : {}) }],
-    env: { [configChecksumEnv]: checksum },
+    env: { ...goMemoryLimitEnv(observabilityResources.prometheus), [configChecksumEnv]: checksum },
     resources: observabilityResources.prometheus,
     probes: {
       readiness: { http: { path: "/-/ready", port: p.port }, initialDelaySeconds: 5 },

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { services } from "../../app/src/contract/services";
 import type { ServiceSpec } from "../service";
 import { promtailDockerConfigYaml, promtailHttpPort } from "./promtail-config";
-import { configChecksumEnv, observabilityResources } from "./sizing";
+import { configChecksumEnv, goMemoryLimitEnv, observabilityResources } from "./sizing";
 
 export const promtailName = "promtail";
 const DOCKER_SOCKET = "/var/run/docker.sock";
@@ -21,7 +21,7 @@ export function promtailDockerSpec(args: { readonly image: string; readonly loki
     image: args.image,
     args: ["-config.file=/etc/promtail/config/promtail.yml"],
     ports: [{ name: "http", port: promtailHttpPort, appProtocol: "http", metrics: true }],
-    env: { [configChecksumEnv]: checksum(config) },
+    env: { ...goMemoryLimitEnv(observabilityResources.promtail), [configChecksumEnv]: checksum(config) },
     resources: observabilityResources.promtail,
     scaling: { replicas: 1 },
     dependsOn: [services.loki.name],
