@@ -197,22 +197,36 @@ async function runOnce(options: RunStackOptions): Promise<StackRun> {
   pulumi.runtime.setAllConfig(flat, secretKeys);
 
   const program = options.program ?? (await loadProgram());
-  let rawOutputs: Record<string, unknown>;
+  const evaluate = async () => {
+    let rawOutputs: Record<string, unknown>;
+    try {
+      rawOutputs = ((await program()) ?? {}) as Record<string, unknown>;
+    } catch (e) {
+      // Let what registered before the failure drain, so it does not land on the next run's mocks.
+      await waitForRPCs().catch(() => undefined);
+      throw e;
+    }
+    const outputs = await new Promise<Record<string, unknown>>((resolve) => {
+      pulumi.output(rawOutputs).apply((v) => resolve(v as Record<string, unknown>));
+    });
+    const secretOutputs: string[] = [];
+    for (const [k, v] of Object.entries(rawOutputs)) {
+      if (await isSecretOutput(v)) secretOutputs.push(k);
+    }
+    await waitForRPCs();
+    return { outputs, secretOutputs };
+  };
+  const watch = watchUnhandledRejections();
+  let evaluated: { outputs: Record<string, unknown>; secretOutputs: string[] };
   try {
-    rawOutputs = ((await program()) ?? {}) as Record<string, unknown>;
-  } catch (e) {
-    // Let what registered before the failure drain, so it does not land on the next run's mocks.
-    await waitForRPCs().catch(() => undefined);
-    throw e;
+    evaluated = await Promise.race([evaluate(), watch.failed]);
+    // A failed registration nothing waits on is reported after the run settles: give it a turn.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (watch.error) throw watch.error;
+  } finally {
+    watch.dispose();
   }
-  const outputs = await new Promise<Record<string, unknown>>((resolve) => {
-    pulumi.output(rawOutputs).apply((v) => resolve(v as Record<string, unknown>));
-  });
-  const secretOutputs: string[] = [];
-  for (const [k, v] of Object.entries(rawOutputs)) {
-    if (await isSecretOutput(v)) secretOutputs.push(k);
-  }
-  await waitForRPCs();
+  const { outputs, secretOutputs } = evaluated;
 
   // URNs arrive with the registration response, after newResource recorded the resource.
   const resources = records.map((r) => {
@@ -241,6 +255,28 @@ async function loadProgram(): Promise<() => unknown> {
   const program = typeof mod === "function" ? mod : mod.default;
   if (typeof program !== "function") throw new Error("index.ts must export the program function (export = apex)");
   return program;
+}
+
+/**
+ * An exception inside an `apply` (e.g. while serialising a resource's inputs) surfaces only as an
+ * unhandled rejection: the resource is silently missing from the run, or the run waits forever for
+ * registrations that never finish. `failed` rejects with it, so the run fails with the program's
+ * message instead of passing without the resource or timing out.
+ */
+function watchUnhandledRejections(): { failed: Promise<never>; readonly error?: Error; dispose(): void } {
+  let onRejection: (reason: unknown) => void = () => undefined;
+  const watch: { failed: Promise<never>; error?: Error; dispose(): void } = {
+    failed: new Promise<never>((_, reject) => {
+      onRejection = (reason) => {
+        watch.error ??= reason instanceof Error ? reason : new Error(String(reason));
+        reject(watch.error);
+      };
+    }),
+    dispose: () => process.off("unhandledRejection", onRejection),
+  };
+  watch.failed.catch(() => undefined);
+  process.on("unhandledRejection", onRejection);
+  return watch;
 }
 
 /** Whether a stack output (plain value, Output, or object holding Outputs) is secret. */
