@@ -2,17 +2,23 @@
  * Postgres going away under a running worker (restart, failover, network cut): through a TCP proxy
  * that we cut and restore, the worker survives, the task whose outcome could not be recorded is
  * reclaimed after its lease (nothing lost), the DAG completes, and LISTEN is re-established, so new
- * work wakes the worker at once again rather than at the fallback poll.
+ * work wakes the worker at once again rather than at the fallback poll. The attempt whose outcome
+ * was lost appears once in the trace: the reclaiming worker's copy, not also the worker's own.
  */
+import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { Worker } from "../src/engine/worker";
 import { StoreApexService } from "../src/service/apex-service";
 import type { DagView } from "../src/service/types";
 import { openDb, type Db } from "../src/store/db";
+import { spanNames } from "../src/telemetry/spans";
+import { startTracing, type Tracing } from "../src/telemetry/tracing";
 import { openMigratedDb, type MigratedDb } from "./helpers/db";
 import { refusingSandbox, ScriptedGateway, testTools } from "./helpers/engine-doubles";
 import { startTcpProxy, type TcpProxy } from "./helpers/tcp-proxy";
 
+const memory = new InMemorySpanExporter();
+let tracing: Tracing;
 let store: MigratedDb;
 let proxy: TcpProxy;
 let workerDb: Db;
@@ -22,6 +28,7 @@ let service: StoreApexService;
 const admin = { keyId: "k-admin", role: "admin" as const };
 
 beforeAll(async () => {
+  tracing = startTracing({ serviceName: "apex-worker", endpoint: null, spanProcessors: [new SimpleSpanProcessor(memory)] });
   store = await openMigratedDb("postgres");
   const direct = new URL(store.url!);
   proxy = await startTcpProxy(direct.hostname, Number(direct.port || 5432));
@@ -43,6 +50,7 @@ afterAll(async () => {
   await workerDb?.close();
   await proxy?.close();
   await store?.close();
+  await tracing?.shutdown();
 });
 
 async function waitFor(id: string, done: (v: DagView) => boolean, timeoutMs: number): Promise<DagView> {
@@ -84,6 +92,15 @@ it("survives a Postgres outage mid-task: the task is reclaimed, the DAG complete
   expect(a.attempts.length).toBeGreaterThanOrEqual(2);
   expect(a.attempts[0]).toMatchObject({ status: "failed", error: "lease of worker outage-worker expired" });
   expect(a.attempts.at(-1)).toMatchObject({ status: "succeeded" });
+
+  await tracing.forceFlush();
+  const attemptSpans = memory
+    .getFinishedSpans()
+    .filter((s) => s.name === spanNames.task && s.attributes.dag_id === id && s.attributes.task_id === "a");
+  const lost = attemptSpans.filter((s) => s.attributes["apex.task.attempt"] === 1);
+  expect(lost).toHaveLength(1);
+  expect(lost[0]!.attributes["error.type"]).toBe("lease_expired");
+  expect(new Set(attemptSpans.map((s) => s.spanContext().spanId)).size).toBe(attemptSpans.length);
 
   // LISTEN came back: a new DAG is picked up at once (the fallback poll is 30 s).
   await new Promise((r) => setTimeout(r, 1_500));

@@ -277,7 +277,7 @@ export async function reclaimExpiredLeases(db: Db, limit = 50): Promise<number> 
       );
       const row = r.rows[0];
       if (!dag || !row) return false;
-      const error = `lease of worker ${row.lease_owner} expired`;
+      const error = leaseExpiredError(row.lease_owner);
       const running = await tx.query<{ number: number; worker_id: string; started_at: Date | string; trace_context: TraceCarrier | null }>(
         `UPDATE attempts SET status = 'failed', error = $3, finished_at = now()
           WHERE dag_id = $1 AND task_id = $2 AND status = 'running'
@@ -317,6 +317,22 @@ export async function reclaimExpiredLeases(db: Db, limit = 50): Promise<number> 
     if (done) reclaimed++;
   }
   return reclaimed;
+}
+
+/** What a reclaim writes on the attempt it takes from `workerId`. */
+export function leaseExpiredError(workerId: string): string {
+  return `lease of worker ${workerId} expired`;
+}
+
+/** True when another worker's reclaim ended this attempt (and so reported it, span included). */
+export async function attemptWasReclaimed(db: Db, task: ClaimedTask, attempt: number): Promise<boolean> {
+  const r = await db.query("SELECT 1 FROM attempts WHERE dag_id = $1 AND task_id = $2 AND number = $3 AND error = $4", [
+    task.dagId,
+    task.taskId,
+    attempt,
+    leaseExpiredError(task.workerId),
+  ]);
+  return r.rowCount > 0;
 }
 
 /** When the next ready task is due and when the next lease expires. */

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import os from "node:os";
+import type { Span } from "@opentelemetry/api";
 import type { LlmGateway } from "../llm/types";
 import type { SandboxDriver } from "../sandbox/types";
 import type { ToolRegistry } from "../tools/types";
@@ -13,12 +14,13 @@ import type { Db } from "../store/db";
 import { logger } from "../telemetry/logger";
 import { observeAttempt } from "../telemetry/attempt";
 import { recordWorkerSlots } from "../telemetry/record";
-import { planAttemptSpan, withTaskAttemptSpan } from "../telemetry/attempt-spans";
+import { planAttemptSpan, supersedeAttemptSpan, withTaskAttemptSpan } from "../telemetry/attempt-spans";
 import { defaultBackoff, type BackoffPolicy } from "./backoff";
 import { channels } from "./events";
 import { executeTask, type AbortReason } from "./executor";
 import {
   approvalDecision,
+  attemptWasReclaimed,
   claimTasks,
   finishAttempt,
   heartbeat,
@@ -241,7 +243,7 @@ export class Worker {
       const startedAt = performance.now();
       const outcome = await executeTask({ ...this.deps, backoff: this.backoff }, task, attempt, signal);
       const usageFields = observeAttempt(span, task.kind, outcome, performance.now() - startedAt);
-      const result = await this.finishWithRetry(task, attempt, outcome);
+      const result = await this.finishOrSupersede(span, task, attempt, outcome);
       const log = result === "failed" ? logger.warn.bind(logger) : logger.info.bind(logger);
       log(
         { worker_id: this.id, dag_id: task.dagId, task_id: task.taskId, agent_id: task.agentId, attempt, result, ...usageFields },
@@ -249,6 +251,25 @@ export class Worker {
       );
       return result;
     });
+  }
+
+  /**
+   * Records the outcome. When it cannot be recorded (store unreachable: the lease will run out) or
+   * another worker already reclaimed the attempt, the reclaiming worker reports this attempt under
+   * the same span id, so this process withdraws its own copy of the span from export.
+   */
+  private async finishOrSupersede(span: Span, task: ClaimedTask, attempt: number, outcome: AttemptOutcome): Promise<FinishResult> {
+    let result: FinishResult;
+    try {
+      result = await this.finishWithRetry(task, attempt, outcome);
+    } catch (err) {
+      supersedeAttemptSpan(span);
+      throw err;
+    }
+    if (result === "lease_lost" && (await attemptWasReclaimed(this.deps.db, task, attempt).catch(() => false))) {
+      supersedeAttemptSpan(span);
+    }
+    return result;
   }
 
   /**

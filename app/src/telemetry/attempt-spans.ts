@@ -7,7 +7,7 @@
 import { type Span, SpanKind, SpanStatusCode, TraceFlags, isSpanContextValid, trace } from "@opentelemetry/api";
 import { ATTR_ERROR_TYPE } from "@opentelemetry/semantic-conventions";
 import { apexAttr, extractCarrier, injectCarrier, runInSpan, spanNames, tracer, withBaggageEntries, type TraceCarrier } from "./spans";
-import { idGenerator } from "./tracing";
+import { idGenerator, supersededSpanAttr } from "./tracing";
 
 export interface TaskAttemptInfo {
   readonly dagId: string;
@@ -117,4 +117,12 @@ export function endLostAttemptSpan(
   span.setStatus({ code: SpanStatusCode.ERROR, message: lost.message });
   span.end();
   return true;
+}
+
+/**
+ * Withdraws this process's attempt span from export: the attempt was reclaimed by another worker,
+ * which ends the same span id itself (endLostAttemptSpan). Call before the span ends.
+ */
+export function supersedeAttemptSpan(span: Span): void {
+  span.setAttribute(supersededSpanAttr, true);
 }

@@ -19,6 +19,7 @@ import {
   RandomIdGenerator,
   type IdGenerator,
   type ReadableSpan,
+  type Span as SdkSpan,
   type SpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
 import { runtimeEnv } from "../contract/env";
@@ -114,6 +115,30 @@ export class SpanEndHooksProcessor implements SpanProcessor {
   }
 }
 
+/**
+ * Attribute that withdraws a span from export: set on an attempt span whose attempt another worker
+ * reclaimed and reported under the same span id (attempt-spans.ts), so Jaeger never sees it twice.
+ */
+export const supersededSpanAttr = "apex.span.superseded";
+
+/** Forwards to `inner` every span except those marked superseded. */
+export class SupersededSpanFilter implements SpanProcessor {
+  constructor(private readonly inner: SpanProcessor) {}
+  onStart(span: SdkSpan, parentContext: Context): void {
+    this.inner.onStart(span, parentContext);
+  }
+  onEnd(span: ReadableSpan): void {
+    if (span.attributes[supersededSpanAttr] === true) return;
+    this.inner.onEnd(span);
+  }
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush();
+  }
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+}
+
 export interface TracingOptions {
   /** `service.name`: apex-api or apex-worker. */
   readonly serviceName: string;
@@ -155,8 +180,7 @@ export function startTracing(options: TracingOptions): Tracing {
   const spanProcessors: SpanProcessor[] = [
     new BaggageAttributesSpanProcessor(),
     new SpanEndHooksProcessor(),
-    ...exporting,
-    ...(options.spanProcessors ?? []),
+    ...[...exporting, ...(options.spanProcessors ?? [])].map((p) => new SupersededSpanFilter(p)),
   ];
 
   const sdk = new NodeSDK({
