@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { hostname, imageReference, list, memoryQuantity, nonEmptyText, oneOf, section } from "./fields";
+import { hostname, imageReference, ipv4Cidr, list, memoryQuantity, nonEmptyText, oneOf, section } from "./fields";
 import { plainSection, secretSection } from "./section";
 
 const duration = (example: string) => {
@@ -56,6 +56,12 @@ const schema = section({
     prometheus: hostname().optional(),
     alertmanager: hostname().optional(),
   }),
+  /**
+   * Kubernetes: client CIDRs allowed to open the routed UIs that have no login of their own
+   * (Jaeger, Prometheus, Alertmanager): ingress-nginx `whitelist-source-range` on their Ingress.
+   * Unset: whoever reaches the Ingress. Grafana (own login) is never restricted by it.
+   */
+  uiSourceRanges: list(ipv4Cidr(), "IPv4 CIDRs").optional(),
   grafana: section({
     /** Grafana the content is provisioned into. Unset: the Grafana this stack deploys (dev: http://127.0.0.1:<devHostPort>). */
     url: url().optional(),
@@ -131,6 +137,7 @@ export function observabilityCrossChecks(c: {
     for (const [ui, host] of Object.entries(o.hosts)) {
       if (host !== undefined) problems.push({ key: `apex:observability.hosts.${ui}`, message: `only used when apex:target is "kubernetes" (docker publishes the UIs on localhost), got "${host}"` });
     }
+    if (o.uiSourceRanges !== undefined) problems.push({ key: "apex:observability.uiSourceRanges", message: `only used when apex:target is "kubernetes" (docker publishes the UIs on localhost), got ${JSON.stringify(o.uiSourceRanges)}` });
   }
   if (!o.grafana.deploy) {
     if (o.grafana.url === undefined) problems.push({ key: "apex:observability.grafana.url", message: "required when apex:observability.grafana.deploy is false: expected the external Grafana's URL, got nothing" });

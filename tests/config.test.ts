@@ -136,6 +136,10 @@ describe("stack config", () => {
     expect(noRegistry).toEqual(["apex:registry: required when apex:images.runtime.push is true: expected { server, username }, got nothing"]);
     const wrongRegistry = problemsOf(source("prod", { ...prod, images: { runtime: { repository: "docker.io/acme/apex", tag: "1" } } }, prodSecrets()));
     expect(wrongRegistry).toEqual(['apex:images.runtime.repository: expected a repository on the registry "registry.example.com/...", got "docker.io/acme/apex"']);
+    expect(problemsOf(source("dev", { observability: { uiSourceRanges: ["203.0.113.0/24"] } }))).toEqual([
+      'apex:observability.uiSourceRanges: only used when apex:target is "kubernetes" (docker publishes the UIs on localhost), got ["203.0.113.0/24"]',
+    ]);
+    expect(problemsOf(source("prod", { ...prod, observability: { uiSourceRanges: ["office"] } }, prodSecrets()))[0]).toMatch(/^apex:observability\.uiSourceRanges\.?\[?0\]?: /);
     const noApiServer = problemsOf(source("prod", { ...prod, network: { apiServerCidrs: [] } }, prodSecrets()));
     expect(noApiServer[0]).toMatch(/^apex:network\.apiServerCidrs: required when apex:workers\.sandboxDriver is "kubernetes"/);
   });

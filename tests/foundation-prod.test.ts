@@ -72,7 +72,23 @@ describe("prod stack (kubernetes)", () => {
     expect(run.outputs.grafanaUrl).toBe("https://grafana.apex.example.com");
     expect(run.outputs.jaegerUrl).toBe("https://jaeger.apex.example.com");
     const http = run.one("kubernetes:networking.k8s.io/v1:Ingress", (r) => r.inputs.metadata.name === "apex");
-    expect(http.inputs.spec.rules.map((r: any) => r.host)).toEqual(expect.arrayContaining(["grafana.apex.example.com", "jaeger.apex.example.com"]));
+    expect(http.inputs.spec.rules.map((r: any) => r.host)).toContain("grafana.apex.example.com");
+  });
+
+  it("serves Jaeger (no login of its own) only to apex:observability.uiSourceRanges, on its own Ingress; Grafana stays open", () => {
+    const open = run.one("kubernetes:networking.k8s.io/v1:Ingress", (r) => r.inputs.metadata.name === "apex");
+    const restricted = run.one("kubernetes:networking.k8s.io/v1:Ingress", (r) => r.inputs.metadata.name === "apex-restricted");
+    expect(restricted.inputs.metadata.annotations["nginx.ingress.kubernetes.io/whitelist-source-range"]).toBe("203.0.113.0/24");
+    expect(open.inputs.metadata.annotations["nginx.ingress.kubernetes.io/whitelist-source-range"]).toBeUndefined();
+    expect(restricted.inputs.spec.rules).toEqual([{
+      host: "jaeger.apex.example.com",
+      http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: services.jaeger.name, port: { number: services.jaeger.uiPort } } } }] },
+    }]);
+    expect(open.inputs.spec.rules.map((r: any) => r.host)).not.toContain("jaeger.apex.example.com");
+    // Its own certificate Secret (cert-manager writes one per Ingress), same issuer and class.
+    expect(restricted.inputs.spec.tls).toEqual([{ hosts: ["jaeger.apex.example.com"], secretName: "apex-api-tls-restricted" }]);
+    expect(restricted.inputs.spec.ingressClassName).toBe("nginx");
+    expect(restricted.inputs.metadata.annotations["cert-manager.io/cluster-issuer"]).toBe("letsencrypt-prod");
   });
 
   it("exports the endpoints a user needs, without credentials", () => {

@@ -48,7 +48,8 @@ beforeAll(async () => {
   run = await runStack({
     stack: "prod",
     secrets: SECRETS,
-    config: { observability: { hosts: HOSTS, alerting: { critical: ["pagerduty", "slack"], warning: ["slack"] } } },
+    // uiSourceRanges removed: these tests route every UI host on the open Ingress (foundation-prod covers the allowlist).
+    config: { observability: { hosts: HOSTS, uiSourceRanges: undefined, alerting: { critical: ["pagerduty", "slack"], warning: ["slack"] } } },
   });
 });
 

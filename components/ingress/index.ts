@@ -11,6 +11,8 @@ export interface IngressRoute {
   readonly port: number;
   /** gRPC routes go on a separate Ingress carrying the controller's gRPC backend annotation. */
   readonly protocol: "http" | "grpc";
+  /** Client CIDRs allowed (HTTP routes): such routes go on their own Ingress with the controller's allowlist annotation. */
+  readonly sourceRanges?: readonly string[];
 }
 
 export interface PlatformIngressArgs {
@@ -35,21 +37,20 @@ export class PlatformIngress extends pulumi.ComponentResource {
   constructor(name: string, args: PlatformIngressArgs, opts?: pulumi.ComponentResourceOptions) {
     super("apex:ingress:PlatformIngress", name, {}, opts);
     const { platform } = args;
-    for (const protocol of ["http", "grpc"] as const) {
-      const routes = args.routes.filter((r) => r.protocol === protocol);
-      if (routes.length === 0) continue;
+    for (const group of ingressGroups(args.routes)) {
+      const { protocol, routes, sourceRanges } = group;
       const hosts = [...new Set(routes.map((r) => r.host))];
       const annotations: Record<string, string> = {};
       if (protocol === "grpc") annotations[NGINX_GRPC_ANNOTATION] = "GRPC";
+      if (sourceRanges) annotations[NGINX_SOURCE_RANGE_ANNOTATION] = sourceRanges.join(",");
       if (args.tls) annotations["nginx.ingress.kubernetes.io/ssl-redirect"] = "true";
       if (args.tls?.clusterIssuer) annotations["cert-manager.io/cluster-issuer"] = args.tls.clusterIssuer;
-      const objectName = protocol === "http" ? "apex" : "apex-grpc";
-      this.ingresses.push(new k8s.networking.v1.Ingress(`${name}-${protocol}`, {
-        metadata: { name: objectName, namespace: platform.namespace, labels: { ...platform.labels }, annotations },
+      this.ingresses.push(new k8s.networking.v1.Ingress(`${name}-${group.suffix}`, {
+        metadata: { name: group.objectName, namespace: platform.namespace, labels: { ...platform.labels }, annotations },
         spec: {
           ingressClassName: args.className,
-          // cert-manager writes one Secret per Ingress, so the gRPC one gets its own name.
-          tls: args.tls ? [{ hosts, secretName: protocol === "http" ? args.tls.secretName : `${args.tls.secretName}-grpc` }] : undefined,
+          // cert-manager writes one Secret per Ingress, so each Ingress after the first gets its own name.
+          tls: args.tls ? [{ hosts, secretName: group.suffix === "http" ? args.tls.secretName : `${args.tls.secretName}-${group.suffix}` }] : undefined,
           rules: hosts.map((host) => ({
             host,
             http: {
@@ -65,6 +66,34 @@ export class PlatformIngress extends pulumi.ComponentResource {
     }
     this.registerOutputs({});
   }
+}
+
+/** ingress-nginx: only these client CIDRs (comma-separated) may use the Ingress's hosts. */
+export const NGINX_SOURCE_RANGE_ANNOTATION = "nginx.ingress.kubernetes.io/whitelist-source-range";
+
+interface IngressGroup {
+  readonly protocol: "http" | "grpc";
+  /** Logical-name suffix; also the TLS Secret suffix for every group but the first. */
+  readonly suffix: "http" | "grpc" | "restricted";
+  readonly objectName: string;
+  readonly routes: readonly IngressRoute[];
+  readonly sourceRanges?: readonly string[];
+}
+
+/**
+ * One Ingress per set of annotations: open HTTP routes ("apex"), gRPC routes ("apex-grpc"), and
+ * source-restricted HTTP routes ("apex-restricted"; all restricted routes must share one allowlist).
+ */
+function ingressGroups(routes: readonly IngressRoute[]): IngressGroup[] {
+  const restricted = routes.filter((r) => r.protocol === "http" && r.sourceRanges && r.sourceRanges.length > 0);
+  const ranges = [...new Set(restricted.map((r) => (r.sourceRanges ?? []).join(",")))];
+  if (ranges.length > 1) throw new Error(`ingress routes ${restricted.map((r) => r.host).join(", ")}: restricted routes must share one source-range list, got ${ranges.length}`);
+  const groups: IngressGroup[] = [
+    { protocol: "http", suffix: "http", objectName: "apex", routes: routes.filter((r) => r.protocol === "http" && !restricted.includes(r)) },
+    { protocol: "grpc", suffix: "grpc", objectName: "apex-grpc", routes: routes.filter((r) => r.protocol === "grpc") },
+    { protocol: "http", suffix: "restricted", objectName: "apex-restricted", routes: restricted, sourceRanges: restricted[0]?.sourceRanges },
+  ];
+  return groups.filter((g) => g.routes.length > 0);
 }
 
 /** The NetworkPolicy flows the controller needs to reach the routes' backends. */

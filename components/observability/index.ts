@@ -188,7 +188,9 @@ export class Observability extends pulumi.ComponentResource {
       if (args.platform.target === "docker") return `http://${args.platform.publishAddress}:${hostPort}`;
       const host = settings.hosts[key];
       if (host) {
-        this.routes.push({ host, service, port, protocol: "http" });
+        // Grafana has its own login; the others have none, so they honour the allowlist.
+        const sourceRanges = key === "grafana" ? undefined : settings.uiSourceRanges;
+        this.routes.push({ host, service, port, protocol: "http", ...(sourceRanges ? { sourceRanges } : {}) });
         return `${args.tls ? "https" : "http"}://${host}`;
       }
       return `http://${service}.${args.platform.namespaceName}.svc.cluster.local:${port}`;
