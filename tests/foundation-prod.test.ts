@@ -338,3 +338,62 @@ describe("prod NetworkPolicies", () => {
     expect(new NetworkPolicyEvaluator([]).allows(stranger, postgres, 5432, "TCP")).toBe(true);
   });
 });
+
+describe("prod stack: LLM limits, breaker, sandbox hardening and the http_fetch allowlist reach the runtime env", () => {
+  let tuned: StackRun;
+  const plainEnv = (r: StackRun, name: string): Record<string, string> => {
+    const w = r.one("kubernetes:apps/v1:Deployment", (d) => d.inputs.metadata.name === name);
+    return Object.fromEntries((container(w).env as any[]).filter((e) => typeof e.value === "string").map((e) => [e.name, e.value]));
+  };
+  const newVars = [runtimeEnv.llmRateLimits, runtimeEnv.llmBreaker, runtimeEnv.sandboxHardened, runtimeEnv.toolHttpAllowlist];
+
+  beforeAll(async () => {
+    tuned = await runStack({
+      stack: "prod",
+      secrets: SECRETS,
+      config: {
+        workers: { sandboxDriver: "local" },
+        llm: {
+          rateLimits: { openai: { requestsPerMinute: 500, tokensPerMinute: 200_000 }, anthropic: { requestsPerMinute: 50 } },
+          breaker: { failureThreshold: 3, cooldownMs: 10_000 },
+        },
+        tools: { httpFetchAllowHosts: ["docs.python.org", "*.wikipedia.org"] },
+      },
+    });
+  });
+
+  it("by default sets none of them (prod's sandbox driver is kubernetes; no limits or allowlist configured)", () => {
+    for (const name of [services.api.name, services.worker.name]) {
+      const env = plainEnv(run, name);
+      for (const v of newVars) expect(env[v], `${name} ${v}`).toBeUndefined();
+    }
+  });
+
+  it("renders the workers' LLM settings as the JSON the runtime parses, and the local driver's hardening (prod default: required)", () => {
+    const worker = plainEnv(tuned, services.worker.name);
+    expect(worker[runtimeEnv.sandboxDriver]).toBe("local");
+    expect(worker[runtimeEnv.sandboxHardened]).toBe("required");
+    expect(JSON.parse(worker[runtimeEnv.llmRateLimits] ?? "null")).toEqual({
+      openai: { requestsPerMinute: 500, tokensPerMinute: 200_000 },
+      anthropic: { requestsPerMinute: 50 },
+    });
+    expect(JSON.parse(worker[runtimeEnv.llmBreaker] ?? "null")).toEqual({ failureThreshold: 3, cooldownMs: 10_000 });
+    expect(worker[runtimeEnv.toolHttpAllowlist]).toBe("docs.python.org,*.wikipedia.org");
+  });
+
+  it("gives the API the allowlist (it validates submissions against the same tools) but no LLM or sandbox settings", () => {
+    const api = plainEnv(tuned, services.api.name);
+    expect(api[runtimeEnv.toolHttpAllowlist]).toBe("docs.python.org,*.wikipedia.org");
+    for (const v of [runtimeEnv.llmRateLimits, runtimeEnv.llmBreaker, runtimeEnv.sandboxHardened]) expect(api[v], v).toBeUndefined();
+  });
+
+  it.each([
+    [{ llm: { rateLimits: { openai: { requestsPerMinute: 0 } } } }, /apex:llm\.rateLimits\.openai\.requestsPerMinute: expected a positive integer/],
+    [{ llm: { rateLimits: { mistral: { requestsPerMinute: 5 } } } }, /apex:llm\.rateLimits\.mistral/],
+    [{ llm: { breaker: { cooldownMs: -1 } } }, /apex:llm\.breaker\.cooldownMs: expected an integer >= 0/],
+    [{ workers: { sandboxHardened: "sometimes" } }, /apex:workers\.sandboxHardened: expected one of "auto", "required", "off"/],
+    [{ tools: { httpFetchAllowHosts: ["https://docs.python.org"] } }, /apex:tools\.httpFetchAllowHosts\[?\.?0\]?: expected a host name/],
+  ])("rejects bad settings naming the key: %j", async (config, message) => {
+    await expect(runStack({ stack: "prod", secrets: SECRETS, config })).rejects.toThrow(message);
+  });
+});
