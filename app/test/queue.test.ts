@@ -106,11 +106,17 @@ describe.each(storeKinds)("queue on %s", (kind) => {
     const [theirs] = (await claimTasks(second, "live-worker", 10, 5_000)).filter((t) => t.dagId === id);
     expect(theirs?.attempts).toBe(1);
     const n = (await startAttempt(second, theirs!))!;
-    expect(await finishAttempt(store.db, mine!, attempt, { kind: "succeeded", output: "stale" })).toBe("lease_lost");
+    // The late result is fenced off, but the provider was paid: its usage still counts, once
+    // (a repeat, as after a lost COMMIT reply, adds nothing).
+    const paid = { provider: "local", model: "echo", responseModel: "echo", inputTokens: 7, outputTokens: 5, cachedTokens: 0, costUsd: 0.25, priceVersion: "t", latencyMs: 3 };
+    for (let i = 0; i < 2; i++) {
+      expect(await finishAttempt(store.db, mine!, attempt, { kind: "succeeded", output: "stale", usage: [paid] })).toBe("lease_lost");
+    }
     expect(await finishAttempt(second, theirs!, n, { kind: "succeeded", output: "fresh" })).toBe("succeeded");
     const v = await svc.getDag(id);
     expect(v.status).toBe("succeeded");
     expect(v.tasks[0]?.output).toBe("fresh");
+    expect(v.totals).toMatchObject({ inputTokens: 7, outputTokens: 5, costUsd: 0.25 });
     expect(v.tasks[0]?.attempts.map((a) => [a.workerId, a.status, a.error])).toEqual([
       ["dead-worker", "failed", "lease of worker dead-worker expired"],
       ["live-worker", "succeeded", undefined],

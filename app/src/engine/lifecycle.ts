@@ -173,7 +173,20 @@ export async function finishAttempt(db: Db, task: ClaimedTask, attempt: number, 
       [task.dagId, task.taskId, task.workerId],
     );
     const row = held.rows[0];
-    if (!dag || !row) return "lease_lost";
+    if (!dag) return "lease_lost";
+    if (!row) {
+      // The lease was lost (cancelled, reclaimed) but the provider was paid: the tokens and cost are
+      // still the DAG's and the agent's. Once only: a retry after a lost COMMIT reply finds them.
+      if (outcome.kind === "succeeded" && outcome.usage?.length) {
+        const recorded = await tx.query("SELECT 1 FROM usage WHERE dag_id = $1 AND task_id = $2 AND attempt = $3 LIMIT 1", [
+          task.dagId,
+          task.taskId,
+          attempt,
+        ]);
+        if (recorded.rowCount === 0) for (const u of outcome.usage) await insertUsage(tx, task, attempt, u);
+      }
+      return "lease_lost";
+    }
 
     switch (outcome.kind) {
       case "succeeded": {
