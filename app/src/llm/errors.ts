@@ -3,7 +3,7 @@
  * depend on any SDK: 429 -> rate_limited (with Retry-After), 5xx / connection / malformed response
  * -> provider_error, other 4xx -> invalid_request, our AbortSignal -> cancelled or timeout.
  */
-import { LlmError, type LlmErrorKind } from "./types";
+import { LlmError, type LlmErrorKind, type LlmServerEndpoint } from "./types";
 
 /** The error classes the official OpenAI and Anthropic SDKs share (both are Stainless-generated). */
 export interface SdkErrorClasses {
@@ -21,10 +21,11 @@ export function abortKind(signal: AbortSignal): "timeout" | "cancelled" {
   return "cancelled";
 }
 
-export function abortedError(provider: string, signal: AbortSignal, cause?: unknown): LlmError {
+export function abortedError(provider: string, signal: AbortSignal, cause?: unknown, server?: LlmServerEndpoint): LlmError {
   const kind = abortKind(signal);
   return new LlmError(kind, kind === "timeout" ? `${provider} call timed out` : `${provider} call cancelled`, {
     provider,
+    server,
     cause: cause ?? signal.reason,
   });
 }
@@ -45,27 +46,29 @@ export function parseRetryAfter(headers: Headers | undefined, now: number = Date
   return Math.max(0, date - now);
 }
 
-export function mapSdkError(provider: string, err: unknown, signal: AbortSignal, sdk: SdkErrorClasses): LlmError {
+/** `server`: the endpoint the request went to, carried on the error for the span. */
+export function mapSdkError(provider: string, err: unknown, signal: AbortSignal, sdk: SdkErrorClasses, server?: LlmServerEndpoint): LlmError {
   if (err instanceof LlmError) return err;
-  if (signal.aborted || err instanceof sdk.APIUserAbortError) return abortedError(provider, signal, err);
+  if (signal.aborted || err instanceof sdk.APIUserAbortError) return abortedError(provider, signal, err, server);
   if (err instanceof sdk.APIConnectionTimeoutError) {
-    return new LlmError("timeout", `${provider} request timed out (client timeout)`, { provider, cause: err });
+    return new LlmError("timeout", `${provider} request timed out (client timeout)`, { provider, server, cause: err });
   }
   if (err instanceof sdk.APIConnectionError) {
-    return new LlmError("provider_error", `${provider} connection failed: ${err.message}`, { provider, cause: err });
+    return new LlmError("provider_error", `${provider} connection failed: ${err.message}`, { provider, server, cause: err });
   }
   if (err instanceof sdk.APIError && typeof err.status === "number") {
     const status = err.status;
     const kind: LlmErrorKind = status === 429 ? "rate_limited" : status >= 500 || status === 408 ? "provider_error" : "invalid_request";
     return new LlmError(kind, `${provider} returned HTTP ${status}: ${err.message}`, {
       provider,
+      server,
       cause: err,
       retryAfterMs: status === 429 ? parseRetryAfter(err.headers) : undefined,
     });
   }
   if (err instanceof SyntaxError) {
-    return new LlmError("provider_error", `${provider} returned a malformed response: ${err.message}`, { provider, cause: err });
+    return new LlmError("provider_error", `${provider} returned a malformed response: ${err.message}`, { provider, server, cause: err });
   }
   const message = err instanceof Error ? err.message : String(err);
-  return new LlmError("provider_error", `${provider} call failed: ${message}`, { provider, cause: err });
+  return new LlmError("provider_error", `${provider} call failed: ${message}`, { provider, server, cause: err });
 }

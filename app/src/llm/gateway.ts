@@ -249,7 +249,7 @@ export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
         });
       } catch (err) {
         callEnded = now();
-        const error = err instanceof LlmError ? err : new LlmError("provider_error", String(err), { provider: id.provider, cause: err });
+        const error = err instanceof LlmError ? err : new LlmError("provider_error", String(err), { provider: id.provider, server: provider.server, cause: err });
         const after = await coord<BreakerState | undefined>(undefined, () => {
           if (error.kind === "provider_error" || error.kind === "timeout") return breakers.recordFailure(key, policy);
           if (error.kind === "invalid_request") return breakers.recordSuccess(key, policy);
@@ -276,6 +276,8 @@ export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
       const micro = responsePrice ? costMicroUsd(responsePrice, response.usage) : 0;
       const result: LlmResult = {
         provider: id.provider,
+        ...(response.responseId !== undefined ? { responseId: response.responseId } : {}),
+        ...(provider.server ? { server: provider.server } : {}),
         requestModel: req.model,
         responseModel: response.responseModel,
         text: response.text,

@@ -24,8 +24,19 @@ export interface LlmUsage {
   readonly cacheWriteTokens?: number;
 }
 
+/** The provider endpoint a call goes to (OpenTelemetry `server.address` / `server.port`). */
+export interface LlmServerEndpoint {
+  /** Host name or IP address, without brackets. */
+  readonly address: string;
+  readonly port: number;
+}
+
 export interface LlmResult {
   readonly provider: string;
+  /** The provider's id for this response (OpenAI `id`, Anthropic `id`), when it sent one. */
+  readonly responseId?: string;
+  /** Where the call went: the configured base URL or the SDK's default. Absent for `local`. */
+  readonly server?: LlmServerEndpoint;
   /** Model the provider says answered (may differ from the requested one). */
   readonly responseModel: string;
   readonly requestModel: string;
@@ -52,7 +63,13 @@ export class LlmError extends Error {
   constructor(
     readonly kind: LlmErrorKind,
     message: string,
-    readonly options: { readonly retryAfterMs?: number; readonly provider?: string; readonly cause?: unknown } = {},
+    readonly options: {
+      readonly retryAfterMs?: number;
+      readonly provider?: string;
+      /** The endpoint the failed request went to, when it was sent. */
+      readonly server?: LlmServerEndpoint;
+      readonly cause?: unknown;
+    } = {},
   ) {
     super(message, { cause: options.cause });
     this.name = "LlmError";

@@ -32,8 +32,8 @@ import {
   propagation,
   trace,
 } from "@opentelemetry/api";
-import { ATTR_ERROR_TYPE } from "@opentelemetry/semantic-conventions";
-import { LlmError, type LlmResult } from "../llm/types";
+import { ATTR_ERROR_TYPE, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from "@opentelemetry/semantic-conventions";
+import { LlmError, type LlmResult, type LlmServerEndpoint } from "../llm/types";
 import { apexPropagator, deferUntilSpanEnds, idGenerator } from "./tracing";
 
 /** Span names (seed §1). */
@@ -55,6 +55,7 @@ export const genAi = {
   requestMaxTokens: "gen_ai.request.max_tokens",
   requestTemperature: "gen_ai.request.temperature",
   responseModel: "gen_ai.response.model",
+  responseId: "gen_ai.response.id",
   inputTokens: "gen_ai.usage.input_tokens",
   outputTokens: "gen_ai.usage.output_tokens",
   cacheReadInputTokens: "gen_ai.usage.cache_read.input_tokens",
@@ -249,9 +250,16 @@ export interface LlmCallInfo {
   readonly temperature?: number;
 }
 
+/** `server.address` / `server.port`: the provider endpoint the call went to. */
+function recordLlmServer(span: Span, server: LlmServerEndpoint | undefined): void {
+  if (server) span.setAttributes({ [ATTR_SERVER_ADDRESS]: server.address, [ATTR_SERVER_PORT]: server.port });
+}
+
 /** Sets the GenAI response attributes of a finished call on its span. */
 export function recordLlmResult(span: Span, result: LlmResult): void {
+  recordLlmServer(span, result.server);
   span.setAttributes({
+    ...(result.responseId !== undefined ? { [genAi.responseId]: result.responseId } : {}),
     [genAi.responseModel]: result.responseModel,
     [genAi.inputTokens]: result.usage.inputTokens,
     [genAi.outputTokens]: result.usage.outputTokens,
@@ -281,7 +289,14 @@ export function withLlmCallSpan(info: LlmCallInfo, fn: (span: Span) => Promise<L
     parent,
   );
   return runInSpan(span, parent, async (s) => {
-    const result = await fn(s);
+    let result: LlmResult;
+    try {
+      result = await fn(s);
+    } catch (err) {
+      // A request that reached the provider still names it on the failed span.
+      if (err instanceof LlmError) recordLlmServer(s, err.options.server);
+      throw err;
+    }
     recordLlmResult(s, result);
     return result;
   });

@@ -8,6 +8,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import { z } from "zod";
 import { mapSdkError, type SdkErrorClasses } from "../errors";
 import { LlmError } from "../types";
+import { serverEndpointOf } from "./endpoint";
 import type { LlmProvider, ProviderRequest, ProviderResponse } from "./provider";
 
 export interface AnthropicProviderOptions {
@@ -22,6 +23,7 @@ export interface AnthropicProviderOptions {
 
 const count = z.number().int().nonnegative();
 const responseSchema = z.object({
+  id: z.string().optional(),
   model: z.string(),
   stop_reason: z.string().nullable(),
   content: z.array(z.looseObject({ type: z.string(), text: z.string().optional() })),
@@ -43,10 +45,12 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): LlmProv
     maxRetries: 0,
     timeout: opts.timeoutMs ?? 120_000,
   });
+  const server = serverEndpointOf("anthropic", client.baseURL);
   const defaultMaxTokens = opts.defaultMaxTokens ?? 1024;
 
   return {
     name: "anthropic",
+    server,
     async complete(req: ProviderRequest): Promise<ProviderResponse> {
       let raw: unknown;
       try {
@@ -61,7 +65,7 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): LlmProv
           { signal: req.signal },
         );
       } catch (err) {
-        throw mapSdkError("anthropic", err, req.signal, sdkErrors);
+        throw mapSdkError("anthropic", err, req.signal, sdkErrors, server);
       }
       const parsed = responseSchema.safeParse(raw);
       if (!parsed.success) {
@@ -69,13 +73,14 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): LlmProv
         throw new LlmError(
           "provider_error",
           `anthropic returned a malformed response: ${issue ? `${issue.path.join(".") || "(body)"}: ${issue.message}` : "unexpected shape"}`,
-          { provider: "anthropic" },
+          { provider: "anthropic", server },
         );
       }
       const body = parsed.data;
       const cacheRead = body.usage.cache_read_input_tokens ?? 0;
       const cacheWrite = body.usage.cache_creation_input_tokens ?? 0;
       return {
+        responseId: body.id,
         responseModel: body.model,
         text: body.content
           .filter((block) => block.type === "text")

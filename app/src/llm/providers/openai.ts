@@ -7,6 +7,7 @@ import OpenAI from "openai";
 import { z } from "zod";
 import { mapSdkError, type SdkErrorClasses } from "../errors";
 import { LlmError } from "../types";
+import { serverEndpointOf } from "./endpoint";
 import type { LlmProvider, ProviderRequest, ProviderResponse } from "./provider";
 
 export interface OpenAiProviderOptions {
@@ -18,6 +19,7 @@ export interface OpenAiProviderOptions {
 }
 
 const responseSchema = z.object({
+  id: z.string().optional(),
   model: z.string(),
   choices: z
     .array(
@@ -44,9 +46,11 @@ export function createOpenAiProvider(opts: OpenAiProviderOptions): LlmProvider {
     maxRetries: 0,
     timeout: opts.timeoutMs ?? 120_000,
   });
+  const server = serverEndpointOf("openai", client.baseURL);
 
   return {
     name: "openai",
+    server,
     async complete(req: ProviderRequest): Promise<ProviderResponse> {
       let raw: unknown;
       try {
@@ -63,7 +67,7 @@ export function createOpenAiProvider(opts: OpenAiProviderOptions): LlmProvider {
           { signal: req.signal },
         );
       } catch (err) {
-        throw mapSdkError("openai", err, req.signal, sdkErrors);
+        throw mapSdkError("openai", err, req.signal, sdkErrors, server);
       }
       const parsed = responseSchema.safeParse(raw);
       if (!parsed.success) {
@@ -71,13 +75,14 @@ export function createOpenAiProvider(opts: OpenAiProviderOptions): LlmProvider {
         throw new LlmError(
           "provider_error",
           `openai returned a malformed response: ${issue ? `${issue.path.join(".") || "(body)"}: ${issue.message}` : "unexpected shape"}`,
-          { provider: "openai" },
+          { provider: "openai", server },
         );
       }
       const body = parsed.data;
       const first = body.choices[0];
       const cached = body.usage.prompt_tokens_details?.cached_tokens ?? 0;
       return {
+        responseId: body.id,
         responseModel: body.model,
         text: first?.message.content ?? first?.message.refusal ?? "",
         finishReasons: body.choices.map((c) => c.finish_reason ?? "unknown"),

@@ -1,5 +1,5 @@
 /** What the gateway needs from one provider: a single non-streaming completion, errors already mapped to LlmError. */
-import type { LlmUsage } from "../types";
+import type { LlmServerEndpoint, LlmUsage } from "../types";
 
 export interface ProviderRequest {
   /** Model name without the provider prefix, e.g. `gpt-4o-mini`. */
@@ -12,6 +12,8 @@ export interface ProviderRequest {
 }
 
 export interface ProviderResponse {
+  /** The provider's response id, when it sent one. */
+  readonly responseId?: string;
   readonly responseModel: string;
   readonly text: string;
   readonly finishReasons: readonly string[];
@@ -20,6 +22,8 @@ export interface ProviderResponse {
 
 export interface LlmProvider {
   readonly name: string;
+  /** The endpoint its requests go to; absent when it makes none (local). */
+  readonly server?: LlmServerEndpoint;
   /** Set when the provider has a fixed set of models (local): others are rejected before any call. */
   readonly models?: readonly string[];
   /** Throws LlmError only. */
