@@ -1,8 +1,11 @@
 /**
- * The seed's six alerts (§6) as code. Metric names come from the shared contract so a rename in
+ * The seed's six alerts (§6) as code, plus the two that watch the watchers (ApexTargetDown,
+ * PostgresExporterDown). Metric names come from the shared contract so a rename in
  * the runtime breaks the build here instead of silently muting an alert.
  */
 import { breakerStateValue, metrics, taskStatusLabels } from "../app/src/contract/metrics";
+import { services } from "../app/src/contract/services";
+import { apexScrapeJobNames } from "../components/observability/scrape-jobs";
 import type { AlertRule } from "./types";
 
 /** Metrics from exporters rather than from the runtime; alerts may use these and the contract's. */
@@ -11,7 +14,27 @@ export const exporterMetrics = {
   pgUp: "pg_up",
 } as const;
 
+/** Series Prometheus writes itself for every scrape target; no /metrics endpoint exposes them. */
+export const prometheusMetrics = {
+  /** 1 when the target's last scrape succeeded, 0 when it failed. */
+  up: "up",
+} as const;
+
 const failed: (typeof taskStatusLabels)[number] = "failed";
+
+/** The scrape job of postgres_exporter: the `job` label its `pg_up` carries. */
+export const postgresExporterJob = services.postgresExporter.name;
+
+/**
+ * Jobs whose targets ApexTargetDown watches: every job of the generated scrape config except
+ * postgres-exporter, which PostgresExporterDown covers (one alert per failure, not two).
+ */
+export const targetDownJobs: readonly string[] = (() => {
+  const jobs = apexScrapeJobNames();
+  if (!jobs.includes(postgresExporterJob)) throw new Error(`alert rules: no scrape job "${postgresExporterJob}" for PostgresExporterDown`);
+  for (const j of jobs) if (!/^[A-Za-z0-9_-]+$/.test(j)) throw new Error(`alert rules: scrape job name "${j}" is not usable in a job=~ regex`);
+  return jobs.filter((j) => j !== postgresExporterJob);
+})();
 
 export const thresholds = {
   /** Failed share of terminal tasks. */
@@ -77,5 +100,27 @@ export const alertRules: readonly AlertRule[] = [
     severity: "critical",
     summary: "PostgreSQL is unreachable",
     description: "postgres_exporter {{ $labels.instance }} cannot connect to PostgreSQL (pg_up = {{ $value }}).",
+  },
+  {
+    alert: "ApexTargetDown",
+    expr: `${prometheusMetrics.up}{job=~"${targetDownJobs.join("|")}"} == 0`,
+    for: "5m",
+    severity: "warning",
+    summary: "Prometheus cannot scrape {{ $labels.job }} target {{ $labels.instance }}",
+    description:
+      "Every scrape of {{ $labels.job }} target {{ $labels.instance }} has failed for 5 minutes (up = {{ $value }}): " +
+      "the process is down or Prometheus cannot reach it, and its metrics and alerts are blind.",
+  },
+  {
+    alert: "PostgresExporterDown",
+    // absent() with an equality matcher returns that label, so the alert carries job="postgres-exporter".
+    // It covers a dead exporter (its series go stale) and a missing or broken scrape job alike.
+    expr: `absent(${exporterMetrics.pgUp}{job="${postgresExporterJob}"})`,
+    for: "5m",
+    severity: "warning",
+    summary: "postgres_exporter is not reporting pg_up: DatabaseDown cannot fire",
+    description:
+      "No {{ $labels.job }} target has reported pg_up for 5 minutes, so nothing watches whether PostgreSQL is up " +
+      "(absent(pg_up) = {{ $value }}).",
   },
 ];

@@ -3,15 +3,16 @@ import { resolve } from "node:path";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
 import { allMetricNames, metrics } from "../app/src/contract/metrics";
-import { alertRules, exporterMetrics, ruleFile, ruleFileYaml } from "../alerts";
+import { alertRules, exporterMetrics, postgresExporterJob, prometheusMetrics, ruleFile, ruleFileYaml, targetDownJobs } from "../alerts";
 import { metricFamily, metricNamesIn } from "../components/observability/promql-metrics";
 import { alertmanagerConfig } from "../components/observability/alertmanager-config";
 import { prometheusConfig } from "../components/observability/prometheus-config";
+import { apexScrapeJobs } from "../components/observability/scrape-jobs";
 
 const histograms = Object.values(metrics).filter((m) => m.type === "histogram").map((m) => m.name);
 
 describe("alert rules", () => {
-  it("are the seed's six with the seed's severities", () => {
+  it("are the seed's six with the seed's severities, then the two watching the scrape targets", () => {
     expect(alertRules.map((r) => [r.alert, r.severity])).toEqual([
       ["HighTaskFailureRate", "warning"],
       ["CostOverspend", "critical"],
@@ -19,17 +20,32 @@ describe("alert rules", () => {
       ["HighLatency", "warning"],
       ["CircuitBreakerOpen", "critical"],
       ["DatabaseDown", "critical"],
+      ["ApexTargetDown", "warning"],
+      ["PostgresExporterDown", "warning"],
     ]);
     const byName = Object.fromEntries(alertRules.map((r) => [r.alert, r]));
     expect(byName.HighTaskFailureRate?.for).toBe("5m");
     expect(byName.HighLatency?.for).toBe("5m");
     expect(byName.DatabaseDown?.expr).toBe("pg_up == 0");
+    expect(byName.ApexTargetDown?.for).toBe("5m");
+    expect(byName.PostgresExporterDown?.expr).toBe('absent(pg_up{job="postgres-exporter"})');
+  });
+
+  it("ApexTargetDown watches every generated scrape job but the exporter, which PostgresExporterDown watches", () => {
+    for (const platform of [{ kind: "docker" as const }, { kind: "kubernetes" as const, namespace: "apex" }]) {
+      const jobs = apexScrapeJobs(platform).map((j) => j.name);
+      expect([...targetDownJobs, postgresExporterJob].sort()).toEqual([...jobs].sort());
+    }
+    expect(targetDownJobs).not.toContain(postgresExporterJob);
+    const expr = alertRules.find((r) => r.alert === "ApexTargetDown")!.expr;
+    expect(expr).toBe(`up{job=~"${targetDownJobs.join("|")}"} == 0`);
+    expect(targetDownJobs).toEqual(expect.arrayContaining(["apex-api", "apex-worker"]));
   });
 
   it("render severity, summary, a templated description and a runbook_url per rule", () => {
     const parsed = parse(ruleFileYaml(alertRules, { runbookBaseUrl: "https://example.com/runbooks/" })) as ReturnType<typeof ruleFile>;
     const rules = parsed.groups[0]?.rules ?? [];
-    expect(rules).toHaveLength(6);
+    expect(rules).toHaveLength(alertRules.length);
     for (const r of rules) {
       expect(r.labels.severity).toMatch(/^(critical|warning)$/);
       expect(r.annotations.summary).toMatch(/\S/);
@@ -42,12 +58,27 @@ describe("alert rules", () => {
     for (const r of alertRules) expect(existsSync(resolve(__dirname, `../docs/runbooks/${r.alert}.md`)), r.alert).toBe(true);
   });
 
-  it("query only contract metrics (or pg_up from postgres_exporter)", () => {
-    const allowed = [...allMetricNames, ...Object.values(exporterMetrics)];
+  it("query only contract metrics (or pg_up from postgres_exporter, or Prometheus's own up)", () => {
+    const allowed = [...allMetricNames, ...Object.values(exporterMetrics), ...Object.values(prometheusMetrics)];
+    expect(Object.values(prometheusMetrics)).toEqual(["up"]);
     for (const r of alertRules) {
       const names = metricNamesIn(r.expr);
       expect(names.length, r.alert).toBeGreaterThan(0);
       for (const n of names) expect(allowed, `${r.alert} uses ${n}`).toContain(metricFamily(n, histograms));
+    }
+  });
+
+  it("use Prometheus's up only scoped to this stack's scrape jobs (never every target it scrapes)", () => {
+    const jobs = new Set(apexScrapeJobs({ kind: "docker" }).map((j) => j.name));
+    const users = alertRules.filter((r) => metricNamesIn(r.expr).includes(prometheusMetrics.up));
+    expect(users.map((r) => r.alert)).toEqual(["ApexTargetDown"]);
+    for (const r of users) {
+      const selectors = [...r.expr.matchAll(/\bup(\{[^}]*\})?/g)];
+      for (const [, matchers] of selectors) {
+        const job = /job=~"([^"]+)"/.exec(matchers ?? "");
+        expect(job, `${r.alert}: up without a job=~ matcher`).not.toBeNull();
+        for (const name of job![1]!.split("|")) expect(jobs, `${r.alert}: job ${name}`).toContain(name);
+      }
     }
   });
 

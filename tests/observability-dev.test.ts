@@ -107,9 +107,9 @@ describe("dev stack (docker): observability", () => {
     expect(envOf(container(`${services.worker.name}-1`))[runtimeEnv.metricsPort]).toBe(String(worker.port));
   });
 
-  it("mounts the six alert rules next to the config", () => {
+  it("mounts the alert rules next to the config", () => {
     const rules = parse(upload(container(services.prometheus.name), "/etc/prometheus/rules/apex-alerts.yml"));
-    expect(rules.groups[0].rules.map((r: any) => r.alert)).toEqual(["HighTaskFailureRate", "CostOverspend", "NoActiveAgents", "HighLatency", "CircuitBreakerOpen", "DatabaseDown"]);
+    expect(rules.groups[0].rules.map((r: any) => r.alert)).toEqual(["HighTaskFailureRate", "CostOverspend", "NoActiveAgents", "HighLatency", "CircuitBreakerOpen", "DatabaseDown", "ApexTargetDown", "PostgresExporterDown"]);
   });
 
   it("points postgres_exporter at the stack's Postgres, password from apex-secrets (secret)", () => {

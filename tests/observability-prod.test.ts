@@ -92,7 +92,7 @@ describe("prod stack (kubernetes): observability", () => {
     expect(mounts).toMatchObject({ config: "/etc/prometheus/config", rules: "/etc/prometheus/rules", data: "/prometheus" });
     const cm = configMap("prometheus-config");
     expect(pod.volumes.find((v: any) => v.name === "rules").configMap.items).toEqual([{ key: "rules.apex-alerts.yml", path: "apex-alerts.yml" }]);
-    expect(parse(cm.inputs.data["rules.apex-alerts.yml"]).groups[0].rules).toHaveLength(6);
+    expect(parse(cm.inputs.data["rules.apex-alerts.yml"]).groups[0].rules).toHaveLength(8);
   });
 
   it("scrapes every apex-api and apex-worker pod through headless Services, and the exporter and Alertmanager by Service", () => {

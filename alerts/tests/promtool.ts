@@ -6,7 +6,7 @@
  */
 import { stringify } from "yaml";
 import { metrics } from "../../app/src/contract/metrics";
-import { alertRules, exporterMetrics } from "../rules";
+import { alertRules, exporterMetrics, postgresExporterJob, prometheusMetrics, targetDownJobs } from "../rules";
 import { defaultRunbookBaseUrl, runbookUrl } from "../render";
 
 interface InputSeries { series: string; values: string }
@@ -150,8 +150,71 @@ export function promtoolTests(ruleFiles: readonly string[], runbookBaseUrl: stri
         },
       ],
     },
+    ...targetDownTests(firing),
+    ...postgresExporterDownTests(firing),
   ];
   return { rule_files: [...ruleFiles], evaluation_interval: "1m", tests };
+}
+
+type Firing = (alert: string, labels: Record<string, string>, annotations: { summary?: string; description: string }) => ExpectedAlert;
+
+const up = prometheusMetrics.up;
+const exporterTarget = { instance: `${postgresExporterJob}:9187`, job: postgresExporterJob };
+
+function targetDownTests(firing: Firing): TestGroup[] {
+  const target = (job: string) => ({ instance: `${job}-0:9464`, job });
+  const down = (job: string) =>
+    firing("ApexTargetDown", target(job), {
+      summary: `Prometheus cannot scrape ${job} target ${job}-0:9464`,
+      description:
+        `Every scrape of ${job} target ${job}-0:9464 has failed for 5 minutes (up = 0): ` +
+        "the process is down or Prometheus cannot reach it, and its metrics and alerts are blind.",
+    });
+  if (targetDownJobs.length === 0) throw new Error("promtool tests: ApexTargetDown watches no job");
+  return [
+    {
+      name: "ApexTargetDown fires after 5m of up == 0 on every watched job, silent after 4m",
+      interval: "1m",
+      // Down from 3m on: pending at 7m (held 4m), firing at 8m (held 5m).
+      input_series: [
+        ...targetDownJobs.map((j) => series(up, target(j), "1x2 0x20")),
+        ...targetDownJobs.map((j) => series(up, { instance: `${j}-1:9464`, job: j }, "1x22")),
+        // Not ours: another job scraped by the same Prometheus, and the exporter (PostgresExporterDown's).
+        series(up, { instance: "node:9100", job: "node" }, "0x22"),
+        series(up, exporterTarget, "0x22"),
+      ],
+      alert_rule_test: [
+        { eval_time: "7m", alertname: "ApexTargetDown", exp_alerts: [] },
+        { eval_time: "8m", alertname: "ApexTargetDown", exp_alerts: targetDownJobs.map(down) },
+      ],
+    },
+  ];
+}
+
+function postgresExporterDownTests(firing: Firing): TestGroup[] {
+  const pgUp = exporterMetrics.pgUp;
+  const missing = firing("PostgresExporterDown", { job: postgresExporterJob }, {
+    description: `No ${postgresExporterJob} target has reported pg_up for 5 minutes, so nothing watches whether PostgreSQL is up (absent(pg_up) = 1).`,
+  });
+  return [
+    {
+      name: "PostgresExporterDown fires 5m after pg_up goes stale, silent after 4m and while pg_up is 0 or 1",
+      interval: "1m",
+      // The exporter dies after its 5m sample: its series are stale from 6m, pending then, firing at 11m.
+      input_series: [series(pgUp, exporterTarget, "1x3 0 0 stale")],
+      alert_rule_test: [
+        { eval_time: "5m", alertname: "PostgresExporterDown", exp_alerts: [] },
+        { eval_time: "10m", alertname: "PostgresExporterDown", exp_alerts: [] },
+        { eval_time: "11m", alertname: "PostgresExporterDown", exp_alerts: [missing] },
+      ],
+    },
+    {
+      name: "PostgresExporterDown: pg_up from another job does not stand in for the exporter",
+      interval: "1m",
+      input_series: [series(pgUp, { instance: "other:9187", job: "other" }, "1x20")],
+      alert_rule_test: [{ eval_time: "10m", alertname: "PostgresExporterDown", exp_alerts: [missing] }],
+    },
+  ];
 }
 
 export const promtoolTestsYaml = (ruleFiles: readonly string[], runbookBaseUrl?: string): string =>

@@ -48,6 +48,9 @@ export function apexScrapeJobs(platform: ScrapePlatform): ScrapeJob[] {
   ];
 }
 
+/** Names of the stack's scrape jobs, i.e. the `job` label of every series Prometheus scrapes (the same on every platform). */
+export const apexScrapeJobNames = (): string[] => apexScrapeJobs({ kind: "docker" }).map((j) => j.name);
+
 /** Paths inside the Prometheus container (sibling mounts: nested ConfigMap mounts fail read-only). */
 export const prometheusPaths = {
   configDir: "/etc/prometheus/config",

@@ -15,7 +15,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { alertRules, exporterMetrics } from "../../alerts";
+import { alertRules, exporterMetrics, prometheusMetrics } from "../../alerts";
 import { ruleFileName, stackRuleFile } from "../../components/observability/render";
 import { prometheusConfigYaml } from "../../components/observability/prometheus-config";
 import { replicatedScrapeTargets } from "../../components/observability/scrape-jobs";
@@ -150,7 +150,7 @@ describe("telemetry of the running runtime", () => {
       const known = families.get(f.name);
       families.set(f.name, known ? { ...known, samples: [...known.samples, ...f.samples] } : f);
     }
-    const exporterOnly = new Set<string>(Object.values(exporterMetrics));
+    const exporterOnly = new Set<string>([...Object.values(exporterMetrics), ...Object.values(prometheusMetrics)]);
     const queries = [
       ...alertRules.map((r) => ({ where: `alert ${r.alert}`, expr: r.expr, legendLabels: [] as readonly string[] })),
       ...dashboardQueries(apexDashboards()).map((q) => ({ where: `${q.dashboard} / ${q.panel}`, expr: q.expr, legendLabels: q.legendLabels })),
