@@ -1,45 +1,82 @@
 /**
- * The DAG event fan-out of one API process: a LISTEN that failed (store unreachable at that moment)
- * is retried by the next watcher instead of failing every watch until the process restarts.
+ * The DAG event fan-out of one API process, over any EventBus: a subscription that failed (bus
+ * unreachable at that moment) is retried by the next watcher instead of failing every watch until
+ * the process restarts; each DAG has its own channel; malformed events are dropped.
  */
 import { describe, expect, it } from "vitest";
-import { channels } from "../src/engine/events";
+import { createInProcessEventBus } from "../src/coord/in-process";
+import type { EventBus } from "../src/coord/types";
+import { dagEventChannel } from "../src/engine/events";
 import { DagWatchHub } from "../src/service/watch-hub";
 import type { DagEvent } from "../src/service/types";
-import type { Db } from "../src/store/db";
 
-/** A Db whose LISTEN fails `failures` times, then delivers through `emit`. */
-function flakyListenDb(failures: number) {
-  let handler: ((payload: string) => void) | undefined;
+/** A bus whose subscribe fails `failures` times, then behaves like the in-process bus. */
+function flakyBus(failures: number) {
+  const inner = createInProcessEventBus();
+  const subscribed: string[] = [];
   let calls = 0;
-  const db = {
-    kind: "postgres",
-    async listen(channel: string, onPayload: (payload: string) => void) {
+  const bus: EventBus = {
+    kind: "in-process",
+    publish: (channel, event) => inner.publish(channel, event),
+    async subscribe(channel, onEvent) {
       calls++;
-      expect(channel).toBe(channels.dagEvents);
-      if (calls <= failures) throw new Error("connect ECONNREFUSED 127.0.0.1:5432");
-      handler = onPayload;
-      return async () => {
-        handler = undefined;
-      };
+      if (calls <= failures) throw new Error("connect ECONNREFUSED 127.0.0.1:6379");
+      subscribed.push(channel);
+      return inner.subscribe(channel, onEvent);
     },
-  } as unknown as Db;
-  return { db, emit: (e: DagEvent) => handler?.(JSON.stringify(e)), calls: () => calls };
+  };
+  return { bus, calls: () => calls, subscribed };
 }
 
+const event = (dagId: string, status = "succeeded"): DagEvent => ({ dagId, type: "dag_status", status, at: new Date().toISOString() });
+
 describe("DagWatchHub", () => {
-  it("retries LISTEN on the next watch after a failure", async () => {
-    const store = flakyListenDb(1);
-    const hub = new DagWatchHub(store.db);
+  it("retries the subscription on the next watch after a failure", async () => {
+    const store = flakyBus(1);
+    const hub = new DagWatchHub(store.bus);
     await expect(hub.watch("d1", () => undefined)).rejects.toThrow(/ECONNREFUSED/);
     const seen: DagEvent[] = [];
     const stop = await hub.watch("d1", (e) => seen.push(e));
     expect(store.calls()).toBe(2);
-    const event: DagEvent = { dagId: "d1", type: "dag_status", status: "succeeded", at: new Date().toISOString() };
-    store.emit(event);
-    store.emit({ ...event, dagId: "other" });
-    expect(seen).toEqual([event]);
+    expect(store.subscribed).toEqual([dagEventChannel("d1")]);
+    const first = event("d1");
+    await store.bus.publish(dagEventChannel("d1"), first);
+    await expect.poll(() => seen.length).toBe(1);
+    expect(seen).toEqual([first]);
     stop();
+    await store.bus.publish(dagEventChannel("d1"), event("d1", "failed"));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(seen).toHaveLength(1);
     await hub.close();
+  });
+
+  it("delivers only its DAG's well-formed events, whatever the id's case", async () => {
+    const bus = createInProcessEventBus();
+    const hub = new DagWatchHub(bus);
+    const dagId = "0b5e2c1a-0000-4000-8000-00000000abcd";
+    const seen: DagEvent[] = [];
+    await hub.watch(dagId.toUpperCase(), (e) => seen.push(e));
+    const channel = dagEventChannel(dagId);
+    await bus.publish(channel, "not an event");
+    await bus.publish(channel, { dagId, type: "exploded", status: "x", at: "now" });
+    await bus.publish(channel, event("another-dag"));
+    await bus.publish(dagEventChannel("another-dag"), event("another-dag"));
+    const good = event(dagId);
+    await bus.publish(channel, good);
+    await expect.poll(() => seen.length).toBe(1);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(seen).toEqual([good]);
+    await hub.close();
+  });
+
+  it("close() ends every open watch", async () => {
+    const bus = createInProcessEventBus();
+    const hub = new DagWatchHub(bus);
+    const seen: DagEvent[] = [];
+    await hub.watch("d2", (e) => seen.push(e));
+    await hub.close();
+    await bus.publish(dagEventChannel("d2"), event("d2"));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(seen).toEqual([]);
   });
 });

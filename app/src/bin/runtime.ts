@@ -11,6 +11,7 @@ import { DockerSandboxDriver } from "../sandbox/docker/driver";
 import { KubernetesSandboxDriver } from "../sandbox/kubernetes/driver";
 import { LocalSandboxDriver } from "../sandbox/local/driver";
 import type { SandboxDriver } from "../sandbox/types";
+import { withDagEvents } from "../engine/events";
 import { StoreApexService } from "../service/apex-service";
 import { openDb, type Db } from "../store/db";
 import { migrate } from "../store/migrate";
@@ -43,10 +44,14 @@ export interface OpenRuntimeOptions {
 }
 
 export async function openRuntime(config: RuntimeConfig, options: OpenRuntimeOptions = {}): Promise<Runtime> {
-  const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: options.pgliteDataDir });
-  const applied = await migrate(db);
+  const store = await openDb({ databaseUrl: config.databaseUrl, dataDir: options.pgliteDataDir });
+  const applied = await migrate(store);
   if (applied.length > 0) logger.info({ migrations: applied }, "database migrations applied");
-  const coordination = await createCoordination({ redisUrl: config.redisUrl, keyPrefix: options.redisKeyPrefix });
+  // The DAG event backend is chosen here, once: Redis, else Postgres NOTIFY on a real Postgres, else in-process.
+  const coordination = await createCoordination({ redisUrl: config.redisUrl, keyPrefix: options.redisKeyPrefix, eventsDb: store });
+  logger.info({ coordination: coordination.kind, dagEvents: coordination.events.kind }, "coordination ready");
+  // Every transaction of this runtime (service and worker) publishes its DAG events on that bus, after commit.
+  const db = withDagEvents(store, coordination.events);
   const llm = createLlmGateway({
     coordination,
     openai: config.openaiApiKey ? { apiKey: config.openaiApiKey, baseURL: config.openaiBaseUrl } : undefined,
@@ -60,7 +65,7 @@ export async function openRuntime(config: RuntimeConfig, options: OpenRuntimeOpt
   // http_fetch is default-deny: registered only with an operator's allowlist. The API validates
   // submissions against this registry too, so both processes need the same list.
   const tools = createToolRegistry(config.httpFetchAllowHosts ? [createHttpFetchTool({ allowHosts: config.httpFetchAllowHosts })] : []);
-  const service = new StoreApexService({ db, tools });
+  const service = new StoreApexService({ db, tools, events: coordination.events });
   let sandbox: SandboxDriver | undefined;
   return {
     config,

@@ -63,8 +63,28 @@ export function createInProcessCoordination(opts: InProcessCoordinationOptions =
     },
   };
 
+  const events = createInProcessEventBus(assertOpen);
+
+  return {
+    kind: "in-process",
+    breakers,
+    rateLimiter,
+    events,
+    async close() {
+      closed = true;
+      events.clear();
+    },
+  };
+}
+
+/**
+ * Events within this process only: JSON round-tripped and delivered asynchronously, in publish
+ * order, as they would be through Redis. `assertOpen` lets an owner refuse use after close.
+ */
+export function createInProcessEventBus(assertOpen: () => void = () => undefined): EventBus & { clear(): void } {
   const subscribers = new Map<string, Set<(event: unknown) => void>>();
-  const events: EventBus = {
+  return {
+    kind: "in-process",
     async publish(channel, event) {
       assertOpen();
       const payload = JSON.stringify(event);
@@ -90,15 +110,7 @@ export function createInProcessCoordination(opts: InProcessCoordinationOptions =
         if (set.size === 0 && subscribers.get(channel) === set) subscribers.delete(channel);
       };
     },
-  };
-
-  return {
-    kind: "in-process",
-    breakers,
-    rateLimiter,
-    events,
-    async close() {
-      closed = true;
+    clear() {
       subscribers.clear();
     },
   };

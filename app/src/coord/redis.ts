@@ -136,8 +136,9 @@ function createRedisEventBus(redis: Redis, channelPrefix: string): EventBus & { 
   /** Local handlers per Redis channel, and the SUBSCRIBE that makes the channel live. */
   const channels = new Map<string, { handlers: Set<(event: unknown) => void>; live: Promise<unknown> }>();
 
-  const ensureSubscriber = (): Promise<Redis> =>
-    (subscriber ??= (async () => {
+  const ensureSubscriber = (): Promise<Redis> => {
+    if (subscriber) return subscriber;
+    const connecting = (async () => {
       const sub = redis.duplicate();
       sub.on("error", () => undefined);
       sub.on("message", (redisChannel: string, message: string) => {
@@ -151,11 +152,24 @@ function createRedisEventBus(redis: Redis, channelPrefix: string): EventBus & { 
         }
         for (const handler of [...entry.handlers]) deliver(handler, event);
       });
-      await sub.connect();
+      try {
+        await sub.connect();
+      } catch (err) {
+        sub.disconnect();
+        throw err;
+      }
       return sub;
-    })());
+    })();
+    // A failed connect (Redis down at that moment) must not be remembered: the next subscribe retries.
+    connecting.catch(() => {
+      if (subscriber === connecting) subscriber = undefined;
+    });
+    subscriber = connecting;
+    return connecting;
+  };
 
   return {
+    kind: "redis",
     async publish(channel, event) {
       await redis.publish(channelPrefix + channel, JSON.stringify(event));
     },

@@ -1,6 +1,7 @@
 /**
  * What replicas share but need not keep: circuit breaker state, LLM rate limits and event fan-out.
- * Redis when REDIS_URL is set; an in-process stand-in behind the same interface otherwise.
+ * Redis when REDIS_URL is set; an in-process stand-in behind the same interface otherwise (events:
+ * Postgres LISTEN/NOTIFY instead when the store is a real Postgres, see index.ts).
  * Both implementations run through one parametrised test suite (app/test/coord.test.ts).
  */
 export type BreakerState = "closed" | "half_open" | "open";
@@ -62,6 +63,8 @@ export interface RateLimiter {
 }
 
 export interface EventBus {
+  /** Which backend carries the events, for logs (optional so hand-made test doubles still fit). */
+  readonly kind?: "redis" | "postgres" | "in-process";
   /** Delivers `event` (JSON-serialisable) to every subscriber of `channel` on any replica. */
   publish(channel: string, event: unknown): Promise<void>;
   /** Resolves once the subscription is live. Returns an unsubscribe function. */

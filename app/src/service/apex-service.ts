@@ -6,7 +6,8 @@ import { beginDagTrace, taskTraceCarrier } from "../telemetry/spans";
 import type { Db } from "../store/db";
 import type { ToolRegistry } from "../tools/types";
 import { cancelDagTasks, lockDag, settleDag, terminalDagStatuses } from "../engine/dag-state";
-import { emitTaskStatus, notifyTasksReady } from "../engine/events";
+import type { EventBus } from "../coord/types";
+import { dagEventBusOf, emitTaskStatus, notifyTasksReady, withDagEvents } from "../engine/events";
 import { failTask } from "../engine/lifecycle";
 import { dagLimits } from "./dag-schema";
 import { readDagView } from "./dag-view";
@@ -25,7 +26,13 @@ import { DagWatchHub } from "./watch-hub";
 import { z } from "zod";
 
 export interface ServiceDeps {
+  /** The store; when it carries an event bus (`withDagEvents`, as the runtime wires it) that bus is used. */
   readonly db: Db;
+  /**
+   * Where DAG events are published and watched. Default: the bus `db` carries, else this
+   * process's in-process bus (the engine wired by hand in one process).
+   */
+  readonly events?: EventBus;
   /** Tool args are validated against these schemas at submission. */
   readonly tools: ToolRegistry;
 }
@@ -83,9 +90,13 @@ function notFound(what: string, id: string): ServiceError {
 
 export class StoreApexService implements ApexService {
   private readonly hub: DagWatchHub;
+  private readonly deps: ServiceDeps;
 
-  constructor(private readonly deps: ServiceDeps) {
-    this.hub = new DagWatchHub(deps.db);
+  constructor(deps: ServiceDeps) {
+    const events = deps.events ?? dagEventBusOf(deps.db);
+    // The service's own transactions (approve, cancel) publish on the same bus it watches.
+    this.deps = { ...deps, db: withDagEvents(deps.db, events), events };
+    this.hub = new DagWatchHub(events);
   }
 
   async createAgent(input: { name: string; description?: string }): Promise<Agent> {

@@ -1,58 +1,42 @@
 /**
- * Fans the engine's DAG events (Postgres NOTIFY on apex_dag_events, sent inside the transaction
- * that made the change) out to this process's watchers: one LISTEN per process, however many
- * streaming clients.
+ * Fans DAG events out to this process's watchers, from the event bus the runtime chose (Redis
+ * pub/sub, Postgres LISTEN/NOTIFY or in-process; see engine/events.ts). Each DAG has its own
+ * channel; every bus keeps one underlying subscription per channel however many watchers share
+ * it, and forgets a subscription that failed, so the next watch retries it.
  */
-import type { Db } from "../store/db";
-import { channels } from "../engine/events";
+import type { EventBus } from "../coord/types";
+import { dagEventChannel, parseDagEvent } from "../engine/events";
 import { logger } from "../telemetry/logger";
 import type { DagEvent } from "./types";
 
 export class DagWatchHub {
-  private readonly watchers = new Map<string, Set<(e: DagEvent) => void>>();
-  private listening?: Promise<() => Promise<void>>;
+  private readonly open = new Set<() => Promise<void>>();
 
-  constructor(private readonly db: Db) {}
+  constructor(private readonly bus: EventBus) {}
 
+  /** Resolves once events of `dagId` are live; rejects (nothing kept) when the bus cannot subscribe. */
   async watch(dagId: string, onEvent: (e: DagEvent) => void): Promise<() => void> {
-    await this.ensureListening();
-    let set = this.watchers.get(dagId);
-    if (!set) this.watchers.set(dagId, (set = new Set()));
-    set.add(onEvent);
-    return () => {
-      set.delete(onEvent);
-      if (set.size === 0 && this.watchers.get(dagId) === set) this.watchers.delete(dagId);
+    const wanted = dagId.toLowerCase();
+    const unsubscribe = await this.bus.subscribe(dagEventChannel(dagId), (raw) => {
+      const event = parseDagEvent(raw);
+      if (!event) {
+        logger.warn({ bus: this.bus.kind }, "ignoring a malformed DAG event");
+        return;
+      }
+      if (event.dagId.toLowerCase() === wanted) onEvent(event);
+    });
+    let done = false;
+    const stop = async () => {
+      if (done) return;
+      done = true;
+      this.open.delete(stop);
+      await unsubscribe().catch((err: unknown) => logger.warn({ err: (err as Error).message }, "DAG event unsubscribe failed"));
     };
-  }
-
-  private ensureListening(): Promise<unknown> {
-    if (!this.db.listen) throw new Error(`this store (${this.db.kind}) cannot LISTEN for DAG events`);
-    if (!this.listening) {
-      const listening = this.db.listen(channels.dagEvents, (payload) => this.dispatch(payload));
-      // A failed LISTEN (store down at that moment) must not be remembered: the next watch retries.
-      listening.catch(() => {
-        if (this.listening === listening) this.listening = undefined;
-      });
-      this.listening = listening;
-    }
-    return this.listening;
-  }
-
-  private dispatch(payload: string): void {
-    let event: DagEvent;
-    try {
-      event = JSON.parse(payload) as DagEvent;
-    } catch {
-      logger.warn({ channel: channels.dagEvents }, "ignoring a malformed DAG event");
-      return;
-    }
-    for (const w of this.watchers.get(event.dagId) ?? []) w(event);
+    this.open.add(stop);
+    return () => void stop();
   }
 
   async close(): Promise<void> {
-    const unlisten = await this.listening?.catch(() => undefined);
-    this.listening = undefined;
-    this.watchers.clear();
-    await unlisten?.();
+    await Promise.all([...this.open].map((stop) => stop()));
   }
 }
