@@ -9,6 +9,7 @@
  * half_open probe slot. A Coordination (Redis) error never blocks a call: the gateway fails open
  * and reports it through `onCoordinationError`.
  */
+import { runtimeEnv } from "../contract/env";
 import { validateBreakerPolicy } from "../coord/breaker-machine";
 import { defaultBreakerPolicy, type BreakerPolicy, type BreakerState, type Coordination, type RateLimit } from "../coord/types";
 import { abortableSleep } from "./abortable-sleep";
@@ -140,7 +141,7 @@ export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
     const id = parseModelId(model);
     if ("error" in id) return { error: id.error };
     if (!providers.has(id.provider)) {
-      const hint = id.provider === "openai" ? "OPENAI_API_KEY" : id.provider === "anthropic" ? "ANTHROPIC_API_KEY" : "local provider";
+      const hint = id.provider === "openai" ? runtimeEnv.openaiApiKey : id.provider === "anthropic" ? runtimeEnv.anthropicApiKey : "local provider";
       return { error: `provider "${id.provider}" is not configured (set ${hint})` };
     }
     const known = providers.get(id.provider)?.models;

@@ -1,4 +1,5 @@
 import { sandboxSpec } from "../contract";
+import { sandboxLabels } from "./identity";
 
 /**
  * The sandbox Pod: one per tool execution, in the sandbox namespace. The worker's kubernetes
@@ -81,12 +82,7 @@ const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Labels every sandbox Pod carries; NetworkPolicies and cleanup select on them. */
-export const sandboxPodLabels = {
-  "app.kubernetes.io/name": "apex-sandbox",
-  "app.kubernetes.io/component": "sandbox",
-  "app.kubernetes.io/part-of": "apex",
-  "app.kubernetes.io/managed-by": "apex-worker",
-} as const;
+export const sandboxPodLabels = sandboxLabels;
 
 export function buildSandboxPod(opts: SandboxPodOptions): SandboxPod {
   if (!dns1123Label.test(opts.name) || opts.name.length > 63) {

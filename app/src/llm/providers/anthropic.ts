@@ -6,6 +6,7 @@
  */
 import Anthropic from "@anthropic-ai/sdk";
 import { z } from "zod";
+import { runtimeEnv } from "../../contract/env";
 import { mapSdkError, type SdkErrorClasses } from "../errors";
 import { LlmError } from "../types";
 import { serverEndpointOf } from "./endpoint";
@@ -38,7 +39,7 @@ const responseSchema = z.object({
 const sdkErrors: SdkErrorClasses = Anthropic;
 
 export function createAnthropicProvider(opts: AnthropicProviderOptions): LlmProvider {
-  if (!opts.apiKey) throw new Error("anthropic: apiKey is required (ANTHROPIC_API_KEY)");
+  if (!opts.apiKey) throw new Error(`anthropic: apiKey is required (${runtimeEnv.anthropicApiKey})`);
   const client = new Anthropic({
     apiKey: opts.apiKey,
     baseURL: opts.baseURL,

@@ -5,6 +5,7 @@
  */
 import OpenAI from "openai";
 import { z } from "zod";
+import { runtimeEnv } from "../../contract/env";
 import { mapSdkError, type SdkErrorClasses } from "../errors";
 import { LlmError } from "../types";
 import { serverEndpointOf } from "./endpoint";
@@ -39,7 +40,7 @@ const responseSchema = z.object({
 const sdkErrors: SdkErrorClasses = OpenAI;
 
 export function createOpenAiProvider(opts: OpenAiProviderOptions): LlmProvider {
-  if (!opts.apiKey) throw new Error("openai: apiKey is required (OPENAI_API_KEY)");
+  if (!opts.apiKey) throw new Error(`openai: apiKey is required (${runtimeEnv.openaiApiKey})`);
   const client = new OpenAI({
     apiKey: opts.apiKey,
     baseURL: opts.baseURL,

@@ -1,4 +1,5 @@
 import { sandboxSpec } from "../../contract";
+import { sandboxLabels } from "../identity";
 
 /**
  * The Docker Engine API `ContainerCreate` body for one sandbox run: every constraint of
@@ -70,7 +71,7 @@ export function buildSandboxContainer(opts: SandboxContainerOptions): SandboxCon
     OpenStdin: opts.withStdin,
     StdinOnce: opts.withStdin,
     NetworkDisabled: true,
-    Labels: { ...opts.labels, "app.kubernetes.io/name": "apex-sandbox", "app.kubernetes.io/managed-by": "apex-worker" },
+    Labels: { ...opts.labels, ...sandboxLabels },
     HostConfig: {
       NetworkMode: sandboxSpec.network,
       ReadonlyRootfs: sandboxSpec.readOnlyRootFilesystem,

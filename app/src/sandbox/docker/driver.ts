@@ -1,6 +1,6 @@
-import { randomBytes } from "node:crypto";
 import { sandboxSpec } from "../../contract";
 import { SandboxError } from "../errors";
+import { newSandboxName } from "../identity";
 import { CappedOutput, assertValidRequest, defaultMaxOutputBytes } from "../output";
 import type { AppliedLimits, SandboxDriver, SandboxRequest, SandboxResult } from "../types";
 import { buildSandboxContainer } from "./container-spec";
@@ -50,7 +50,7 @@ export class DockerSandboxDriver implements SandboxDriver {
     const started = Date.now();
     const withStdin = req.stdin !== undefined;
     const config = buildSandboxContainer({ image: this.image, argv: req.argv, env: req.env ?? {}, withStdin, ...(this.opts.runtime ? { runtime: this.opts.runtime } : {}) });
-    const name = `apex-sbx-${randomBytes(6).toString("hex")}`;
+    const name = newSandboxName();
     const { body: created } = await this.engine.request<{ Id: string; Warnings?: string[] }>("POST", `/containers/create?name=${name}`, config);
     const id = created.Id;
 

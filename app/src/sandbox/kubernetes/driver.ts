@@ -1,7 +1,7 @@
-import { randomBytes } from "node:crypto";
 import { constants } from "node:os";
 import { sandboxSpec } from "../../contract";
 import { SandboxError } from "../errors";
+import { newSandboxName } from "../identity";
 import { assertValidRequest, defaultMaxOutputBytes } from "../output";
 import { buildSandboxPod, sandboxContainerName } from "../pod-template";
 import type { AppliedLimits, SandboxDriver, SandboxRequest, SandboxResult } from "../types";
@@ -95,7 +95,7 @@ export class KubernetesSandboxDriver implements SandboxDriver {
     }
     if (req.signal.aborted) throw new SandboxError("kubernetes sandbox: request aborted before start");
     const started = Date.now();
-    const name = `apex-sbx-${randomBytes(6).toString("hex")}`;
+    const name = newSandboxName();
     const podsPath = `/api/v1/namespaces/${this.namespace}/pods`;
     const pod = buildSandboxPod({
       name,

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { sandboxGroupName } from "../identity";
 
 /**
  * Per-run cgroup (v1) for the local sandbox driver: memory, CPU quota and PID cap for one run,
@@ -41,7 +42,7 @@ function ownCgroupPaths(procSelfCgroup: string): Partial<Record<Controller, stri
 }
 
 /**
- * Finds writable cgroup v1 memory, cpu and pids hierarchies and creates `apex-sandbox` parents
+ * Finds writable cgroup v1 memory, cpu and pids hierarchies and creates `sandboxGroupName` parents
  * in them. Returns undefined (with the reason) when any is missing or not writable.
  */
 export function detectCgroupV1(root = "/sys/fs/cgroup"): { support?: CgroupV1Support; reason?: string } {
@@ -58,7 +59,7 @@ export function detectCgroupV1(root = "/sys/fs/cgroup"): { support?: CgroupV1Sup
     if (ownPath === undefined || !existsSync(join(mount, "cgroup.procs"))) {
       return { reason: `cgroup v1 controller "${c}" is not mounted at ${mount}` };
     }
-    const parent = join(mount, ownPath, "apex-sandbox");
+    const parent = join(mount, ownPath, sandboxGroupName);
     try {
       mkdirSync(parent, { recursive: true });
     } catch (err) {

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { Writable } from "node:stream";
 import { sandboxSpec } from "../../contract";
 import { SandboxError } from "../errors";
+import { sandboxGroupName } from "../identity";
 import { CappedOutput, assertValidRequest, defaultMaxOutputBytes } from "../output";
 import type { AppliedLimits, SandboxDriver, SandboxRequest, SandboxResult } from "../types";
 import { type BwrapSupport, bwrapArgs, bwrapBlockFd, detectBwrap } from "./bwrap";
@@ -145,7 +146,7 @@ export class LocalSandboxDriver implements SandboxDriver {
     if (bwrap) {
       cmd = [bwrap.path, ...bwrapArgs({ mapUser: true, readOnlyPaths: this.readOnlyPaths, ...(cgroup ? { blockFd: bwrapBlockFd } : {}) }), "--", ...cmd];
     } else {
-      workdir = mkdtempSync(join(tmpdir(), "apex-sandbox-"));
+      workdir = mkdtempSync(join(tmpdir(), `${sandboxGroupName}-`));
       if (hostUser) chownSync(workdir, hostUser.uid, hostUser.gid);
     }
     if (!cgroup && prlimit) {
