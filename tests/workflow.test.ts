@@ -25,8 +25,9 @@ describe(".github/workflows/ci.yml", () => {
     const uses = allSteps().map(({ step }) => step.uses).filter((u): u is string => typeof u === "string");
     expect(uses.length).toBeGreaterThan(0);
     for (const u of uses) expect(u, u).toMatch(/^[\w.-]+\/[\w.-]+@(v\d+\.\d+\.\d+|[0-9a-f]{40})$/);
-    for (const svc of Object.values(jobs.test.services) as any[]) expect(svc.image).toMatch(/:\d+\.\d+(\.\d+)?-alpine$/);
+    for (const j of Object.values(jobs)) for (const svc of Object.values(j.services ?? {}) as any[]) expect(svc.image).toMatch(/:\d+\.\d+(\.\d+)?-alpine$/);
     expect(workflow.env.NODE_VERSION).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(workflow.env.RUNTIME_NODE_VERSION).toMatch(/^\d+\.\d+\.\d+$/);
     expect(workflow.env.PULUMI_VERSION).toMatch(/^\d+\.\d+\.\d+$/);
     for (const j of Object.values(jobs)) expect(j["runs-on"]).toMatch(/^ubuntu-\d+\.\d+$/);
   });
@@ -54,10 +55,38 @@ describe(".github/workflows/ci.yml", () => {
     for (const pkg of needed) expect(install, pkg).toMatch(new RegExp(`\\s${pkg.replace(".", "\\.")}(\\s|$)`));
   });
 
+  it("runs the app tests again on the runtime image's Node major, as .ci/run does, with the same services", () => {
+    const job = jobs["test-runtime-node"];
+    expect(job, "no test-runtime-node job").toBeDefined();
+    const imageMajor = /^ARG NODE_IMAGE=node:(\d+)[-.]/m.exec(readFileSync(join(root, "app", "Dockerfile"), "utf8"))?.[1];
+    const ciRunMajor = /node-linux-\$\w+@(\d+)\b/.exec(readFileSync(join(root, ".ci", "run"), "utf8"))?.[1];
+    expect(imageMajor, "app/Dockerfile NODE_IMAGE").toMatch(/^\d+$/);
+    expect(ciRunMajor, ".ci/run's Node for the app tests").toBe(imageMajor);
+    expect(workflow.env.RUNTIME_NODE_VERSION.split(".")[0]).toBe(imageMajor);
+    expect(workflow.env.RUNTIME_NODE_VERSION.split(".")[0]).not.toBe(workflow.env.NODE_VERSION.split(".")[0]);
+    expect(job.name).toContain(`Node ${imageMajor}`);
+    const steps = job.steps as any[];
+    const setupNode = steps.filter((s) => typeof s.uses === "string" && s.uses.startsWith("actions/setup-node@"));
+    expect(setupNode).toHaveLength(1);
+    expect(setupNode[0].with["node-version"]).toBe("${{ env.RUNTIME_NODE_VERSION }}");
+    const runs = steps.map((s) => s.run).filter((r): r is string => typeof r === "string");
+    const install = runs.indexOf("npm ci --no-audit --no-fund");
+    const appTests = runs.indexOf("npx vitest run app/test");
+    expect(install, "npm ci").toBeGreaterThanOrEqual(0);
+    expect(appTests, "npx vitest run app/test").toBeGreaterThan(install);
+    expect(steps.indexOf(setupNode[0])).toBeLessThan(steps.findIndex((s) => s.run === "npm ci --no-audit --no-fund"));
+    // Postgres and Redis exactly as the main test job has them, reached through the same URLs.
+    expect(job.services).toEqual(jobs.test.services);
+    expect(job.env).toMatchObject({ DATABASE_URL: jobs.test.env.DATABASE_URL, REDIS_URL: jobs.test.env.REDIS_URL });
+    // The sandbox tests need bubblewrap and user namespaces, as in the main job.
+    expect(runs.some((r) => /apt-get install .*\sbubblewrap(\s|$)/.test(r))).toBe(true);
+    expect(runs).toContain("sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0");
+  });
+
   it("previews dev and prod on pull requests under the policy pack, commenting on the PR", () => {
     const preview = jobs.preview;
     expect(preview.if).toBe("github.event_name == 'pull_request'");
-    expect(preview.needs).toBe("test");
+    expect(preview.needs).toEqual(["test", "test-runtime-node"]);
     expect(preview.strategy.matrix.stack).toEqual(["dev", "prod"]);
     expect(preview.permissions["pull-requests"]).toBe("write");
     const [step] = pulumiSteps("preview");
@@ -70,7 +99,7 @@ describe(".github/workflows/ci.yml", () => {
     const dev = jobs["deploy-dev"];
     const prod = jobs["deploy-prod"];
     for (const j of [dev, prod]) expect(j.if).toBe("github.event_name == 'push' && github.ref == 'refs/heads/main'");
-    expect(dev.needs).toBe("test");
+    expect(dev.needs).toEqual(["test", "test-runtime-node"]);
     expect(prod.needs).toBe("deploy-dev");
     expect(dev.environment).toBe("dev");
     expect(prod.environment).toBe("prod");
