@@ -1,5 +1,5 @@
 /**
- * promtool unit tests for the six alerts (`promtool test rules`), as typed code rendered to YAML.
+ * promtool unit tests for every alert (`promtool test rules`), as typed code rendered to YAML.
  * Each alert has a case just above its threshold that fires (with the exact labels and rendered
  * annotations) and a case at or just below it that stays silent. Expected annotation text is
  * written out literally so that a broken template fails the test.
