@@ -95,7 +95,7 @@ export class SandboxRuntime extends pulumi.ComponentResource {
 
   private renderKubernetes(name: string, kube: SandboxKubernetesArgs, podTemplate: pulumi.Output<string>): SandboxKubernetesResources {
     const child = { parent: this, provider: kube.provider };
-    const labels = { ...kube.labels, "app.kubernetes.io/name": "apex-sandbox", "app.kubernetes.io/component": "sandbox" };
+    const labels = { ...kube.labels, "app.kubernetes.io/name": sandboxSpec.image, "app.kubernetes.io/component": "sandbox" };
     const ns = new k8s.core.v1.Namespace(`${name}-namespace`, {
       metadata: {
         name: sandboxSpec.namespace,
