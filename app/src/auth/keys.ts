@@ -9,6 +9,7 @@ import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { Db } from "../store/db";
 import { ServiceError, type Principal, type Role } from "../service/types";
 import { isRole } from "./permissions";
+import { runtimeEnv } from "../contract/env";
 
 export const apiKeyPrefix = "apex_";
 /** Characters of a generated secret kept in clear for display (`apex_` + 7 of 43 random). */
@@ -86,7 +87,7 @@ export class ApiKeyStore {
     if (key !== undefined) {
       if (key.length < minimumKeyLength || key.length > maximumKeyLength || /\s/.test(key)) {
         throw new Error(
-          `APEX_BOOTSTRAP_ADMIN_KEY must be ${minimumKeyLength} to ${maximumKeyLength} characters without whitespace`,
+          `${runtimeEnv.bootstrapAdminKey} must be ${minimumKeyLength} to ${maximumKeyLength} characters without whitespace`,
         );
       }
       await this.db.query(
