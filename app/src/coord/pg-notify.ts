@@ -12,7 +12,7 @@ import type { Db } from "../store/db";
 import type { EventBus } from "./types";
 
 export interface PgNotifyEventBusOptions {
-  /** Prefix of every NOTIFY channel. Default "apex_ev:". Channel names must stay under 64 bytes. */
+  /** Prefix of every NOTIFY channel (a letter first). Default "apex_ev_". Channel names must stay under 64 bytes. */
   readonly channelPrefix?: string;
 }
 
@@ -24,9 +24,12 @@ const maxChannelBytes = 63;
 export function createPgNotifyEventBus(db: Db, opts: PgNotifyEventBusOptions = {}): EventBus {
   const listen = db.listen?.bind(db);
   if (!listen) throw new Error(`event bus: this store (${db.kind}) cannot LISTEN`);
-  const prefix = opts.channelPrefix ?? "apex_ev:";
+  const prefix = opts.channelPrefix ?? "apex_ev_";
+  // PGlite's listen() sends the name unquoted: keep to what is a valid lower-case identifier as is
+  // (so "dag:<uuid>" becomes "apex_ev_dag_<uuid with _>"). Names that fold together share a
+  // channel; subscribers check what they get (the DAG watch compares the event's dag id).
   const channelName = (channel: string) => {
-    const name = prefix + channel;
+    const name = (prefix + channel).toLowerCase().replace(/[^a-z0-9_]/g, "_");
     if (Buffer.byteLength(name) > maxChannelBytes) {
       throw new Error(`event bus: channel "${name}" is longer than ${maxChannelBytes} bytes (a Postgres identifier)`);
     }
@@ -37,10 +40,15 @@ export function createPgNotifyEventBus(db: Db, opts: PgNotifyEventBusOptions = {
   return {
     kind: "postgres",
     publish(channel, event) {
-      const name = channelName(channel);
+      let name: string;
       const payload = JSON.stringify(event);
-      if (Buffer.byteLength(payload) > maxNotifyPayloadBytes) {
-        return Promise.reject(new Error(`event bus: event on ${channel} is ${Buffer.byteLength(payload)} bytes, over the NOTIFY limit of ${maxNotifyPayloadBytes}`));
+      try {
+        name = channelName(channel);
+        if (Buffer.byteLength(payload) > maxNotifyPayloadBytes) {
+          throw new Error(`event bus: event on ${channel} is ${Buffer.byteLength(payload)} bytes, over the NOTIFY limit of ${maxNotifyPayloadBytes}`);
+        }
+      } catch (err) {
+        return Promise.reject(err as Error);
       }
       const sent = tail.then(() => db.query("SELECT pg_notify($1, $2)", [name, payload])).then(() => undefined);
       tail = sent.catch(() => undefined);
