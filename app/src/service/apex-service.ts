@@ -33,6 +33,12 @@ export interface ServiceDeps {
    * process's in-process bus (the engine wired by hand in one process).
    */
   readonly events?: EventBus;
+  /**
+   * How often an open watch checks whether its DAG ended without the final event reaching it (a
+   * publish lost while the bus was down). Then it sends the final snapshot and ends. 0 disables.
+   * Default 10 s.
+   */
+  readonly watchReconcileMs?: number;
   /** Tool args are validated against these schemas at submission. */
   readonly tools: ToolRegistry;
 }
@@ -239,19 +245,37 @@ export class StoreApexService implements ApexService {
       onEvent(e);
       if (e.type === "dag_status" && terminalDagStatuses.includes(e.status as DagStatus)) stop();
     });
+    let reconcile: NodeJS.Timeout | undefined;
     const stop = () => {
       stopped = true;
+      clearInterval(reconcile);
       unsubscribe();
     };
-    try {
-      const view = await this.getDag(id, scope);
+    const sendSnapshot = (view: DagView) => {
       const at = new Date().toISOString();
       for (const t of view.tasks) onEvent({ dagId: id, type: "task_status", taskId: t.id, status: t.status, at });
       onEvent({ dagId: id, type: "dag_status", status: view.status, at });
       if (terminalDagStatuses.includes(view.status)) stop();
+    };
+    try {
+      sendSnapshot(await this.getDag(id, scope));
     } catch (err) {
       stop();
       throw err;
+    }
+    const every = this.deps.watchReconcileMs ?? 10_000;
+    if (!stopped && every > 0) {
+      // Events are at most once (a publish fails while Redis is down). Only a finished DAG's
+      // snapshot is sent: its statuses are final, so it can never move a task backwards.
+      reconcile = setInterval(() => {
+        this.getDag(id, scope).then(
+          (view) => {
+            if (!stopped && terminalDagStatuses.includes(view.status)) sendSnapshot(view);
+          },
+          () => undefined, // store unreachable: try again next time
+        );
+      }, every);
+      reconcile.unref();
     }
     return async () => stop();
   }
