@@ -46,7 +46,7 @@ export async function startApi(rt: Runtime, ports: { http: number; grpc: number 
 async function main(): Promise<void> {
   const config = loadConfig();
   const tracing = startTracing({ serviceName: config.serviceName ?? services.api.name, endpoint: config.otlpEndpoint ?? null });
-  logger.info({ config: describeConfig(config) }, "apex-api starting");
+  logger.info({ config: describeConfig(config) }, `${services.api.name} starting`);
   const rt = await openRuntime(config);
   // Queue depth and active agents stay visible when no worker runs (max() over replicas in PromQL).
   registerClusterGauges(clusterSnapshotQuery(rt.db), (err) =>
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     // Printed once, on stdout only, outside the structured log stream (logs never carry secrets).
     process.stdout.write(`\nGenerated admin API key (shown once, store it now): ${api.generatedAdminKey}\n\n`);
   }
-  logger.info({ http_port: api.httpPort, grpc_port: api.grpcPort }, "apex-api listening");
+  logger.info({ http_port: api.httpPort, grpc_port: api.grpcPort }, `${services.api.name} listening`);
   onShutdownSignal(async () => {
     await api.close();
     unregisterClusterGauges();
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((err: Error) => {
-    logger.fatal({ err: err.message }, "apex-api failed to start");
+    logger.fatal({ err: err.message }, `${services.api.name} failed to start`);
     process.exit(1);
   });
 }

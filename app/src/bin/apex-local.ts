@@ -23,11 +23,11 @@ async function main(): Promise<void> {
     "Apex is running (local mode)",
     `  HTTP API   http://localhost:${api.httpPort}   (OpenAPI: http://localhost:${api.httpPort}/openapi.json)`,
     `  gRPC API   localhost:${api.grpcPort}`,
-    `  Store      ${runtime.config.databaseUrl ? "Postgres (DATABASE_URL)" : values["data-dir"] ? `PGlite at ${values["data-dir"]}` : "PGlite in memory"}`,
+    `  Store      ${runtime.config.databaseUrl ? `Postgres (${runtimeEnv.databaseUrl})` : values["data-dir"] ? `PGlite at ${values["data-dir"]}` : "PGlite in memory"}`,
     `  Worker     ${local.worker.id}, ${local.worker.concurrency} slots`,
     api.generatedAdminKey
       ? `  Admin key  ${api.generatedAdminKey}\n             (shown once; also saved to ${localAdminKeyFile} for npm run demo)`
-      : "  Admin key  APEX_BOOTSTRAP_ADMIN_KEY, or the key printed at the first start of this data dir",
+      : `  Admin key  ${runtimeEnv.bootstrapAdminKey}, or the key printed at the first start of this data dir`,
     "",
     `Try:  npm run demo`,
     `      curl -H "Authorization: Bearer <admin key>" http://localhost:${api.httpPort}/v1/agents`,

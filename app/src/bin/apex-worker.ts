@@ -28,7 +28,7 @@ export function createWorker(rt: Runtime): Worker {
 async function main(): Promise<void> {
   const config = loadConfig();
   const tracing = startTracing({ serviceName: config.serviceName ?? services.worker.name, endpoint: config.otlpEndpoint ?? null });
-  logger.info({ config: describeConfig(config) }, "apex-worker starting");
+  logger.info({ config: describeConfig(config) }, `${services.worker.name} starting`);
   const rt = await openRuntime(config);
   registerClusterGauges(clusterSnapshotQuery(rt.db), (err) =>
     logger.warn({ err: err instanceof Error ? err.message : String(err) }, "cluster gauge query failed"),
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   let stopping = false;
   const metrics = await startMetricsServer(config.metricsPort, () => !stopping);
   await worker.start();
-  logger.info({ worker_id: worker.id, metrics_port: metrics.port }, "apex-worker running");
+  logger.info({ worker_id: worker.id, metrics_port: metrics.port }, `${services.worker.name} running`);
   onShutdownSignal(async () => {
     stopping = true;
     await worker.stop(shutdownGraceMs);
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((err: Error) => {
-    logger.fatal({ err: err.message }, "apex-worker failed to start");
+    logger.fatal({ err: err.message }, `${services.worker.name} failed to start`);
     process.exit(1);
   });
 }

@@ -4,6 +4,7 @@
  * subscribed Redis connection can issue no other commands).
  */
 import { Redis } from "ioredis";
+import { runtimeEnv } from "../contract/env";
 import { validateBreakerPolicy, type BreakerOp } from "./breaker-machine";
 import { breakerScript, tokenBucketScript } from "./redis-scripts";
 import { bucketShape, validateCost } from "./token-bucket";
@@ -225,6 +226,6 @@ export function redactUrl(url: string): string {
     if (u.password) u.password = "***";
     return u.toString();
   } catch {
-    return "<unparseable REDIS_URL>";
+    return `<unparseable ${runtimeEnv.redisUrl}>`;
   }
 }
