@@ -8,41 +8,26 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadPackageDefinition } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { credentials, Metadata, status, type Client, type ServiceError } from "@grpc/grpc-js";
-import { startGrpcServer, type RunningGrpcServer } from "../src/api/grpc/server";
+import { startGrpcServer } from "../src/api/grpc/server";
 import { loadProtos } from "../src/api/grpc/proto";
+import { connectGrpc, type GrpcTestClient, type StreamMethod } from "./api-support/grpc-client";
 import { createApiFixture, type ApiFixture, type Caller } from "./api-support/fixture";
 
-type UnaryMethod = (req: unknown, md: Metadata, cb: (err: ServiceError | null, res: unknown) => void) => void;
-type StreamMethod = (req: unknown, md: Metadata) => NodeJS.EventEmitter;
-
 let fx: ApiFixture;
-let server: RunningGrpcServer;
-let client: Client & Record<string, unknown>;
+let grpc: GrpcTestClient;
 
 beforeAll(async () => {
   fx = await createApiFixture({ store: "postgres", service: "double" });
-  server = await startGrpcServer(fx.deps, 0, "127.0.0.1");
-  const Apex = loadProtos().apex;
-  client = new Apex(`127.0.0.1:${server.port}`, credentials.createInsecure()) as Client & Record<string, unknown>;
+  grpc = await connectGrpc(fx);
 });
 
 afterAll(async () => {
-  client?.close();
-  await server?.close();
+  await grpc?.close();
   await fx?.close();
 });
 
-function metadataFor(caller: Caller): Metadata {
-  const md = new Metadata();
-  const token = fx.tokens[caller];
-  if (token) md.set("authorization", `Bearer ${token}`);
-  return md;
-}
-
-function unary(method: string, request: unknown, md: Metadata): Promise<{ error?: ServiceError; response?: unknown }> {
-  const fn = (client[method] as UnaryMethod).bind(client);
-  return new Promise((resolve) => fn(request, md, (error, response) => resolve(error ? { error } : { response })));
-}
+const metadataFor = (caller: Caller) => grpc.metadataFor(caller);
+const unary = (method: string, request: unknown, md: Metadata) => grpc.unary(method, request, md);
 
 describe("gRPC API", () => {
   it("names the invalid field in the message and in the trailing metadata", async () => {
@@ -89,7 +74,7 @@ describe("gRPC API", () => {
 
   it("streams live events after the snapshot and ends when the DAG finishes", async () => {
     const dag = fx.double!.seedDag(fx.agentA.id);
-    const call = (client.WatchDag as StreamMethod).call(client, { id: dag.id }, metadataFor("viewer"));
+    const call = (grpc.client.WatchDag as StreamMethod).call(grpc.client, { id: dag.id }, metadataFor("viewer"));
     const events: { type: string; status: string }[] = [];
     const ended = new Promise<void>((resolve, reject) => {
       call.on("data", (e: { type: string; status: string }) => {
@@ -109,7 +94,7 @@ describe("gRPC API", () => {
 
   it("stops watching when the client cancels", async () => {
     const dag = fx.double!.seedDag(fx.agentA.id);
-    const call = (client.WatchDag as StreamMethod).call(client, { id: dag.id }, metadataFor("admin")) as NodeJS.EventEmitter & { cancel(): void };
+    const call = (grpc.client.WatchDag as StreamMethod).call(grpc.client, { id: dag.id }, metadataFor("admin")) as NodeJS.EventEmitter & { cancel(): void };
     await new Promise<void>((resolve) => call.once("data", () => resolve()));
     call.on("error", () => undefined);
     expect(fx.double!.watcherCount(dag.id)).toBe(1);
@@ -122,7 +107,7 @@ describe("gRPC API", () => {
     const pkg = loadPackageDefinition(loadSync(reflectionProto, { keepCase: true })) as unknown as {
       grpc: { reflection: { v1: { ServerReflection: new (address: string, creds: ReturnType<typeof credentials.createInsecure>) => Client & Record<string, unknown> } } };
     };
-    const reflection = new pkg.grpc.reflection.v1.ServerReflection(`127.0.0.1:${server.port}`, credentials.createInsecure());
+    const reflection = new pkg.grpc.reflection.v1.ServerReflection(`127.0.0.1:${grpc.server.port}`, credentials.createInsecure());
     try {
       const call = (reflection.ServerReflectionInfo as () => NodeJS.EventEmitter & { write(m: unknown): void; end(): void }).call(reflection);
       const answer = new Promise<{ list_services_response?: { service: { name: string }[] } }>((resolve, reject) => {
@@ -140,7 +125,7 @@ describe("gRPC API", () => {
 
   it("serves grpc.health.v1 Check from the service's readiness", async () => {
     const Health = loadProtos().health;
-    const health = new Health(`127.0.0.1:${server.port}`, credentials.createInsecure()) as Client & Record<string, unknown>;
+    const health = new Health(`127.0.0.1:${grpc.server.port}`, credentials.createInsecure()) as Client & Record<string, unknown>;
     const check = (service: string) =>
       new Promise<{ error?: ServiceError; response?: unknown }>((resolve) =>
         (health.Check as (r: unknown, cb: (e: ServiceError | null, r: unknown) => void) => void).call(health, { service }, (error, response) =>

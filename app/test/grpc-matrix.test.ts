@@ -3,9 +3,8 @@
  * ephemeral port, called with the real @grpc/grpc-js client (unary calls and the WatchDag stream).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { credentials, Metadata, status, type Client, type ServiceError } from "@grpc/grpc-js";
-import { startGrpcServer, type RunningGrpcServer } from "../src/api/grpc/server";
-import { loadProtos } from "../src/api/grpc/proto";
+import { status, type Metadata } from "@grpc/grpc-js";
+import { connectGrpc, type GrpcTestClient } from "./api-support/grpc-client";
 import { callers, createApiFixture, type ApiFixture, type Caller } from "./api-support/fixture";
 import { matrix, type Outcome } from "./api-support/matrix";
 
@@ -15,47 +14,22 @@ const codeOf: Record<Exclude<Outcome, "ok">, status> = {
   not_found: status.NOT_FOUND,
 };
 
-type UnaryMethod = (req: unknown, md: Metadata, cb: (err: ServiceError | null, res: unknown) => void) => void;
-type StreamMethod = (req: unknown, md: Metadata) => NodeJS.EventEmitter;
-
 let fx: ApiFixture;
-let server: RunningGrpcServer;
-let client: Client & Record<string, unknown>;
+let grpc: GrpcTestClient;
 
 beforeAll(async () => {
   fx = await createApiFixture({ store: "pglite", service: "real" });
-  server = await startGrpcServer(fx.deps, 0, "127.0.0.1");
-  const Apex = loadProtos().apex;
-  client = new Apex(`127.0.0.1:${server.port}`, credentials.createInsecure()) as Client & Record<string, unknown>;
+  grpc = await connectGrpc(fx);
 });
 
 afterAll(async () => {
-  client?.close();
-  await server?.close();
+  await grpc?.close();
   await fx?.close();
 });
 
-function metadataFor(caller: Caller): Metadata {
-  const md = new Metadata();
-  const token = fx.tokens[caller];
-  if (token) md.set("authorization", `Bearer ${token}`);
-  return md;
-}
-
-function unary(method: string, request: unknown, md: Metadata): Promise<{ error?: ServiceError; response?: unknown }> {
-  const fn = (client[method] as UnaryMethod).bind(client);
-  return new Promise((resolve) => fn(request, md, (error, response) => resolve(error ? { error } : { response })));
-}
-
-function stream(method: string, request: unknown, md: Metadata): Promise<{ error?: ServiceError; response?: unknown[] }> {
-  const call = (client[method] as StreamMethod).call(client, request, md);
-  const events: unknown[] = [];
-  return new Promise((resolve) => {
-    call.on("data", (e: unknown) => events.push(e));
-    call.on("error", (error: ServiceError) => resolve({ error }));
-    call.on("end", () => resolve({ response: events }));
-  });
-}
+const metadataFor = (caller: Caller) => grpc.metadataFor(caller);
+const unary = (method: string, request: unknown, md: Metadata) => grpc.unary(method, request, md);
+const stream = (method: string, request: unknown, md: Metadata) => grpc.stream(method, request, md);
 
 describe.each(matrix.map((c) => [c.name, c] as const))("gRPC %s", (_name, c) => {
   it.each(callers.map((caller) => [caller, c.expect[caller]] as const))("%s -> %s", async (caller) => {
