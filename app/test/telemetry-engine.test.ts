@@ -3,14 +3,13 @@
  * two workers on Postgres, one task failing once and retried. Spans (in-memory exporter), log lines
  * (the process logger, teed) and metrics must tell one consistent story.
  */
-import { Writable } from "node:stream";
 import { SpanStatusCode } from "@opentelemetry/api";
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Worker } from "../src/engine/worker";
 import { StoreApexService } from "../src/service/apex-service";
 import type { DagView } from "../src/service/types";
-import { teeLogs } from "../src/telemetry/logger";
+import { captureLogLines } from "./telemetry-support/log-capture";
 import { renderMetrics } from "../src/telemetry/metrics";
 import { startTracing, type Tracing } from "../src/telemetry/tracing";
 import { openMigratedDb, type MigratedDb } from "./helpers/db";
@@ -37,14 +36,7 @@ async function metricValue(name: string, labels: Record<string, string>): Promis
 
 beforeAll(async () => {
   tracing = startTracing({ serviceName: "apex-worker", endpoint: null, spanProcessors: [new SimpleSpanProcessor(memory)] });
-  untee = teeLogs(
-    new Writable({
-      write(chunk, _enc, cb) {
-        for (const l of String(chunk).split("\n").filter(Boolean)) logLines.push(JSON.parse(l) as Record<string, unknown>);
-        cb();
-      },
-    }),
-  );
+  untee = captureLogLines(logLines);
   store = await openMigratedDb("postgres");
   tools = testTools({ failuresByKey: new Map([["b", 1]]) });
   llm = new ScriptedGateway();

@@ -4,7 +4,6 @@
  * lease_expired, under the DAG root, with the task's baggage), counts the attempt, and logs it;
  * spans the dead worker had already exported below it keep their parent. Real engine on Postgres.
  */
-import { Writable } from "node:stream";
 import { SpanKind, SpanStatusCode, context, trace } from "@opentelemetry/api";
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,7 +11,7 @@ import { claimTasks, reclaimExpiredLeases, startAttempt } from "../src/engine/li
 import { Worker } from "../src/engine/worker";
 import { StoreApexService } from "../src/service/apex-service";
 import type { DagView } from "../src/service/types";
-import { teeLogs } from "../src/telemetry/logger";
+import { captureLogLines } from "./telemetry-support/log-capture";
 import { renderMetrics } from "../src/telemetry/metrics";
 import { planAttemptSpan } from "../src/telemetry/attempt-spans";
 import { spanNames, withStoredContext } from "../src/telemetry/spans";
@@ -39,14 +38,7 @@ const lostErrors = async () =>
 
 beforeAll(async () => {
   tracing = startTracing({ serviceName: "apex-worker", endpoint: null, spanProcessors: [new SimpleSpanProcessor(memory)] });
-  untee = teeLogs(
-    new Writable({
-      write(chunk, _enc, cb) {
-        for (const l of String(chunk).split("\n").filter(Boolean)) logLines.push(JSON.parse(l) as Record<string, unknown>);
-        cb();
-      },
-    }),
-  );
+  untee = captureLogLines(logLines);
   store = await openMigratedDb("postgres");
   const tools = testTools();
   const service = new StoreApexService({ db: store.db, tools });
