@@ -5,6 +5,13 @@
  */
 import { runtimeEnv } from "../contract/env";
 import type { LlmGatewayOptions } from "./gateway";
+import type { ProviderName } from "./model-id";
+
+/** The variable that enables each provider needing credentials (`local` needs none). */
+export const providerApiKeyEnv = {
+  openai: runtimeEnv.openaiApiKey,
+  anthropic: runtimeEnv.anthropicApiKey,
+} as const satisfies Partial<Record<ProviderName, string>>;
 
 export function llmProvidersFromEnv(env: NodeJS.ProcessEnv = process.env): Pick<LlmGatewayOptions, "openai" | "anthropic"> {
   const value = (name: string) => {
@@ -22,8 +29,8 @@ export function llmProvidersFromEnv(env: NodeJS.ProcessEnv = process.env): Pick<
     }
     return v;
   };
-  const openaiKey = value(runtimeEnv.openaiApiKey);
-  const anthropicKey = value(runtimeEnv.anthropicApiKey);
+  const openaiKey = value(providerApiKeyEnv.openai);
+  const anthropicKey = value(providerApiKeyEnv.anthropic);
   return {
     ...(openaiKey ? { openai: { apiKey: openaiKey, baseURL: baseUrl(runtimeEnv.openaiBaseUrl) } } : {}),
     ...(anthropicKey ? { anthropic: { apiKey: anthropicKey, baseURL: baseUrl(runtimeEnv.anthropicBaseUrl) } } : {}),

@@ -9,16 +9,15 @@
  * half_open probe slot. A Coordination (Redis) error never blocks a call: the gateway fails open
  * and reports it through `onCoordinationError`.
  */
-import { runtimeEnv } from "../contract/env";
 import { validateBreakerPolicy } from "../coord/breaker-machine";
 import { defaultBreakerPolicy, type BreakerPolicy, type BreakerState, type Coordination, type RateLimit } from "../coord/types";
 import { abortableSleep } from "./abortable-sleep";
 import { abortedError } from "./errors";
-import { parseModelId, providerNames, type ProviderName } from "./model-id";
+import { configuredProviders, defaultRequestTimeoutMs } from "./configured-providers";
+import { resolveModel } from "./model-check";
+import { providerNames, type ProviderName } from "./model-id";
 import { bundledPriceTable, costMicroUsd, microToUsd, type PriceTable } from "./prices";
-import { createAnthropicProvider } from "./providers/anthropic";
-import { countTokens, createLocalProvider } from "./providers/local";
-import { createOpenAiProvider } from "./providers/openai";
+import { countTokens } from "./providers/local";
 import type { LlmProvider } from "./providers/provider";
 import { LlmError, type LlmErrorKind, type LlmGateway, type LlmRequest, type LlmResult, type LlmUsage } from "./types";
 
@@ -94,15 +93,7 @@ export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
   const policy: BreakerPolicy = validateBreakerPolicy({ ...defaultBreakerPolicy, ...opts.breaker });
   const maxWait = opts.maxRateLimitWaitMs ?? 1_000;
   const assumedOutput = opts.assumedOutputTokens ?? 512;
-  const timeoutMs = opts.requestTimeoutMs ?? 120_000;
-
-  const providers = new Map<ProviderName, LlmProvider>();
-  if (opts.openai) providers.set("openai", createOpenAiProvider({ ...opts.openai, timeoutMs }));
-  if (opts.anthropic) providers.set("anthropic", createAnthropicProvider({ ...opts.anthropic, timeoutMs }));
-  if (opts.local !== false) providers.set("local", createLocalProvider(opts.local ?? {}));
-  for (const [name, provider] of Object.entries(opts.providers ?? {}) as [ProviderName, LlmProvider][]) {
-    providers.set(name, provider);
-  }
+  const providers = configuredProviders(opts, opts.requestTimeoutMs ?? defaultRequestTimeoutMs);
   const rateLimits = validateRateLimits(opts.rateLimits ?? {});
 
   const safely = <A extends unknown[]>(fn: ((...args: A) => void) | undefined, ...args: A) => {
@@ -137,23 +128,8 @@ export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
   };
   const breakerKey = (provider: string) => `llm:${provider}`;
 
-  const resolve = (model: string) => {
-    const id = parseModelId(model);
-    if ("error" in id) return { error: id.error };
-    if (!providers.has(id.provider)) {
-      const hint = id.provider === "openai" ? runtimeEnv.openaiApiKey : id.provider === "anthropic" ? runtimeEnv.anthropicApiKey : "local provider";
-      return { error: `provider "${id.provider}" is not configured (set ${hint})` };
-    }
-    const known = providers.get(id.provider)?.models;
-    if (known && !known.includes(id.model)) {
-      return { error: `provider "${id.provider}" has no model "${id.model}" (known: ${known.join(", ")})` };
-    }
-    const price = prices.lookup(model);
-    if (!price && !opts.allowUnpricedModels) {
-      return { error: `model "${model}" has no price in price table ${prices.version}; add it to the table to use it` };
-    }
-    return { id, price };
-  };
+  const catalog = { providers, prices, allowUnpricedModels: opts.allowUnpricedModels };
+  const resolve = (model: string) => resolveModel(model, catalog);
 
   /** Takes one request and `estimate` tokens from the provider's buckets, waiting up to maxWait; else throws rate_limited. */
   const takeRateLimit = async (provider: ProviderName, estimate: number, signal: AbortSignal): Promise<void> => {
@@ -183,7 +159,10 @@ export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
   const gateway: ApexLlmGateway = {
     providers: providerNames.filter((p) => providers.has(p)),
     priceVersion: prices.version,
-    checkModel: (model) => resolve(model).error,
+    checkModel: (model) => {
+      const resolved = resolve(model);
+      return "error" in resolved ? resolved.error : undefined;
+    },
     breakerState: async (provider) => {
       const state = await opts.coordination.breakers.state(breakerKey(provider), policy);
       observeState(provider, state);
@@ -192,7 +171,7 @@ export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
 
     async complete(req: LlmRequest): Promise<LlmResult> {
       const resolved = resolve(req.model);
-      const providerName = "id" in resolved && resolved.id ? resolved.id.provider : req.model.split("/")[0] ?? "unknown";
+      const providerName = "id" in resolved ? resolved.id.provider : req.model.split("/")[0] ?? "unknown";
       // Latency in events is the provider round trip only (0 when the call never left), so the
       // latency histogram measures providers, not our breaker and limiter.
       let callStarted: number | undefined = undefined;
@@ -210,7 +189,7 @@ export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
         throw error;
       };
 
-      if (!resolved.id) return reject(new LlmError("invalid_request", resolved.error ?? "invalid model", { provider: providerName }));
+      if ("error" in resolved) return reject(new LlmError("invalid_request", resolved.error, { provider: providerName }));
       const { id, price } = resolved;
       const provider = providers.get(id.provider)!;
       if (req.signal.aborted) return reject(abortedError(id.provider, req.signal));

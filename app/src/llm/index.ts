@@ -4,5 +4,6 @@ export { createLlmGateway, type ApexLlmGateway, type LlmCallEvent, type LlmGatew
 export { parseModelId, providerNames, type ProviderName, type ModelId } from "./model-id";
 export { bundledPriceTable, loadPriceTable, costMicroUsd, microToUsd, type PriceTable, type ModelPrice } from "./prices";
 export { countTokens, localModels } from "./providers/local";
-export { llmProvidersFromEnv } from "./from-env";
+export { llmProvidersFromEnv, providerApiKeyEnv } from "./from-env";
+export { createModelCheck, modelCheckFor, modelCheckFromEnv, resolveModel, type ModelCatalog, type ModelCheck } from "./model-check";
 export { parseRetryAfter } from "./errors";
