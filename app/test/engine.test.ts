@@ -3,6 +3,8 @@
  * read back through getDag. LLM and tools are test doubles (helpers/engine-doubles.ts).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { runtimeEnv } from "../src/contract/env";
+import { modelCheckFromEnv } from "../src/llm/model-check";
 import { LlmError } from "../src/llm/types";
 import { Worker } from "../src/engine/worker";
 import { StoreApexService } from "../src/service/apex-service";
@@ -13,6 +15,8 @@ import { ConcurrencyProbe, refusingSandbox, ScriptedGateway, testTools } from ".
 const admin: Principal = { keyId: "key-admin", role: "admin" };
 const operator: Principal = { keyId: "key-operator", role: "operator" };
 const fastBackoff = { baseMs: 20, maxMs: 100 };
+/** Submissions may name OpenAI models; the scripted gateway answers for the provider. */
+const models = modelCheckFromEnv({ [runtimeEnv.openaiApiKey]: "sk-engine-test" });
 
 async function waitForDag(service: StoreApexService, id: string, done: (v: DagView) => boolean, timeoutMs = 15_000): Promise<DagView> {
   const deadline = Date.now() + timeoutMs;
@@ -41,7 +45,7 @@ describe.each(storeKinds)("engine on %s", (kind) => {
   function setup(opts: { gateway?: ScriptedGateway; failuresByKey?: Map<string, number>; probe?: ConcurrencyProbe; workers?: number; concurrency?: number } = {}) {
     const tools = testTools({ failuresByKey: opts.failuresByKey, probe: opts.probe });
     const llm = opts.gateway ?? new ScriptedGateway();
-    const service = new StoreApexService({ db: store.db, tools });
+    const service = new StoreApexService({ db: store.db, tools, models });
     for (let i = 0; i < (opts.workers ?? 1); i++) {
       workers.push(new Worker({ db: store.db, llm, tools, sandbox: refusingSandbox }, { concurrency: opts.concurrency ?? 4, leaseMs: 5_000, backoff: fastBackoff }));
     }
@@ -171,7 +175,7 @@ describe.each(storeKinds)("engine on %s", (kind) => {
     const gateway = new ScriptedGateway(() => new LlmError("invalid_request", "unknown model"));
     const { service } = setup({ gateway });
     const { id } = await service.submitDag(
-      { agent_id: await agent(service), name: "bad-model", tasks: [{ id: "t", kind: "llm", model: "openai/nope", prompt: "hi", max_attempts: 5 }] },
+      { agent_id: await agent(service), name: "bad-model", tasks: [{ id: "t", kind: "llm", model: "openai/gpt-4o", prompt: "hi", max_attempts: 5 }] },
       admin,
     );
     await startAll();

@@ -9,6 +9,7 @@ import { cancelDagTasks, lockDag, settleDag, terminalDagStatuses } from "../engi
 import type { EventBus } from "../coord/types";
 import { dagEventBusOf, emitTaskStatus, notifyTasksReady, withDagEvents } from "../engine/events";
 import { failTask } from "../engine/lifecycle";
+import { modelCheckFromEnv, type ModelCheck } from "../llm/model-check";
 import { dagLimits } from "./dag-schema";
 import { readDagView } from "./dag-view";
 import {
@@ -41,6 +42,12 @@ export interface ServiceDeps {
   readonly watchReconcileMs?: number;
   /** Tool args are validated against these schemas at submission. */
   readonly tools: ToolRegistry;
+  /**
+   * Which models LLM tasks may name: a submission naming one the workers cannot call is refused.
+   * Pass the runtime's LLM gateway (it has `checkModel`). Default: the providers this process's
+   * environment enables, as a worker with the same environment builds them (`modelCheckFromEnv`).
+   */
+  readonly models?: ModelCheck;
 }
 
 const agentInput = z.object({
@@ -97,12 +104,14 @@ function notFound(what: string, id: string): ServiceError {
 export class StoreApexService implements ApexService {
   private readonly hub: DagWatchHub;
   private readonly deps: ServiceDeps;
+  private readonly models: ModelCheck;
 
   constructor(deps: ServiceDeps) {
     const events = deps.events ?? dagEventBusOf(deps.db);
     // The service's own transactions (approve, cancel) publish on the same bus it watches.
     this.deps = { ...deps, db: withDagEvents(deps.db, events), events };
     this.hub = new DagWatchHub(events);
+    this.models = deps.models ?? modelCheckFromEnv();
   }
 
   async createAgent(input: { name: string; description?: string }): Promise<Agent> {
@@ -135,7 +144,7 @@ export class StoreApexService implements ApexService {
   }
 
   async submitDag(body: unknown, principal: Principal): Promise<{ id: string; status: DagStatus }> {
-    const dag = validateDagSubmission(body, this.deps.tools);
+    const dag = validateDagSubmission(body, this.deps.tools, this.models);
     if (principal.role === "agent" && principal.agentId !== dag.agent_id) {
       throw new ServiceError("permission_denied", "agent_id: an agent key may only submit DAGs for its own agent", "agent_id");
     }

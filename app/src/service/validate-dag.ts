@@ -1,10 +1,12 @@
 /**
  * Validates a `POST /v1/dags` body: the zod contract, then the graph (unique ids, known deps, no
- * cycle), template references, and each tool's own args schema. Every error is a ServiceError
+ * cycle), template references, each LLM task's model (one the runtime can call: see
+ * llm/model-check.ts) and each tool's own args schema. Every error is a ServiceError
  * ("invalid_argument") whose `field` is the path of the offending value, e.g. `tasks[2].depends_on[0]`.
  */
 import type { z } from "zod";
 import { collectStrings, lookupPath, TemplateError, templateRefs } from "../engine/template";
+import type { ModelCheck } from "../llm/model-check";
 import type { ToolRegistry } from "../tools/types";
 import { dagLimits, dagSubmissionSchema, type DagSubmission } from "./dag-schema";
 import { ServiceError } from "./types";
@@ -30,7 +32,8 @@ function firstIssue(error: z.ZodError, prefix: readonly PropertyKey[] = []): Ser
   return invalid(field, issue?.message ?? "invalid value");
 }
 
-export function validateDagSubmission(body: unknown, tools: ToolRegistry): DagSubmission {
+/** Without `models`, LLM tasks' models are checked for their `provider/model` shape only. */
+export function validateDagSubmission(body: unknown, tools: ToolRegistry, models?: ModelCheck): DagSubmission {
   const size = Buffer.byteLength(JSON.stringify(body ?? null) ?? "", "utf8");
   if (size > dagLimits.maxBodyBytes) {
     throw invalid("", `body is ${size} bytes; the limit is ${dagLimits.maxBodyBytes}`);
@@ -69,6 +72,10 @@ export function validateDagSubmission(body: unknown, tools: ToolRegistry): DagSu
         ? [{ path: `tasks[${i}].prompt`, text: t.prompt }, ...(t.system ? [{ path: `tasks[${i}].system`, text: t.system }] : [])]
         : collectStrings(t.args, `tasks[${i}].args`);
     for (const { path, text } of templates) checkTemplate(path, text, t.depends_on, dag.input);
+    if (t.kind === "llm") {
+      const unavailable = models?.checkModel(t.model);
+      if (unavailable) throw invalid(`tasks[${i}].model`, unavailable);
+    }
     if (t.kind === "tool") {
       const tool = tools.get(t.tool);
       if (!tool) {

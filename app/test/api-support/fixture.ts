@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto";
 import type { ApiDeps } from "../../src/api/deps";
 import { ApiKeyStore } from "../../src/auth/keys";
 import { Worker } from "../../src/engine/worker";
+import { modelCheckFromEnv, type ModelCheck } from "../../src/llm/model-check";
 import { StoreApexService } from "../../src/service/apex-service";
 import type { Agent, ApexService, DagStatus, Principal } from "../../src/service/types";
 import { openMigratedDb, type MigratedDb, type StoreKind } from "../helpers/db";
@@ -49,6 +50,8 @@ export interface FixtureOptions {
   /** "real": StoreApexService + Worker (default); "double": the in-memory service double. */
   readonly service?: "real" | "double";
   readonly deps?: Partial<ApiDeps>;
+  /** The real service's model check. Default: an environment without provider keys (only `local`). */
+  readonly models?: ModelCheck;
 }
 
 /** Internal principal for seeding through the service, as an admin key would. */
@@ -57,7 +60,7 @@ const seeder: Principal = { keyId: "fixture-seeder", role: "admin" };
 export async function createApiFixture(options: FixtureOptions = {}): Promise<ApiFixture> {
   const store = await openMigratedDb(options.store ?? "pglite");
   const keys = new ApiKeyStore(store.db);
-  const world = options.service === "double" ? doubleWorld(store) : await realWorld(store);
+  const world = options.service === "double" ? doubleWorld(store) : await realWorld(store, options.models ?? modelCheckFromEnv({}));
   const calls: string[] = [];
   const service = recordCalls(world.service, calls);
 
@@ -109,9 +112,9 @@ interface World {
   close(): Promise<void>;
 }
 
-async function realWorld(store: MigratedDb): Promise<World> {
+async function realWorld(store: MigratedDb, models: ModelCheck): Promise<World> {
   const tools = testTools();
-  const service = new StoreApexService({ db: store.db, tools });
+  const service = new StoreApexService({ db: store.db, tools, models });
   // Enough slots that long-sleeping tasks never keep an approval-gated task from being claimed.
   const worker = new Worker({ db: store.db, llm: new ScriptedGateway(), tools, sandbox: refusingSandbox }, { concurrency: 64, leaseMs: 10_000 });
   await worker.start();
