@@ -15,11 +15,21 @@ export type ApexConfig = {
 
 export const CONFIG_NAMESPACE = "apex";
 
-/** Where raw config comes from: the Pulumi engine in a real run, a literal map in unit tests. */
+/** One raw `apex:` value as a config source hands it over. */
+export type RawConfigValue =
+  /** Plaintext: from the CLI (`secret` when the stack file holds it as `secure:`), or a literal in unit tests. */
+  | { readonly value: string; readonly secret: boolean }
+  /** A `secure:` value read from a stack file without the CLI (config/stack-file.ts): set, encrypted, plaintext unknown. */
+  | { readonly ciphertext: string };
+
+/**
+ * Where raw config comes from: the Pulumi engine in a real run, the stack file in
+ * `npm run check`/`render`, a literal map in unit tests. All of them go through loadConfig().
+ */
 export interface ConfigSource {
   readonly stack: string;
-  /** Keys of the `apex` namespace without the prefix, with the raw string and whether it is encrypted. */
-  entries(): ReadonlyMap<string, { readonly value: string; readonly secret: boolean }>;
+  /** Keys of the `apex` namespace without the prefix. */
+  entries(): ReadonlyMap<string, RawConfigValue>;
 }
 
 /** Reads the `apex:*` keys the CLI passed to this program. */
@@ -28,7 +38,7 @@ export function pulumiConfigSource(): ConfigSource {
   return {
     stack: pulumi.getStack(),
     entries() {
-      const out = new Map<string, { value: string; secret: boolean }>();
+      const out = new Map<string, RawConfigValue>();
       for (const [fullKey, value] of Object.entries(pulumi.runtime.allConfig())) {
         const prefix = `${CONFIG_NAMESPACE}:`;
         if (!fullKey.startsWith(prefix)) continue;
@@ -47,15 +57,25 @@ export function loadConfig(source: ConfigSource = pulumiConfigSource()): ApexCon
   const entries = source.entries();
   const problems: ConfigProblem[] = [];
   const known = new Set<string>(["environment", ...Object.keys(configSections)]);
-  for (const key of entries.keys()) {
+  /** Plaintext of the keys that are not secrets; an encrypted one is refused rather than read. */
+  const plain = new Map<string, string>();
+  for (const [key, entry] of entries) {
     if (!known.has(key)) {
-      problems.push({ key: `apex:${key}`, message: `unknown key (see docs/configuration.md), got ${describeGiven(entries.get(key)?.value)}` });
+      problems.push({ key: `apex:${key}`, message: `unknown key (see docs/configuration.md), got ${describeRaw(entry)}` });
+      continue;
+    }
+    if (key !== "environment" && configSections[key as keyof ConfigSections].kind === "secret") continue; // readSecret, below
+    if ("ciphertext" in entry || entry.secret) {
+      // The program would put it in state and outputs as plain text, and `npm run check` cannot read it.
+      problems.push({ key: `apex:${key}`, message: `expected a plain value (not a secret): set it with \`pulumi config set apex:${key} <value>\`, got an encrypted value` });
+    } else {
+      plain.set(key, entry.value);
     }
   }
 
-  const givenEnvironment = entries.get("environment")?.value ?? source.stack;
+  const givenEnvironment = plain.get("environment") ?? source.stack;
   if (!(environments as readonly string[]).includes(givenEnvironment)) {
-    const from = entries.has("environment") ? "" : ` (taken from the stack name; set apex:environment)`;
+    const from = plain.has("environment") ? "" : ` (taken from the stack name; set apex:environment)`;
     problems.push({
       key: "apex:environment",
       message: `expected one of ${environments.map((e) => `"${e}"`).join(", ")}${from}, got ${describeGiven(givenEnvironment)}`,
@@ -66,12 +86,12 @@ export function loadConfig(source: ConfigSource = pulumiConfigSource()): ApexCon
 
   const values: Record<string, unknown> = {};
   for (const [key, section] of Object.entries(configSections) as [string, ConfigSection][]) {
-    const entry = entries.get(key);
     if (section.kind === "secret") {
-      values[key] = readSecret(key, section, entry, environment, problems);
+      values[key] = readSecret(key, section, entries.get(key), environment, problems);
       continue;
     }
-    const given = entry === undefined ? undefined : decode(entry.value, section.schema);
+    const raw = plain.get(key);
+    const given = raw === undefined ? undefined : decode(raw, section.schema);
     const merged = mergeOver(section.defaults?.[environment], given);
     const parsed = section.schema.safeParse(merged);
     if (parsed.success) values[key] = parsed.data;
@@ -88,7 +108,7 @@ export function loadConfig(source: ConfigSource = pulumiConfigSource()): ApexCon
 function readSecret(
   key: string,
   section: Extract<ConfigSection, { kind: "secret" }>,
-  entry: { value: string; secret: boolean } | undefined,
+  entry: RawConfigValue | undefined,
   environment: Environment,
   problems: ConfigProblem[],
 ): pulumi.Output<string> | undefined {
@@ -98,6 +118,11 @@ function readSecret(
       problems.push({ key: `apex:${key}`, message: `required in ${environment}: ${setIt}, got nothing` });
     }
     return undefined;
+  }
+  if ("ciphertext" in entry) {
+    // Set and encrypted, as required; its plaintext (length, URL form) is only checked where the
+    // CLI decrypts it. An unknown Output says exactly that: present, value not known here.
+    return pulumi.secret(pulumi.output(pulumi.unknown as unknown as string));
   }
   // The value itself is never echoed: only its shape.
   if (!entry.secret) {
@@ -112,6 +137,10 @@ function readSecret(
   }
   return pulumi.secret(entry.value);
 }
+
+/** How a raw value is shown in an error: never an encrypted value's plaintext. */
+const describeRaw = (entry: RawConfigValue): string =>
+  "ciphertext" in entry || entry.secret ? "an encrypted value" : describeGiven(entry.value);
 
 function isHttpUrl(value: string): boolean {
   try {

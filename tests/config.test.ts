@@ -112,6 +112,22 @@ describe("stack config", () => {
     expect(() => loadConfig(source("dev", {}, { alertmanagerSlackUrl: "https://hooks.slack.com/services/T0/B0/x" }))).not.toThrow();
   });
 
+  it("refuses an encrypted value for a key that is not a secret, and never echoes an unknown encrypted key", () => {
+    const problems = problemsOf(source("dev", {}, { workers: '{"replicas":3}', colour: "LEAKED-blue" }));
+    expect(problems).toEqual([
+      "apex:workers: expected a plain value (not a secret): set it with `pulumi config set apex:workers <value>`, got an encrypted value",
+      "apex:colour: unknown key (see docs/configuration.md), got an encrypted value",
+    ]);
+  });
+
+  it("takes a secure: value it cannot decrypt (npm run check) as a set secret", async () => {
+    const entries = new Map([["openaiApiKey", { ciphertext: "v1:abc" }], ["anthropicApiKey", { ciphertext: "v1:def" }]]);
+    const prodFile = stackFile("prod");
+    const config = loadConfig({ stack: "prod", entries: () => new Map([...prodFile.entries(), ...entries]) });
+    const key = config.openaiApiKey as unknown as { isSecret: Promise<boolean>; isKnown: Promise<boolean> };
+    expect([await key.isSecret, await key.isKnown]).toEqual([true, false]);
+  });
+
   it("returns secrets as Pulumi secret Outputs", async () => {
     const config = loadConfig(source("dev", {}, { openaiApiKey: "sk-test-0000" }));
     expect(config.openaiApiKey).toBeDefined();
