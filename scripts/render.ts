@@ -1,25 +1,23 @@
 /**
- * `npm run render -- --stack dev|prod`: writes the stack's generated Prometheus config, alert rule
- * files (+ their promtool tests), Alertmanager config (secrets as placeholders) and dashboard JSON
- * to out/<stack>/, for review and for promtool.
+ * `npm run render -- --stack dev|prod` (or `--file <path>`): validates the stack's config as
+ * `pulumi preview` would (refusing an invalid one before writing anything), then writes its
+ * generated Prometheus config, alert rule files (+ their promtool tests), Alertmanager config
+ * (secrets as placeholders) and dashboard JSON to out/<stack>/, for review and for promtool.
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { renderStackFiles } from "../components/observability/render";
-import { stackSettingsFromFile } from "../components/observability/settings";
-
-const projectDir = resolve(__dirname, "..");
+import type { ScrapePlatform } from "../components/observability/scrape-jobs";
+import { exitWithError, loadStackConfig, projectDir, stackArgOptions } from "./stack-config";
 
 function main(): void {
-  const { values } = parseArgs({ options: { stack: { type: "string" }, out: { type: "string" } } });
-  const stack = values.stack;
-  if (!stack || !/^[A-Za-z0-9_.-]+$/.test(stack)) {
-    throw new Error(`--stack: expected a stack name such as "dev" or "prod", got ${stack === undefined ? "nothing" : `"${stack}"`}`);
-  }
+  const { values } = parseArgs({ options: { ...stackArgOptions, out: { type: "string" } } });
+  const { stack, config, notes } = loadStackConfig(values);
+  for (const note of notes) console.error(`note: ${note}`);
+  const platform: ScrapePlatform = config.target === "kubernetes" ? { kind: "kubernetes", namespace: config.namespace } : { kind: "docker" };
   const outDir = resolve(values.out ?? join(projectDir, "out", stack));
-  const { settings, platform } = stackSettingsFromFile(stack, projectDir);
-  const files = renderStackFiles({ stack, settings, platform });
+  const files = renderStackFiles({ stack, settings: config.observability, platform });
   for (const sub of ["rules", "rules-tests", "dashboards"]) rmSync(join(outDir, sub), { recursive: true, force: true });
   for (const [path, content] of Object.entries(files)) {
     const target = join(outDir, path);
@@ -33,6 +31,5 @@ function main(): void {
 try {
   main();
 } catch (e) {
-  console.error(`render: ${(e as Error).message}`);
-  process.exit(1);
+  exitWithError("render", e);
 }

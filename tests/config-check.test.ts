@@ -1,10 +1,10 @@
 /**
- * `npm run check` validates a stack file without the Pulumi CLI, through the
+ * `npm run check` and `npm run render` validate a stack file without the Pulumi CLI, through the
  * loadConfig() that index.ts runs: the real scripts as child processes on temp stack files, their
  * errors compared with the shared function's and with the program's own (under Pulumi mocks).
  */
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
@@ -60,12 +60,13 @@ beforeAll(async () => {
   mkdirSync(file("invalid"));
   writeFileSync(file("invalid/Pulumi.dev.yaml"), invalidDevYaml);
   // Each spawn costs over a second of CPU (tsx, the Pulumi SDK): run them side by side.
-  const [validDev, validProd, invalid] = await Promise.all([
+  const [validDev, validProd, invalid, render] = await Promise.all([
     runScript("check", "--file", file("Pulumi.dev.yaml")),
     runScript("check", "--file", file("Pulumi.prod.yaml")),
     runScript("check", "--file", file("invalid/Pulumi.dev.yaml")),
+    runScript("render", "--file", file("invalid/Pulumi.dev.yaml"), "--out", file("out")),
   ]);
-  Object.assign(runs, { validDev, validProd, invalid });
+  Object.assign(runs, { validDev, validProd, invalid, render });
 }, 60_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -109,6 +110,14 @@ describe("npm run check", () => {
       new UsageError('--stack: expected one of the project\'s stacks (dev, prod), got "staging" (no Pulumi.staging.yaml)'),
     );
     expect(() => loadStackConfig({ file: file("missing.yaml") })).toThrow(/^--file: expected a stack file, got ".*missing\.yaml" \(no such file\)$/);
+  });
+});
+
+describe("npm run render", () => {
+  it("refuses an invalid stack with the same error, before writing anything", () => {
+    expect(runs.render?.code).toBe(1);
+    expect(runs.render?.stderr).toBe(runs.invalid?.stderr);
+    expect(existsSync(file("out"))).toBe(false);
   });
 });
 
