@@ -8,7 +8,7 @@ import { buildHttpServer } from "../api/http/server";
 import { startGrpcServer } from "../api/grpc/server";
 import { describeConfig, loadConfig } from "../config";
 import { services } from "../contract/services";
-import { logger } from "../telemetry/logger";
+import { logger, type Logger } from "../telemetry/logger";
 import { clusterSnapshotQuery } from "../telemetry/cluster-gauges";
 import { registerClusterGauges, registry, unregisterClusterGauges } from "../telemetry/metrics";
 import { startTracing } from "../telemetry/tracing";
@@ -23,10 +23,15 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
+export interface StartApiOptions {
+  /** Request logs and server errors; default the process logger (one INFO line per request). */
+  readonly logger?: Logger;
+}
+
 /** Serves the API of an opened runtime on the given ports (0 = ephemeral). */
-export async function startApi(rt: Runtime, ports: { http: number; grpc: number }, host = "0.0.0.0"): Promise<RunningApi> {
+export async function startApi(rt: Runtime, ports: { http: number; grpc: number }, host = "0.0.0.0", options: StartApiOptions = {}): Promise<RunningApi> {
   const generatedAdminKey = await rt.keys.bootstrapAdmin(rt.config.bootstrapAdminKey);
-  const deps = { service: rt.service, keys: rt.keys, registry, logger };
+  const deps = { service: rt.service, keys: rt.keys, registry, logger: options.logger ?? logger };
   const http = buildHttpServer(deps);
   await http.listen({ port: ports.http, host });
   const address = http.server.address();
