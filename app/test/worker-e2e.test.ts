@@ -26,7 +26,7 @@ describe.each(["pglite", "postgres"] as const)("apex-local on %s", (kind) => {
     const local = await startLocal({
       env: { ...(pg ? { DATABASE_URL: pg.url, REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379" } : {}), LOG_LEVEL: "warn" },
       overrides: { httpPort: 0, grpcPort: 0, bootstrapAdminKey: adminKey },
-      adminKeyFile: null,
+      instanceFile: false,
       redisKeyPrefix: `apex-t-${randomBytes(4).toString("hex")}:`,
     });
     try {

@@ -1,44 +1,71 @@
 #!/usr/bin/env node
 /**
- * `npm run demo`: submits examples/research.json to a running Apex (default http://localhost:8080,
- * started by `npm start`) and prints its progress to completion with tokens and cost.
- * Key: APEX_API_KEY, else APEX_BOOTSTRAP_ADMIN_KEY, else the admin key apex-local saved.
+ * `npm run demo`: submits examples/research.json to a running Apex (the one `npm start` runs, found
+ * through its instance file; see demo-target.ts for the order of --url, APEX_HTTP_PORT and
+ * --data-dir, and for the key) and prints its progress to completion with tokens and cost.
  * The example's python task needs an operator's approval: the demo approves it with its key and
- * says so ("approving python as admin"). Options: --url <base URL>, --file <DAG JSON>,
- * --no-approve (list pending approvals and wait for someone else to decide).
+ * says so ("approving python as admin"). Options: --url <base URL>, --data-dir <dir of npm start>,
+ * --file <DAG JSON>, --no-approve (list pending approvals and wait for someone else to decide).
+ * Paths are relative to the directory the command was typed in. Every error names the URL tried.
  */
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { runtimeEnv } from "../contract/env";
-import { services } from "../contract/services";
-import { runDemo } from "./demo";
-import { localAdminKeyFile } from "./local";
+import { ApexHttpError, ApexUnreachableError, assertReachable, runDemo } from "./demo";
+import { resolveDemoTarget, type DemoTarget } from "./demo-target";
+import { resolveUserPath } from "./user-path";
 
-/** The key and who it belongs to, as far as the demo knows. */
-async function apiKey(): Promise<{ key: string; holder: string }> {
-  if (process.env.APEX_API_KEY) return { key: process.env.APEX_API_KEY, holder: "the APEX_API_KEY holder" };
-  const bootstrap = process.env[runtimeEnv.bootstrapAdminKey];
-  if (bootstrap) return { key: bootstrap, holder: "admin" };
-  try {
-    return { key: (await readFile(localAdminKeyFile, "utf8")).trim(), holder: "admin" };
-  } catch {
-    throw new Error(`no API key: set APEX_API_KEY, or start Apex with npm start (it saves its admin key to ${localAdminKeyFile})`);
+const defaultDag = path.resolve(__dirname, "../../../examples/research.json");
+
+/** The error, plus what the user can do about it. */
+function explain(err: Error, target: DemoTarget): string {
+  if (err instanceof ApexUnreachableError) {
+    const instance = target.instance;
+    const exited = instance && !instance.running;
+    const restart = exited && instance.record.dataDir ? `npm start -- --data-dir ${instance.record.dataDir}` : "npm start";
+    return [
+      `${err.message} — is npm start running?`,
+      `  The URL came from ${target.urlFrom}.`,
+      ...(exited ? [`  The npm start that wrote ${instance.file} (pid ${instance.record.pid}) has exited.`] : []),
+      `  Start Apex with ${restart}, or point the demo at a running one: --url <base URL>, --data-dir <its data dir>, or ${runtimeEnv.httpPort}=<port>.`,
+    ].join("\n");
   }
+  if (err instanceof ApexHttpError && err.status === 401) {
+    return `${err.message}\n  (Apex at ${target.baseUrl} refused the key from ${target.keyFrom ?? "?"})`;
+  }
+  return err.message;
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { url: { type: "string" }, file: { type: "string" }, "no-approve": { type: "boolean" } } });
-  const { key, holder } = await apiKey();
+async function demo(target: DemoTarget, values: { file?: string; "no-approve"?: boolean }): Promise<boolean> {
+  if (!target.apiKey) {
+    await assertReachable(target.baseUrl);
+    const looked = target.instance
+      ? `${target.instance.file} holds no key`
+      : `there is no instance file of npm start${target.lookedAt ? ` at ${target.lookedAt}` : ""}; if Apex runs with --data-dir, pass the same --data-dir to the demo`;
+    throw new Error(`no API key for ${target.baseUrl}: set APEX_API_KEY or ${runtimeEnv.bootstrapAdminKey} (${looked})`);
+  }
   const view = await runDemo({
-    baseUrl: values.url ?? `http://localhost:${services.api.httpPort}`,
-    apiKey: key,
-    file: values.file ?? path.resolve(__dirname, "../../../examples/research.json"),
-    approver: values["no-approve"] ? undefined : holder,
+    baseUrl: target.baseUrl,
+    apiKey: target.apiKey,
+    file: values.file === undefined ? defaultDag : resolveUserPath(values.file),
+    approver: values["no-approve"] ? undefined : target.keyHolder,
     // Waiting for a person to approve may take a while.
     timeoutMs: values["no-approve"] ? 30 * 60_000 : undefined,
   });
-  process.exitCode = view.status === "succeeded" ? 0 : 1;
+  return view.status === "succeeded";
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { url: { type: "string" }, "data-dir": { type: "string" }, file: { type: "string" }, "no-approve": { type: "boolean" } },
+  });
+  const target = await resolveDemoTarget({ url: values.url, dataDir: values["data-dir"] });
+  for (const note of target.notes) process.stderr.write(`note: ${note}\n`);
+  try {
+    process.exitCode = (await demo(target, values)) ? 0 : 1;
+  } catch (err) {
+    throw new Error(explain(err as Error, target), { cause: err });
+  }
 }
 
 main().catch((err: Error) => {

@@ -6,6 +6,7 @@
  * Plain fetch, so it shows exactly what any HTTP client does.
  */
 import { readFile } from "node:fs/promises";
+import { httpPaths } from "../contract/services";
 
 export interface DemoOptions {
   readonly baseUrl: string;
@@ -49,15 +50,85 @@ interface DagJson {
   trace_id?: string;
 }
 
+/** Nothing answered at the base URL (connection refused, unknown host, ...). */
+export class ApexUnreachableError extends Error {
+  constructor(
+    readonly baseUrl: string,
+    readonly reason: string,
+  ) {
+    super(`could not reach Apex at ${baseUrl} (${reason})`);
+  }
+}
+
+/** Apex answered with an error status; the message names the method and full URL. */
+export class ApexHttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const networkReasons: Record<string, string> = {
+  ECONNREFUSED: "connection refused",
+  ENOTFOUND: "unknown host",
+  EAI_AGAIN: "host name lookup failed",
+  ECONNRESET: "connection reset",
+  ETIMEDOUT: "timed out",
+  EHOSTUNREACH: "host unreachable",
+};
+
+/** Why fetch failed: undici's TypeError("fetch failed") keeps the socket error in `cause` (an AggregateError for several addresses). */
+function networkReason(err: unknown): string {
+  let cause = (err as { cause?: unknown }).cause ?? err;
+  if (cause instanceof AggregateError && cause.errors.length > 0) cause = cause.errors[0];
+  const code = (cause as { code?: string }).code;
+  return (code && networkReasons[code]) ?? code ?? (cause instanceof Error ? cause.message : String(cause));
+}
+
 async function call<T>(opts: DemoOptions, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(new URL(path, opts.baseUrl), {
-    method,
-    headers: { authorization: `Bearer ${opts.apiKey}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  const url = new URL(path, opts.baseUrl);
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method,
+      headers: { authorization: `Bearer ${opts.apiKey}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (err) {
+    throw new ApexUnreachableError(opts.baseUrl, networkReason(err));
+  }
   const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${text}`);
-  return JSON.parse(text) as T;
+  if (!res.ok) throw new ApexHttpError(res.status, `${method} ${url.href}: HTTP ${res.status} ${text}`);
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new Error(`${method} ${url.href}: expected JSON from Apex, got ${JSON.stringify(text.slice(0, 80))}`);
+  }
+}
+
+async function readDagFile(file: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    throw new Error(`cannot read the DAG file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+  }
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch (err) {
+    throw new Error(`the DAG file ${file} is not JSON: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Throws ApexUnreachableError when nothing answers at baseUrl (no key needed). */
+export async function assertReachable(baseUrl: string): Promise<void> {
+  try {
+    await fetch(new URL(httpPaths.health, baseUrl));
+  } catch (err) {
+    throw new ApexUnreachableError(baseUrl, networkReason(err));
+  }
 }
 
 const usd = (n: number) => `$${n.toFixed(6)}`;
@@ -65,7 +136,7 @@ const tokens = (u: UsageJson) => `${u.input_tokens} in / ${u.output_tokens} out 
 
 export async function runDemo(opts: DemoOptions): Promise<DagJson> {
   const print = opts.print ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const dag = JSON.parse(await readFile(opts.file, "utf8")) as Record<string, unknown>;
+  const dag = await readDagFile(opts.file);
   let agentId = typeof dag.agent_id === "string" ? dag.agent_id : undefined;
   if (!agentId) {
     const name = opts.agentName ?? "demo-researcher";
@@ -109,7 +180,7 @@ export async function runDemo(opts: DemoOptions): Promise<DagJson> {
       if (view.trace_id) print(`  trace:  ${view.trace_id}`);
       return view;
     }
-    if (Date.now() > deadline) throw new Error(`DAG ${created.id} did not finish in time (status ${view.status})`);
+    if (Date.now() > deadline) throw new Error(`DAG ${created.id} at ${opts.baseUrl} did not finish in time (status ${view.status})`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }

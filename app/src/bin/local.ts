@@ -1,25 +1,40 @@
 /**
  * Local mode: API and worker in one process on embedded defaults (PGlite, in-process
  * coordination, the local LLM provider, the local sandbox driver) unless the env says otherwise.
+ * Writes the instance file (instance-file.ts) through which `npm run demo` finds it.
  */
-import { mkdir, writeFile } from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
 import { loadConfig, type RuntimeConfig } from "../config";
+import { runtimeEnv } from "../contract/env";
+import { httpPaths } from "../contract/services";
 import type { Worker } from "../engine/worker";
+import { logger } from "../telemetry/logger";
 import { startApi, type RunningApi } from "./apex-api";
 import { createWorker } from "./apex-worker";
+import { assertDataDirFree, prepareDataDir } from "./data-dir";
+import { infoAsDebug } from "./info-as-debug-logger";
+import { instanceFilePath, isPerProcess, isProcessAlive, readInstanceFile, removeInstanceFile, writeInstanceFile, type InstanceRecord } from "./instance-file";
+import { startMetricsServer, type MetricsServer } from "./metrics-server";
 import { openRuntime, type Runtime } from "./runtime";
-
-/** Where apex-local leaves the admin key for `npm run demo` (mode 0600). */
-export const localAdminKeyFile = path.join(os.tmpdir(), "apex-local", "admin.key");
 
 export interface LocalRuntime {
   readonly runtime: Runtime;
   readonly api: RunningApi;
   readonly worker: Worker;
-  /** The admin key: APEX_BOOTSTRAP_ADMIN_KEY, or the one generated at this start. */
+  /** The admin key: APEX_BOOTSTRAP_ADMIN_KEY, the one generated at this start, or the one this data dir's first start saved. */
   readonly adminKey?: string;
+  /** Base URL of the HTTP API, e.g. http://localhost:8080. */
+  readonly url: string;
+  /** host:port of the gRPC API. */
+  readonly grpcAddress: string;
+  /** /metrics on the API port, and on APEX_METRICS_PORT when that is set. */
+  readonly metricsUrls: readonly string[];
+  /** Absolute data dir; unset: in memory (or DATABASE_URL). */
+  readonly dataDir?: string;
+  /** Where the instance file is; unset when none was written. */
+  readonly instanceFile?: string;
+  /** Things the user should read in the banner (a stale instance file replaced, ...). */
+  readonly notes: readonly string[];
   close(graceMs?: number): Promise<void>;
 }
 
@@ -27,35 +42,92 @@ export interface StartLocalOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Override config (tests pass ports 0). */
   readonly overrides?: Partial<RuntimeConfig>;
-  /** PGlite data directory; default in-memory. */
+  /** PGlite data directory (relative: to process.cwd()); default in-memory. */
   readonly dataDir?: string;
-  /** Where to write the admin key; null: do not write it. */
-  readonly adminKeyFile?: string | null;
+  /** Write the instance file for `npm run demo`; default true. */
+  readonly instanceFile?: boolean;
   readonly host?: string;
   readonly redisKeyPrefix?: string;
 }
 
+/** How URLs of a listener on `host` are written for the user. */
+function urlHost(host: string): string {
+  return host === "127.0.0.1" || host === "0.0.0.0" || host === "::" ? "localhost" : host.includes(":") ? `[${host}]` : host;
+}
+
 export async function startLocal(options: StartLocalOptions = {}): Promise<LocalRuntime> {
-  const config: RuntimeConfig = { ...loadConfig(options.env ?? process.env), ...options.overrides };
-  const runtime = await openRuntime(config, { pgliteDataDir: options.dataDir, redisKeyPrefix: options.redisKeyPrefix });
-  const api = await startApi(runtime, { http: config.httpPort, grpc: config.grpcPort }, options.host ?? "127.0.0.1");
+  const env = options.env ?? process.env;
+  const config: RuntimeConfig = { ...loadConfig(env), ...options.overrides };
+  const host = options.host ?? "127.0.0.1";
+  const writesInstanceFile = options.instanceFile ?? true;
+  const dataDir = options.dataDir === undefined ? undefined : path.resolve(options.dataDir);
+  if (dataDir) {
+    await prepareDataDir(dataDir);
+    if (writesInstanceFile) await assertDataDirFree(dataDir);
+  }
+
+  const runtime = await openRuntime(config, { pgliteDataDir: dataDir, redisKeyPrefix: options.redisKeyPrefix });
+  const api = await startApi(runtime, { http: config.httpPort, grpc: config.grpcPort }, host, { logger: infoAsDebug(logger) });
   const worker = createWorker(runtime);
   await worker.start();
-  const adminKey = api.generatedAdminKey ?? config.bootstrapAdminKey;
-  const keyFile = options.adminKeyFile === undefined ? localAdminKeyFile : options.adminKeyFile;
-  if (api.generatedAdminKey && keyFile) {
-    await mkdir(path.dirname(keyFile), { recursive: true, mode: 0o700 });
-    await writeFile(keyFile, `${api.generatedAdminKey}\n`, { mode: 0o600 });
+  // The API serves /metrics on its port; APEX_METRICS_PORT, when set, serves it there too (as apex-worker does).
+  let stopping = false;
+  const metricsPortSet = (env[runtimeEnv.metricsPort] ?? "").trim() !== "";
+  const metrics: MetricsServer | undefined = metricsPortSet ? await startMetricsServer(config.metricsPort, () => !stopping, host) : undefined;
+  const base = `http://${urlHost(host)}`;
+  const url = `${base}:${api.httpPort}`;
+  const grpcAddress = `${urlHost(host)}:${api.grpcPort}`;
+  const metricsUrls = [`${url}${httpPaths.metrics}`, ...(metrics ? [`${base}:${metrics.port}${httpPaths.metrics}`] : [])];
+
+  const notes: string[] = [];
+  let adminKey = api.generatedAdminKey ?? config.bootstrapAdminKey;
+  let instanceFile: string | undefined;
+  if (writesInstanceFile) {
+    instanceFile = instanceFilePath({ dataDir, httpPort: api.httpPort });
+    const previous = await readInstanceFile(instanceFile).catch((err: Error) => {
+      notes.push(`replacing ${instanceFile}: ${err.message}`);
+      return undefined;
+    });
+    if (previous && isPerProcess(instanceFile) && previous.pid !== process.pid) {
+      notes.push(`replaced ${instanceFile}, left by pid ${previous.pid}${isProcessAlive(previous.pid) ? "" : ", which has exited"}`);
+    }
+    // A data dir's admin key is generated at its first start only: keep it for later demos.
+    const savedKey = api.generatedAdminKey ?? (dataDir ? previous?.adminKey : undefined);
+    adminKey ??= savedKey;
+    const record: InstanceRecord = {
+      url,
+      grpc: grpcAddress,
+      metricsUrl: metricsUrls[0]!,
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+      ...(dataDir ? { dataDir } : {}),
+      ...(savedKey ? { adminKey: savedKey } : {}),
+    };
+    await writeInstanceFile(instanceFile, record);
   }
+
   return {
     runtime,
     api,
     worker,
     adminKey,
+    url,
+    grpcAddress,
+    metricsUrls,
+    dataDir,
+    instanceFile,
+    notes,
     async close(graceMs = 10_000) {
+      stopping = true;
       await worker.stop(graceMs);
+      await metrics?.close();
       await api.close();
       await runtime.close();
+      if (instanceFile && isPerProcess(instanceFile)) {
+        // Only our own file: a later start on this port may have replaced it.
+        const current = await readInstanceFile(instanceFile).catch(() => undefined);
+        if (current?.pid === process.pid) await removeInstanceFile(instanceFile);
+      }
     },
   };
 }
