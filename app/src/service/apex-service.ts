@@ -10,14 +10,18 @@ import type { EventBus } from "../coord/types";
 import { dagEventBusOf, emitTaskStatus, notifyTasksReady, withDagEvents } from "../engine/events";
 import { failTask } from "../engine/lifecycle";
 import { modelCheckFromEnv, type ModelCheck } from "../llm/model-check";
+import { listDagSummaries } from "./dag-list";
 import { dagLimits } from "./dag-schema";
 import { readDagView } from "./dag-view";
+import { uuidPattern } from "./ids";
 import {
   ServiceError,
   type Agent,
   type ApexService,
   type ApprovalView,
   type DagEvent,
+  type DagListQuery,
+  type DagPage,
   type DagStatus,
   type DagView,
   type Principal,
@@ -54,8 +58,6 @@ const agentInput = z.object({
   name: z.string().trim().min(1).max(200),
   description: z.string().max(2_000).optional(),
 });
-
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 interface AgentRow {
   id: string;
@@ -183,6 +185,10 @@ export class StoreApexService implements ApexService {
     // Another agent's DAG is reported as absent, not forbidden: ids do not leak across agents.
     if (!view || (scope?.agentId !== undefined && view.agentId !== scope.agentId)) throw notFound("dag", id);
     return view;
+  }
+
+  async listDags(query: DagListQuery, scope?: { agentId?: string }): Promise<DagPage> {
+    return listDagSummaries(this.deps.db, query, scope);
   }
 
   async cancelDag(id: string, scope?: { agentId?: string }, cancelledBy = "unknown caller"): Promise<{ id: string; status: DagStatus }> {

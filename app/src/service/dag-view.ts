@@ -33,24 +33,28 @@ interface AttemptRow {
   finished_at: Date | null;
 }
 
-interface UsageRow {
-  task_id: string | null;
+/** The columns `usageSums` selects. */
+export interface UsageSumsRow {
   input_tokens: number;
   output_tokens: number;
   cached_tokens: number;
   cost_usd: number;
 }
 
+interface UsageRow extends UsageSumsRow {
+  task_id: string | null;
+}
+
 export const zeroUsage: TaskUsage = { inputTokens: 0, outputTokens: 0, cachedTokens: 0, costUsd: 0 };
 
-const usageSums = `coalesce(sum(input_tokens), 0)::int AS input_tokens, coalesce(sum(output_tokens), 0)::int AS output_tokens,
+export const usageSums = `coalesce(sum(input_tokens), 0)::int AS input_tokens, coalesce(sum(output_tokens), 0)::int AS output_tokens,
   coalesce(sum(cached_tokens), 0)::int AS cached_tokens, coalesce(sum(cost_usd), 0)::float8 AS cost_usd`;
 
-const toUsage = (u: UsageRow | undefined): TaskUsage =>
+export const toUsage = (u: UsageSumsRow | undefined): TaskUsage =>
   u ? { inputTokens: u.input_tokens, outputTokens: u.output_tokens, cachedTokens: u.cached_tokens, costUsd: u.cost_usd } : zeroUsage;
 
 /** traceparent = version-traceid-spanid-flags. */
-function traceIdOf(carrier: Record<string, string> | null): string | undefined {
+export function traceIdOf(carrier: Record<string, string> | null): string | undefined {
   return carrier?.traceparent?.split("-")[1];
 }
 

@@ -76,6 +76,41 @@ export interface DagView {
   readonly finishedAt?: string;
 }
 
+/** One DAG in a listing: what tells DAGs apart and what they cost, without tasks or input. */
+export interface DagSummary {
+  readonly id: string;
+  readonly agentId: string;
+  readonly name: string;
+  readonly status: DagStatus;
+  readonly totals: TaskUsage;
+  readonly traceId?: string;
+  readonly createdAt: string;
+  readonly finishedAt?: string;
+}
+
+/** `created_at` oldest first, `-created_at` newest first; DAGs created at the same instant by id, same direction. */
+export type DagSort = "created_at" | "-created_at";
+
+export interface DagListQuery {
+  readonly status?: DagStatus;
+  readonly agentId?: string;
+  /** RFC 3339: DAGs created at or after this instant. */
+  readonly createdSince?: string;
+  /** RFC 3339: DAGs created before this instant. */
+  readonly createdUntil?: string;
+  readonly sort: DagSort;
+  /** Page size, 1 to `dagListLimits.maxLimit`. */
+  readonly limit: number;
+  /** A previous page's `nextCursor`; the filters and sort must be the ones that page was listed with. */
+  readonly cursor?: string;
+}
+
+export interface DagPage {
+  readonly dags: readonly DagSummary[];
+  /** Continues the listing after this page; absent on the last page. */
+  readonly nextCursor?: string;
+}
+
 export interface ApprovalView {
   readonly id: string;
   readonly dagId: string;
@@ -115,6 +150,8 @@ export interface ApexService {
   /** Validates (zod, unknown deps, cycles, tool args) and writes the DAG in one transaction. */
   submitDag(body: unknown, principal: Principal): Promise<{ id: string; status: DagStatus }>;
   getDag(id: string, scope?: { agentId?: string }): Promise<DagView>;
+  /** A page of DAG summaries; a scoped caller filtering on another agent gets an empty page. */
+  listDags(query: DagListQuery, scope?: { agentId?: string }): Promise<DagPage>;
   /** `cancelledBy`: the API key id of the caller, recorded on the tasks and on rejected approvals. */
   cancelDag(id: string, scope?: { agentId?: string }, cancelledBy?: string): Promise<{ id: string; status: DagStatus }>;
   listApprovals(filter?: { status?: ApprovalView["status"] }): Promise<ApprovalView[]>;

@@ -10,6 +10,8 @@ import {
   type ApexService,
   type ApprovalView,
   type DagEvent,
+  type DagListQuery,
+  type DagPage,
   type DagStatus,
   type DagView,
   type Principal,
@@ -55,6 +57,29 @@ export class InMemoryApexServiceDouble implements ApexService {
     const dag = this.dags.get(id);
     if (!dag || (scope?.agentId && dag.agentId !== scope.agentId)) throw new ServiceError("not_found", `no DAG with id ${id}`, "id");
     return dag;
+  }
+
+  /** Pages by (createdAt, id) like the store; the cursor is simply the last row's position. */
+  async listDags(query: DagListQuery, scope?: { agentId?: string }): Promise<DagPage> {
+    if (scope?.agentId && query.agentId && query.agentId !== scope.agentId) return { dags: [] };
+    const agentId = scope?.agentId ?? query.agentId;
+    const direction = query.sort === "created_at" ? 1 : -1;
+    const position = (d: DagView) => `${d.createdAt} ${d.id}`;
+    const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+    const after = query.cursor === undefined ? undefined : Buffer.from(query.cursor, "base64url").toString();
+    const since = query.createdSince ? Date.parse(query.createdSince) : -Infinity;
+    const until = query.createdUntil ? Date.parse(query.createdUntil) : Infinity;
+    const rows = [...this.dags.values()]
+      .filter((d) => (!agentId || d.agentId === agentId) && (!query.status || d.status === query.status))
+      .filter((d) => Date.parse(d.createdAt) >= since && Date.parse(d.createdAt) < until)
+      .filter((d) => after === undefined || compare(position(d), after) === direction)
+      .sort((a, b) => direction * compare(position(a), position(b)));
+    const page = rows.slice(0, query.limit);
+    const last = page.at(-1);
+    return {
+      dags: page.map(({ id, agentId: agent, name, status, totals, createdAt }) => ({ id, agentId: agent, name, status, totals, createdAt })),
+      ...(rows.length > page.length && last ? { nextCursor: Buffer.from(position(last)).toString("base64url") } : {}),
+    };
   }
 
   async cancelDag(id: string, scope?: { agentId?: string }, _cancelledBy?: string): Promise<{ id: string; status: DagStatus }> {
