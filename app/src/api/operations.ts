@@ -8,19 +8,21 @@ import { agentScope, can, type Permission } from "../auth/permissions";
 import type { Principal } from "../service/types";
 import type { ApiDeps } from "./deps";
 import { ApiError, fromZodError } from "./errors";
-import { agentJson, apiKeyJson, approvalJson, dagEventJson, dagJson } from "./present";
+import { agentJson, apiKeyJson, approvalJson, dagEventJson, dagJson, dagSummaryJson } from "./present";
 import {
   createAgentBody,
   createApiKeyBody,
   decideApprovalBody,
   idParams,
   listApprovalsQuery,
+  listDagsQuery,
   type AgentJson,
   type ApiKeyJson,
   type ApprovalJson,
   type CreatedApiKeyJson,
   type DagEventJson,
   type DagJson,
+  type DagListJson,
   type DagStatusJson,
 } from "./schemas";
 
@@ -57,6 +59,25 @@ export const operations = {
       }
       const created = await service.submitDag(body, p);
       return { id: created.id, status: created.status };
+    },
+  }),
+  listDags: define({
+    permission: "dags:read",
+    input: listDagsQuery,
+    run: async ({ service }, p, q): Promise<DagListJson> => {
+      const page = await service.listDags(
+        {
+          ...(q.status ? { status: q.status } : {}),
+          ...(q.agent_id ? { agentId: q.agent_id } : {}),
+          ...(q.created_since ? { createdSince: q.created_since } : {}),
+          ...(q.created_until ? { createdUntil: q.created_until } : {}),
+          ...(q.cursor ? { cursor: q.cursor } : {}),
+          sort: q.sort,
+          limit: q.limit,
+        },
+        agentScope(p),
+      );
+      return { dags: page.dags.map(dagSummaryJson), ...(page.nextCursor ? { next_cursor: page.nextCursor } : {}) };
     },
   }),
   getDag: define({

@@ -1,7 +1,7 @@
 /** Service views (camelCase) as the API's snake_case wire shapes, for both transports. */
 import type { ApiKeyView } from "../auth/keys";
-import type { Agent, ApprovalView, DagEvent, DagView, TaskUsage } from "../service/types";
-import type { AgentJson, ApiKeyJson, ApprovalJson, DagEventJson, DagJson, UsageJson } from "./schemas";
+import type { Agent, ApprovalView, DagEvent, DagSummary, DagView, TaskUsage } from "../service/types";
+import type { AgentJson, ApiKeyJson, ApprovalJson, DagEventJson, DagJson, DagSummaryJson, UsageJson } from "./schemas";
 
 const opt = <K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } =>
   (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
@@ -41,6 +41,19 @@ export function dagJson(d: DagView): DagJson {
     })),
     totals: usageJson(d.totals),
     ...opt("agent_totals", d.agentTotals && usageJson(d.agentTotals)),
+    ...opt("trace_id", d.traceId),
+    created_at: d.createdAt,
+    ...opt("finished_at", d.finishedAt),
+  };
+}
+
+export function dagSummaryJson(d: DagSummary): DagSummaryJson {
+  return {
+    id: d.id,
+    agent_id: d.agentId,
+    name: d.name,
+    status: d.status,
+    totals: usageJson(d.totals),
     ...opt("trace_id", d.traceId),
     created_at: d.createdAt,
     ...opt("finished_at", d.finishedAt),

@@ -4,10 +4,14 @@
  * like the DAG submission contract; the gRPC messages use the same field names.
  */
 import { z } from "zod";
+import { dagListLimits } from "../service/dag-list";
 
 const roleSchema = z.enum(["admin", "operator", "viewer", "agent"]);
 const name = z.string().trim().min(1).max(200);
 const id = z.guid().describe("UUID");
+const taskStatus = z.enum(["pending", "ready", "running", "awaiting_approval", "succeeded", "failed", "cancelled", "skipped"]);
+const dagStatus = z.enum(["running", "awaiting_approval", "succeeded", "failed", "cancelled"]);
+const rfc3339 = z.iso.datetime({ offset: true, error: "expected an RFC 3339 timestamp with a time zone, e.g. 2026-11-26T11:05:27Z" });
 
 // ----- requests -----
 
@@ -21,6 +25,38 @@ export const createAgentBody = z.strictObject({
 export const listApprovalsQuery = z.strictObject({
   status: z.enum(["pending", "approved", "rejected"]).optional(),
 });
+
+const { defaultLimit, maxLimit } = dagListLimits;
+const limitMessage = `expected an integer from 1 to ${maxLimit}`;
+
+export const listDagsQuery = z
+  .strictObject({
+    status: dagStatus.optional(),
+    agent_id: id.optional().describe("Only this agent's DAGs. For an agent key, another agent's id lists nothing."),
+    created_since: rfc3339.optional().describe("Only DAGs created at or after this instant (RFC 3339)."),
+    created_until: rfc3339.optional().describe("Only DAGs created before this instant (RFC 3339)."),
+    sort: z
+      .enum(["created_at", "-created_at"])
+      .default("-created_at")
+      .describe("created_at: oldest first; -created_at: newest first. DAGs created at the same instant are ordered by id, the same way."),
+    limit: z.coerce
+      .number({ error: limitMessage })
+      .int({ error: limitMessage })
+      .min(1, { error: limitMessage })
+      .max(maxLimit, { error: limitMessage })
+      .default(defaultLimit)
+      .describe("Page size."),
+    cursor: z
+      .string()
+      .min(1)
+      .max(1_000)
+      .optional()
+      .describe("A previous page's next_cursor, sent with the same filters and sort."),
+  })
+  .refine((q) => !q.created_since || !q.created_until || Date.parse(q.created_until) >= Date.parse(q.created_since), {
+    path: ["created_until"],
+    message: "must not be before created_since",
+  });
 
 export const decideApprovalBody = z.strictObject({
   reason: z.string().max(2000).optional(),
@@ -64,9 +100,6 @@ export const attemptJson = z.object({
   spent: z.boolean().optional().describe("false when the execution was rescheduled without spending an attempt."),
 });
 
-const taskStatus = z.enum(["pending", "ready", "running", "awaiting_approval", "succeeded", "failed", "cancelled", "skipped"]);
-const dagStatus = z.enum(["running", "awaiting_approval", "succeeded", "failed", "cancelled"]);
-
 export const taskJson = z.object({
   id: z.string(),
   kind: z.enum(["llm", "tool"]),
@@ -93,6 +126,22 @@ export const dagJson = z.object({
 });
 
 export const dagStatusJson = z.object({ id: z.string(), status: dagStatus });
+
+export const dagSummaryJson = z.object({
+  id: z.string(),
+  agent_id: z.string(),
+  name: z.string(),
+  status: dagStatus,
+  totals: usageJson,
+  trace_id: z.string().optional(),
+  created_at: z.string(),
+  finished_at: z.string().optional(),
+});
+
+export const dagListJson = z.object({
+  dags: z.array(dagSummaryJson),
+  next_cursor: z.string().optional().describe("Pass as `cursor` for the next page; absent on the last page."),
+});
 
 export const approvalJson = z.object({
   id: z.string(),
@@ -151,3 +200,5 @@ export type ApiKeyJson = z.infer<typeof apiKeyJson>;
 export type CreatedApiKeyJson = z.infer<typeof createdApiKeyJson>;
 export type DagEventJson = z.infer<typeof dagEventJson>;
 export type DagStatusJson = z.infer<typeof dagStatusJson>;
+export type DagSummaryJson = z.infer<typeof dagSummaryJson>;
+export type DagListJson = z.infer<typeof dagListJson>;

@@ -4,10 +4,12 @@
  * their own agent's resources and on another agent's. Run over HTTP and over gRPC.
  *
  *   admin everything; operator manages agents, approves, cancels, reads all; viewer reads only;
- *   agent submits and reads only DAGs of its own agent (another agent's DAG is "not found").
+ *   agent submits and reads only DAGs of its own agent (another agent's DAG is "not found", and
+ *   listing another agent's DAGs finds none).
  */
 import { randomUUID } from "node:crypto";
 import { expect } from "vitest";
+import { dagListLimits } from "../../src/service/dag-list";
 import type { ApiFixture, Caller } from "./fixture";
 
 export type Outcome = "ok" | "unauthenticated" | "permission_denied" | "not_found";
@@ -115,6 +117,45 @@ export const matrix: readonly MatrixCase[] = [
     async prepare(fx) {
       const body = dagBody(fx.agentB.id);
       return { url: "/v1/dags", body, grpc: { ...body, input: { fields: { topic: { stringValue: "roles" } } } } };
+    },
+  },
+  {
+    name: "list DAGs",
+    method: "GET",
+    okStatus: 200,
+    grpcMethod: "ListDags",
+    expect: row(ok, ok, ok, ok),
+    async prepare(fx, caller) {
+      const [own, other] = await Promise.all([fx.runningDag(fx.agentA.id), fx.runningDag(fx.agentB.id)]);
+      return {
+        url: `/v1/dags?limit=${dagListLimits.maxLimit}`,
+        grpc: { limit: dagListLimits.maxLimit },
+        verify(r) {
+          const dags = (r as { dags: { id: string; agent_id: string }[] }).dags;
+          expect(dags.map((d) => d.id)).toContain(own);
+          if (caller === "agent") expect(dags.every((d) => d.agent_id === fx.agentA.id)).toBe(true);
+          else expect(dags.map((d) => d.id)).toContain(other);
+        },
+      };
+    },
+  },
+  {
+    name: "list another agent's DAGs",
+    method: "GET",
+    okStatus: 200,
+    grpcMethod: "ListDags",
+    expect: row(ok, ok, ok, ok),
+    async prepare(fx, caller) {
+      const other = await fx.runningDag(fx.agentB.id);
+      return {
+        url: `/v1/dags?agent_id=${fx.agentB.id}&limit=${dagListLimits.maxLimit}`,
+        grpc: { agent_id: fx.agentB.id, limit: dagListLimits.maxLimit },
+        verify(r) {
+          const ids = (r as { dags: { id: string }[] }).dags.map((d) => d.id);
+          if (caller === "agent") expect(ids).toEqual([]);
+          else expect(ids).toContain(other);
+        },
+      };
     },
   },
   {

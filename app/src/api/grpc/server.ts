@@ -75,6 +75,7 @@ export async function startGrpcServer(deps: ApiDeps, port: number, host = "0.0.0
     CreateAgent: unary(operations.createAgent),
     ListAgents: unary(operations.listAgents),
     SubmitDag: unary(operations.submitDag, submitDagBody),
+    ListDags: unary(operations.listDags),
     GetDag: unary(operations.getDag, same, dagMessage),
     CancelDag: unary(operations.cancelDag),
     ListApprovals: unary(operations.listApprovals, same, (r) => ({ approvals: r.approvals.map(approvalMessage) })),

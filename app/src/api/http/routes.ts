@@ -69,6 +69,17 @@ export const apiRoutes: readonly ApiRoute[] = [
   },
   {
     method: "GET",
+    url: "/v1/dags",
+    operation: "listDags",
+    summary:
+      "List DAG summaries (no tasks), newest first unless sorted otherwise, a page at a time; filter by status, agent and creation time. Agent keys see only their own agent's DAGs.",
+    successStatus: 200,
+    input: query,
+    query: s.listDagsQuery,
+    response: s.dagListJson,
+  },
+  {
+    method: "GET",
     url: "/v1/dags/:id",
     operation: "getDag",
     summary: "A DAG with per-task status, output, attempts, tokens and cost, and totals; agent keys only their own agent's.",
