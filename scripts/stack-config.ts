@@ -39,7 +39,7 @@ export interface ValidatedStack {
 
 /**
  * `--stack dev` reads Pulumi.dev.yaml of this project; `--file path` reads any file as a stack file
- * of this project (its stack name from `--stack`, else from a `Pulumi.<stack>.yaml` file name).
+ * of this project, named by `--stack`, else by its file name (`Pulumi.<stack>.yaml`, or `<stack>.yaml`).
  */
 export function loadStackConfig(args: { readonly stack?: string; readonly file?: string }): ValidatedStack {
   const project = readPulumiProject(projectDir);
