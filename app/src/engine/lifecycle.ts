@@ -112,8 +112,11 @@ export const taskKey = (dagId: string, taskId: string) => `${dagId}/${taskId}`;
 export async function startAttempt(db: Db, task: ClaimedTask, spanCarrier: TraceCarrier | null = null): Promise<number | undefined> {
   return db.transaction(async (tx) => {
     const r = await tx.query<{ attempts: number }>(
+      // A worker may claim a task again after its own stale claim expired and was reclaimed: the
+      // stale claim passes the owner check, so it must also find no attempt already running.
       `UPDATE tasks SET attempts = attempts + 1, error = NULL, updated_at = now()
         WHERE dag_id = $1 AND id = $2 AND status = 'running' AND lease_owner = $3
+          AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.dag_id = $1 AND a.task_id = $2 AND a.status = 'running')
         RETURNING attempts`,
       [task.dagId, task.taskId, task.workerId],
     );
@@ -167,10 +170,14 @@ export type FinishResult = "succeeded" | "retrying" | "failed" | "rescheduled" |
 export async function finishAttempt(db: Db, task: ClaimedTask, attempt: number, outcome: AttemptOutcome): Promise<FinishResult> {
   return db.transaction(async (tx) => {
     const dag = await lockDag(tx, task.dagId);
+    // Fenced on the attempt too, not only on the owner: after a reclaim the same worker may hold
+    // the task again under a newer attempt, and this (superseded) attempt must not write.
     const held = await tx.query<{ attempts: number; max_attempts: number }>(
-      `SELECT attempts, max_attempts FROM tasks
-        WHERE dag_id = $1 AND id = $2 AND status = 'running' AND lease_owner = $3 FOR UPDATE`,
-      [task.dagId, task.taskId, task.workerId],
+      `SELECT attempts, max_attempts FROM tasks t
+        WHERE dag_id = $1 AND id = $2 AND status = 'running' AND lease_owner = $3
+          AND EXISTS (SELECT 1 FROM attempts a WHERE a.dag_id = $1 AND a.task_id = $2 AND a.number = $4 AND a.status = 'running')
+        FOR UPDATE OF t`,
+      [task.dagId, task.taskId, task.workerId, attempt],
     );
     const row = held.rows[0];
     if (!dag) return "lease_lost";

@@ -205,12 +205,14 @@ export class Worker {
 
   private launch(task: ClaimedTask): void {
     const key = taskKey(task.dagId, task.taskId);
+    // Claimed again after this worker's own stale claim was reclaimed: the stale run is superseded.
+    this.inFlight.get(key)?.abort.abort("lease_lost" satisfies AbortReason);
     const abort = new AbortController();
     const done = this.process(task, abort.signal)
       .then((result) => this.onTaskFinished?.(task, result))
       .catch((err) => logger.error({ worker_id: this.id, dag_id: task.dagId, task_id: task.taskId, err: (err as Error).message }, "task processing error"))
       .finally(() => {
-        this.inFlight.delete(key);
+        if (this.inFlight.get(key)?.done === done) this.inFlight.delete(key);
         recordWorkerSlots(this.inFlight.size, this.concurrency);
         this.poke();
       });
