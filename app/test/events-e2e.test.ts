@@ -45,6 +45,61 @@ interface StreamEvent {
 const transitions = (events: StreamEvent[], taskId?: string) =>
   events.filter((e) => (taskId ? e.task_id === taskId : e.type === "dag_status")).map((e) => e.status);
 
+interface Stream {
+  /** Resolves at the stream's first event (the snapshot). */
+  readonly connected: Promise<void>;
+  /** Resolves with every event once the server ends the stream. */
+  readonly ended: Promise<StreamEvent[]>;
+}
+
+function firstEventLatch(): { connected: Promise<void>; arrived: () => void } {
+  let arrived!: () => void;
+  const connected = new Promise<void>((resolve) => (arrived = resolve));
+  return { connected, arrived };
+}
+
+async function openSse(url: string, key: string): Promise<Stream> {
+  const res = await fetch(url, { headers: { authorization: `Bearer ${key}` } });
+  expect(res.status).toBe(200);
+  if (!res.body) throw new Error("SSE response without a body");
+  const latch = firstEventLatch();
+  const events: StreamEvent[] = [];
+  const ended = (async () => {
+    const decoder = new TextDecoder();
+    let buffered = "";
+    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+      buffered += decoder.decode(chunk, { stream: true });
+      let boundary: number;
+      while ((boundary = buffered.indexOf("\n\n")) >= 0) {
+        const data = buffered.slice(0, boundary).split("\n").find((l) => l.startsWith("data: "));
+        buffered = buffered.slice(boundary + 2);
+        if (data === undefined) continue;
+        events.push(JSON.parse(data.slice(6)) as StreamEvent);
+        latch.arrived();
+      }
+    }
+    return events;
+  })();
+  return { connected: latch.connected, ended };
+}
+
+function openWatchDag(client: Client & Record<string, unknown>, dagId: string, key: string): Stream {
+  const latch = firstEventLatch();
+  const md = new Metadata();
+  md.set("authorization", `Bearer ${key}`);
+  const ended = new Promise<StreamEvent[]>((resolve, reject) => {
+    const call = (client.WatchDag as (r: unknown, md: Metadata) => NodeJS.EventEmitter).call(client, { id: dagId }, md);
+    const events: StreamEvent[] = [];
+    call.on("data", (e: StreamEvent) => {
+      events.push(e);
+      latch.arrived();
+    });
+    call.on("end", () => resolve(events));
+    call.on("error", reject);
+  });
+  return { connected: latch.connected, ended };
+}
+
 describe.each(backends)("DAG events over $name", (backend) => {
   let pg: TestDatabase | undefined;
   let api: Runtime;
@@ -94,6 +149,19 @@ describe.each(backends)("DAG events over $name", (backend) => {
   });
 
   it("SSE and WatchDag get a snapshot, then every change once, and end at the final status", { timeout: 60_000 }, async () => {
+    // A subscriber of our own on the DAGs' Redis channels, subscribed before the DAG exists so it
+    // cannot miss an event: what the worker publishes must pass through Redis.
+    const onRedisByChannel: Array<{ channel: string; event: StreamEvent }> = [];
+    let tap: Redis | undefined;
+    if (backend.redis) {
+      tap = new Redis(redisUrl);
+      tap.on("pmessage", (_pattern: string, channel: string, message: string) => {
+        const e = JSON.parse(message) as { type: string; taskId?: string; status: string };
+        onRedisByChannel.push({ channel, event: { type: e.type, ...(e.taskId ? { task_id: e.taskId } : {}), status: e.status } });
+      });
+      await tap.psubscribe(`${redisPrefix}events:*`);
+    }
+
     const agent = await api.service.createAgent({ name: `events-${randomUUID().slice(0, 8)}` });
     const { id: dagId } = await api.service.submitDag(
       {
@@ -108,37 +176,14 @@ describe.each(backends)("DAG events over $name", (backend) => {
       },
       { keyId: "events-test", role: "admin" },
     );
+    const dagChannel = `${redisPrefix}events:${dagEventChannel(dagId)}`;
+    const onRedis = () => onRedisByChannel.filter((m) => m.channel === dagChannel).map((m) => m.event);
 
-    // A subscriber of our own on the DAG's Redis channel: what the worker publishes must pass through Redis.
-    const onRedis: StreamEvent[] = [];
-    let tap: Redis | undefined;
-    if (backend.redis) {
-      tap = new Redis(redisUrl);
-      tap.on("message", (_channel: string, message: string) => {
-        const e = JSON.parse(message) as { type: string; taskId?: string; status: string };
-        onRedis.push({ type: e.type, ...(e.taskId ? { task_id: e.taskId } : {}), status: e.status });
-      });
-      await tap.subscribe(`${redisPrefix}events:${dagEventChannel(dagId)}`);
-    }
-
-    const sse = (async () => {
-      const res = await fetch(`${base}/v1/dags/${dagId}/events`, { headers: { authorization: `Bearer ${adminKey}` } });
-      expect(res.status).toBe(200);
-      return (await res.text())
-        .split("\n\n")
-        .map((block) => block.split("\n").find((l) => l.startsWith("data: ")))
-        .filter((l): l is string => l !== undefined)
-        .map((l) => JSON.parse(l.slice(6)) as StreamEvent);
-    })();
-    const grpc = new Promise<StreamEvent[]>((resolve, reject) => {
-      const md = new Metadata();
-      md.set("authorization", `Bearer ${adminKey}`);
-      const call = (grpcClient.WatchDag as (r: unknown, md: Metadata) => NodeJS.EventEmitter).call(grpcClient, { id: dagId }, md);
-      const events: StreamEvent[] = [];
-      call.on("data", (e: StreamEvent) => events.push(e));
-      call.on("end", () => resolve(events));
-      call.on("error", reject);
-    });
+    // Each stream is connected (its snapshot received) before anything changes the DAG, so every
+    // later transition must arrive on it live.
+    const sse = await openSse(`${base}/v1/dags/${dagId}/events`, adminKey);
+    const grpc = openWatchDag(grpcClient, dagId, adminKey);
+    await Promise.all([sse.connected, grpc.connected]);
 
     let approvalId: string | undefined;
     for (const deadline = Date.now() + 20_000; !approvalId && Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
@@ -147,7 +192,7 @@ describe.each(backends)("DAG events over $name", (backend) => {
     expect(approvalId, "the python task parks for approval").toBeDefined();
     await api.service.decideApproval(approvalId!, "approve", { keyId: "events-operator", role: "operator" });
 
-    const streams = await Promise.all([sse, grpc]);
+    const streams = await Promise.all([sse.ended, grpc.ended]);
     for (const events of streams) {
       expect(transitions(events).at(-1)).toBe("succeeded");
       // Set by the worker (running, awaiting_approval, succeeded) and by the API (ready on approval).
@@ -161,13 +206,13 @@ describe.each(backends)("DAG events over $name", (backend) => {
     expect((await api.service.getDag(dagId)).status).toBe("succeeded");
 
     if (tap) {
-      await expect.poll(() => transitions(onRedis).at(-1)).toBe("succeeded");
+      await expect.poll(() => transitions(onRedis()).at(-1)).toBe("succeeded");
       await tap.quit();
       // Only the worker runtime runs tasks: these events were published on Redis by the worker.
-      expect(transitions(onRedis, "stats")).toEqual(["ready", "running", "succeeded"]);
-      expect(transitions(onRedis, "check")).toContain("awaiting_approval");
+      expect(transitions(onRedis(), "stats")).toEqual(["ready", "running", "succeeded"]);
+      expect(transitions(onRedis(), "check")).toContain("awaiting_approval");
       // The API's approval went through Redis too.
-      expect(transitions(onRedis, "check")).toContain("ready");
+      expect(transitions(onRedis(), "check")).toContain("ready");
     }
   });
 });
