@@ -7,6 +7,9 @@
  *   viewer    reads agents, DAGs and approvals; changes nothing
  *   agent     submits DAGs for, and reads DAGs of, the one agent its key is bound to
  *
+ * `dags:read` covers listing, getting and watching DAGs; for agent keys all three are scoped to
+ * their agent (`agentScope`): another agent's DAG is not found, and listing it finds nothing.
+ *
  * API key management is admin-only, reads included: key listings are security data, not
  * platform state that "view all" covers.
  */
