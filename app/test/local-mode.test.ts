@@ -135,6 +135,7 @@ describe("npm start and npm run demo", () => {
     // In memory, the file belongs to the process: gone after a clean shutdown.
     await stop(local);
     expect(await readInstanceFile(file)).toBeUndefined();
+    await expect(stat(path.dirname(file))).rejects.toThrow(/ENOENT/);
   }, 90_000);
 
   it("names the URL it could not reach, and where that URL came from", async () => {

@@ -10,7 +10,7 @@
  *
  * A file whose pid has exited is stale: apex-local replaces it, the demo says it ignores it.
  */
-import { lstat, chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, lstat, mkdir, readFile, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 
@@ -90,8 +90,10 @@ export async function readInstanceFile(file: string): Promise<InstanceRecord | u
   return record as InstanceRecord;
 }
 
+/** Removes the file, and its per-port directory when that is left empty. */
 export async function removeInstanceFile(file: string): Promise<void> {
   await rm(file, { force: true });
+  if (isPerProcess(file)) await rmdir(path.dirname(file)).catch(() => undefined);
 }
 
 /** Whether a process with this pid exists (it may belong to another user: EPERM). */
