@@ -22,27 +22,52 @@ afterAll(async () => {
   await proxy.close();
 });
 
+/** Counts calls to `target`'s methods: which Redis commands the gateway attempted. */
+function counting<T extends object>(target: T, count: () => void): T {
+  return new Proxy(target, {
+    get(t, key) {
+      const v: unknown = Reflect.get(t, key);
+      return typeof v === "function" ? (...args: unknown[]) => (count(), v.apply(t, args)) : v;
+    },
+  });
+}
+
 it("fails open while Redis is unreachable and shares state again once it is back", async () => {
   const errors: unknown[] = [];
+  let redisCalls = 0;
+  const count = () => void redisCalls++;
+  // The gateway's clock: the test moves it past the back-off instead of sleeping through it, and a
+  // back-off this long cannot run out by itself while the test looks inside it, however slow the machine.
+  const backoffMs = 60_000;
+  let skippedMs = 0;
   const gateway = createLlmGateway({
-    coordination,
+    coordination: {
+      kind: coordination.kind,
+      breakers: counting(coordination.breakers, count),
+      rateLimiter: counting(coordination.rateLimiter, count),
+      events: coordination.events,
+      close: () => coordination.close(),
+    },
     rateLimits: { local: { requestsPerMinute: 1_000 } },
     breaker: { failureThreshold: 2 },
-    coordinationBackoffMs: 500,
+    coordinationBackoffMs: backoffMs,
+    now: () => Date.now() + skippedMs,
     onCoordinationError: (e) => errors.push(e),
   });
   const ask = () => gateway.complete({ model: "local/echo", prompt: "ping", signal: AbortSignal.timeout(10_000) });
   await expect(ask()).resolves.toMatchObject({ text: "ping" });
   expect(errors).toHaveLength(0);
+  expect(redisCalls).toBeGreaterThan(0);
 
   proxy.cut();
   const started = Date.now();
   await expect(ask()).resolves.toMatchObject({ text: "ping" });
   expect(errors.length).toBe(1); // then the gateway stops trying Redis for coordinationBackoffMs
-  expect(Date.now() - started).toBeLessThan(3_000);
-  const quick = Date.now();
+  // At most one Redis command timeout (2 s), not the whole outage; the rest is room for a loaded machine.
+  expect(Date.now() - started).toBeLessThan(6_000);
+  const callsBeforeBackoff = redisCalls;
   await expect(ask()).resolves.toMatchObject({ text: "ping" });
-  expect(Date.now() - quick).toBeLessThan(100);
+  expect(redisCalls, "no Redis command during the back-off").toBe(callsBeforeBackoff);
   expect(errors.length).toBe(1);
 
   proxy.restore();
@@ -52,7 +77,9 @@ it("fails open while Redis is unreachable and shares state again once it is back
     .toBe("open");
   expect(await coordination.breakers.state("llm:other", policy)).toBe("open");
   // and the gateway uses Redis again once its back-off has passed
-  await new Promise((r) => setTimeout(r, 600));
+  skippedMs = backoffMs;
+  const callsAfterBackoff = redisCalls;
   await expect(ask()).resolves.toMatchObject({ text: "ping" });
+  expect(redisCalls, "Redis is used again").toBeGreaterThan(callsAfterBackoff);
   expect(errors.length).toBe(1);
 });
