@@ -30,7 +30,7 @@ afterAll(async () => {
 });
 
 const viaProxy = async () => {
-  const c = await createRedisCoordination({ redisUrl: `redis://${auth}127.0.0.1:${proxy.port}`, keyPrefix: prefix, connectTimeoutMs: 1_000 });
+  const c = await createRedisCoordination({ redisUrl: `redis://${auth}127.0.0.1:${proxy.port}`, keyPrefix: prefix, connectTimeoutMs: 5_000 });
   opened.push(c);
   return c;
 };
@@ -46,7 +46,7 @@ it("a subscribe that failed while Redis was down is retried by the next one", as
   const got: unknown[] = [];
   await c.events.subscribe("dag:outage", (e) => got.push(e));
   await publisher.events.publish("dag:outage", { after: "restore" });
-  await expect.poll(() => got).toEqual([{ after: "restore" }]);
+  await expect.poll(() => got, { timeout: 10_000 }).toEqual([{ after: "restore" }]);
 });
 
 it("a live subscription comes back after a cut", { timeout: 20_000 }, async () => {
@@ -54,9 +54,11 @@ it("a live subscription comes back after a cut", { timeout: 20_000 }, async () =
   const got: unknown[] = [];
   await c.events.subscribe("dag:resubscribe", (e) => got.push(e));
   await publisher.events.publish("dag:resubscribe", 1);
-  await expect.poll(() => got).toEqual([1]);
+  await expect.poll(() => got, { timeout: 10_000 }).toEqual([1]);
+  const refusedBefore = proxy.refused;
   proxy.cut();
-  await new Promise((r) => setTimeout(r, 200));
+  // Back once the client has noticed the cut and been refused a reconnection: a real outage.
+  await expect.poll(() => proxy.refused, { timeout: 10_000, interval: 10 }).toBeGreaterThan(refusedBefore);
   proxy.restore();
   // ioredis reconnects and re-subscribes by itself; publish until an event gets through.
   await expect

@@ -7,6 +7,8 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 
 export interface TcpProxy {
   readonly port: number;
+  /** Connections refused while cut: a client noticed the cut and tried to reconnect. */
+  readonly refused: number;
   /** Drops every open connection; new ones are refused until restore(). */
   cut(): void;
   restore(): void;
@@ -16,8 +18,12 @@ export interface TcpProxy {
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   let up = true;
+  let refused = 0;
   const server: Server = createServer((client) => {
-    if (!up) return client.destroy();
+    if (!up) {
+      refused++;
+      return client.destroy();
+    }
     const upstream = connect(targetPort, targetHost);
     for (const s of [client, upstream]) {
       sockets.add(s);
@@ -29,6 +35,9 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   return {
     port: (server.address() as AddressInfo).port,
+    get refused() {
+      return refused;
+    },
     cut() {
       up = false;
       for (const s of sockets) s.destroy();
