@@ -65,7 +65,7 @@ export async function openRuntime(config: RuntimeConfig, options: OpenRuntimeOpt
   // http_fetch is default-deny: registered only with an operator's allowlist. The API validates
   // submissions against this registry too, so both processes need the same list.
   const tools = createToolRegistry(config.httpFetchAllowHosts ? [createHttpFetchTool({ allowHosts: config.httpFetchAllowHosts })] : []);
-  const service = new StoreApexService({ db, tools, events: coordination.events });
+  const service = new StoreApexService({ db, tools, events: coordination.events, models: llm });
   let sandbox: SandboxDriver | undefined;
   return {
     config,
