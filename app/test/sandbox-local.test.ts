@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
-import { setTimeout as sleep } from "node:timers/promises";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sandboxSpec } from "../src/contract";
 import { SandboxError } from "../src/sandbox/errors";
@@ -27,6 +27,9 @@ function processesWith(marker: string): number[] {
   }
   return found;
 }
+
+/** Polls until no host process carries the marker (killed processes take a moment to be reaped). */
+const allGone = (marker: string) => expect.poll(() => processesWith(marker), { timeout: 10_000, interval: 20 }).toEqual([]);
 
 /** A program whose grandchild would outlive it: prints the grandchild's pid, then sleeps. */
 const spawnGrandchild = (marker: string, setsid: boolean) => `
@@ -86,26 +89,27 @@ describe("local sandbox: baseline (any host)", () => {
     expect(r.truncated).toEqual({ stdout: true, stderr: false });
   });
 
+  // Timeouts leave a slow machine seconds to start Python and print; the program and its
+  // grandchild would sleep 60 s, so returning within 15 s still proves the kill.
   it("kills the process group, grandchildren included, on timeout", async () => {
     const marker = `apex-timeout-${process.pid}-${Date.now()}`;
     const t0 = Date.now();
-    const r = await driver.run(py(spawnGrandchild(marker, false), { timeoutMs: 1500 }));
+    const r = await driver.run(py(spawnGrandchild(marker, false), { timeoutMs: 3_000 }));
     expect(r.timedOut).toBe(true);
     expect(r.signal).toBe("SIGKILL");
     expect(r.stdout).toContain("started");
-    expect(Date.now() - t0).toBeLessThan(5000);
-    await sleep(100);
-    expect(processesWith(marker)).toEqual([]);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    await allGone(marker);
   });
 
   it("returns even when a descendant that left the session holds the output open", async () => {
     const marker = `apex-escaped-${process.pid}-${Date.now()}`;
     const t0 = Date.now();
     try {
-      const r = await driver.run(py(spawnGrandchild(marker, true), { timeoutMs: 1000 }));
+      const r = await driver.run(py(spawnGrandchild(marker, true), { timeoutMs: 3_000 }));
       expect(r.timedOut).toBe(true);
       expect(r.stdout).toContain("started");
-      expect(Date.now() - t0).toBeLessThan(4000);
+      expect(Date.now() - t0).toBeLessThan(15_000); // the escaped grandchild holds the output for 60 s
     } finally {
       // Without namespaces or cgroups such a process escapes the group kill (documented); clean up.
       for (const pid of processesWith(marker)) process.kill(pid, "SIGKILL");
@@ -113,12 +117,17 @@ describe("local sandbox: baseline (any host)", () => {
   });
 
   it("stops on abort", async () => {
+    const marker = `apex-abort-${process.pid}-${Date.now()}`;
     const ac = new AbortController();
-    setTimeout(() => ac.abort(), 300);
-    const r = await driver.run(py("import time; time.sleep(30)", { signal: ac.signal }));
+    const run = driver.run(py(`# ${marker}\nimport time; time.sleep(30)`, { signal: ac.signal }));
+    // Abort the running program (not one still starting up).
+    await expect.poll(() => processesWith(marker).length, { timeout: 10_000, interval: 20 }).toBeGreaterThan(0);
+    ac.abort();
+    const r = await run;
     expect(r.aborted).toBe(true);
     expect(r.timedOut).toBe(false);
-    expect(r.durationMs).toBeLessThan(5000);
+    expect(r.durationMs).toBeLessThan(15_000); // the program would sleep 30 s
+    await allGone(marker);
   });
 
   it("rejects bad requests with a clear error", async () => {
@@ -267,9 +276,26 @@ except OSError as e:
     expect(fits.stdout).toBe(`${200 << 20}\n`);
   });
 
-  hit("holds two busy processes to one CPU core", async () => {
-    const r = await driver.run(
-      py(`
+  hit("holds two busy processes to one CPU core", async (ctx) => {
+    // Time is the condition: two processes spin for 1.5 s and report the cores they got. Fewer
+    // than one core proves nothing on a busy machine, so the run's cgroup must also show the
+    // kernel throttling it (it wanted more than its quota). A busy machine gets another try; if it
+    // never had a core to spare, the test says so and skips rather than pass without proof.
+    const cpuParent = cgroup!.parents.cpu;
+    const measure = async (): Promise<{ cores: number; throttled: number }> => {
+      let throttled = 0;
+      const watch = setInterval(() => {
+        for (const name of readdirSync(cpuParent).filter((n) => n.startsWith(`run-${process.pid}-`))) {
+          try {
+            throttled = Math.max(throttled, Number(/^nr_throttled (\d+)$/m.exec(readFileSync(join(cpuParent, name, "cpu.stat"), "utf8"))?.[1] ?? 0));
+          } catch {
+            // Removed at the end of the run.
+          }
+        }
+      }, 20);
+      try {
+        const r = await driver.run(
+          py(`
 import os, time
 def spin(until):
     while time.time() < until: pass
@@ -282,17 +308,27 @@ for p in pids: os.waitpid(p, 0)
 c = os.times()
 print((c.children_user + c.children_system) / (time.time() - t0))
 `),
-    );
-    expect(Number(r.stdout)).toBeLessThan(sandboxSpec.cpu.cores * 1.15);
+        );
+        return { cores: Number(r.stdout), throttled };
+      } finally {
+        clearInterval(watch);
+      }
+    };
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const { cores, throttled } = await measure();
+      expect(cores).toBeGreaterThan(0);
+      expect(cores).toBeLessThan(sandboxSpec.cpu.cores * 1.15);
+      if (throttled > 0) return;
+    }
+    ctx.skip("inconclusive: the machine was too busy for the run to reach its CPU quota");
   });
 
   hit("kills every descendant, even one that left the session, on timeout", async () => {
     const marker = `apex-hardened-timeout-${process.pid}-${Date.now()}`;
-    const r = await driver.run(py(spawnGrandchild(marker, true), { timeoutMs: 1500 }));
+    const r = await driver.run(py(spawnGrandchild(marker, true), { timeoutMs: 3_000 }));
     expect(r.timedOut).toBe(true);
     expect(r.stdout).toContain("started");
-    await sleep(100);
-    expect(processesWith(marker)).toEqual([]);
+    await allGone(marker);
   });
 
   hit("leaves no cgroup behind", async () => {
