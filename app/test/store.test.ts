@@ -64,17 +64,22 @@ describe("migrations on Postgres", () => {
       ).rejects.toThrow("boom");
       const n = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM agents WHERE name = 'rolled-back'");
       expect(n.rows[0]?.n).toBe(0);
-      const got = new Promise<string>((resolve) => void db.listen!("apex_test", resolve));
-      await new Promise((r) => setTimeout(r, 100));
+      let notified!: (payload: string) => void;
+      const got = new Promise<string>((resolve) => (notified = resolve));
+      // listen() resolves once LISTEN is in effect: the NOTIFY after it cannot be missed.
+      const unlisten = await db.listen!("apex_test", (payload) => notified(payload));
       await db.query("SELECT pg_notify('apex_test', 'hello')");
       expect(await got).toBe("hello");
+      await unlisten();
     } finally {
       await db.close();
     }
   });
 });
 
-describe("migrations on PGlite", () => {
+// PGlite (Postgres compiled to WebAssembly) spends seconds of CPU on start-up and each migration
+// run: on a loaded machine that nears the default 30 s, so these get room.
+describe("migrations on PGlite", { timeout: 120_000 }, () => {
   it("apply the same files in memory and are idempotent", async () => {
     const db = await openDb();
     try {
