@@ -6,7 +6,7 @@
  */
 import { SpanKind, SpanStatusCode, context, trace } from "@opentelemetry/api";
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { claimTasks, reclaimExpiredLeases, startAttempt } from "../src/engine/lifecycle";
 import { Worker } from "../src/engine/worker";
 import { StoreApexService } from "../src/service/apex-service";
@@ -31,6 +31,8 @@ let view: DagView;
 let lostSpanId: string | undefined;
 let lostErrorsBefore = 0;
 let lostErrorsAfter = 0;
+/** How long the lost attempt held its lease: the least it can have lasted when reclaimed. */
+let leaseHeldMs = 0;
 let spans: ReadableSpan[] = [];
 
 const lostErrors = async () =>
@@ -49,19 +51,27 @@ beforeAll(async () => {
   );
 
   // The "dead" worker: claims with a short lease, starts the attempt as the real worker does
-  // (span planned, carrier stored), exports one child span, and then never comes back.
-  const [claimed] = await claimTasks(store.db, "dead-worker", 1, 300);
+  // (span planned, carrier stored), exports one child span, and then never comes back. The lease
+  // leaves a loaded machine time to start the attempt before it runs out.
+  const [claimed] = await claimTasks(store.db, "dead-worker", 1, 2_000);
   const plan = planAttemptSpan(claimed!.traceContext);
   lostSpanId = plan.spanId;
   expect(await startAttempt(store.db, claimed!, plan.carrier)).toBe(1);
+  const held = await store.db.query<{ ms: number }>(
+    `SELECT (extract(epoch FROM t.lease_expires_at - a.started_at) * 1000)::float8 AS ms
+       FROM tasks t JOIN attempts a ON a.dag_id = t.dag_id AND a.task_id = t.id
+      WHERE t.dag_id = $1 AND t.id = 'only' AND a.number = 1`,
+    [id],
+  );
+  leaseHeldMs = held.rows[0]!.ms;
   withStoredContext(plan.carrier, () => {
     const child = trace.getTracer("test").startSpan(spanNames.tool, { kind: SpanKind.INTERNAL }, context.active());
     child.end();
   });
 
   lostErrorsBefore = await lostErrors();
-  await new Promise((r) => setTimeout(r, 400));
-  expect(await reclaimExpiredLeases(store.db)).toBe(1);
+  // Time is the condition: reclaim as soon as the lease has run out.
+  await vi.waitFor(async () => expect(await reclaimExpiredLeases(store.db)).toBe(1), { interval: 25, timeout: 10_000 });
   lostErrorsAfter = await lostErrors();
 
   // A live worker finishes the DAG.
@@ -126,6 +136,8 @@ describe("an attempt lost with its worker", () => {
     expect(lostErrorsAfter - lostErrorsBefore).toBe(1);
     const line = logLines.find((l) => typeof l.message === "string" && l.message.startsWith("Task attempt lost"))!;
     expect(line).toMatchObject({ level: "WARN", trace_id: view.traceId, span_id: lostSpanId, task_id: "only", dag_id: view.id, attempt: 1, worker_id: "dead-worker" });
-    expect(line.duration_ms).toBeGreaterThanOrEqual(300);
+    // From the attempt's start to its reclaim, so at least until its lease ran out.
+    expect(leaseHeldMs).toBeGreaterThan(1_000);
+    expect(line.duration_ms).toBeGreaterThanOrEqual(Math.floor(leaseHeldMs));
   });
 });
