@@ -3,6 +3,7 @@
  * unreachable at that moment) is retried by the next watcher instead of failing every watch until
  * the process restarts; each DAG has its own channel; malformed events are dropped.
  */
+import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { createInProcessEventBus } from "../src/coord/in-process";
 import type { EventBus } from "../src/coord/types";
@@ -28,6 +29,21 @@ function flakyBus(failures: number) {
   return { bus, calls: () => calls, subscribed };
 }
 
+/**
+ * Resolves once the bus has delivered everything published before the call: the in-process bus
+ * delivers in publish order, so a sentinel published now arrives after all of it. Lets a test
+ * assert that an event was NOT delivered without waiting out a time window.
+ */
+async function drained(bus: EventBus): Promise<void> {
+  const channel = `drain:${randomUUID()}`;
+  let arrived!: () => void;
+  const sentinel = new Promise<void>((r) => (arrived = r));
+  const stop = await bus.subscribe(channel, () => arrived());
+  await bus.publish(channel, "sentinel");
+  await sentinel;
+  await stop();
+}
+
 const event = (dagId: string, status = "succeeded"): DagEvent => ({ dagId, type: "dag_status", status, at: new Date().toISOString() });
 
 describe("DagWatchHub", () => {
@@ -41,11 +57,11 @@ describe("DagWatchHub", () => {
     expect(store.subscribed).toEqual([dagEventChannel("d1")]);
     const first = event("d1");
     await store.bus.publish(dagEventChannel("d1"), first);
-    await expect.poll(() => seen.length).toBe(1);
+    await expect.poll(() => seen.length, { timeout: 10_000 }).toBe(1);
     expect(seen).toEqual([first]);
     stop();
     await store.bus.publish(dagEventChannel("d1"), event("d1", "failed"));
-    await new Promise((r) => setTimeout(r, 20));
+    await drained(store.bus);
     expect(seen).toHaveLength(1);
     await hub.close();
   });
@@ -63,8 +79,7 @@ describe("DagWatchHub", () => {
     await bus.publish(dagEventChannel("another-dag"), event("another-dag"));
     const good = event(dagId);
     await bus.publish(channel, good);
-    await expect.poll(() => seen.length).toBe(1);
-    await new Promise((r) => setTimeout(r, 20));
+    await drained(bus);
     expect(seen).toEqual([good]);
     await hub.close();
   });
@@ -76,7 +91,7 @@ describe("DagWatchHub", () => {
     await hub.watch("d2", (e) => seen.push(e));
     await hub.close();
     await bus.publish(dagEventChannel("d2"), event("d2"));
-    await new Promise((r) => setTimeout(r, 20));
+    await drained(bus);
     expect(seen).toEqual([]);
   });
 });
