@@ -183,8 +183,10 @@ describe("telemetry of the running runtime", () => {
   it("makes one DAG one trace across the API and the workers, and logs lead to it", async () => {
     const traceId = tracedDag.trace_id!;
     expect(traceId).toMatch(/^[0-9a-f]{32}$/);
-    await receiver.waitFor((spans) => spans.some((s) => s.traceId === traceId && s.name === "dag_execution"), 15_000);
-    await receiver.waitFor((spans) => spans.filter((s) => s.traceId === traceId && s.name === "llm_call").length >= 3, 15_000);
+    // Each process exports its spans in batches of its own: wait for every span this test checks
+    // (a task_execution span ends, and may be exported, after the llm_call below it).
+    const named = (spans: readonly { traceId: string; name: string }[], name: string) => spans.filter((s) => s.traceId === traceId && s.name === name).length;
+    await receiver.waitFor((spans) => named(spans, "dag_execution") >= 1 && named(spans, "task_execution") >= 3 && named(spans, "llm_call") >= 3, 30_000);
     const spans = receiver.spans.filter((s) => s.traceId === traceId);
     const root = spans.filter((s) => s.name === "dag_execution");
     expect(root).toHaveLength(1);
@@ -203,8 +205,11 @@ describe("telemetry of the running runtime", () => {
       expect(c.attributes).toMatchObject({ "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o-mini" });
       expect(c.attributes["gen_ai.usage.input_tokens"]).toBeGreaterThan(0);
     }
-    // The worker processes' log lines for this DAG carry its trace id and the attempt span ids.
-    const lines = workers.flatMap((w) => w.logs).filter((l) => l.dag_id === tracedDag.id && l.message === "Task completed");
+    // The worker processes' log lines for this DAG carry its trace id and the attempt span ids. A
+    // worker logs a task after recording it, so a line may still be on its way when the DAG is done.
+    const completed = () => workers.flatMap((w) => w.logs).filter((l) => l.dag_id === tracedDag.id && l.message === "Task completed");
+    await expect.poll(() => completed().length, { timeout: 15_000 }).toBeGreaterThanOrEqual(3);
+    const lines = completed();
     expect(lines).toHaveLength(3);
     for (const l of lines) {
       expect(l.trace_id).toBe(traceId);
