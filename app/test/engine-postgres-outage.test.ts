@@ -70,7 +70,7 @@ beforeAll(async () => {
   // A fallback poll far longer than the test: after the outage only a working LISTEN can wake the worker.
   worker = new Worker(
     { db: workerDb, llm: new ScriptedGateway(), tools, sandbox: refusingSandbox },
-    { id: "outage-worker", concurrency: 2, leaseMs: 1_500, fallbackPollMs: 120_000, backoff: { baseMs: 20, maxMs: 50 } },
+    { id: "outage-worker", concurrency: 2, leaseMs: 3_000, fallbackPollMs: 120_000, backoff: { baseMs: 20, maxMs: 50 } },
   );
 }, 30_000);
 
