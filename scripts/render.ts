@@ -8,16 +8,14 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { renderStackFiles } from "../components/observability/render";
-import type { ScrapePlatform } from "../components/observability/scrape-jobs";
-import { exitWithError, loadStackConfig, projectDir, stackArgOptions } from "./stack-config";
+import { exitWithError, projectDir, stackArgOptions, stackObservability } from "./stack-config";
 
 function main(): void {
   const { values } = parseArgs({ options: { ...stackArgOptions, out: { type: "string" } } });
-  const { stack, config, notes } = loadStackConfig(values);
+  const { stack, settings, platform, notes } = stackObservability(values);
   for (const note of notes) console.error(`note: ${note}`);
-  const platform: ScrapePlatform = config.target === "kubernetes" ? { kind: "kubernetes", namespace: config.namespace } : { kind: "docker" };
   const outDir = resolve(values.out ?? join(projectDir, "out", stack));
-  const files = renderStackFiles({ stack, settings: config.observability, platform });
+  const files = renderStackFiles({ stack, settings, platform });
   for (const sub of ["rules", "rules-tests", "dashboards"]) rmSync(join(outDir, sub), { recursive: true, force: true });
   for (const [path, content] of Object.entries(files)) {
     const target = join(outDir, path);

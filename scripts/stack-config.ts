@@ -5,6 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { basename, isAbsolute, relative, resolve } from "node:path";
+import type { ScrapePlatform } from "../components/observability/scrape-jobs";
 import { ConfigError, loadConfig, type ApexConfig } from "../config";
 import { readPulumiProject, stackFilePath, stackFileSource, stackNameOfFile, stackNames, StackFileError } from "../config/stack-file";
 
@@ -104,4 +105,17 @@ const isParseArgsError = (e: unknown): boolean => {
 function shownPath(path: string): string {
   const fromCwd = relative(process.cwd(), path);
   return fromCwd.startsWith("..") || isAbsolute(fromCwd) ? path : fromCwd;
+}
+
+/** What the generated observability files of a stack depend on, from its validated config. */
+export interface StackObservability {
+  readonly stack: string;
+  readonly settings: ApexConfig["observability"];
+  readonly platform: ScrapePlatform;
+}
+
+export function stackObservability(args: { readonly stack?: string; readonly file?: string }): StackObservability & { readonly notes: readonly string[] } {
+  const { stack, config, notes } = loadStackConfig(args);
+  const platform: ScrapePlatform = config.target === "kubernetes" ? { kind: "kubernetes", namespace: config.namespace } : { kind: "docker" };
+  return { stack, settings: config.observability, platform, notes };
 }

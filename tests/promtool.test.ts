@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { renderStackFiles, stackPrometheusConfig } from "../components/observability/render";
-import { stackSettingsFromFile } from "../components/observability/settings";
+import { stackObservability } from "../scripts/stack-config";
 import { alertRules } from "../alerts";
 
 const promtool = spawnSync("promtool", ["--version"]).status === 0;
@@ -23,7 +23,7 @@ function run(args: string[]): { ok: boolean; output: string } {
 
 function writeStack(stack: string): string {
   const dir = join(work, stack);
-  const { settings, platform } = stackSettingsFromFile(stack, projectDir);
+  const { settings, platform } = stackObservability({ stack });
   for (const [path, content] of Object.entries(renderStackFiles({ stack, settings, platform }))) {
     mkdirSync(dirname(join(dir, path)), { recursive: true });
     writeFileSync(join(dir, path), content);
@@ -47,7 +47,7 @@ describe.skipIf(!promtool && !inCi)("promtool", () => {
   });
 
   it.each(["dev", "prod"])("%s: the deployed prometheus.yml (absolute rule path) is valid too", (stack) => {
-    const { settings, platform } = stackSettingsFromFile(stack, projectDir);
+    const { settings, platform } = stackObservability({ stack });
     const file = join(work, `${stack}-deployed.yml`);
     writeFileSync(file, stackPrometheusConfig({ stack, settings, platform }));
     const r = run(["check", "config", file]);

@@ -13,13 +13,13 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { alertRules, exporterMetrics, prometheusMetrics } from "../../alerts";
 import { ruleFileName, stackRuleFile } from "../../components/observability/render";
 import { prometheusConfigYaml } from "../../components/observability/prometheus-config";
 import { replicatedScrapeTargets } from "../../components/observability/scrape-jobs";
-import { stackSettingsFromFile } from "../../components/observability/settings";
+import { stackObservability } from "../../scripts/stack-config";
 import { apexDashboards } from "../../dashboards";
 import { httpPaths, services } from "../../app/src/contract/services";
 import { createTestDatabase, type TestDatabase } from "../../app/test/helpers/db";
@@ -30,7 +30,6 @@ import { startRuntimeProcess, type RuntimeProcess } from "./support/runtime-proc
 import { dashboardQueries, expandGrafanaMacros, queryNeeds } from "./support/promql";
 import { prometheusAvailable, prometheusBinary, startPrometheus, type RunningPrometheus } from "./support/prometheus";
 
-const projectDir = resolve(__dirname, "../..");
 const adminKey = `apex_e2e_${randomBytes(24).toString("base64url")}`;
 const openaiKey = `sk-e2e-${randomBytes(16).toString("hex")}`;
 const model = "openai/gpt-4o-mini";
@@ -231,7 +230,7 @@ describe("telemetry of the running runtime", () => {
       expect(prometheusAvailable(), `${prometheusBinary} is missing: apt-get install prometheus`).toBe(true);
       // The generated files: the stack's rule file unchanged; the config from the generator with local
       // static targets and short intervals.
-      const { settings } = stackSettingsFromFile("dev", projectDir);
+      const { settings } = stackObservability({ stack: "dev" });
       mkdirSync(join(workDir, "rules"));
       writeFileSync(join(workDir, "rules", ruleFileName), stackRuleFile(settings));
       const local = (port: number) => `127.0.0.1:${port}`;
