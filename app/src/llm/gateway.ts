@@ -14,7 +14,7 @@ import { defaultBreakerPolicy, type BreakerPolicy, type BreakerState, type Coord
 import { abortableSleep } from "./abortable-sleep";
 import { abortedError } from "./errors";
 import { configuredProviders, defaultRequestTimeoutMs } from "./configured-providers";
-import { resolveModel } from "./model-check";
+import { createModelCheck, resolveModel } from "./model-check";
 import { providerNames, type ProviderName } from "./model-id";
 import { bundledPriceTable, costMicroUsd, microToUsd, type PriceTable } from "./prices";
 import { countTokens } from "./providers/local";
@@ -130,6 +130,7 @@ export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
 
   const catalog = { providers, prices, allowUnpricedModels: opts.allowUnpricedModels };
   const resolve = (model: string) => resolveModel(model, catalog);
+  const { checkModel } = createModelCheck(catalog);
 
   /** Takes one request and `estimate` tokens from the provider's buckets, waiting up to maxWait; else throws rate_limited. */
   const takeRateLimit = async (provider: ProviderName, estimate: number, signal: AbortSignal): Promise<void> => {
@@ -159,10 +160,7 @@ export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
   const gateway: ApexLlmGateway = {
     providers: providerNames.filter((p) => providers.has(p)),
     priceVersion: prices.version,
-    checkModel: (model) => {
-      const resolved = resolve(model);
-      return "error" in resolved ? resolved.error : undefined;
-    },
+    checkModel,
     breakerState: async (provider) => {
       const state = await opts.coordination.breakers.state(breakerKey(provider), policy);
       observeState(provider, state);
