@@ -17,6 +17,16 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
 const optionalUrl = optionalString.pipe(z.url().optional());
+/** A whole number from min to max; empty or unset = undefined (the caller's default). */
+const optionalInteger = (min: number, max: number, expected: string) => {
+  const error = `expected ${expected}`;
+  return optionalString.pipe(z.coerce.number<string>({ error }).int({ error }).min(min, { error }).max(max, { error }).optional());
+};
+
+/** Default of APEX_API_KEY_CACHE_MS: a revoked key stays usable on other replicas this long. */
+export const defaultApiKeyCacheMs = 5_000;
+/** Longest APEX_API_KEY_CACHE_MS accepted: the revocation delay stays under a minute. */
+export const maxApiKeyCacheMs = 60_000;
 
 /** A variable holding a JSON object, parsed then checked by `schema` (issues name the field inside). */
 const jsonObject = <S extends z.ZodType>(schema: S, example: string) =>
@@ -82,6 +92,8 @@ const envSchema = z.object({
   [runtimeEnv.metricsPort]: port.default(services.worker.metricsPort),
   [runtimeEnv.workerConcurrency]: z.coerce.number().int().min(1).max(256).default(4),
   [runtimeEnv.leaseMs]: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
+  [runtimeEnv.dbPoolSize]: optionalInteger(1, 1_000, "a whole number of connections from 1 to 1000"),
+  [runtimeEnv.apiKeyCacheMs]: optionalInteger(0, maxApiKeyCacheMs, `milliseconds from 0 (no cache) to ${maxApiKeyCacheMs}`),
   [runtimeEnv.sandboxDriver]: z.enum(["local", "docker", "kubernetes"]).default("local"),
   [runtimeEnv.sandboxImage]: optionalString,
   [runtimeEnv.sandboxRuntimeClass]: optionalString,
@@ -111,6 +123,10 @@ export interface RuntimeConfig {
   readonly workerConcurrency: number;
   /** Task lease; heartbeats renew it at a third of this. Default 30 s. */
   readonly leaseMs: number;
+  /** Postgres pool size set by the operator; unset = `dbPoolSizeOf`'s default for the process. */
+  readonly dbPoolSize?: number;
+  /** How long an API key lookup is reused in this process; 0 = every request reads the table. Default 5 s. */
+  readonly apiKeyCacheMs: number;
   readonly sandboxDriver: "local" | "docker" | "kubernetes";
   /** Image of the docker/kubernetes sandbox drivers; unset = the contract's name. */
   readonly sandboxImage?: string;
@@ -151,6 +167,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig 
     metricsPort: e[runtimeEnv.metricsPort],
     workerConcurrency: e[runtimeEnv.workerConcurrency],
     leaseMs: e[runtimeEnv.leaseMs],
+    dbPoolSize: e[runtimeEnv.dbPoolSize],
+    apiKeyCacheMs: e[runtimeEnv.apiKeyCacheMs] ?? defaultApiKeyCacheMs,
     sandboxDriver: e[runtimeEnv.sandboxDriver],
     sandboxImage: e[runtimeEnv.sandboxImage],
     sandboxRuntimeClass: e[runtimeEnv.sandboxRuntimeClass],
@@ -167,6 +185,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig 
     serviceName: e[runtimeEnv.serviceName],
     logLevel: e[runtimeEnv.logLevel],
   };
+}
+
+/** What a runtime process serves (its entry point); the database pool's default depends on it. */
+export type RuntimeProcess = "api" | "worker" | "local";
+
+/** The API's default pool: its requests each hold a connection for a query or two. */
+const apiPoolSize = 10;
+/** A worker's connections beyond one per task slot: claim loop, heartbeats, lease reclaim, gauges. LISTEN has its own. */
+const workerPoolHeadroom = 4;
+/** A default never asks for more; APEX_DB_POOL_SIZE may. */
+const maxDefaultPoolSize = 100;
+
+/**
+ * Postgres connections the process's pool may open: APEX_DB_POOL_SIZE, else 10 for the API,
+ * concurrency + 4 for a worker, their sum for local mode (both in one process), at most 100.
+ */
+export function dbPoolSizeOf(config: Pick<RuntimeConfig, "dbPoolSize" | "workerConcurrency">, runs: RuntimeProcess): number {
+  if (config.dbPoolSize !== undefined) return config.dbPoolSize;
+  const worker = config.workerConcurrency + workerPoolHeadroom;
+  const wanted = runs === "api" ? apiPoolSize : runs === "worker" ? worker : apiPoolSize + worker;
+  return Math.min(wanted, maxDefaultPoolSize);
 }
 
 /** DATABASE_PASSWORD comes from a Secret; splice it into the URL unless the URL has one. */

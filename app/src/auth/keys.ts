@@ -2,14 +2,18 @@
  * API keys: creation, authentication, listing and revocation over the `api_keys` table.
  *
  * A key is `apex_` + 32 random bytes (base64url). Only its SHA-256 hex digest is stored, with a
- * short prefix for display; the secret is returned once, at creation. Every authentication reads
- * the table, so a revocation takes effect on the very next request on every replica.
+ * short prefix for display; the secret is returned once, at creation.
+ *
+ * With `cacheMs` (APEX_API_KEY_CACHE_MS) a lookup is reused in this process for that long
+ * (key-cache.ts), so most requests cost no query. A revocation through this store takes effect
+ * here on the next request; other processes see it within `cacheMs`.
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { Db } from "../store/db";
 import { ServiceError, type Principal, type Role } from "../service/types";
 import { isRole } from "./permissions";
 import { runtimeEnv } from "../contract/env";
+import { ApiKeyCache } from "./key-cache";
 
 export const apiKeyPrefix = "apex_";
 /** Characters of a generated secret kept in clear for display (`apex_` + 7 of 43 random). */
@@ -75,8 +79,24 @@ export function isUuid(value: string): boolean {
   return uuidShape.test(value);
 }
 
+export interface ApiKeyStoreOptions {
+  /** How long a lookup is reused in this process (APEX_API_KEY_CACHE_MS); default 0: every request reads the table. */
+  readonly cacheMs?: number;
+  /** Keys the cache holds at most; default 10 000. */
+  readonly cacheMaxEntries?: number;
+  /** Monotonic clock of the cache in ms (tests); default performance.now. */
+  readonly now?: () => number;
+}
+
 export class ApiKeyStore {
-  constructor(private readonly db: Db) {}
+  private readonly cache: ApiKeyCache;
+
+  constructor(
+    private readonly db: Db,
+    options: ApiKeyStoreOptions = {},
+  ) {
+    this.cache = new ApiKeyCache({ ttlMs: options.cacheMs ?? 0, maxEntries: options.cacheMaxEntries, now: options.now });
+  }
 
   /**
    * Ensures an admin can log in. With `key` (APEX_BOOTSTRAP_ADMIN_KEY) that key is registered as an
@@ -95,6 +115,7 @@ export class ApiKeyStore {
          ON CONFLICT (key_hash) DO NOTHING`,
         [randomUUID(), hashApiKey(key), displayPrefix(key)],
       );
+      this.cache.evict(hashApiKey(key));
       return undefined;
     }
     return this.db.transaction(async (tx) => {
@@ -107,19 +128,34 @@ export class ApiKeyStore {
     });
   }
 
-  /** The principal a bearer token stands for, or undefined when it is unknown or revoked. */
+  /**
+   * The principal a bearer token stands for, or undefined when it is unknown or revoked. From the
+   * cache when this process looked the key up less than `cacheMs` ago, else one query.
+   */
   async authenticate(token: string): Promise<Principal | undefined> {
     if (token.length === 0 || token.length > maximumKeyLength) return undefined;
-    const { rows } = await this.db.query<{ id: string; role: string; agent_id: string | null; stale: boolean }>(
-      `SELECT id, role, agent_id,
-              (last_used_at IS NULL OR last_used_at < now() - interval '${lastUsedResolutionSeconds} seconds') AS stale
-         FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL`,
-      [hashApiKey(token)],
+    const keyHash = hashApiKey(token);
+    const cached = this.cache.lookup(keyHash);
+    if (cached) return cached.principal;
+    const ticket = this.cache.beginLookup();
+    const principal = await this.lookUp(keyHash);
+    this.cache.remember(keyHash, principal, ticket);
+    return principal;
+  }
+
+  /** One statement: reads the active key and, when its last use is older than the resolution, records this one. */
+  private async lookUp(keyHash: string): Promise<Principal | undefined> {
+    const { rows } = await this.db.query<{ id: string; role: string; agent_id: string | null }>(
+      `WITH found AS (SELECT id, role, agent_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL),
+            touched AS (UPDATE api_keys SET last_used_at = now()
+                         WHERE id = (SELECT id FROM found)
+                           AND (last_used_at IS NULL OR last_used_at < now() - interval '${lastUsedResolutionSeconds} seconds'))
+       SELECT id, role, agent_id FROM found`,
+      [keyHash],
     );
     const row = rows[0];
     if (!row || !isRole(row.role)) return undefined;
     if (row.role === "agent" && !row.agent_id) return undefined;
-    if (row.stale) await this.db.query(`UPDATE api_keys SET last_used_at = now() WHERE id = $1`, [row.id]);
     return row.role === "agent" ? { keyId: row.id, role: row.role, agentId: row.agent_id ?? undefined } : { keyId: row.id, role: row.role };
   }
 
@@ -150,17 +186,25 @@ export class ApiKeyStore {
   }
 
   /**
-   * Revokes a key at once. Revoking a revoked key returns it unchanged. The last active admin key
-   * cannot be revoked (conflict): create another admin key first.
+   * Revokes a key: refused at once by this store, by other processes within their `cacheMs`.
+   * Revoking a revoked key returns it unchanged (and drops it from this process's cache). The last
+   * active admin key cannot be revoked (conflict): create another admin key first.
    */
   async revoke(id: string): Promise<ApiKeyView> {
     if (!isUuid(id)) throw new ServiceError("not_found", `no API key with id ${id}`, "id");
+    const { view, keyHash } = await this.revokeRow(id);
+    // After the commit: a lookup started from here on reads the revoked row.
+    this.cache.evict(keyHash);
+    return view;
+  }
+
+  private async revokeRow(id: string): Promise<{ view: ApiKeyView; keyHash: string }> {
     return this.db.transaction(async (tx) => {
       await tx.query(adminLockSql);
-      const { rows } = await tx.query<ApiKeyRow>(`SELECT ${columns} FROM api_keys WHERE id = $1 FOR UPDATE`, [id]);
+      const { rows } = await tx.query<ApiKeyRow & { key_hash: string }>(`SELECT ${columns}, key_hash FROM api_keys WHERE id = $1 FOR UPDATE`, [id]);
       const row = rows[0];
       if (!row) throw new ServiceError("not_found", `no API key with id ${id}`, "id");
-      if (row.revoked_at !== null) return toView(row);
+      if (row.revoked_at !== null) return { view: toView(row), keyHash: row.key_hash };
       if (row.role === "admin") {
         const others = await tx.query(
           `SELECT 1 FROM api_keys WHERE role = 'admin' AND revoked_at IS NULL AND id <> $1 LIMIT 1`,
@@ -174,7 +218,7 @@ export class ApiKeyStore {
         `UPDATE api_keys SET revoked_at = now() WHERE id = $1 RETURNING ${columns}`,
         [id],
       );
-      return toView(updated.rows[0] ?? row);
+      return { view: toView(updated.rows[0] ?? row), keyHash: row.key_hash };
     });
   }
 }

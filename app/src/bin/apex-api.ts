@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const tracing = startTracing({ serviceName: config.serviceName ?? services.api.name, endpoint: config.otlpEndpoint ?? null });
   logger.info({ config: describeConfig(config) }, `${services.api.name} starting`);
-  const rt = await openRuntime(config);
+  const rt = await openRuntime(config, { runs: "api" });
   // Queue depth and active agents stay visible when no worker runs (max() over replicas in PromQL).
   registerClusterGauges(clusterSnapshotQuery(rt.db), (err) =>
     logger.warn({ err: err instanceof Error ? err.message : String(err) }, "cluster gauge query failed"),

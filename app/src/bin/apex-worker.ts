@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const tracing = startTracing({ serviceName: config.serviceName ?? services.worker.name, endpoint: config.otlpEndpoint ?? null });
   logger.info({ config: describeConfig(config) }, `${services.worker.name} starting`);
-  const rt = await openRuntime(config);
+  const rt = await openRuntime(config, { runs: "worker" });
   registerClusterGauges(clusterSnapshotQuery(rt.db), (err) =>
     logger.warn({ err: err instanceof Error ? err.message : String(err) }, "cluster gauge query failed"),
   );

@@ -3,7 +3,7 @@
  * and the service, from one RuntimeConfig. Each entry point adds what it serves.
  */
 import { ApiKeyStore } from "../auth/keys";
-import type { RuntimeConfig } from "../config";
+import { dbPoolSizeOf, type RuntimeConfig, type RuntimeProcess } from "../config";
 import { createCoordination } from "../coord";
 import type { Coordination } from "../coord/types";
 import { createLlmGateway, type ApexLlmGateway } from "../llm";
@@ -41,10 +41,12 @@ export interface OpenRuntimeOptions {
   readonly pgliteDataDir?: string;
   /** Prefix of Redis keys and channels; default "apex:" (tests isolate themselves with their own). */
   readonly redisKeyPrefix?: string;
+  /** What this process serves; sizes the Postgres pool unless APEX_DB_POOL_SIZE does. Default local (API and worker). */
+  readonly runs?: RuntimeProcess;
 }
 
 export async function openRuntime(config: RuntimeConfig, options: OpenRuntimeOptions = {}): Promise<Runtime> {
-  const store = await openDb({ databaseUrl: config.databaseUrl, dataDir: options.pgliteDataDir });
+  const store = await openDb({ databaseUrl: config.databaseUrl, dataDir: options.pgliteDataDir, poolSize: dbPoolSizeOf(config, options.runs ?? "local") });
   const applied = await migrate(store);
   if (applied.length > 0) logger.info({ migrations: applied }, "database migrations applied");
   // The DAG event backend is chosen here, once: Redis, else Postgres NOTIFY on a real Postgres, else in-process.
@@ -74,7 +76,7 @@ export async function openRuntime(config: RuntimeConfig, options: OpenRuntimeOpt
     llm,
     tools,
     service,
-    keys: new ApiKeyStore(db),
+    keys: new ApiKeyStore(db, { cacheMs: config.apiKeyCacheMs }),
     sandbox: () => (sandbox ??= createSandbox(config)),
     async close() {
       await service.close();

@@ -12,6 +12,10 @@ export const runtimeEnv = {
   metricsPort: "APEX_METRICS_PORT",
   workerConcurrency: "APEX_WORKER_CONCURRENCY",
   leaseMs: "APEX_LEASE_MS",
+  /** Postgres connections of the process's pool; unset = sized to what the process runs (config.ts `dbPoolSizeOf`). */
+  dbPoolSize: "APEX_DB_POOL_SIZE",
+  /** How long an API key lookup is reused in the process (ms, 0–60000, default 5000); also how late another replica sees a revocation. */
+  apiKeyCacheMs: "APEX_API_KEY_CACHE_MS",
   sandboxDriver: "APEX_SANDBOX_DRIVER",
   /** Sandbox image the docker/kubernetes drivers run (the stack's build, by digest when pushed). */
   sandboxImage: "APEX_SANDBOX_IMAGE",
