@@ -79,7 +79,7 @@ describe("submission through the service", () => {
   let agent: string;
   beforeAll(async () => {
     store = await openMigratedDb("pglite");
-    service = new StoreApexService({ db: store.db, tools });
+    service = new StoreApexService({ db: store.db, events: store.events, tools });
     agent = (await service.createAgent({ name: "v" })).id;
   });
   afterAll(async () => store.close());

@@ -11,7 +11,6 @@ import type { ClaimedTask } from "../src/engine/lifecycle";
 import { LlmError, type LlmGateway } from "../src/llm/types";
 import { SandboxError } from "../src/sandbox/errors";
 import type { SandboxDriver } from "../src/sandbox/types";
-import type { Db } from "../src/store/db";
 import { observeAttempt } from "../src/telemetry/attempt";
 import { renderMetrics } from "../src/telemetry/metrics";
 import { ToolError } from "../src/tools/errors";
@@ -37,9 +36,8 @@ const byName = new Map<string, ToolDefinition>(
   ].map((t) => [t.name, t]),
 );
 
-const unusedDb = { kind: "pglite", query: () => Promise.reject(new Error("no db in this test")) } as unknown as Db;
 const failingLlm: LlmGateway = { complete: () => Promise.reject(new Error("timeout in the gateway's own code")) } as unknown as LlmGateway;
-const deps: ExecutorDeps = { db: unusedDb, llm: failingLlm, tools, sandbox: {} as SandboxDriver, backoff };
+const deps: ExecutorDeps = { llm: failingLlm, tools, sandbox: {} as SandboxDriver, backoff };
 
 function toolTask(tool: string): ClaimedTask {
   return {
@@ -52,7 +50,8 @@ function toolTask(tool: string): ClaimedTask {
     maxAttempts: 3,
     timeoutMs: 5_000,
     agentId: "a",
-    input: {},
+    scope: { input: {}, outputs: {} },
+    attempt: 1,
     traceContext: null,
     workerId: "w",
   };

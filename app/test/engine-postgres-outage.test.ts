@@ -66,7 +66,7 @@ beforeAll(async () => {
   viaProxy.hostname = "127.0.0.1";
   viaProxy.port = String(proxy.port);
   workerDb = await openDb({ databaseUrl: viaProxy.toString(), poolSize: 4 });
-  service = new StoreApexService({ db: store.db, tools });
+  service = new StoreApexService({ db: store.db, events: store.events, tools });
   // A fallback poll far longer than the test: after the outage only a working LISTEN can wake the worker.
   worker = new Worker(
     { db: workerDb, llm: new ScriptedGateway(), tools, sandbox: refusingSandbox },

@@ -1,7 +1,6 @@
 /** Pure parts of the engine: backoff, templates, the DAG status rule. */
 import { describe, expect, it } from "vitest";
 import { retryDelayMs } from "../src/engine/backoff";
-import { dagStatusFor } from "../src/engine/dag-state";
 import { renderDeep, renderTemplate, TemplateError, templateRefs } from "../src/engine/template";
 
 describe("retryDelayMs", () => {
@@ -38,19 +37,5 @@ describe("templates", () => {
   });
   it("does not read inherited properties", () => {
     expect(() => renderTemplate("{{input.constructor}}", scope)).toThrow(/has no value/);
-  });
-});
-
-describe("dagStatusFor", () => {
-  it.each([
-    [{ succeeded: 3 }, "succeeded"],
-    [{ succeeded: 1, running: 1 }, "running"],
-    [{ succeeded: 1, awaiting_approval: 1 }, "awaiting_approval"],
-    [{ awaiting_approval: 1, ready: 1 }, "running"],
-    [{ failed: 1, skipped: 2, succeeded: 1 }, "failed"],
-    [{ failed: 1, running: 1 }, "running"],
-    [{ cancelled: 2, succeeded: 1 }, "cancelled"],
-  ] as const)("%o -> %s", (counts, status) => {
-    expect(dagStatusFor(counts)).toBe(status);
   });
 });

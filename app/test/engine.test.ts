@@ -45,9 +45,9 @@ describe.each(storeKinds)("engine on %s", (kind) => {
   function setup(opts: { gateway?: ScriptedGateway; failuresByKey?: Map<string, number>; probe?: ConcurrencyProbe; workers?: number; concurrency?: number } = {}) {
     const tools = testTools({ failuresByKey: opts.failuresByKey, probe: opts.probe });
     const llm = opts.gateway ?? new ScriptedGateway();
-    const service = new StoreApexService({ db: store.db, tools, models });
+    const service = new StoreApexService({ db: store.db, events: store.events, tools, models });
     for (let i = 0; i < (opts.workers ?? 1); i++) {
-      workers.push(new Worker({ db: store.db, llm, tools, sandbox: refusingSandbox }, { concurrency: opts.concurrency ?? 4, leaseMs: 5_000, backoff: fastBackoff }));
+      workers.push(new Worker({ db: store.db, events: store.events, llm, tools, sandbox: refusingSandbox }, { concurrency: opts.concurrency ?? 4, leaseMs: 5_000, backoff: fastBackoff }));
     }
     return { service, tools, llm };
   }

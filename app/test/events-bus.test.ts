@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCoordination, createInProcessEventBus, createPgNotifyEventBus, type EventBus } from "../src/coord";
 import { createRedisCoordination } from "../src/coord/redis";
-import { dagEventChannel, emitDagStatus, emitTaskStatus, withDagEvents } from "../src/engine/events";
+import { announce, dagEventChannel, parseDagEvents } from "../src/engine/events";
 import type { DagEvent } from "../src/service/types";
 import type { Db } from "../src/store/db";
 import { openMigratedDb, type MigratedDb } from "./helpers/db";
@@ -118,44 +118,28 @@ describe.each(backends)("EventBus on $name", ({ name, open }) => {
     await expect(bus.publish("c".repeat(80), 1)).rejects.toThrow(/longer than 63 bytes/);
   });
 
-  describe("DAG events from a transaction", () => {
-    class Rollback extends Error {}
-
-    it("are published once it commits, never after a rollback", async () => {
-      // The store is only needed for transactions: the in-process and Redis buses get a PGlite one.
-      const own = opened.db ? undefined : await openMigratedDb("pglite");
-      const db = withDagEvents(opened.db ?? own!.db, opened.bus);
-      try {
-        const dagId = randomUUID();
-        const seen: DagEvent[] = [];
-        const un = await opened.bus.subscribe(dagEventChannel(dagId), (e) => seen.push(e as DagEvent));
-
-        await expect(
-          db.transaction(async (tx) => {
-            await emitTaskStatus(tx, dagId, ["a"], "running");
-            throw new Rollback("the claim lost a race");
-          }),
-        ).rejects.toBeInstanceOf(Rollback);
-
-        await db.transaction(async (tx) => {
-          await emitTaskStatus(tx, dagId, ["a", "b"], "succeeded");
-          await tx.transaction((nested) => emitDagStatus(nested, dagId, "succeeded"));
-          await settle();
-          expect(seen, "nothing before COMMIT").toEqual([]);
-        });
-        await expect.poll(() => seen.length).toBe(3);
-        await settle();
-        expect(seen.map((e) => [e.type, e.taskId, e.status])).toEqual([
-          ["task_status", "a", "succeeded"],
-          ["task_status", "b", "succeeded"],
-          ["dag_status", undefined, "succeeded"],
-        ]);
-        expect(seen.every((e) => e.dagId === dagId)).toBe(true);
-        await un();
-      } finally {
-        await own?.close();
-      }
-    });
+  it("announce sends one message per DAG with its events in order, heard by the watch parser", async () => {
+    const dagId = randomUUID();
+    const other = randomUUID();
+    const seen: DagEvent[] = [];
+    const un = await opened.bus.subscribe(dagEventChannel(dagId), (raw) => seen.push(...(parseDagEvents(raw) ?? [])));
+    const statuses: Array<[string, number]> = [];
+    announce({ events: opened.bus, observer: { taskStatuses: (s, n) => statuses.push([s, n]), dagFinished: () => undefined, attemptLost: () => undefined } }, [
+      { kind: "task", dag_id: dagId, task_id: "a", status: "succeeded", detail: null },
+      { kind: "result", dag_id: dagId, task_id: "a", status: "succeeded", detail: { attempt: 1 } },
+      { kind: "task", dag_id: other, task_id: "x", status: "ready", detail: null },
+      { kind: "task", dag_id: dagId, task_id: "b", status: "ready", detail: null },
+      { kind: "dag", dag_id: dagId, task_id: null, status: "running", detail: null },
+    ]);
+    await expect.poll(() => seen.length).toBe(3);
+    await settle();
+    expect(seen.map((e) => [e.type, e.taskId, e.status])).toEqual([
+      ["task_status", "a", "succeeded"],
+      ["task_status", "b", "ready"],
+      ["dag_status", undefined, "running"],
+    ]);
+    expect(statuses).toEqual([["succeeded", 1], ["ready", 2]]);
+    await un();
   });
 });
 

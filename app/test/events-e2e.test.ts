@@ -17,7 +17,7 @@ import { loadProtos } from "../src/api/grpc/proto";
 import { openRuntime, type Runtime } from "../src/bin/runtime";
 import { loadConfig } from "../src/config";
 import { runtimeEnv } from "../src/contract/env";
-import { dagEventChannel } from "../src/engine/events";
+import { dagEventChannel, parseDagEvents } from "../src/engine/events";
 import { Worker } from "../src/engine/worker";
 import { createTestDatabase, type TestDatabase } from "./helpers/db";
 
@@ -121,7 +121,7 @@ describe.each(backends)("DAG events over $name", (backend) => {
     if (backend.redis) env[runtimeEnv.redisUrl] = redisUrl;
     api = await openRuntime(loadConfig(env), { redisKeyPrefix: redisPrefix });
     workerRt = backend.postgres ? await openRuntime(loadConfig(env), { redisKeyPrefix: redisPrefix }) : api;
-    worker = new Worker({ db: workerRt.db, llm: workerRt.llm, tools: workerRt.tools, sandbox: workerRt.sandbox() }, { concurrency: 4 });
+    worker = new Worker({ db: workerRt.db, events: workerRt.coordination.events, llm: workerRt.llm, tools: workerRt.tools, sandbox: workerRt.sandbox() }, { concurrency: 4 });
     await worker.start();
     http = buildHttpServer({ service: api.service, keys: api.keys });
     await http.listen({ port: 0, host: "127.0.0.1" });
@@ -156,8 +156,10 @@ describe.each(backends)("DAG events over $name", (backend) => {
     if (backend.redis) {
       tap = new Redis(redisUrl);
       tap.on("pmessage", (_pattern: string, channel: string, message: string) => {
-        const e = JSON.parse(message) as { type: string; taskId?: string; status: string };
-        onRedisByChannel.push({ channel, event: { type: e.type, ...(e.taskId ? { task_id: e.taskId } : {}), status: e.status } });
+        // One message per DAG per transaction: a single event, or that transaction's events in order.
+        for (const e of parseDagEvents(JSON.parse(message)) ?? []) {
+          onRedisByChannel.push({ channel, event: { type: e.type, ...(e.taskId ? { task_id: e.taskId } : {}), status: e.status } });
+        }
       });
       await tap.psubscribe(`${redisPrefix}events:*`);
     }

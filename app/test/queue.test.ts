@@ -4,7 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Worker } from "../src/engine/worker";
-import { claimTasks, finishAttempt, reclaimExpiredLeases, startAttempt } from "../src/engine/lifecycle";
+import { engineContext } from "../src/engine/context";
+import { CompletionBatcher } from "../src/engine/completion-batcher";
+import { claimTasks, finishAttempt, finishAttempts, reclaimExpiredLeases, type FinishedAttempt } from "../src/engine/lifecycle";
 import { StoreApexService } from "../src/service/apex-service";
 import type { DagView, Principal } from "../src/service/types";
 import { openDb, type Db } from "../src/store/db";
@@ -29,7 +31,8 @@ describe.each(storeKinds)("queue on %s", (kind) => {
   let second: Db;
   let agentId: string;
   const tools = testTools();
-  const service = () => new StoreApexService({ db: store.db, tools });
+  const service = () => new StoreApexService({ db: store.db, events: store.events, tools });
+  const ctx = (db: Db) => engineContext(db, store.events);
 
   beforeAll(async () => {
     store = await openMigratedDb(kind);
@@ -48,7 +51,7 @@ describe.each(storeKinds)("queue on %s", (kind) => {
     // before the next begins, and its late result is fenced off. Exactly one attempt succeeds.
     const probe = new ConcurrencyProbe();
     const raceTools = testTools({ probe });
-    const svc = new StoreApexService({ db: store.db, tools: raceTools });
+    const svc = new StoreApexService({ db: store.db, events: store.events, tools: raceTools });
     const tasks = [
       ...Array.from({ length: 150 }, (_, i) => ({ id: `w${i}`, kind: "tool", tool: "sleep", args: { key: `w${i}`, ms: 5 } })),
       { id: "join", kind: "tool", tool: "sleep", args: { key: "join", ms: 1 }, depends_on: Array.from({ length: 150 }, (_, i) => `w${i}`) },
@@ -85,7 +88,7 @@ describe.each(storeKinds)("queue on %s", (kind) => {
   it("heartbeats keep a long task's short lease alive: a second worker does not steal it", async () => {
     const probe = new ConcurrencyProbe();
     const t2 = testTools({ probe });
-    const svc = new StoreApexService({ db: store.db, tools: t2 });
+    const svc = new StoreApexService({ db: store.db, events: store.events, tools: t2 });
     const { id } = await svc.submitDag(
       { agent_id: agentId, name: "long", tasks: [{ id: "long", kind: "tool", tool: "sleep", args: { key: "long", ms: 1_500 } }] },
       admin,
@@ -101,35 +104,63 @@ describe.each(storeKinds)("queue on %s", (kind) => {
     expect(v.tasks[0]?.attempts).toHaveLength(1);
   });
 
-  it("a worker that claims a task again after its own stale claim was reclaimed: the stale claim can neither start nor finish", async () => {
+  it("a worker that claims a task again after its own stale claim was reclaimed: the stale attempt cannot finish", async () => {
     const svc = service();
     const { id } = await svc.submitDag(
       { agent_id: agentId, name: "reclaimed-by-itself", tasks: [{ id: "t", kind: "tool", tool: "sleep", args: { key: "t", ms: 1 }, max_attempts: 5 }] },
       admin,
     );
-    const claim = async (leaseMs: number) => (await claimTasks(store.db, "same-worker", 10, leaseMs)).find((t) => t.dagId === id)!;
-    const expireAndReclaim = () => expect.poll(() => reclaimExpiredLeases(second), { interval: 25, timeout: 5_000 }).toBeGreaterThanOrEqual(1);
+    const mine = ctx(store.db);
+    const claim = async (leaseMs: number) => (await claimTasks(mine, "same-worker", { limit: 10, leaseMs })).find((t) => t.dagId === id)!;
+    const expireAndReclaim = () => expect.poll(() => reclaimExpiredLeases(ctx(second)), { interval: 25, timeout: 5_000 }).toBeGreaterThanOrEqual(1);
 
-    // A stale claim that never got to start its attempt.
-    const staleUnstarted = await claim(100);
+    const stale = await claim(100);
     await expireAndReclaim();
     const current = await claim(5_000);
-    const attempt = (await startAttempt(store.db, current))!;
-    expect(await startAttempt(store.db, staleUnstarted), "no second attempt while one runs").toBeUndefined();
+    expect(current.attempt).toBe(stale.attempt! + 1);
+    expect(await finishAttempt(mine, stale, stale.attempt!, { kind: "succeeded", output: "stale" })).toBe("lease_lost");
+    await expect(finishAttempt(mine, current, current.attempt!, { kind: "failed", error: "boom", errorType: "tool_error", retryDelayMs: 0 })).resolves.toBe("retrying");
 
-    // A stale claim whose attempt was running when it was reclaimed.
-    await expect(finishAttempt(store.db, current, attempt, { kind: "failed", error: "boom", errorType: "tool_error", retryDelayMs: 0 })).resolves.toBe("retrying");
-    const staleStarted = await claim(100);
-    const staleAttempt = (await startAttempt(store.db, staleStarted))!;
+    // Again, with both results in one batch: the stale one is fenced off, the fresh one lands.
+    const staleAgain = await claim(100);
     await expireAndReclaim();
     const fresh = await claim(5_000);
-    const freshAttempt = (await startAttempt(store.db, fresh))!;
-    expect(await finishAttempt(store.db, staleStarted, staleAttempt, { kind: "succeeded", output: "stale" })).toBe("lease_lost");
-    expect(await finishAttempt(store.db, fresh, freshAttempt, { kind: "succeeded", output: "fresh" })).toBe("succeeded");
+    expect(
+      await finishAttempts(mine, [
+        { task: staleAgain, attempt: staleAgain.attempt!, outcome: { kind: "succeeded", output: "stale" } },
+        { task: fresh, attempt: fresh.attempt!, outcome: { kind: "succeeded", output: "fresh" } },
+      ]),
+    ).toEqual(["lease_lost", "succeeded"]);
 
     const t = (await svc.getDag(id)).tasks[0]!;
     expect(t.output).toBe("fresh");
-    expect(t.attempts.map((a) => a.status)).toEqual(["failed", "failed", "succeeded"]);
+    expect(t.attempts.map((a) => a.status)).toEqual(["failed", "failed", "failed", "succeeded"]);
+  });
+
+  it("a batch of finished attempts: one outcome the store refuses (a NUL in its output) fails only itself", async () => {
+    const svc = service();
+    const { id } = await svc.submitDag(
+      {
+        agent_id: agentId,
+        name: "batch-with-a-bad-one",
+        tasks: ["good", "bad"].map((t) => ({ id: t, kind: "tool", tool: "sleep", args: { key: t, ms: 1 } })),
+      },
+      admin,
+    );
+    const mine = ctx(store.db);
+    const claimed = (await claimTasks(mine, "batcher", { limit: 10, leaseMs: 5_000 })).filter((t) => t.dagId === id);
+    expect(claimed).toHaveLength(2);
+    const batcher = new CompletionBatcher((items: readonly FinishedAttempt[]) => finishAttempts(mine, items));
+    const [good, bad] = ["good", "bad"].map((name) => claimed.find((t) => t.taskId === name)!);
+    const results = await Promise.allSettled([
+      batcher.submit({ task: good!, attempt: good!.attempt!, outcome: { kind: "succeeded", output: "fine" } }),
+      batcher.submit({ task: bad!, attempt: bad!.attempt!, outcome: { kind: "succeeded", output: "nul \u0000 byte" } }),
+    ]);
+    expect(results[0]).toEqual({ status: "fulfilled", value: "succeeded" });
+    expect(results[1]?.status).toBe("rejected");
+    const v = await svc.getDag(id);
+    expect(v.tasks.map((t) => [t.id, t.status])).toEqual([["good", "succeeded"], ["bad", "running"]]);
+    await svc.cancelDag(id);
   });
 
   it("an expired lease is reclaimed by another worker; the old holder's late result is fenced off", async () => {
@@ -138,22 +169,23 @@ describe.each(storeKinds)("queue on %s", (kind) => {
       { agent_id: agentId, name: "reclaim", tasks: [{ id: "t", kind: "tool", tool: "sleep", args: { key: "t", ms: 1 }, max_attempts: 3 }] },
       admin,
     );
-    const [mine] = (await claimTasks(store.db, "dead-worker", 10, 150)).filter((t) => t.dagId === id);
+    const [mine] = (await claimTasks(ctx(store.db), "dead-worker", { limit: 10, leaseMs: 150 })).filter((t) => t.dagId === id);
     expect(mine).toBeDefined();
-    const attempt = (await startAttempt(store.db, mine!))!;
-    expect(await reclaimExpiredLeases(second)).toBe(0);
+    const attempt = mine!.attempt!;
+    expect(await reclaimExpiredLeases(ctx(second))).toBe(0);
     // The 150 ms lease runs out by the clock; reclaim as soon as it has.
-    await expect.poll(() => reclaimExpiredLeases(second), { interval: 25, timeout: 5_000 }).toBeGreaterThanOrEqual(1);
-    const [theirs] = (await claimTasks(second, "live-worker", 10, 5_000)).filter((t) => t.dagId === id);
-    expect(theirs?.attempts).toBe(1);
-    const n = (await startAttempt(second, theirs!))!;
+    await expect.poll(() => reclaimExpiredLeases(ctx(second)), { interval: 25, timeout: 5_000 }).toBeGreaterThanOrEqual(1);
+    const [theirs] = (await claimTasks(ctx(second), "live-worker", { limit: 10, leaseMs: 5_000 })).filter((t) => t.dagId === id);
+    // The lost attempt was spent: this claim spent the second.
+    expect(theirs?.attempts).toBe(2);
+    const n = theirs!.attempt!;
     // The late result is fenced off, but the provider was paid: its usage still counts, once
     // (a repeat, as after a lost COMMIT reply, adds nothing).
     const paid = { provider: "local", model: "echo", responseModel: "echo", inputTokens: 7, outputTokens: 5, cachedTokens: 0, costUsd: 0.25, priceVersion: "t", latencyMs: 3 };
     for (let i = 0; i < 2; i++) {
-      expect(await finishAttempt(store.db, mine!, attempt, { kind: "succeeded", output: "stale", usage: [paid] })).toBe("lease_lost");
+      expect(await finishAttempt(ctx(store.db), mine!, attempt, { kind: "succeeded", output: "stale", usage: [paid] })).toBe("lease_lost");
     }
-    expect(await finishAttempt(second, theirs!, n, { kind: "succeeded", output: "fresh" })).toBe("succeeded");
+    expect(await finishAttempt(ctx(second), theirs!, n, { kind: "succeeded", output: "fresh" })).toBe("succeeded");
     const v = await svc.getDag(id);
     expect(v.status).toBe("succeeded");
     expect(v.tasks[0]?.output).toBe("fresh");
@@ -171,19 +203,19 @@ describe.each(storeKinds)("queue on %s", (kind) => {
       admin,
     );
     // Claimed under the worker's own id, but outside its in-flight set (as after a lost result).
-    const [orphan] = (await claimTasks(store.db, "same-id", 10, 300)).filter((t) => t.dagId === orphanDag.id);
+    const [orphan] = (await claimTasks(ctx(store.db), "same-id", { limit: 10, leaseMs: 300 })).filter((t) => t.dagId === orphanDag.id);
     expect(orphan).toBeDefined();
     const busyDag = await svc.submitDag(
       { agent_id: agentId, name: "busy", tasks: [{ id: "b", kind: "tool", tool: "sleep", args: { key: "busy", ms: 4_000 } }] },
       admin,
     );
-    const w = new Worker({ db: store.db, llm: new ScriptedGateway(), tools, sandbox: refusingSandbox }, { id: "same-id", leaseMs: 300, fallbackPollMs: 100 });
+    const w = new Worker({ db: store.db, events: store.events, llm: new ScriptedGateway(), tools, sandbox: refusingSandbox }, { id: "same-id", leaseMs: 300, fallbackPollMs: 100 });
     await w.start();
     try {
       // The worker heartbeats while it runs "busy"; the orphan must expire anyway and run meanwhile.
       const v = await waitFor(svc, orphanDag.id, done, 10_000);
       expect(v.status).toBe("succeeded");
-      expect(v.tasks[0]?.attempts).toHaveLength(1);
+      expect(v.tasks[0]?.attempts.map((a) => a.status)).toEqual(["failed", "succeeded"]);
       expect((await svc.getDag(busyDag.id)).tasks[0]?.status).toBe("running");
     } finally {
       await svc.cancelDag(busyDag.id);
@@ -194,13 +226,13 @@ describe.each(storeKinds)("queue on %s", (kind) => {
   it("stop() releases in-flight tasks after the grace period without spending their attempt", async () => {
     const probe = new ConcurrencyProbe();
     const t3 = testTools({ probe });
-    const svc = new StoreApexService({ db: store.db, tools: t3 });
+    const svc = new StoreApexService({ db: store.db, events: store.events, tools: t3 });
     const { id } = await svc.submitDag(
       { agent_id: agentId, name: "drain", tasks: [{ id: "slow", kind: "tool", tool: "sleep", args: { key: "slow", ms: 30_000 }, max_attempts: 1 }] },
       admin,
     );
     const deps = { llm: new ScriptedGateway(), tools: t3, sandbox: refusingSandbox };
-    const first = new Worker({ db: store.db, ...deps }, { id: "stopping" });
+    const first = new Worker({ db: store.db, events: store.events, ...deps }, { id: "stopping" });
     await first.start();
     await expect.poll(() => probe.running.get("slow"), { timeout: 5_000 }).toBe(1);
     const t0 = Date.now();

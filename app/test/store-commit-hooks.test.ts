@@ -1,30 +1,10 @@
 /**
- * Side effects of a transaction outside the database (apex_tasks_total, the DAG's root span) happen
- * only once it commits: a rolled-back status change is neither counted nor traced.
+ * The store's after-commit hooks: side effects outside the database run only once a transaction
+ * commits, never after a rollback.
  */
-import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { emitDagStatus, emitTaskStatus } from "../src/engine/events";
 import { onCommit } from "../src/store/db";
-import { renderMetrics } from "../src/telemetry/metrics";
-import { beginDagTrace, spanNames } from "../src/telemetry/spans";
-import { startTracing, type Tracing } from "../src/telemetry/tracing";
 import { openMigratedDb, storeKinds, type MigratedDb } from "./helpers/db";
-import { parseExposition, sampleValue } from "./telemetry-support/exposition";
-
-const memory = new InMemorySpanExporter();
-let tracing: Tracing;
-
-beforeAll(() => {
-  tracing = startTracing({ serviceName: "apex-worker", endpoint: null, spanProcessors: [new SimpleSpanProcessor(memory)] });
-});
-afterAll(async () => {
-  await tracing.shutdown();
-});
-
-async function tasksTotal(status: string): Promise<number> {
-  return sampleValue(parseExposition((await renderMetrics()).body), "apex_tasks_total", { status }) ?? 0;
-}
 
 class Rollback extends Error {}
 
@@ -70,46 +50,5 @@ describe.each(storeKinds)("after-commit hooks on %s", (kind) => {
     });
     expect(value).toBe(42);
     expect(ran).toEqual(["second"]);
-  });
-
-  it("a terminal task status is counted in apex_tasks_total only once committed", async () => {
-    const dagId = "00000000-0000-0000-0000-00000000000a";
-    const before = await tasksTotal("succeeded");
-    await expect(
-      store.db.transaction(async (tx) => {
-        await emitTaskStatus(tx, dagId, ["a", "b"], "succeeded");
-        throw new Rollback("constraint failed later in the transaction");
-      }),
-    ).rejects.toBeInstanceOf(Rollback);
-    expect(await tasksTotal("succeeded")).toBe(before);
-
-    await store.db.transaction((tx) => emitTaskStatus(tx, dagId, ["a", "b"], "succeeded"));
-    expect(await tasksTotal("succeeded")).toBe(before + 2);
-  });
-
-  it("a DAG's root span is exported only when its terminal status commits", async () => {
-    const agent = await store.db.query<{ id: string }>("INSERT INTO agents (name) VALUES ($1) RETURNING id", [`hooks-${kind}`]);
-    const agentId = agent.rows[0]!.id;
-    const dag = await store.db.query<{ id: string }>("INSERT INTO dags (agent_id, name) VALUES ($1, 'hooked') RETURNING id", [agentId]);
-    const dagId = dag.rows[0]!.id;
-    const trace = beginDagTrace({ dagId, agentId, name: "hooked" });
-    await store.db.query("UPDATE dags SET trace_context = $2::jsonb WHERE id = $1", [dagId, JSON.stringify(trace.carrier)]);
-    // Export waits for the resource's async attributes: flush before looking.
-    const rootSpans = async () => {
-      await tracing.forceFlush();
-      return memory.getFinishedSpans().filter((s) => s.name === spanNames.dag && s.spanContext().traceId === trace.traceId);
-    };
-
-    await expect(
-      store.db.transaction(async (tx) => {
-        await emitDagStatus(tx, dagId, "succeeded");
-        throw new Rollback("the DAG did not end after all");
-      }),
-    ).rejects.toBeInstanceOf(Rollback);
-    expect(await rootSpans()).toHaveLength(0);
-
-    await store.db.transaction((tx) => emitDagStatus(tx, dagId, "failed"));
-    expect(await rootSpans()).toHaveLength(1);
-    expect((await rootSpans())[0]!.attributes["apex.dag.status"]).toBe("failed");
   });
 });

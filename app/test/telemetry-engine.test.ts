@@ -40,9 +40,9 @@ beforeAll(async () => {
   store = await openMigratedDb("postgres");
   tools = testTools({ failuresByKey: new Map([["b", 1]]) });
   llm = new ScriptedGateway();
-  service = new StoreApexService({ db: store.db, tools });
+  service = new StoreApexService({ db: store.db, events: store.events, tools });
   for (const id of ["worker-1", "worker-2"]) {
-    workers.push(new Worker({ db: store.db, llm, tools, sandbox: refusingSandbox }, { id, concurrency: 1, leaseMs: 5_000, backoff: { baseMs: 20, maxMs: 50 } }));
+    workers.push(new Worker({ db: store.db, events: store.events, llm, tools, sandbox: refusingSandbox }, { id, concurrency: 1, leaseMs: 5_000, backoff: { baseMs: 20, maxMs: 50 } }));
   }
   succeededBefore = await metricValue("apex_tasks_total", { status: "succeeded" });
   const agent = await service.createAgent({ name: "traced-agent" });
@@ -172,7 +172,7 @@ describe("one DAG, one trace, across two workers and a retry", () => {
 describe("an approval wait stays in the DAG's trace", () => {
   it("runs the approved task as a task_execution under the same root span", async () => {
     memory.reset();
-    const worker = new Worker({ db: store.db, llm, tools, sandbox: refusingSandbox }, { id: "worker-3", concurrency: 2, leaseMs: 5_000 });
+    const worker = new Worker({ db: store.db, events: store.events, llm, tools, sandbox: refusingSandbox }, { id: "worker-3", concurrency: 2, leaseMs: 5_000 });
     workers.push(worker);
     await worker.start();
     const agent = await service.createAgent({ name: "approving-agent" });

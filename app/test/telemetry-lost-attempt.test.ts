@@ -7,7 +7,8 @@
 import { SpanKind, SpanStatusCode, context, trace } from "@opentelemetry/api";
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { claimTasks, reclaimExpiredLeases, startAttempt } from "../src/engine/lifecycle";
+import { engineContext } from "../src/engine/context";
+import { claimTasks, reclaimExpiredLeases } from "../src/engine/lifecycle";
 import { Worker } from "../src/engine/worker";
 import { StoreApexService } from "../src/service/apex-service";
 import type { DagView } from "../src/service/types";
@@ -43,20 +44,20 @@ beforeAll(async () => {
   untee = captureLogLines(logLines);
   store = await openMigratedDb("postgres");
   const tools = testTools();
-  const service = new StoreApexService({ db: store.db, tools });
+  const service = new StoreApexService({ db: store.db, events: store.events, tools });
   const agent = await service.createAgent({ name: "lost-attempt-agent" });
   const { id } = await service.submitDag(
     { agent_id: agent.id, name: "survives-a-crash", tasks: [{ id: "only", kind: "tool", tool: "sleep", args: { key: "only", ms: 10 } }] },
     { keyId: "k-admin", role: "admin" },
   );
 
-  // The "dead" worker: claims with a short lease, starts the attempt as the real worker does
-  // (span planned, carrier stored), exports one child span, and then never comes back. The lease
-  // leaves a loaded machine time to start the attempt before it runs out.
-  const [claimed] = await claimTasks(store.db, "dead-worker", 1, 2_000);
-  const plan = planAttemptSpan(claimed!.traceContext);
+  // The "dead" worker: claims with a short lease, which starts the attempt as the real worker does
+  // (span id planned and stored), exports one child span, and then never comes back.
+  const ctx = engineContext(store.db, store.events);
+  const [claimed] = await claimTasks(ctx, "dead-worker", { limit: 1, leaseMs: 2_000 });
+  expect(claimed?.attempt).toBe(1);
+  const plan = planAttemptSpan(claimed!.traceContext, claimed!.spanId);
   lostSpanId = plan.spanId;
-  expect(await startAttempt(store.db, claimed!, plan.carrier)).toBe(1);
   const held = await store.db.query<{ ms: number }>(
     `SELECT (extract(epoch FROM t.lease_expires_at - a.started_at) * 1000)::float8 AS ms
        FROM tasks t JOIN attempts a ON a.dag_id = t.dag_id AND a.task_id = t.id
@@ -71,11 +72,11 @@ beforeAll(async () => {
 
   lostErrorsBefore = await lostErrors();
   // Time is the condition: reclaim as soon as the lease has run out.
-  await vi.waitFor(async () => expect(await reclaimExpiredLeases(store.db)).toBe(1), { interval: 25, timeout: 10_000 });
+  await vi.waitFor(async () => expect(await reclaimExpiredLeases(ctx)).toBe(1), { interval: 25, timeout: 10_000 });
   lostErrorsAfter = await lostErrors();
 
   // A live worker finishes the DAG.
-  worker = new Worker({ db: store.db, llm: new ScriptedGateway(), tools, sandbox: refusingSandbox }, { id: "live-worker", leaseMs: 5_000 });
+  worker = new Worker({ db: store.db, events: store.events, llm: new ScriptedGateway(), tools, sandbox: refusingSandbox }, { id: "live-worker", leaseMs: 5_000 });
   await worker.start();
   const deadline = Date.now() + 15_000;
   for (;;) {

@@ -66,7 +66,7 @@ describe("a watch whose events were lost", () => {
 
   beforeAll(async () => {
     store = await openMigratedDb("pglite");
-    worker = new Worker({ db: store.db, llm: new ScriptedGateway(), tools, sandbox: refusingSandbox }, { concurrency: 2, leaseMs: 5_000 });
+    worker = new Worker({ db: store.db, events: store.events, llm: new ScriptedGateway(), tools, sandbox: refusingSandbox }, { concurrency: 2, leaseMs: 5_000 });
     await worker.start();
     control = new StoreApexService({ db: store.db, tools, events: losingBus(), watchReconcileMs: 100 });
     const agent = await control.createAgent({ name: `reconcile-control-${randomUUID().slice(0, 8)}` });

@@ -42,7 +42,7 @@ describe("worker crash", () => {
   }
 
   it("SIGTERM mid-task: the worker releases the task without spending the attempt and exits 0", async () => {
-    const service = new StoreApexService({ db: store.db, tools: testTools() });
+    const service = new StoreApexService({ db: store.db, events: store.events, tools: testTools() });
     const agent = await service.createAgent({ name: "sigterm" });
     const { id } = await service.submitDag(
       { agent_id: agent.id, name: "term", tasks: [{ id: "long", kind: "tool", tool: "sleep", args: { key: "long", ms: 30_000 }, max_attempts: 1 }] },
@@ -64,7 +64,7 @@ describe("worker crash", () => {
 
   it("SIGKILL mid-task: the task is reclaimed after its lease and the DAG completes", async () => {
     const tools = testTools();
-    const service = new StoreApexService({ db: store.db, tools });
+    const service = new StoreApexService({ db: store.db, events: store.events, tools });
     const agent = await service.createAgent({ name: "crash" });
     const { id } = await service.submitDag(
       {
@@ -84,7 +84,7 @@ describe("worker crash", () => {
     child.kill("SIGKILL");
     await new Promise((r) => child!.once("exit", r));
 
-    const survivor = new Worker({ db: store.db, llm: new ScriptedGateway(), tools, sandbox: refusingSandbox }, { id: "survivor", leaseMs });
+    const survivor = new Worker({ db: store.db, events: store.events, llm: new ScriptedGateway(), tools, sandbox: refusingSandbox }, { id: "survivor", leaseMs });
     await survivor.start();
     let v: DagView;
     for (;;) {

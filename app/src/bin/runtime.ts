@@ -11,7 +11,6 @@ import { DockerSandboxDriver } from "../sandbox/docker/driver";
 import { KubernetesSandboxDriver } from "../sandbox/kubernetes/driver";
 import { LocalSandboxDriver } from "../sandbox/local/driver";
 import type { SandboxDriver } from "../sandbox/types";
-import { withDagEvents } from "../engine/events";
 import { StoreApexService } from "../service/apex-service";
 import { openDb, type Db } from "../store/db";
 import { migrate } from "../store/migrate";
@@ -52,8 +51,8 @@ export async function openRuntime(config: RuntimeConfig, options: OpenRuntimeOpt
   // The DAG event backend is chosen here, once: Redis, else Postgres NOTIFY on a real Postgres, else in-process.
   const coordination = await createCoordination({ redisUrl: config.redisUrl, keyPrefix: options.redisKeyPrefix, eventsDb: store });
   logger.info({ coordination: coordination.kind, dagEvents: coordination.events.kind }, "coordination ready");
-  // Every transaction of this runtime (service and worker) publishes its DAG events on that bus, after commit.
-  const db = withDagEvents(store, coordination.events);
+  // The service and the worker (apex-worker.ts) announce their DAG events on that bus, after commit.
+  const db = store;
   const llm = createLlmGateway({
     coordination,
     openai: config.openaiApiKey ? { apiKey: config.openaiApiKey, baseURL: config.openaiBaseUrl } : undefined,

@@ -1,23 +1,18 @@
 /**
  * How the engine signals. Two different things:
  *
- * - Worker wake-ups and cancels stay on Postgres NOTIFY (`channels`), sent inside the transaction
- *   that made the change: that is the queue's own signal, seen only once the change is committed;
- *   it works the same on PGlite.
- * - DAG events for streaming clients (SSE, gRPC WatchDag) go through an `EventBus` (coord/): Redis
- *   pub/sub, Postgres LISTEN/NOTIFY or in-process, chosen once at start. The bus travels with the
- *   store handle (`withDagEvents`), so engine code that only has a transaction can publish, and
- *   every event is published from the transaction's after-commit hook: a rolled-back change is
- *   never announced.
+ * - Worker wake-ups and cancels stay on Postgres NOTIFY (`channels`), sent by the statement that
+ *   made the change (see store/queries): the queue's own signal, seen only once committed; it
+ *   works the same on PGlite.
+ * - Once a change has committed, `announce` tells the context's observer (metrics, DAG root spans)
+ *   and publishes DAG events for streaming clients (SSE, gRPC WatchDag) on the context's bus: one
+ *   message per DAG per transaction, carrying all of that DAG's events in order.
  */
 import { z } from "zod";
-import { createInProcessEventBus } from "../coord/in-process";
-import type { EventBus } from "../coord/types";
-import { onCommit, type Db } from "../store/db";
+import type { ChangeRow } from "../store/queries/changes";
 import type { DagEvent } from "../service/types";
-import { finishDagTrace } from "../telemetry/dag-trace";
 import { logger } from "../telemetry/logger";
-import { recordTaskStatuses } from "../telemetry/record";
+import type { EngineContext } from "./context";
 
 export const channels = {
   /** Payload empty: some task became ready now; idle workers claim. */
@@ -39,76 +34,59 @@ const dagEventSchema = z.object({
   at: z.string(),
 });
 
-/** A DagEvent from the bus, or undefined when it is not one (never trusted blindly: it crossed a network). */
-export function parseDagEvent(raw: unknown): DagEvent | undefined {
-  const r = dagEventSchema.safeParse(raw);
-  return r.success ? r.data : undefined;
+/** The DagEvents of one bus message (one event, or a transaction's batch), or undefined when it is not one: it crossed a network. */
+export function parseDagEvents(raw: unknown): DagEvent[] | undefined {
+  const r = z.union([dagEventSchema, z.array(dagEventSchema)]).safeParse(raw);
+  if (!r.success) return undefined;
+  return Array.isArray(r.data) ? r.data : [r.data];
 }
 
-const busSlot = Symbol("apex.dagEventBus");
-type WithBus = Db & { readonly [busSlot]?: EventBus };
+const terminalDag = new Set(["succeeded", "failed", "cancelled"]);
 
 /**
- * Events of a process whose store carries no bus (the engine wired by hand in one process, as
- * tests do): they stay in this process. The runtime always attaches its chosen bus.
+ * Reports committed changes: the observer hears each status move, finished DAGs end their trace,
+ * and each DAG's events go out as one bus message. A failed publish is logged, not thrown.
  */
-const processLocalBus = createInProcessEventBus();
-
-/**
- * The same store, carrying `bus` to every transaction handle it opens, so `emitTaskStatus(tx, …)`
- * publishes on it. Every other property is the store's own.
- */
-export function withDagEvents(db: Db, bus: EventBus): Db {
-  const wrap = (target: Db): Db => {
-    const proxy: Db = new Proxy(target, {
-      get(t, property) {
-        if (property === busSlot) return bus;
-        if (property === "transaction") {
-          return <T>(fn: (tx: Db) => Promise<T>) => t.transaction((tx) => fn(tx === t ? proxy : wrap(tx)));
-        }
-        const value: unknown = Reflect.get(t, property, t);
-        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(t) : value;
-      },
-    });
-    return proxy;
-  };
-  return wrap(db);
-}
-
-/** The bus a store handle carries, else this process's local one. */
-export function dagEventBusOf(db: Db): EventBus {
-  return (db as WithBus)[busSlot] ?? processLocalBus;
-}
-
-/** Publishes once `tx` commits (at once on an autocommit handle); a failed publish is logged, not thrown. */
-function publishAfterCommit(tx: Db, events: readonly DagEvent[]): void {
-  const bus = dagEventBusOf(tx);
-  onCommit(tx, () => {
-    for (const event of events) {
-      bus.publish(dagEventChannel(event.dagId), event).catch((err: unknown) =>
-        logger.warn({ dagId: event.dagId, bus: bus.kind, err: (err as Error).message }, "could not publish a DAG event; its watchers miss it"),
-      );
-    }
-  });
-}
-
-export async function notifyTasksReady(tx: Db): Promise<void> {
-  await tx.query("SELECT pg_notify($1, '')", [channels.tasksReady]);
-}
-
-export async function emitTaskStatus(tx: Db, dagId: string, taskIds: readonly string[], status: string): Promise<void> {
-  // Every task status change passes here, in the process that made it: apex_tasks_total counts
-  // terminal ones, once committed (a rolled-back change never happened).
-  onCommit(tx, () => recordTaskStatuses(status, taskIds.length));
+export function announce(ctx: Pick<EngineContext, "events" | "observer">, changes: readonly ChangeRow[]): void {
   const at = new Date().toISOString();
-  publishAfterCommit(
-    tx,
-    taskIds.map((taskId): DagEvent => ({ dagId, type: "task_status", taskId, status, at })),
-  );
+  const byDag = new Map<string, DagEvent[]>();
+  const counts = new Map<string, number>();
+  for (const c of changes) {
+    if (c.kind === "result") continue;
+    const list = byDag.get(c.dag_id) ?? [];
+    byDag.set(c.dag_id, list);
+    if (c.kind === "task") {
+      list.push({ dagId: c.dag_id, type: "task_status", taskId: c.task_id ?? undefined, status: c.status, at });
+      counts.set(c.status, (counts.get(c.status) ?? 0) + 1);
+    } else {
+      list.push({ dagId: c.dag_id, type: "dag_status", status: c.status, at });
+      if (terminalDag.has(c.status) && c.detail) {
+        const d = c.detail as { agent_id: string; name: string; trace_context: Record<string, string> | null; created_at: string | Date };
+        safely(() =>
+          ctx.observer.dagFinished({
+            dagId: c.dag_id,
+            status: c.status as "succeeded" | "failed" | "cancelled",
+            agentId: d.agent_id,
+            name: d.name,
+            traceContext: d.trace_context,
+            createdAt: new Date(d.created_at),
+          }),
+        );
+      }
+    }
+  }
+  for (const [status, n] of counts) safely(() => ctx.observer.taskStatuses(status, n));
+  for (const [dagId, events] of byDag) {
+    ctx.events.publish(dagEventChannel(dagId), events.length === 1 ? events[0] : events).catch((err: unknown) =>
+      logger.warn({ dagId, bus: ctx.events.kind, err: (err as Error).message }, "could not publish DAG events; their watchers miss them"),
+    );
+  }
 }
 
-export async function emitDagStatus(tx: Db, dagId: string, status: string): Promise<void> {
-  // A terminal status ends the DAG's root span (stored at submission) in this process.
-  await finishDagTrace(tx, dagId, status);
-  publishAfterCommit(tx, [{ dagId, type: "dag_status", status, at: new Date().toISOString() }]);
+function safely(fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    logger.error({ err: (err as Error).message }, "engine observer failed");
+  }
 }

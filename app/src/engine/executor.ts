@@ -9,14 +9,13 @@ import { SandboxError } from "../sandbox/errors";
 import type { SandboxDriver } from "../sandbox/types";
 import type { ToolRegistry } from "../tools/types";
 import type { LlmTaskSpec, ToolTaskSpec } from "../service/dag-schema";
-import type { Db } from "../store/db";
 import { withLlmCallSpan, withToolSpan } from "../telemetry/spans";
 import { retryDelayMs, type BackoffPolicy } from "./backoff";
-import type { AttemptOutcome, ClaimedTask, LlmCallUsage } from "./lifecycle";
+import type { AttemptOutcome, LlmCallUsage } from "../domain/attempt";
+import type { ClaimedTask } from "./lifecycle";
 import { renderDeep, renderTemplate, TemplateError, type TemplateScope } from "./template";
 
 export interface ExecutorDeps {
-  readonly db: Db;
   readonly llm: LlmGateway;
   readonly tools: ToolRegistry;
   readonly sandbox: SandboxDriver;
@@ -35,15 +34,6 @@ export class AbortedError extends Error {
 
 /** Reschedule delay when the breaker is open and the error gives no hint. */
 const breakerRetryMs = 5_000;
-
-export async function loadScope(db: Db, task: ClaimedTask): Promise<TemplateScope> {
-  if (task.dependsOn.length === 0) return { input: task.input, outputs: {} };
-  const r = await db.query<{ id: string; output: unknown }>(
-    "SELECT id, output FROM tasks WHERE dag_id = $1 AND id = ANY ($2::text[])",
-    [task.dagId, task.dependsOn],
-  );
-  return { input: task.input, outputs: Object.fromEntries(r.rows.map((x) => [x.id, x.output])) };
-}
 
 /** The effective per-attempt limit: the task's, or the tool's default when shorter. */
 export function effectiveTimeoutMs(task: ClaimedTask, tools: ToolRegistry): number {
@@ -66,7 +56,7 @@ export async function executeTask(
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = AbortSignal.any([workerSignal, timeout]);
   try {
-    const scope = await loadScope(deps.db, task);
+    const scope = task.scope;
     // Race the work against the signal: a provider or tool that ignores it cannot hold the slot.
     const output = await raceAbort(
       signal,

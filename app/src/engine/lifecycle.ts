@@ -1,16 +1,22 @@
 /**
  * A task's life on the queue, one function per step:
- *   claim -> (parkForApproval | startAttempt -> finishAttempt) ; reclaimExpiredLeases for crashed workers.
- * Every write after the claim is fenced on (status = 'running', lease_owner = this worker), so a
- * worker that lost its lease (expired, cancelled) can never overwrite what happened since.
+ *   claimTasks (lease + attempt started, one statement) -> (parkForApproval | finishAttempts) ;
+ *   reclaimExpiredLeases for crashed workers.
+ * Every write after the claim is fenced on (status = 'running', lease_owner = this worker, this
+ * attempt still running), so a worker that lost its lease (expired, cancelled) can never overwrite
+ * what happened since. The SQL is in store/queries/queue.ts and migration 0005.
  */
-import { onCommit, type Db } from "../store/db";
-import { reportLostAttempt } from "../telemetry/attempt";
-import type { TraceCarrier } from "../telemetry/spans";
+import type { AttemptOutcome, FinishResult, LlmCallUsage } from "../domain/attempt";
 import type { TaskSpec } from "../service/dag-schema";
-import type { TaskErrorType } from "../telemetry/record";
-import { emitTaskStatus, notifyTasksReady } from "./events";
-import { lockDag, promoteDependents, settleDag, skipDependents, type DagRow } from "./dag-state";
+import type { Db } from "../store/db";
+import * as queue from "../store/queries/queue";
+import { planAttemptSpan } from "../telemetry/attempt-spans";
+import { idGenerator } from "../telemetry/tracing";
+import type { EngineContext } from "./context";
+import { announce } from "./events";
+import type { TemplateScope } from "./template";
+
+export type { AttemptOutcome, FinishResult, LlmCallUsage } from "../domain/attempt";
 
 export interface ClaimedTask {
   readonly dagId: string;
@@ -18,66 +24,62 @@ export interface ClaimedTask {
   readonly kind: "llm" | "tool";
   readonly spec: TaskSpec;
   readonly dependsOn: readonly string[];
-  /** Attempts spent before this claim. */
+  /** Attempts spent, this one included. */
   readonly attempts: number;
   readonly maxAttempts: number;
   readonly timeoutMs: number;
   readonly agentId: string;
-  readonly input: unknown;
+  /** The DAG's input and the dependencies' outputs, for templates. */
+  readonly scope: TemplateScope;
   /** W3C carrier of the task (falls back to the DAG's): one DAG, one trace. */
   readonly traceContext: Record<string, string> | null;
   readonly workerId: string;
+  /** The attempt the claim started; undefined when the task waits for an operator's approval. */
+  readonly attempt?: number;
+  /** The attempt's planned span id (stored with it: a reclaiming worker ends that very span). */
+  readonly spanId?: string;
 }
 
-interface ClaimRow {
-  dag_id: string;
-  id: string;
-  kind: "llm" | "tool";
-  spec: TaskSpec;
-  depends_on: string[];
-  attempts: number;
-  max_attempts: number;
-  timeout_ms: number;
-  agent_id: string;
-  input: unknown;
-  trace_context: Record<string, string> | null;
-  dag_trace_context: Record<string, string> | null;
+export interface ClaimOptions {
+  readonly limit: number;
+  readonly leaseMs: number;
+  /** Tools that need an approval: their tasks are claimed without an attempt until approved. */
+  readonly approvalTools?: readonly string[];
 }
 
-/** Claims up to `limit` due ready tasks with FOR UPDATE SKIP LOCKED and a lease of `leaseMs`. */
-export async function claimTasks(db: Db, workerId: string, limit: number, leaseMs: number): Promise<ClaimedTask[]> {
-  if (limit <= 0) return [];
-  const r = await db.query<ClaimRow>(
-    `WITH picked AS (
-       SELECT dag_id, id FROM tasks
-        WHERE status = 'ready' AND next_run_at <= now()
-        ORDER BY next_run_at
-        LIMIT $2
-        FOR UPDATE SKIP LOCKED
-     )
-     UPDATE tasks t
-        SET status = 'running', lease_owner = $1,
-            lease_expires_at = now() + $3 * interval '1 millisecond', updated_at = now()
-       FROM picked, dags d
-      WHERE t.dag_id = picked.dag_id AND t.id = picked.id AND d.id = t.dag_id
-      RETURNING t.dag_id, t.id, t.kind, t.spec, t.depends_on, t.attempts, t.max_attempts, t.timeout_ms,
-                d.agent_id, d.input, t.trace_context, d.trace_context AS dag_trace_context`,
-    [workerId, limit, leaseMs],
-  );
-  return r.rows.map((row) => ({
-    dagId: row.dag_id,
-    taskId: row.id,
-    kind: row.kind,
-    spec: row.spec,
-    dependsOn: row.depends_on,
-    attempts: row.attempts,
-    maxAttempts: row.max_attempts,
-    timeoutMs: row.timeout_ms,
-    agentId: row.agent_id,
-    input: row.input,
-    traceContext: row.trace_context ?? row.dag_trace_context,
+/** Claims up to `limit` due ready tasks and starts an attempt on each (one statement). */
+export async function claimTasks(ctx: EngineContext, workerId: string, options: ClaimOptions): Promise<ClaimedTask[]> {
+  if (options.limit <= 0) return [];
+  const rows = await queue.claimAndStart(ctx.db, {
     workerId,
-  }));
+    limit: options.limit,
+    leaseMs: options.leaseMs,
+    approvalTools: options.approvalTools ?? [],
+    spanIds: Array.from({ length: options.limit }, () => idGenerator.generateSpanId()),
+  });
+  const claimed = rows.map(
+    (row): ClaimedTask => ({
+      dagId: row.dag_id,
+      taskId: row.id,
+      kind: row.kind,
+      spec: row.spec as TaskSpec,
+      dependsOn: row.depends_on,
+      attempts: row.attempts,
+      maxAttempts: row.max_attempts,
+      timeoutMs: row.timeout_ms,
+      agentId: row.agent_id,
+      scope: { input: row.input, outputs: row.dep_outputs ?? {} },
+      traceContext: row.trace_context ?? row.dag_trace_context,
+      workerId,
+      attempt: row.attempt ?? undefined,
+      spanId: row.span_id ?? undefined,
+    }),
+  );
+  announce(
+    ctx,
+    claimed.filter((t) => t.attempt !== undefined).map((t) => ({ kind: "task", dag_id: t.dagId, task_id: t.taskId, status: "running", detail: null })),
+  );
+  return claimed;
 }
 
 /**
@@ -86,339 +88,126 @@ export async function claimTasks(db: Db, workerId: string, limit: number, leaseM
  */
 export async function heartbeat(db: Db, workerId: string, leaseMs: number, tasks: readonly ClaimedTask[]): Promise<Set<string>> {
   if (tasks.length === 0) return new Set();
-  // Rows are locked in (dag_id, id) order, as cancelDagTasks does, so the two never deadlock.
-  const r = await db.query<{ dag_id: string; id: string }>(
-    `WITH mine AS (
-       SELECT dag_id, id FROM tasks
-        WHERE lease_owner = $1 AND status = 'running'
-          AND (dag_id, id) IN (SELECT * FROM unnest($3::uuid[], $4::text[]))
-        ORDER BY dag_id, id
-        FOR UPDATE
-     )
-     UPDATE tasks t SET lease_expires_at = now() + $2 * interval '1 millisecond'
-       FROM mine WHERE t.dag_id = mine.dag_id AND t.id = mine.id
-      RETURNING t.dag_id, t.id`,
-    [workerId, leaseMs, tasks.map((t) => t.dagId), tasks.map((t) => t.taskId)],
-  );
-  return new Set(r.rows.map((x) => taskKey(x.dag_id, x.id)));
+  const held = await queue.renewLeases(db, workerId, leaseMs, tasks);
+  return new Set(held.map((x) => taskKey(x.dag_id, x.id)));
 }
 
 export const taskKey = (dagId: string, taskId: string) => `${dagId}/${taskId}`;
 
+export interface FinishedAttempt {
+  readonly task: ClaimedTask;
+  readonly attempt: number;
+  readonly outcome: AttemptOutcome;
+}
+
 /**
- * Spends an attempt and records it (with its span's carrier, see planAttemptSpan); undefined when
- * the lease was lost meanwhile.
+ * Records attempts' outcomes and moves their tasks, dependents and DAGs along: one statement for
+ * the whole batch (apex_finish_attempts). All items must come from the same worker.
  */
-export async function startAttempt(db: Db, task: ClaimedTask, spanCarrier: TraceCarrier | null = null): Promise<number | undefined> {
-  return db.transaction(async (tx) => {
-    const r = await tx.query<{ attempts: number }>(
-      // A worker may claim a task again after its own stale claim expired and was reclaimed: the
-      // stale claim passes the owner check, so it must also find no attempt already running.
-      `UPDATE tasks SET attempts = attempts + 1, error = NULL, updated_at = now()
-        WHERE dag_id = $1 AND id = $2 AND status = 'running' AND lease_owner = $3
-          AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.dag_id = $1 AND a.task_id = $2 AND a.status = 'running')
-        RETURNING attempts`,
-      [task.dagId, task.taskId, task.workerId],
-    );
-    if (r.rowCount === 0) return undefined;
-    const a = await tx.query<{ number: number }>(
-      `INSERT INTO attempts (dag_id, task_id, number, worker_id, status, trace_context)
-       SELECT $1, $2, coalesce(max(number), 0) + 1, $3, 'running', $4::jsonb FROM attempts WHERE dag_id = $1 AND task_id = $2
-       RETURNING number`,
-      [task.dagId, task.taskId, task.workerId, spanCarrier === null ? null : JSON.stringify(spanCarrier)],
-    );
-    await emitTaskStatus(tx, task.dagId, [task.taskId], "running");
-    return a.rows[0]!.number;
+export async function finishAttempts(ctx: EngineContext, items: readonly FinishedAttempt[]): Promise<FinishResult[]> {
+  if (items.length === 0) return [];
+  const workerId = items[0]!.task.workerId;
+  if (items.some((i) => i.task.workerId !== workerId)) throw new Error("finishAttempts: one worker's attempts per batch");
+  const changes = await queue.finishAttempts(ctx.db, workerId, items.map(outcomeRow));
+  announce(ctx, changes);
+  const results = new Map<string, FinishResult>();
+  for (const c of changes) {
+    if (c.kind === "result") results.set(`${taskKey(c.dag_id, c.task_id!)}#${(c.detail as { attempt: number }).attempt}`, c.status as FinishResult);
+  }
+  return items.map((i) => {
+    const r = results.get(`${taskKey(i.task.dagId, i.task.taskId)}#${i.attempt}`);
+    if (!r) throw new Error(`finishAttempts: no result for ${taskKey(i.task.dagId, i.task.taskId)} attempt ${i.attempt}`);
+    return r;
   });
 }
 
-export interface LlmCallUsage {
-  readonly provider: string;
-  readonly model: string;
-  readonly responseModel: string;
-  readonly inputTokens: number;
-  readonly outputTokens: number;
-  readonly cachedTokens: number;
-  readonly costUsd: number;
-  readonly priceVersion: string;
-  readonly latencyMs: number;
+/** Records one attempt's outcome (see finishAttempts). */
+export async function finishAttempt(ctx: EngineContext, task: ClaimedTask, attempt: number, outcome: AttemptOutcome): Promise<FinishResult> {
+  const [result] = await finishAttempts(ctx, [{ task, attempt, outcome }]);
+  return result!;
 }
 
-export type AttemptOutcome =
-  | { readonly kind: "succeeded"; readonly output: unknown; readonly usage?: readonly LlmCallUsage[] }
-  /**
-   * `retryDelayMs` undefined: not retryable. A retry happens only while attempts remain.
-   * `errorType` is decided where the error is caught (from its class), never parsed back from `error`.
-   */
-  | {
-      readonly kind: "failed";
-      readonly error: string;
-      readonly errorType: TaskErrorType;
-      readonly retryDelayMs?: number;
-      /** The lease was lost: the worker that reclaimed the task already counted this attempt. */
-      readonly reportedByReclaimer?: boolean;
-    }
-  /**
-   * Back to ready after `delayMs` without spending the attempt (breaker open, rate limited, shutdown).
-   * `errorType` undefined: not a failure of the task (a worker shutting down hands it back).
-   */
-  | { readonly kind: "rescheduled"; readonly reason: string; readonly delayMs: number; readonly errorType?: TaskErrorType };
-
-export type FinishResult = "succeeded" | "retrying" | "failed" | "rescheduled" | "lease_lost";
-
-/** Records an attempt's outcome and moves the task, its dependents and the DAG along. */
-export async function finishAttempt(db: Db, task: ClaimedTask, attempt: number, outcome: AttemptOutcome): Promise<FinishResult> {
-  return db.transaction(async (tx) => {
-    const dag = await lockDag(tx, task.dagId);
-    // Fenced on the attempt too, not only on the owner: after a reclaim the same worker may hold
-    // the task again under a newer attempt, and this (superseded) attempt must not write.
-    const held = await tx.query<{ attempts: number; max_attempts: number }>(
-      `SELECT attempts, max_attempts FROM tasks t
-        WHERE dag_id = $1 AND id = $2 AND status = 'running' AND lease_owner = $3
-          AND EXISTS (SELECT 1 FROM attempts a WHERE a.dag_id = $1 AND a.task_id = $2 AND a.number = $4 AND a.status = 'running')
-        FOR UPDATE OF t`,
-      [task.dagId, task.taskId, task.workerId, attempt],
-    );
-    const row = held.rows[0];
-    if (!dag) return "lease_lost";
-    if (!row) {
-      // The lease was lost (cancelled, reclaimed) but the provider was paid: the tokens and cost are
-      // still the DAG's and the agent's. Once only: a retry after a lost COMMIT reply finds them.
-      if (outcome.kind === "succeeded" && outcome.usage?.length) {
-        const recorded = await tx.query("SELECT 1 FROM usage WHERE dag_id = $1 AND task_id = $2 AND attempt = $3 LIMIT 1", [
-          task.dagId,
-          task.taskId,
-          attempt,
-        ]);
-        if (recorded.rowCount === 0) for (const u of outcome.usage) await insertUsage(tx, task, attempt, u);
-      }
-      return "lease_lost";
-    }
-
-    switch (outcome.kind) {
-      case "succeeded": {
-        await endAttempt(tx, task, attempt, "succeeded", null, true);
-        await tx.query(
-          `UPDATE tasks SET status = 'succeeded', output = $3::jsonb, error = NULL, lease_owner = NULL,
-                  lease_expires_at = NULL, finished_at = now(), updated_at = now()
-            WHERE dag_id = $1 AND id = $2`,
-          [task.dagId, task.taskId, JSON.stringify(outcome.output ?? null)],
-        );
-        for (const u of outcome.usage ?? []) await insertUsage(tx, task, attempt, u);
-        await emitTaskStatus(tx, task.dagId, [task.taskId], "succeeded");
-        await promoteDependents(tx, task.dagId, task.taskId);
-        await settleDag(tx, dag);
-        return "succeeded";
-      }
-      case "failed": {
-        await endAttempt(tx, task, attempt, "failed", outcome.error, true);
-        if (outcome.retryDelayMs !== undefined && row.attempts < row.max_attempts) {
-          await backToReady(tx, task, outcome.error, outcome.retryDelayMs, false);
-          return "retrying";
-        }
-        await failTask(tx, dag, task.dagId, task.taskId, outcome.error);
-        return "failed";
-      }
-      case "rescheduled": {
-        await endAttempt(tx, task, attempt, "failed", `rescheduled: ${outcome.reason}`, false);
-        await backToReady(tx, task, outcome.reason, outcome.delayMs, true);
-        return "rescheduled";
-      }
-    }
-  });
+function outcomeRow({ task, attempt, outcome }: FinishedAttempt): queue.OutcomeRow {
+  const base = { dag_id: task.dagId, task_id: task.taskId, attempt };
+  switch (outcome.kind) {
+    case "succeeded":
+      return { ...base, outcome: "succeeded", output: outcome.output ?? null, usage: outcome.usage?.map(usageRow) };
+    case "failed":
+      return {
+        ...base,
+        outcome: outcome.retryDelayMs === undefined ? "fail" : "retry",
+        error: outcome.error,
+        delay_ms: outcome.retryDelayMs === undefined ? undefined : Math.max(0, Math.round(outcome.retryDelayMs)),
+        end_reason: outcome.errorType === "cancelled" ? "cancelled" : undefined,
+      };
+    case "rescheduled":
+      return { ...base, outcome: "reschedule", error: outcome.reason, delay_ms: Math.max(0, Math.round(outcome.delayMs)) };
+  }
 }
 
-/** Gives a claimed task back before any attempt started (shutdown, or nothing to do). */
-export async function releaseClaim(db: Db, task: ClaimedTask): Promise<boolean> {
-  const r = await db.transaction(async (tx) => {
-    const u = await tx.query(
-      `UPDATE tasks SET status = 'ready', next_run_at = now(), lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-        WHERE dag_id = $1 AND id = $2 AND status = 'running' AND lease_owner = $3`,
-      [task.dagId, task.taskId, task.workerId],
-    );
-    if (u.rowCount > 0) await notifyTasksReady(tx);
-    return u.rowCount;
-  });
-  return r > 0;
+function usageRow(u: LlmCallUsage): queue.UsageRow {
+  return {
+    provider: u.provider,
+    model: u.model,
+    response_model: u.responseModel,
+    input_tokens: u.inputTokens,
+    output_tokens: u.outputTokens,
+    cached_tokens: u.cachedTokens,
+    cost_usd: u.costUsd,
+    price_version: u.priceVersion,
+    latency_ms: Math.round(u.latencyMs),
+  };
+}
+
+/** Gives back a claim on which no attempt started (an approval-gated task at shutdown). */
+export async function releaseClaim(ctx: EngineContext, task: ClaimedTask): Promise<boolean> {
+  return queue.releaseClaim(ctx.db, task.workerId, task.dagId, task.taskId);
 }
 
 /**
  * Tool tasks that need an operator: the task waits in awaiting_approval with a pending approvals
  * row (the rendered args the operator sees). The claim is given back; no attempt was spent.
  */
-export async function parkForApproval(db: Db, task: ClaimedTask, tool: string, args: unknown): Promise<string | undefined> {
-  return db.transaction(async (tx) => {
-    const dag = await lockDag(tx, task.dagId);
-    const u = await tx.query(
-      `UPDATE tasks SET status = 'awaiting_approval', lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-        WHERE dag_id = $1 AND id = $2 AND status = 'running' AND lease_owner = $3`,
-      [task.dagId, task.taskId, task.workerId],
-    );
-    if (!dag || u.rowCount === 0) return undefined;
-    const a = await tx.query<{ id: string }>(
-      `INSERT INTO approvals (dag_id, task_id, tool, args) VALUES ($1, $2, $3, $4::jsonb) RETURNING id`,
-      [task.dagId, task.taskId, tool, JSON.stringify(args ?? null)],
-    );
-    await emitTaskStatus(tx, task.dagId, [task.taskId], "awaiting_approval");
-    await settleDag(tx, dag);
-    return a.rows[0]!.id;
-  });
-}
-
-/** The latest decision for a task's approval, if any. */
-export async function approvalDecision(db: Db, dagId: string, taskId: string): Promise<"pending" | "approved" | "rejected" | undefined> {
-  const r = await db.query<{ status: "pending" | "approved" | "rejected" }>(
-    "SELECT status FROM approvals WHERE dag_id = $1 AND task_id = $2 ORDER BY created_at DESC LIMIT 1",
-    [dagId, taskId],
-  );
-  return r.rows[0]?.status;
+export async function parkForApproval(ctx: EngineContext, task: ClaimedTask, tool: string, args: unknown): Promise<string | undefined> {
+  const parked = await queue.parkForApproval(ctx.db, { workerId: task.workerId, dagId: task.dagId, taskId: task.taskId, tool, args });
+  if (!parked) return undefined;
+  announce(ctx, parked.changes);
+  return parked.approvalId;
 }
 
 /**
- * Tasks whose lease expired (their worker died or hung): the running attempt is failed as
- * "lease expired" and the task is ready again at once, or failed when no attempt is left. The dead
- * worker could not report the attempt: once committed, this worker ends its span and counts it.
- * Locks in the same order as everything else (DAG, then task).
+ * Tasks whose lease expired (their worker died or hung): the running attempt ends as
+ * lease_expired and the task is ready again at once, or failed when no attempt is left. The dead
+ * worker could not report the attempt: once committed, this worker reports it (span, metrics, log).
  */
-export async function reclaimExpiredLeases(db: Db, limit = 50): Promise<number> {
-  const expired = await db.query<{ dag_id: string; id: string }>(
-    `SELECT dag_id, id FROM tasks WHERE status = 'running' AND lease_expires_at < now()
-      ORDER BY lease_expires_at LIMIT $1`,
-    [limit],
-  );
+export async function reclaimExpiredLeases(ctx: EngineContext, limit = 50): Promise<number> {
   let reclaimed = 0;
-  for (const { dag_id: dagId, id: taskId } of expired.rows) {
-    const done = await db.transaction(async (tx) => {
-      const dag = await lockDag(tx, dagId);
-      const r = await tx.query<{ attempts: number; max_attempts: number; lease_owner: string; kind: "llm" | "tool"; trace_context: TraceCarrier | null }>(
-        `SELECT attempts, max_attempts, lease_owner, kind, trace_context FROM tasks
-          WHERE dag_id = $1 AND id = $2 AND status = 'running' AND lease_expires_at < now() FOR UPDATE`,
-        [dagId, taskId],
-      );
-      const row = r.rows[0];
-      if (!dag || !row) return false;
-      const error = leaseExpiredError(row.lease_owner);
-      const running = await tx.query<{ number: number; worker_id: string; started_at: Date | string; trace_context: TraceCarrier | null }>(
-        `UPDATE attempts SET status = 'failed', error = $3, finished_at = now()
-          WHERE dag_id = $1 AND task_id = $2 AND status = 'running'
-          RETURNING number, worker_id, started_at, trace_context`,
-        [dagId, taskId, error],
-      );
-      for (const a of running.rows) {
-        onCommit(tx, () =>
-          reportLostAttempt({
-            dagId,
-            taskId,
-            agentId: dag.agent_id,
-            kind: row.kind,
-            attempt: a.number,
-            workerId: a.worker_id,
-            startTime: new Date(a.started_at),
-            message: error,
-            attemptCarrier: a.trace_context,
-            taskCarrier: row.trace_context,
-          }),
-        );
-      }
-      if (running.rowCount > 0 && row.attempts >= row.max_attempts) {
-        await failTask(tx, dag, dagId, taskId, `${error}; no attempts left`);
-      } else {
-        await tx.query(
-          `UPDATE tasks SET status = 'ready', next_run_at = now(), error = $3, lease_owner = NULL,
-                  lease_expires_at = NULL, updated_at = now()
-            WHERE dag_id = $1 AND id = $2`,
-          [dagId, taskId, error],
-        );
-        await notifyTasksReady(tx);
-        await emitTaskStatus(tx, dagId, [taskId], "ready");
-      }
-      return true;
-    });
-    if (done) reclaimed++;
+  for (const { dag_id: dagId, id: taskId } of await queue.expiredLeases(ctx.db, limit)) {
+    const r = await queue.reclaimLease(ctx.db, dagId, taskId);
+    if (!r) continue;
+    reclaimed++;
+    for (const a of r.lost) {
+      ctx.observer.attemptLost({
+        dagId,
+        taskId,
+        agentId: r.agentId,
+        kind: r.kind,
+        attempt: a.number,
+        workerId: a.worker_id,
+        startTime: new Date(a.started_at),
+        message: `lease of worker ${r.leaseOwner} expired`,
+        attemptCarrier: a.trace_context ?? (a.span_id ? planAttemptSpan(r.taskTraceContext, a.span_id).carrier : null),
+        taskCarrier: r.taskTraceContext,
+      });
+    }
+    announce(ctx, r.changes);
   }
   return reclaimed;
 }
 
-/** What a reclaim writes on the attempt it takes from `workerId`. */
-export function leaseExpiredError(workerId: string): string {
-  return `lease of worker ${workerId} expired`;
-}
-
 /** True when another worker's reclaim ended this attempt (and so reported it, span included). */
-export async function attemptWasReclaimed(db: Db, task: ClaimedTask, attempt: number): Promise<boolean> {
-  const r = await db.query("SELECT 1 FROM attempts WHERE dag_id = $1 AND task_id = $2 AND number = $3 AND error = $4", [
-    task.dagId,
-    task.taskId,
-    attempt,
-    leaseExpiredError(task.workerId),
-  ]);
-  return r.rowCount > 0;
+export function attemptWasReclaimed(db: Db, task: ClaimedTask, attempt: number): Promise<boolean> {
+  return queue.attemptWasReclaimed(db, { dagId: task.dagId, taskId: task.taskId, attempt, workerId: task.workerId });
 }
 
-/** When the next ready task is due and when the next lease expires. */
-export async function nextWakeTimes(db: Db): Promise<{ nextReadyAt?: Date; nextLeaseExpiry?: Date }> {
-  const r = await db.query<{ ready: Date | null; lease: Date | null }>(
-    `SELECT (SELECT min(next_run_at) FROM tasks WHERE status = 'ready') AS ready,
-            (SELECT min(lease_expires_at) FROM tasks WHERE status = 'running') AS lease`,
-  );
-  const row = r.rows[0];
-  return {
-    nextReadyAt: row?.ready ? new Date(row.ready) : undefined,
-    nextLeaseExpiry: row?.lease ? new Date(row.lease) : undefined,
-  };
-}
-
-async function endAttempt(tx: Db, task: ClaimedTask, attempt: number, status: "succeeded" | "failed", error: string | null, spent: boolean) {
-  await tx.query(
-    `UPDATE attempts SET status = $4, error = $5, spent = $6, finished_at = now()
-      WHERE dag_id = $1 AND task_id = $2 AND number = $3`,
-    [task.dagId, task.taskId, attempt, status, error, spent],
-  );
-}
-
-async function backToReady(tx: Db, task: ClaimedTask, error: string, delayMs: number, refundAttempt: boolean) {
-  await tx.query(
-    `UPDATE tasks SET status = 'ready', next_run_at = now() + $3 * interval '1 millisecond', error = $4,
-            attempts = attempts - $5, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-      WHERE dag_id = $1 AND id = $2`,
-    [task.dagId, task.taskId, Math.max(0, Math.round(delayMs)), error, refundAttempt ? 1 : 0],
-  );
-  if (delayMs <= 0) await notifyTasksReady(tx);
-  await emitTaskStatus(tx, task.dagId, [task.taskId], "ready");
-}
-
-/** The task fails for good: dependents are skipped and the DAG settles (failed once all ended). */
-export async function failTask(tx: Db, dag: DagRow, dagId: string, taskId: string, error: string): Promise<void> {
-  await tx.query(
-    `UPDATE tasks SET status = 'failed', error = $3, lease_owner = NULL, lease_expires_at = NULL,
-            finished_at = now(), updated_at = now()
-      WHERE dag_id = $1 AND id = $2`,
-    [dagId, taskId, error],
-  );
-  await emitTaskStatus(tx, dagId, [taskId], "failed");
-  await skipDependents(tx, dagId, taskId);
-  await settleDag(tx, dag);
-}
-
-async function insertUsage(tx: Db, task: ClaimedTask, attempt: number, u: LlmCallUsage) {
-  await tx.query(
-    `INSERT INTO usage (dag_id, task_id, agent_id, attempt, provider, model, response_model, input_tokens,
-                        output_tokens, cached_tokens, cost_usd, price_version, latency_ms)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-    [
-      task.dagId,
-      task.taskId,
-      task.agentId,
-      attempt,
-      u.provider,
-      u.model,
-      u.responseModel,
-      u.inputTokens,
-      u.outputTokens,
-      u.cachedTokens,
-      u.costUsd,
-      u.priceVersion,
-      Math.round(u.latencyMs),
-    ],
-  );
-}
+export const nextWakeTimes = queue.nextWakeTimes;

@@ -10,35 +10,42 @@ import type { Span } from "@opentelemetry/api";
 import type { LlmGateway } from "../llm/types";
 import type { SandboxDriver } from "../sandbox/types";
 import type { ToolRegistry } from "../tools/types";
+import { createInProcessEventBus } from "../coord/in-process";
+import type { EventBus } from "../coord/types";
+import type { EngineObserver } from "../domain/engine-events";
 import type { Db } from "../store/db";
 import { logger } from "../telemetry/logger";
 import { observeAttempt } from "../telemetry/attempt";
 import { recordWorkerSlots } from "../telemetry/record";
-import { planAttemptSpan, supersedeAttemptSpan, withTaskAttemptSpan } from "../telemetry/attempt-spans";
+import { supersedeAttemptSpan, withTaskAttemptSpan } from "../telemetry/attempt-spans";
 import { defaultBackoff, type BackoffPolicy } from "./backoff";
+import { CompletionBatcher } from "./completion-batcher";
+import { engineContext, type EngineContext } from "./context";
 import { channels } from "./events";
 import { executeTask, type AbortReason } from "./executor";
 import {
-  approvalDecision,
   attemptWasReclaimed,
   claimTasks,
-  finishAttempt,
+  finishAttempts,
   heartbeat,
   nextWakeTimes,
   parkForApproval,
   reclaimExpiredLeases,
   releaseClaim,
-  startAttempt,
   taskKey,
   type AttemptOutcome,
   type ClaimedTask,
+  type FinishedAttempt,
   type FinishResult,
 } from "./lifecycle";
-import { loadScope } from "./executor";
 import { renderDeep } from "./template";
 
 export interface WorkerDeps {
   readonly db: Db;
+  /** Where DAG events go (the runtime's bus). Default: a bus of this worker's own, heard by nobody else. */
+  readonly events?: EventBus;
+  /** Default: telemetry. */
+  readonly observer?: EngineObserver;
   readonly llm: LlmGateway;
   readonly tools: ToolRegistry;
   readonly sandbox: SandboxDriver;
@@ -76,6 +83,10 @@ export class Worker {
   private reclaimDueAt = 0;
   private heartbeatTimer?: NodeJS.Timeout;
   private unlisten: Array<() => Promise<void>> = [];
+  private readonly ctx: EngineContext;
+  private readonly completions: CompletionBatcher<FinishedAttempt, FinishResult>;
+  /** Tools whose tasks wait for an operator's approval before an attempt starts. */
+  private readonly approvalTools: readonly string[];
   /** Called after each task's attempt ends (tests and metrics hook here). */
   onTaskFinished?: (task: ClaimedTask, result: FinishResult | "parked" | "released") => void;
 
@@ -88,6 +99,9 @@ export class Worker {
     this.leaseMs = options.leaseMs ?? 30_000;
     this.backoff = options.backoff ?? defaultBackoff;
     this.fallbackPollMs = options.fallbackPollMs ?? 5_000;
+    this.ctx = engineContext(deps.db, deps.events ?? createInProcessEventBus(), deps.observer);
+    this.completions = new CompletionBatcher((items) => finishAttempts(this.ctx, items));
+    this.approvalTools = deps.tools.list().filter((t) => t.requiresApproval).map((t) => t.name);
   }
 
   /** Busy slots / all slots (for apex_worker_utilization). */
@@ -146,17 +160,19 @@ export class Worker {
       try {
         if (Date.now() >= this.reclaimDueAt) {
           this.reclaimDueAt = Date.now() + this.reclaimEveryMs;
-          await reclaimExpiredLeases(this.deps.db);
+          await reclaimExpiredLeases(this.ctx);
         }
         const free = this.concurrency - this.inFlight.size;
-        const claimed = free > 0 ? await claimTasks(this.deps.db, this.id, free, this.leaseMs) : [];
-        if (!this.running) {
-          for (const t of claimed) await releaseClaim(this.deps.db, t);
-          break;
-        }
+        const claimed = free > 0 ? await claimTasks(this.ctx, this.id, { limit: free, leaseMs: this.leaseMs, approvalTools: this.approvalTools }) : [];
+        // Stopped while claiming: each launched task sees its aborted signal and hands itself back.
         for (const task of claimed) this.launch(task);
-        // Claimed a full batch: there may be more, go again without sleeping.
-        if (claimed.length > 0 && claimed.length === free) continue;
+        if (!this.running) break;
+        // Claimed something: there may be more, go again without sleeping (a slot that frees pokes the loop).
+        if (claimed.length > 0) {
+          if (this.inFlight.size < this.concurrency) continue;
+          await this.sleep(this.fallbackPollMs);
+          continue;
+        }
         await this.sleep(this.inFlight.size < this.concurrency ? await this.idleDelay() : this.fallbackPollMs);
       } catch (err) {
         logger.error({ worker_id: this.id, err: (err as Error).message }, "worker loop error; backing off");
@@ -208,6 +224,7 @@ export class Worker {
     // Claimed again after this worker's own stale claim was reclaimed: the stale run is superseded.
     this.inFlight.get(key)?.abort.abort("lease_lost" satisfies AbortReason);
     const abort = new AbortController();
+    if (!this.running) abort.abort("shutdown" satisfies AbortReason);
     const done = this.process(task, abort.signal)
       .then((result) => this.onTaskFinished?.(task, result))
       .catch((err) => logger.error({ worker_id: this.id, dag_id: task.dagId, task_id: task.taskId, err: (err as Error).message }, "task processing error"))
@@ -222,30 +239,25 @@ export class Worker {
 
   /** One claimed task: approval gate, attempt, outcome. */
   private async process(task: ClaimedTask, signal: AbortSignal): Promise<FinishResult | "parked" | "released"> {
-    const { db } = this.deps;
-    if (task.spec.kind === "tool") {
-      const tool = this.deps.tools.get(task.spec.tool);
-      if (tool?.requiresApproval && (await approvalDecision(db, task.dagId, task.taskId)) !== "approved") {
-        const args = renderDeep(task.spec.args, await loadScope(db, task));
-        await parkForApproval(db, task, tool.name, args);
-        return "parked";
-      }
-    }
-    if (signal.aborted) {
-      await releaseClaim(db, task);
-      return "released";
+    const attempt = task.attempt;
+    if (attempt === undefined) {
+      if (signal.aborted) return (await releaseClaim(this.ctx, task)) ? "released" : "lease_lost";
+      const tool = task.spec.kind === "tool" ? this.deps.tools.get(task.spec.tool) : undefined;
+      if (!tool || task.spec.kind !== "tool") return (await releaseClaim(this.ctx, task)) ? "released" : "lease_lost";
+      const args = renderDeep(task.spec.args, task.scope);
+      return (await parkForApproval(this.ctx, task, tool.name, args)) === undefined ? "lease_lost" : "parked";
     }
     // One task_execution span per attempt, child of the DAG's root span stored at submission; its
-    // ids are stored with the attempt so a worker reclaiming it after a crash can end that span.
-    const plan = planAttemptSpan(task.traceContext);
-    const attempt = await startAttempt(db, task, plan.carrier);
-    if (attempt === undefined) return "lease_lost";
-    const spanInfo = { dagId: task.dagId, taskId: task.taskId, agentId: task.agentId, kind: task.kind, attempt, workerId: this.id, spanId: plan.spanId };
+    // span id was stored with the attempt so a worker reclaiming it after a crash can end that span.
+    const spanInfo = { dagId: task.dagId, taskId: task.taskId, agentId: task.agentId, kind: task.kind, attempt, workerId: this.id, spanId: task.spanId };
     return withTaskAttemptSpan(task.traceContext, spanInfo, async (span) => {
       const startedAt = performance.now();
-      const outcome = await executeTask({ ...this.deps, backoff: this.backoff }, task, attempt, signal);
+      const outcome: AttemptOutcome = signal.aborted
+        ? { kind: "rescheduled", reason: "worker shut down", delayMs: 0 }
+        : await executeTask({ ...this.deps, backoff: this.backoff }, task, attempt, signal);
       const usageFields = observeAttempt(span, task.kind, outcome, performance.now() - startedAt);
       const result = await this.finishOrSupersede(span, task, attempt, outcome);
+      // After the outcome is recorded: the log line is never on the way to the next task's start.
       const log = result === "failed" ? logger.warn.bind(logger) : logger.info.bind(logger);
       log(
         { worker_id: this.id, dag_id: task.dagId, task_id: task.taskId, agent_id: task.agentId, attempt, result, ...usageFields },
@@ -268,21 +280,22 @@ export class Worker {
       supersedeAttemptSpan(span);
       throw err;
     }
-    if (result === "lease_lost" && (await attemptWasReclaimed(this.deps.db, task, attempt).catch(() => false))) {
+    if (result === "lease_lost" && (await attemptWasReclaimed(this.ctx.db, task, attempt).catch(() => false))) {
       supersedeAttemptSpan(span);
     }
     return result;
   }
 
   /**
-   * Records the outcome, retrying a few times through a transient store error. Safe to repeat:
-   * finishAttempt is one fenced transaction, so a retry after a lost COMMIT reply sees lease_lost.
+   * Records the outcome (batched with other attempts finishing now), retrying a few times through a
+   * transient store error. Safe to repeat: recording is one fenced transaction, so a retry after a
+   * lost COMMIT reply sees lease_lost.
    * If it still fails, the lease runs out and another worker reclaims the task.
    */
   private async finishWithRetry(task: ClaimedTask, attempt: number, outcome: AttemptOutcome): Promise<FinishResult> {
     for (let i = 1; ; i++) {
       try {
-        return await finishAttempt(this.deps.db, task, attempt, outcome);
+        return await this.completions.submit({ task, attempt, outcome });
       } catch (err) {
         if (i >= 3) throw err;
         logger.warn({ worker_id: this.id, dag_id: task.dagId, task_id: task.taskId, err: (err as Error).message }, "recording the attempt failed; retrying");

@@ -1,14 +1,19 @@
 /**
- * ApexService over the store: the one implementation the HTTP and gRPC transports call.
- * Writes happen in single transactions that lock the DAG row first (see engine/dag-state.ts).
+ * ApexService over the store: the one implementation the HTTP and gRPC transports call. The SQL
+ * is in store/queries/dags.ts (one statement per submission, one transaction per decision);
+ * committed changes are announced through the engine context (events, telemetry).
  */
+import { randomUUID } from "node:crypto";
 import { beginDagTrace, taskTraceCarrier } from "../telemetry/spans";
 import type { Db } from "../store/db";
 import type { ToolRegistry } from "../tools/types";
-import { cancelDagTasks, lockDag, settleDag, terminalDagStatuses } from "../engine/dag-state";
+import { createInProcessEventBus } from "../coord/in-process";
 import type { EventBus } from "../coord/types";
-import { dagEventBusOf, emitTaskStatus, notifyTasksReady, withDagEvents } from "../engine/events";
-import { failTask } from "../engine/lifecycle";
+import { terminalDagStatuses } from "../domain/statuses";
+import type { EngineObserver } from "../domain/engine-events";
+import { engineContext, type EngineContext } from "../engine/context";
+import { announce } from "../engine/events";
+import { cancelDag, dagHead, decideApproval, insertDag, type ApprovalRow } from "../store/queries/dags";
 import { modelCheckFromEnv, type ModelCheck } from "../llm/model-check";
 import { listDagSummaries } from "./dag-list";
 import { dagLimits } from "./dag-schema";
@@ -31,13 +36,14 @@ import { DagWatchHub } from "./watch-hub";
 import { z } from "zod";
 
 export interface ServiceDeps {
-  /** The store; when it carries an event bus (`withDagEvents`, as the runtime wires it) that bus is used. */
   readonly db: Db;
   /**
-   * Where DAG events are published and watched. Default: the bus `db` carries, else this
-   * process's in-process bus (the engine wired by hand in one process).
+   * Where DAG events are published and watched: the runtime's bus, shared with its workers.
+   * Default: a bus of this service's own (events of workers elsewhere never reach it).
    */
   readonly events?: EventBus;
+  /** Default: telemetry. */
+  readonly observer?: EngineObserver;
   /**
    * How often an open watch checks whether its DAG ended without the final event reaching it (a
    * publish lost while the bus was down). Then it sends the final snapshot and ends. 0 disables.
@@ -63,19 +69,6 @@ interface AgentRow {
   id: string;
   name: string;
   description: string | null;
-  created_at: Date;
-}
-
-interface ApprovalRow {
-  id: string;
-  dag_id: string;
-  task_id: string;
-  tool: string;
-  args: unknown;
-  status: ApprovalView["status"];
-  decided_by: string | null;
-  decided_at: Date | null;
-  reason: string | null;
   created_at: Date;
 }
 
@@ -107,12 +100,13 @@ export class StoreApexService implements ApexService {
   private readonly hub: DagWatchHub;
   private readonly deps: ServiceDeps;
   private readonly models: ModelCheck;
+  private readonly ctx: EngineContext;
 
   constructor(deps: ServiceDeps) {
-    const events = deps.events ?? dagEventBusOf(deps.db);
-    // The service's own transactions (approve, cancel) publish on the same bus it watches.
-    this.deps = { ...deps, db: withDagEvents(deps.db, events), events };
-    this.hub = new DagWatchHub(events);
+    this.deps = deps;
+    // The service's own changes (approve, cancel) go out on the same bus it watches.
+    this.ctx = engineContext(deps.db, deps.events ?? createInProcessEventBus(), deps.observer);
+    this.hub = new DagWatchHub(this.ctx.events);
     this.models = deps.models ?? modelCheckFromEnv();
   }
 
@@ -150,33 +144,36 @@ export class StoreApexService implements ApexService {
     if (principal.role === "agent" && principal.agentId !== dag.agent_id) {
       throw new ServiceError("permission_denied", "agent_id: an agent key may only submit DAGs for its own agent", "agent_id");
     }
-    return this.deps.db.transaction(async (tx) => {
-      const agent = await tx.query("SELECT 1 FROM agents WHERE id = $1", [dag.agent_id]);
-      if (agent.rowCount === 0) throw new ServiceError("invalid_argument", `agent_id: unknown agent ${dag.agent_id}`, "agent_id");
-      const inserted = await tx.query<{ id: string }>(
-        "INSERT INTO dags (agent_id, name, input, submitted_by) VALUES ($1, $2, $3::jsonb, $4) RETURNING id",
-        [dag.agent_id, dag.name, JSON.stringify(dag.input), principal.keyId],
-      );
-      const dagId = inserted.rows[0]!.id;
-      // The DAG's trace starts here: its root span's context goes on the DAG row and, with the task
-      // id in baggage, on each task row, so every attempt on any worker joins this one trace.
-      const dagTrace = beginDagTrace({ dagId, agentId: dag.agent_id, name: dag.name });
-      await tx.query("UPDATE dags SET trace_context = $2::jsonb WHERE id = $1", [dagId, JSON.stringify(dagTrace.carrier)]);
-      for (const [position, t] of dag.tasks.entries()) {
-        const timeoutMs =
-          t.timeout_ms ?? (t.kind === "tool" ? this.deps.tools.get(t.tool)?.timeoutMs : undefined) ?? dagLimits.defaultTimeoutMs;
-        await tx.query(
-          `INSERT INTO tasks (dag_id, id, kind, spec, depends_on, status, max_attempts, timeout_ms, position, trace_context)
-           VALUES ($1, $2, $3, $4::jsonb, $5::text[], $6, $7, $8, $9, $10::jsonb)`,
-          [
-            dagId, t.id, t.kind, JSON.stringify(t), t.depends_on, t.depends_on.length === 0 ? "ready" : "pending", t.max_attempts, timeoutMs, position,
-            JSON.stringify(taskTraceCarrier(dagTrace.carrier, t.id)),
-          ],
-        );
+    const dagId = randomUUID();
+    // The DAG's trace starts here: its root span's context goes on the DAG row and, with the task
+    // id in baggage, on each task row, so every attempt on any worker joins this one trace.
+    const dagTrace = beginDagTrace({ dagId, agentId: dag.agent_id, name: dag.name });
+    try {
+      await insertDag(this.deps.db, {
+        id: dagId,
+        agentId: dag.agent_id,
+        name: dag.name,
+        input: dag.input,
+        submittedBy: principal.keyId,
+        traceContext: dagTrace.carrier,
+        tasks: dag.tasks.map((t, position) => ({
+          id: t.id,
+          kind: t.kind,
+          spec: t,
+          depends_on: t.depends_on,
+          max_attempts: t.max_attempts,
+          timeout_ms: t.timeout_ms ?? (t.kind === "tool" ? this.deps.tools.get(t.tool)?.timeoutMs : undefined) ?? dagLimits.defaultTimeoutMs,
+          position,
+          trace_context: taskTraceCarrier(dagTrace.carrier, t.id),
+        })),
+      });
+    } catch (err) {
+      if ((err as { code?: string; constraint?: string }).code === "23503") {
+        throw new ServiceError("invalid_argument", `agent_id: unknown agent ${dag.agent_id}`, "agent_id");
       }
-      await notifyTasksReady(tx);
-      return { id: dagId, status: "running" as const };
-    });
+      throw err;
+    }
+    return { id: dagId, status: "running" };
   }
 
   async getDag(id: string, scope?: { agentId?: string }): Promise<DagView> {
@@ -193,16 +190,16 @@ export class StoreApexService implements ApexService {
 
   async cancelDag(id: string, scope?: { agentId?: string }, cancelledBy = "unknown caller"): Promise<{ id: string; status: DagStatus }> {
     if (!uuidPattern.test(id)) throw notFound("dag", id);
-    return this.deps.db.transaction(async (tx) => {
-      const dag = await lockDag(tx, id);
-      if (!dag || (scope?.agentId !== undefined && dag.agent_id !== scope.agentId)) throw notFound("dag", id);
-      if (dag.status === "cancelled") return { id, status: dag.status };
-      if (terminalDagStatuses.includes(dag.status)) {
-        throw new ServiceError("conflict", `dag ${id} already finished (${dag.status})`, "id");
-      }
-      await cancelDagTasks(tx, dag, cancelledBy);
-      return { id, status: "cancelled" as const };
-    });
+    const head = await dagHead(this.deps.db, id);
+    if (!head || (scope?.agentId !== undefined && head.agent_id !== scope.agentId)) throw notFound("dag", id);
+    const changes = await this.deps.db.transaction((tx) => cancelDag(tx, id, cancelledBy));
+    if (changes) {
+      announce(this.ctx, changes);
+      return { id, status: "cancelled" };
+    }
+    const now = await dagHead(this.deps.db, id);
+    if (now?.status === "cancelled") return { id, status: "cancelled" };
+    throw new ServiceError("conflict", `dag ${id} already finished (${now?.status ?? head.status})`, "id");
   }
 
   async listApprovals(filter?: { status?: ApprovalView["status"] }): Promise<ApprovalView[]> {
@@ -217,39 +214,17 @@ export class StoreApexService implements ApexService {
     if (decision !== "approve" && decision !== "reject") {
       throw new ServiceError("invalid_argument", `decision: expected approve or reject`, "decision");
     }
-    const first = await this.deps.db.query<{ dag_id: string }>("SELECT dag_id FROM approvals WHERE id = $1", [id]);
-    const dagId = first.rows[0]?.dag_id;
-    if (!dagId) throw notFound("approval", id);
-    return this.deps.db.transaction(async (tx) => {
-      const dag = await lockDag(tx, dagId);
-      const a = (await tx.query<ApprovalRow>("SELECT * FROM approvals WHERE id = $1 FOR UPDATE", [id])).rows[0];
-      if (!dag || !a) throw notFound("approval", id);
-      if (a.status !== "pending") throw new ServiceError("conflict", `approval ${id} was already ${a.status}`, "id");
-      const status = decision === "approve" ? "approved" : "rejected";
-      const updated = await tx.query<ApprovalRow>(
-        "UPDATE approvals SET status = $2, decided_by = $3, decided_at = now(), reason = $4 WHERE id = $1 RETURNING *",
-        [id, status, principal.keyId, reason ?? null],
-      );
-      if (decision === "approve") {
-        const t = await tx.query(
-          `UPDATE tasks SET status = 'ready', next_run_at = now(), updated_at = now()
-            WHERE dag_id = $1 AND id = $2 AND status = 'awaiting_approval'`,
-          [a.dag_id, a.task_id],
-        );
-        if (t.rowCount > 0) {
-          await notifyTasksReady(tx);
-          await emitTaskStatus(tx, a.dag_id, [a.task_id], "ready");
-          await settleDag(tx, dag);
-        }
-      } else {
-        const held = await tx.query("SELECT 1 FROM tasks WHERE dag_id = $1 AND id = $2 AND status = 'awaiting_approval'", [a.dag_id, a.task_id]);
-        if (held.rowCount > 0) {
-          const why = `approval rejected by ${principal.keyId}${reason ? `: ${reason}` : ""}`;
-          await failTask(tx, dag, a.dag_id, a.task_id, why);
-        }
-      }
-      return toApproval(updated.rows[0]!);
+    const result = await decideApproval(this.deps.db, {
+      id,
+      approve: decision === "approve",
+      decidedBy: principal.keyId,
+      reason: reason ?? null,
+      rejectionError: `approval rejected by ${principal.keyId}${reason ? `: ${reason}` : ""}`,
     });
+    if (result.kind === "not_found") throw notFound("approval", id);
+    if (result.kind === "already") throw new ServiceError("conflict", `approval ${id} was already ${result.status}`, "id");
+    announce(this.ctx, result.changes);
+    return toApproval(result.approval);
   }
 
   async watchDag(id: string, onEvent: (e: DagEvent) => void, scope?: { agentId?: string }): Promise<() => Promise<void>> {

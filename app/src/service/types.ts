@@ -3,19 +3,9 @@
  * the transports only authenticate, authorise, parse and call it. Authorisation happens in the
  * transports (see auth/); the service trusts its caller but still scopes by `agentScope` where given.
  */
-export type TaskStatus =
-  | "pending"
-  | "ready"
-  | "running"
-  | "awaiting_approval"
-  | "succeeded"
-  | "failed"
-  | "cancelled"
-  | "skipped";
+import type { DagStatus, Role, TaskStatus } from "../domain/statuses";
 
-export type DagStatus = "running" | "awaiting_approval" | "succeeded" | "failed" | "cancelled";
-
-export type Role = "admin" | "operator" | "viewer" | "agent";
+export type { DagStatus, Role, TaskStatus } from "../domain/statuses";
 
 /** The authenticated caller, as the transports pass it down. */
 export interface Principal {

@@ -5,7 +5,7 @@
  * it, and forgets a subscription that failed, so the next watch retries it.
  */
 import type { EventBus } from "../coord/types";
-import { dagEventChannel, parseDagEvent } from "../engine/events";
+import { dagEventChannel, parseDagEvents } from "../engine/events";
 import { logger } from "../telemetry/logger";
 import type { DagEvent } from "./types";
 
@@ -18,12 +18,12 @@ export class DagWatchHub {
   async watch(dagId: string, onEvent: (e: DagEvent) => void): Promise<() => void> {
     const wanted = dagId.toLowerCase();
     const unsubscribe = await this.bus.subscribe(dagEventChannel(dagId), (raw) => {
-      const event = parseDagEvent(raw);
-      if (!event) {
+      const events = parseDagEvents(raw);
+      if (!events) {
         logger.warn({ bus: this.bus.kind }, "ignoring a malformed DAG event");
         return;
       }
-      if (event.dagId.toLowerCase() === wanted) onEvent(event);
+      for (const event of events) if (event.dagId.toLowerCase() === wanted) onEvent(event);
     });
     let done = false;
     const stop = async () => {

@@ -29,14 +29,13 @@ export interface AttemptSpanPlan {
 }
 
 /**
- * Chooses the attempt's span id before the attempt is recorded, so the row can hold the span's
- * carrier: if the worker dies, whoever reclaims the task ends that very span (`endLostAttemptSpan`).
+ * The attempt span's carrier: its span id is chosen before the attempt is recorded (the claim
+ * stores it), so if the worker dies, whoever reclaims the task ends that very span (`endLostAttemptSpan`).
  */
-export function planAttemptSpan(taskCarrier: TraceCarrier | null | undefined): AttemptSpanPlan {
+export function planAttemptSpan(taskCarrier: TraceCarrier | null | undefined, spanId: string = idGenerator.generateSpanId()): AttemptSpanPlan {
   const parent = extractCarrier(taskCarrier);
   const parentContext = trace.getSpanContext(parent);
   if (!parentContext || !isSpanContextValid(parentContext)) return { spanId: undefined, carrier: null };
-  const spanId = idGenerator.generateSpanId();
   const own = trace.setSpanContext(parent, { traceId: parentContext.traceId, spanId, traceFlags: parentContext.traceFlags ?? TraceFlags.NONE });
   return { spanId, carrier: injectCarrier(own) };
 }

@@ -4,11 +4,12 @@
  * worker died is reported by the worker that reclaimed it (`reportLostAttempt`).
  */
 import type { Span } from "@opentelemetry/api";
-import type { AttemptOutcome } from "../engine/lifecycle";
+import type { AttemptOutcome } from "../domain/attempt";
+import type { LostAttemptReport } from "../domain/engine-events";
 import { logger, type UsageFields } from "./logger";
 import { recordTaskAttempt } from "./record";
 import { endLostAttemptSpan } from "./attempt-spans";
-import { apexAttr, markSpanError, withStoredContext, type TraceCarrier } from "./spans";
+import { apexAttr, markSpanError, withStoredContext } from "./spans";
 
 export function observeAttempt(span: Span, kind: "llm" | "tool", outcome: AttemptOutcome, durationMs: number): UsageFields {
   // A reschedule (breaker open, rate limited) spends no attempt but is still a failed try; a
@@ -28,21 +29,6 @@ export function observeAttempt(span: Span, kind: "llm" | "tool", outcome: Attemp
   return fields;
 }
 
-export interface LostAttemptReport {
-  readonly dagId: string;
-  readonly taskId: string;
-  readonly agentId: string;
-  readonly kind: "llm" | "tool";
-  readonly attempt: number;
-  /** The worker that held the lease and never reported. */
-  readonly workerId: string;
-  readonly startTime: Date;
-  readonly message: string;
-  /** attempts.trace_context: the lost task_execution span's ids. */
-  readonly attemptCarrier: TraceCarrier | null;
-  /** tasks.trace_context: the DAG root as parent, and the task's baggage. */
-  readonly taskCarrier: TraceCarrier | null;
-}
 
 /**
  * An attempt lost with its worker (crash, or hung past the lease): its task_execution span is

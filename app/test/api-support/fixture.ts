@@ -114,9 +114,9 @@ interface World {
 
 async function realWorld(store: MigratedDb, models: ModelCheck): Promise<World> {
   const tools = testTools();
-  const service = new StoreApexService({ db: store.db, tools, models });
+  const service = new StoreApexService({ db: store.db, events: store.events, tools, models });
   // Enough slots that long-sleeping tasks never keep an approval-gated task from being claimed.
-  const worker = new Worker({ db: store.db, llm: new ScriptedGateway(), tools, sandbox: refusingSandbox }, { concurrency: 64, leaseMs: 10_000 });
+  const worker = new Worker({ db: store.db, events: store.events, llm: new ScriptedGateway(), tools, sandbox: refusingSandbox }, { concurrency: 64, leaseMs: 10_000 });
   await worker.start();
 
   const submit = async (agentId: string, tasks: unknown[]) =>

@@ -4,6 +4,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { Client } from "pg";
+import { createInProcessEventBus } from "../../src/coord/in-process";
+import type { EventBus } from "../../src/coord/types";
 import { openDb, type Db } from "../../src/store/db";
 import { migrate } from "../../src/store/migrate";
 
@@ -49,6 +51,8 @@ export const storeKinds: readonly StoreKind[] = ["postgres", "pglite"];
 
 export interface MigratedDb {
   readonly db: Db;
+  /** One in-process DAG event bus per store: pass it to the file's services and workers, as the runtime passes its own. */
+  readonly events: EventBus;
   /** Set for postgres: the URL of this file's database (for child processes). */
   readonly url?: string;
   close(): Promise<void>;
@@ -59,13 +63,14 @@ export async function openMigratedDb(kind: StoreKind): Promise<MigratedDb> {
   if (kind === "pglite") {
     const db = await openDb();
     await migrate(db);
-    return { db, close: () => db.close() };
+    return { db, events: createInProcessEventBus(), close: () => db.close() };
   }
   const t = await createTestDatabase();
   const db = await openDb({ databaseUrl: t.url, poolSize: 8 });
   await migrate(db);
   return {
     db,
+    events: createInProcessEventBus(),
     url: t.url,
     async close() {
       await db.close();

@@ -1,0 +1,39 @@
+/**
+ * One attempt's outcome as the executor decides it and the engine records it, and the LLM usage
+ * an attempt paid for.
+ */
+import type { TaskErrorType } from "../contract/metrics";
+
+export interface LlmCallUsage {
+  readonly provider: string;
+  readonly model: string;
+  readonly responseModel: string;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly cachedTokens: number;
+  readonly costUsd: number;
+  readonly priceVersion: string;
+  readonly latencyMs: number;
+}
+
+export type AttemptOutcome =
+  | { readonly kind: "succeeded"; readonly output: unknown; readonly usage?: readonly LlmCallUsage[] }
+  /**
+   * `retryDelayMs` undefined: not retryable. A retry happens only while attempts remain.
+   * `errorType` is decided where the error is caught (from its class), never parsed back from `error`.
+   */
+  | {
+      readonly kind: "failed";
+      readonly error: string;
+      readonly errorType: TaskErrorType;
+      readonly retryDelayMs?: number;
+      /** The lease was lost: the worker that reclaimed the task already counted this attempt. */
+      readonly reportedByReclaimer?: boolean;
+    }
+  /**
+   * Back to ready after `delayMs` without spending the attempt (breaker open, rate limited, shutdown).
+   * `errorType` undefined: not a failure of the task (a worker shutting down hands it back).
+   */
+  | { readonly kind: "rescheduled"; readonly reason: string; readonly delayMs: number; readonly errorType?: TaskErrorType };
+
+export type FinishResult = "succeeded" | "retrying" | "failed" | "rescheduled" | "lease_lost";

@@ -1,0 +1,162 @@
+/**
+ * The DAG's SQL: submission (one statement for the whole DAG), cancel, and approval decisions.
+ * Locks follow the order of migration 0005: task rows in (dag_id, id) order, approvals, DAG rows.
+ */
+import type { Db } from "../db";
+import type { ChangeRow } from "./changes";
+
+export interface NewTaskRow {
+  readonly id: string;
+  readonly kind: "llm" | "tool";
+  readonly spec: unknown;
+  readonly depends_on: readonly string[];
+  readonly max_attempts: number;
+  readonly timeout_ms: number;
+  readonly position: number;
+  readonly trace_context: Record<string, string> | null;
+}
+
+export interface NewDagRow {
+  readonly id: string;
+  readonly agentId: string;
+  readonly name: string;
+  readonly input: unknown;
+  readonly submittedBy: string;
+  readonly traceContext: Record<string, string> | null;
+  readonly tasks: readonly NewTaskRow[];
+}
+
+/**
+ * Inserts the DAG, its tasks and their edges and wakes the workers: one statement, whatever the
+ * DAG's size. An unknown agent fails the agents foreign key (23503).
+ */
+export async function insertDag(db: Db, dag: NewDagRow): Promise<void> {
+  const waiting = dag.tasks.filter((t) => t.depends_on.length > 0).length;
+  await db.query(
+    `WITH d AS (
+       INSERT INTO dags (id, agent_id, name, input, submitted_by, trace_context, open_tasks, pending_tasks)
+       VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7, $8)
+       RETURNING id
+     ), new_tasks AS (
+       SELECT * FROM jsonb_to_recordset($9::jsonb) AS x(id text, kind text, spec jsonb, depends_on text[], max_attempts integer,
+                                                      timeout_ms integer, position integer, trace_context jsonb)
+     ), t AS (
+       INSERT INTO tasks (dag_id, id, kind, spec, depends_on, status, pending_deps, max_attempts, timeout_ms, position, trace_context)
+       SELECT d.id, x.id, x.kind, x.spec, x.depends_on, CASE WHEN cardinality(x.depends_on) = 0 THEN 'ready' ELSE 'pending' END,
+              cardinality(x.depends_on), x.max_attempts, x.timeout_ms, x.position, x.trace_context
+         FROM d, new_tasks x
+     ), e AS (
+       INSERT INTO task_edges (dag_id, parent, child)
+       SELECT d.id, p.parent, x.id FROM d, new_tasks x, unnest(x.depends_on) AS p(parent)
+     )
+     SELECT pg_notify('apex_tasks_ready', '') FROM d`,
+    [dag.id, dag.agentId, dag.name, JSON.stringify(dag.input), dag.submittedBy, JSON.stringify(dag.traceContext), dag.tasks.length, waiting, JSON.stringify(dag.tasks)],
+  );
+}
+
+export interface DagHead {
+  readonly id: string;
+  readonly agent_id: string;
+  readonly status: string;
+}
+
+export async function dagHead(db: Db, dagId: string): Promise<DagHead | undefined> {
+  const r = await db.query<DagHead>("SELECT id, agent_id, status FROM dags WHERE id = $1", [dagId]);
+  return r.rows[0];
+}
+
+/**
+ * Cancels every unfinished task (running ones included: their attempts end as cancelled and their
+ * workers are told through NOTIFY apex_dag_cancelled), rejects pending approvals and ends the DAG.
+ * Runs inside `tx`; returns the changes, or undefined when the DAG had already finished.
+ */
+export async function cancelDag(tx: Db, dagId: string, by: string): Promise<ChangeRow[] | undefined> {
+  await tx.query("SELECT 1 FROM tasks WHERE dag_id = $1 ORDER BY id FOR UPDATE", [dagId]);
+  const dag = await tx.query<{ status: string }>("SELECT status FROM dags WHERE id = $1 FOR UPDATE", [dagId]);
+  if (["succeeded", "failed", "cancelled"].includes(dag.rows[0]?.status ?? "")) return undefined;
+  await tx.query(
+    `UPDATE attempts a SET status = 'failed', end_reason = 'cancelled', error = 'cancelled', finished_at = now()
+       FROM tasks t
+      WHERE a.dag_id = t.dag_id AND a.task_id = t.id AND t.dag_id = $1 AND t.status = 'running' AND a.status = 'running'`,
+    [dagId],
+  );
+  const r = await tx.query<{ id: string }>(
+    `UPDATE tasks SET status = 'cancelled', error = $2, lease_owner = NULL, lease_expires_at = NULL,
+            finished_at = now(), updated_at = now()
+      WHERE dag_id = $1 AND status IN ('pending', 'ready', 'running', 'awaiting_approval')
+      RETURNING id`,
+    [dagId, `cancelled by ${by}`],
+  );
+  await tx.query(
+    `UPDATE approvals SET status = 'rejected', decided_by = $2, decided_at = now(), reason = 'DAG cancelled'
+      WHERE dag_id = $1 AND status = 'pending'`,
+    [dagId, by],
+  );
+  const d = await tx.query<{ agent_id: string; name: string; trace_context: unknown; created_at: Date }>(
+    `UPDATE dags SET status = 'cancelled', finished_at = now(), open_tasks = 0, pending_tasks = 0, awaiting_tasks = 0
+      WHERE id = $1 RETURNING agent_id, name, trace_context, created_at`,
+    [dagId],
+  );
+  await tx.query("SELECT pg_notify('apex_dag_cancelled', $1)", [dagId]);
+  const row = d.rows[0]!;
+  return [
+    ...r.rows.map((x): ChangeRow => ({ kind: "task", dag_id: dagId, task_id: x.id, status: "cancelled", detail: null })),
+    { kind: "dag", dag_id: dagId, task_id: null, status: "cancelled", detail: { ...row } },
+  ];
+}
+
+export interface ApprovalRow {
+  id: string;
+  dag_id: string;
+  task_id: string;
+  tool: string;
+  args: unknown;
+  status: "pending" | "approved" | "rejected";
+  decided_by: string | null;
+  decided_at: Date | null;
+  reason: string | null;
+  created_at: Date;
+}
+
+export type DecideResult =
+  | { readonly kind: "not_found" }
+  | { readonly kind: "already"; readonly status: ApprovalRow["status"] }
+  | { readonly kind: "decided"; readonly approval: ApprovalRow; readonly changes: ChangeRow[] };
+
+/**
+ * Records an operator's decision on a pending approval. Approved: the task is ready now. Rejected:
+ * the task fails for good (its dependents are skipped). One transaction.
+ */
+export async function decideApproval(
+  db: Db,
+  p: { id: string; approve: boolean; decidedBy: string; reason: string | null; rejectionError: string },
+): Promise<DecideResult> {
+  const head = await db.query<{ dag_id: string; task_id: string }>("SELECT dag_id, task_id FROM approvals WHERE id = $1", [p.id]);
+  const target = head.rows[0];
+  if (!target) return { kind: "not_found" };
+  return db.transaction(async (tx): Promise<DecideResult> => {
+    const task = await tx.query<{ status: string }>("SELECT status FROM tasks WHERE dag_id = $1 AND id = $2 FOR UPDATE", [target.dag_id, target.task_id]);
+    const a = (await tx.query<ApprovalRow>("SELECT * FROM approvals WHERE id = $1 FOR UPDATE", [p.id])).rows[0];
+    if (!a) return { kind: "not_found" };
+    if (a.status !== "pending") return { kind: "already", status: a.status };
+    const updated = await tx.query<ApprovalRow>(
+      "UPDATE approvals SET status = $2, decided_by = $3, decided_at = now(), reason = $4 WHERE id = $1 RETURNING *",
+      [p.id, p.approve ? "approved" : "rejected", p.decidedBy, p.reason],
+    );
+    const changes: ChangeRow[] = [];
+    if (task.rows[0]?.status === "awaiting_approval") {
+      if (p.approve) {
+        await tx.query(
+          `UPDATE tasks SET status = 'ready', next_run_at = now(), updated_at = now() WHERE dag_id = $1 AND id = $2`,
+          [a.dag_id, a.task_id],
+        );
+        await tx.query("SELECT pg_notify('apex_tasks_ready', '')");
+        changes.push({ kind: "task", dag_id: a.dag_id, task_id: a.task_id, status: "ready", detail: null });
+        changes.push(...(await tx.query<ChangeRow>("SELECT * FROM apex_adjust_dag($1, 0, 0, -1, 0)", [a.dag_id])).rows);
+      } else {
+        changes.push(...(await tx.query<ChangeRow>("SELECT * FROM apex_fail_task($1, $2, $3)", [a.dag_id, a.task_id, p.rejectionError])).rows);
+      }
+    }
+    return { kind: "decided", approval: updated.rows[0]!, changes };
+  });
+}
