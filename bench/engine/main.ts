@@ -52,7 +52,7 @@ async function bench(o: BenchOptions, runDir: string): Promise<void> {
   const workloads = workloadsOf(o.size, o.only);
   console.log(
     `engine bench: size ${o.size}, ${o.reps} repetition(s), concurrency ${o.concurrency}, workloads ${o.only.join(", ")}\n` +
-      `  Apex ${path.relative(process.cwd(), o.appDir) || "."} at ${sourceDescription(o.appDir)}; graphile-worker 0.17.3\n` +
+      `  Apex ${o.appDir} at ${sourceDescription(o.appDir)}; graphile-worker 0.17.3\n` +
       `  Node ${process.version}, Postgres ${await postgresVersion(o.databaseUrl)} (database ${o.database}), ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB\n` +
       `  logs in ${runDir}`,
   );
