@@ -1,7 +1,8 @@
 /**
  * A TCP proxy on 127.0.0.1 in front of a real server (Postgres, Redis) that a test can cut (drop
- * every open connection and refuse new ones) and restore: a dependency going away and coming back,
- * without touching the shared server other test files use.
+ * every open connection and refuse new ones), blackhole (keep every connection open and accept new
+ * ones, but deliver no byte either way: a partition where packets are dropped, not refused) and
+ * restore, without touching the shared server other test files use.
  */
 import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
 
@@ -9,28 +10,70 @@ export interface TcpProxy {
   readonly port: number;
   /** Connections refused while cut: a client noticed the cut and tried to reconnect. */
   readonly refused: number;
+  /** Connections accepted and held (never connected upstream) while blackholed. */
+  readonly held: number;
   /** Drops every open connection; new ones are refused until restore(). */
   cut(): void;
+  /**
+   * Delivers no more bytes on open connections and holds new ones open without connecting them
+   * upstream, until restore(). Like a dropped-packet partition, nothing is refused or reset.
+   */
+  blackhole(): void;
+  /** Ends cut or blackhole. Bytes held on open connections during a blackhole are delivered (TCP retransmits). */
   restore(): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
-  let up = true;
+  let state: "up" | "cut" | "blackhole" = "up";
   let refused = 0;
+  let held = 0;
+  /** Work to do on restore: flushing held bytes, connecting held clients. */
+  let onRestore: (() => void)[] = [];
+
+  function track(s: Socket) {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+    s.on("error", () => undefined);
+  }
+
+  function forward(from: Socket, to: Socket) {
+    from.on("data", (chunk: Buffer) => {
+      if (state === "blackhole") onRestore.push(() => to.destroyed || to.write(chunk));
+      else to.write(chunk);
+    });
+    from.on("end", () => to.end());
+    from.on("close", () => to.destroy());
+  }
+
+  function join(client: Socket) {
+    const upstream = connect(targetPort, targetHost);
+    track(upstream);
+    forward(client, upstream);
+    forward(upstream, client);
+  }
+
   const server: Server = createServer((client) => {
-    if (!up) {
+    if (state === "cut") {
       refused++;
       return client.destroy();
     }
-    const upstream = connect(targetPort, targetHost);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on("close", () => sockets.delete(s));
-      s.on("error", () => undefined);
+    track(client);
+    if (state === "blackhole") {
+      held++;
+      const early: Buffer[] = [];
+      const buffer = (chunk: Buffer) => early.push(chunk);
+      client.on("data", buffer);
+      onRestore.push(() => {
+        if (client.destroyed) return;
+        client.off("data", buffer);
+        join(client);
+        for (const chunk of early) client.emit("data", chunk);
+      });
+      return;
     }
-    client.pipe(upstream).pipe(client);
+    join(client);
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   return {
@@ -38,14 +81,25 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     get refused() {
       return refused;
     },
+    get held() {
+      return held;
+    },
     cut() {
-      up = false;
+      state = "cut";
+      onRestore = [];
       for (const s of sockets) s.destroy();
     },
+    blackhole() {
+      state = "blackhole";
+    },
     restore() {
-      up = true;
+      state = "up";
+      const pending = onRestore;
+      onRestore = [];
+      for (const f of pending) f();
     },
     close() {
+      onRestore = [];
       for (const s of sockets) s.destroy();
       return new Promise<void>((r) => server.close(() => r()));
     },
