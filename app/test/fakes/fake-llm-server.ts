@@ -8,6 +8,7 @@
  *
  * Every request is answered by the first behaviour that applies:
  *   1. `fake.failNow(b?)` switch: every request gets `b` (default HTTP 500) until `fake.recover()`.
+ *   1b. the `answerFor(api, body)` option, when it returns a behaviour (per-prompt answers);
  *   2. the per-API queue (`fake.enqueueFor("openai" | "anthropic", ...behaviours)`), FIFO, one per request;
  *   3. the shared queue (`fake.enqueue(...behaviours)`), FIFO, one per request;
  *   4. the default (`fake.setDefault(b)`), initially `{ kind: "success" }`.
@@ -26,6 +27,8 @@
  * `fake.requests` records every request ({ api, path, headers, body, at }); with `apiKey` set, a
  * request without that key (Authorization: Bearer, or x-api-key for Anthropic) gets 401 before any behaviour.
  * `fake.reset()` clears queues, records and the failing switch. Call `await fake.close()` after.
+ * The `onSettled(request, outcome)` option hears how each recorded request ended: the HTTP status
+ * sent (`answered`: a whole 200 answer was written) or none (hung, reset, or the client went away).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
@@ -83,6 +86,10 @@ export interface FakeLlmServer {
 export interface FakeLlmServerOptions {
   /** When set, requests must carry this key or get 401. */
   readonly apiKey?: string;
+  /** Consulted after failNow(), before the queues: a behaviour for this request, or undefined. */
+  readonly answerFor?: (api: FakeApi, body: unknown) => FakeBehaviour | undefined;
+  /** Called once per recorded request when its response has ended. */
+  readonly onSettled?: (request: FakeRequest, outcome: { readonly status?: number; readonly answered: boolean }) => void;
 }
 
 const words = (text: string) => (text.trim() ? text.trim().split(/\s+/).length : 0);
@@ -113,7 +120,8 @@ export async function startFakeLlmServer(opts: FakeLlmServerOptions = {}): Promi
   let counter = 0;
   const sockets = new Set<Socket>();
 
-  const next = (api: FakeApi): FakeBehaviour => failing ?? queues[api].shift() ?? queues.any.shift() ?? fallback;
+  const next = (api: FakeApi, body: unknown): FakeBehaviour =>
+    failing ?? opts.answerFor?.(api, body) ?? queues[api].shift() ?? queues.any.shift() ?? fallback;
 
   const sendJson = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
     const text = JSON.stringify(body);
@@ -122,7 +130,7 @@ export async function startFakeLlmServer(opts: FakeLlmServerOptions = {}): Promi
   };
 
   const answer = async (api: FakeApi, body: unknown, res: ServerResponse, socket: Socket) => {
-    const behaviour = next(api);
+    const behaviour = next(api, body);
     switch (behaviour.kind) {
       case "hang":
         return; // the socket stays open until the client gives up or the server closes
@@ -220,7 +228,15 @@ export async function startFakeLlmServer(opts: FakeLlmServerOptions = {}): Promi
         sendJson(res, 400, { error: { message: "request body is not JSON" } });
         return;
       }
-      requests.push({ api, path, headers: { ...req.headers }, body, at: Date.now() });
+      const recorded: FakeRequest = { api, path, headers: { ...req.headers }, body, at: Date.now() };
+      requests.push(recorded);
+      if (opts.onSettled) {
+        const settled = opts.onSettled;
+        res.once("close", () => {
+          const sent = res.headersSent ? res.statusCode : undefined;
+          settled(recorded, { status: sent, answered: sent === 200 && res.writableFinished });
+        });
+      }
       if (opts.apiKey) {
         // Anthropic accepts x-api-key; its SDK (1.x) sends Authorization: Bearer.
         const bearer = req.headers.authorization?.replace(/^Bearer\s+/i, "");
