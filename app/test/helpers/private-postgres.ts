@@ -45,8 +45,9 @@ function findBinDir(): string {
         .filter((v) => existsSync(join(root, v, "bin", "pg_ctl")))
         .sort((a, b) => Number(b) - Number(a))
     : [];
-  if (versions.length === 0) throw new Error(`no PostgreSQL binaries under ${root}/*/bin (set APEX_PG_BIN_DIR)`);
-  return join(root, versions[0], "bin");
+  const newest = versions[0];
+  if (newest === undefined) throw new Error(`no PostgreSQL binaries under ${root}/*/bin (set APEX_PG_BIN_DIR)`);
+  return join(root, newest, "bin");
 }
 
 async function freePort(): Promise<number> {
