@@ -149,7 +149,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
           `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS n FROM pg_stat_activity
             WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'`,
         );
-        return Number(r.rows[0].n);
+        return Number(r.rows[0]?.n ?? 0);
       } finally {
         await c.end();
       }
