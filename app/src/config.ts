@@ -10,6 +10,7 @@ import type { BreakerPolicy } from "./coord/types";
 import type { ProviderRateLimits } from "./llm/gateway";
 import { providerNames, type ProviderName } from "./llm/model-id";
 import { createHttpFetchTool } from "./tools/builtin/http-fetch";
+import type { DbTimeouts } from "./store/db";
 
 const port = z.coerce.number().int().min(0).max(65_535);
 const optionalString = z
@@ -27,6 +28,14 @@ const optionalInteger = (min: number, max: number, expected: string) => {
 export const defaultApiKeyCacheMs = 5_000;
 /** Longest APEX_API_KEY_CACHE_MS accepted: the revocation delay stays under a minute. */
 export const maxApiKeyCacheMs = 60_000;
+
+/**
+ * Database timeout defaults: a dead or blackholed database fails a request within about 4 s, so
+ * the API answers 503 inside its 5 s budget; the server cancels a slow statement (3 s) before the
+ * client gives up on the link (4 s).
+ */
+export const defaultDbTimeouts = { connectTimeoutMs: 3_000, queryTimeoutMs: 4_000, statementTimeoutMs: 3_000 } as const;
+const dbTimeout = optionalInteger(0, 3_600_000, "milliseconds from 0 (none) to 3600000");
 
 /** A variable holding a JSON object, parsed then checked by `schema` (issues name the field inside). */
 const jsonObject = <S extends z.ZodType>(schema: S, example: string) =>
@@ -93,6 +102,9 @@ const envSchema = z.object({
   [runtimeEnv.workerConcurrency]: z.coerce.number().int().min(1).max(256).default(4),
   [runtimeEnv.leaseMs]: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
   [runtimeEnv.dbPoolSize]: optionalInteger(1, 1_000, "a whole number of connections from 1 to 1000"),
+  [runtimeEnv.dbConnectTimeoutMs]: dbTimeout,
+  [runtimeEnv.dbQueryTimeoutMs]: dbTimeout,
+  [runtimeEnv.dbStatementTimeoutMs]: dbTimeout,
   [runtimeEnv.apiKeyCacheMs]: optionalInteger(0, maxApiKeyCacheMs, `milliseconds from 0 (no cache) to ${maxApiKeyCacheMs}`),
   [runtimeEnv.sandboxDriver]: z.enum(["local", "docker", "kubernetes"]).default("local"),
   [runtimeEnv.sandboxImage]: optionalString,
@@ -125,6 +137,8 @@ export interface RuntimeConfig {
   readonly leaseMs: number;
   /** Postgres pool size set by the operator; unset = `dbPoolSizeOf`'s default for the process. */
   readonly dbPoolSize?: number;
+  /** Connect, query and statement timeouts of the Postgres store (ms, 0 = none); defaults `defaultDbTimeouts`. */
+  readonly dbTimeouts: DbTimeouts;
   /** How long an API key lookup is reused in this process; 0 = every request reads the table. Default 5 s. */
   readonly apiKeyCacheMs: number;
   readonly sandboxDriver: "local" | "docker" | "kubernetes";
@@ -168,6 +182,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig 
     workerConcurrency: e[runtimeEnv.workerConcurrency],
     leaseMs: e[runtimeEnv.leaseMs],
     dbPoolSize: e[runtimeEnv.dbPoolSize],
+    dbTimeouts: {
+      connectTimeoutMs: e[runtimeEnv.dbConnectTimeoutMs] ?? defaultDbTimeouts.connectTimeoutMs,
+      queryTimeoutMs: e[runtimeEnv.dbQueryTimeoutMs] ?? defaultDbTimeouts.queryTimeoutMs,
+      statementTimeoutMs: e[runtimeEnv.dbStatementTimeoutMs] ?? defaultDbTimeouts.statementTimeoutMs,
+    },
     apiKeyCacheMs: e[runtimeEnv.apiKeyCacheMs] ?? defaultApiKeyCacheMs,
     sandboxDriver: e[runtimeEnv.sandboxDriver],
     sandboxImage: e[runtimeEnv.sandboxImage],

@@ -5,6 +5,7 @@
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { ZodError } from "zod";
 import { ServiceError } from "../service/types";
+import { isDatabaseUnavailable } from "../store/db-errors";
 
 export const apiErrorCodes = [
   "invalid_argument",
@@ -26,6 +27,8 @@ export class ApiError extends Error {
     message: string,
     /** The request field at fault, e.g. `tasks[2].depends_on`. */
     readonly field?: string,
+    /** When to try again (HTTP `Retry-After`, gRPC `retry-after` metadata), in whole seconds. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = "ApiError";
@@ -78,6 +81,19 @@ export function fromZodError(error: ZodError, prefix?: string): ApiError {
   return new ApiError("invalid_argument", message, field);
 }
 
+/** `Retry-After` of a 503 for an unreachable database: about when a restart or failover is over. */
+export const databaseRetryAfterSeconds = 2;
+
+/** The answer to any request that needed the database while it was unreachable (store/db-errors.ts). */
+export function databaseUnavailable(): ApiError {
+  return new ApiError("unavailable", "the database is unavailable; retry later", undefined, databaseRetryAfterSeconds);
+}
+
+/** Seconds for `Retry-After`: the error's own, else the database's for any `unavailable`. */
+export function retryAfterOf(error: ApiError): number | undefined {
+  return error.retryAfterSeconds ?? (error.code === "unavailable" ? databaseRetryAfterSeconds : undefined);
+}
+
 /**
  * Any thrown value as an ApiError. Errors that are not ours become `internal` with a generic
  * message: their text may carry SQL, hostnames or secrets and is for the logs only.
@@ -88,6 +104,7 @@ export function toApiError(error: unknown): ApiError {
     return new ApiError(error.code, error.message, error.field);
   }
   if (error instanceof ZodError) return fromZodError(error);
+  if (isDatabaseUnavailable(error)) return databaseUnavailable();
   return new ApiError("internal", "internal error");
 }
 

@@ -13,6 +13,7 @@ import { LocalSandboxDriver } from "../sandbox/local/driver";
 import type { SandboxDriver } from "../sandbox/types";
 import { StoreApexService } from "../service/apex-service";
 import { openDb, type Db } from "../store/db";
+import { describeDbError, isDatabaseUnavailable } from "../store/db-errors";
 import { migrate } from "../store/migrate";
 import { llmGatewayTelemetry } from "../telemetry/llm-hooks";
 import { logger } from "../telemetry/logger";
@@ -45,8 +46,13 @@ export interface OpenRuntimeOptions {
 }
 
 export async function openRuntime(config: RuntimeConfig, options: OpenRuntimeOptions = {}): Promise<Runtime> {
-  const store = await openDb({ databaseUrl: config.databaseUrl, dataDir: options.pgliteDataDir, poolSize: dbPoolSizeOf(config, options.runs ?? "local") });
-  const applied = await migrate(store);
+  const store = await openDb({
+    databaseUrl: config.databaseUrl,
+    dataDir: options.pgliteDataDir,
+    poolSize: dbPoolSizeOf(config, options.runs ?? "local"),
+    timeouts: config.dbTimeouts,
+  });
+  const applied = await migrateAtStart(config, store);
   if (applied.length > 0) logger.info({ migrations: applied }, "database migrations applied");
   // The DAG event backend is chosen here, once: Redis, else Postgres NOTIFY on a real Postgres, else in-process.
   const coordination = await createCoordination({ redisUrl: config.redisUrl, keyPrefix: options.redisKeyPrefix, eventsDb: store });
@@ -83,6 +89,31 @@ export async function openRuntime(config: RuntimeConfig, options: OpenRuntimeOpt
       await db.close();
     },
   };
+}
+
+/** How long a process starting while Postgres is unreachable keeps trying before it gives up. */
+const startupDbWaitMs = 60_000;
+
+/**
+ * Applies migrations on a connection of their own without query or statement timeout (they may
+ * wait for another replica's lock, or build an index). A database that is down or restarting is
+ * waited for, with a log line per try, up to `startupDbWaitMs`.
+ */
+async function migrateAtStart(config: RuntimeConfig, store: Db): Promise<string[]> {
+  if (!config.databaseUrl) return migrate(store);
+  const deadline = Date.now() + startupDbWaitMs;
+  for (let delayMs = 500; ; delayMs = Math.min(delayMs * 2, 5_000)) {
+    const db = await openDb({ databaseUrl: config.databaseUrl, poolSize: 1, timeouts: { connectTimeoutMs: config.dbTimeouts.connectTimeoutMs } });
+    try {
+      return await migrate(db);
+    } catch (err) {
+      if (!isDatabaseUnavailable(err) || Date.now() + delayMs > deadline) throw err;
+      logger.warn({ ...describeDbError(err), retry_in_ms: delayMs }, "database unavailable at start; waiting for it");
+    } finally {
+      await db.close();
+    }
+    await new Promise((r) => setTimeout(r, delayMs));
+  }
 }
 
 function createSandbox(config: RuntimeConfig): SandboxDriver {

@@ -14,6 +14,12 @@ export const runtimeEnv = {
   leaseMs: "APEX_LEASE_MS",
   /** Postgres connections of the process's pool; unset = sized to what the process runs (config.ts `dbPoolSizeOf`). */
   dbPoolSize: "APEX_DB_POOL_SIZE",
+  /** Opening a Postgres connection, or waiting for a free one in the pool (ms, 0 = none). Default 3000. */
+  dbConnectTimeoutMs: "APEX_DB_CONNECT_TIMEOUT_MS",
+  /** Client-side deadline of one query: no answer by then fails it and drops its connection (ms, 0 = none). Default 4000. */
+  dbQueryTimeoutMs: "APEX_DB_QUERY_TIMEOUT_MS",
+  /** Postgres `statement_timeout` of the runtime's sessions (ms, 0 = none). Default 3000. */
+  dbStatementTimeoutMs: "APEX_DB_STATEMENT_TIMEOUT_MS",
   /** How long an API key lookup is reused in the process (ms, 0–60000, default 5000); also how late another replica sees a revocation. */
   apiKeyCacheMs: "APEX_API_KEY_CACHE_MS",
   sandboxDriver: "APEX_SANDBOX_DRIVER",

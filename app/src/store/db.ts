@@ -47,6 +47,16 @@ export function runCommitHooks(hooks: readonly (() => void)[], onHookError: (err
   }
 }
 
+/** Postgres timeouts (ms); unset or 0 = none. The runtime passes the config's (APEX_DB_*_TIMEOUT_MS). */
+export interface DbTimeouts {
+  /** Opening a connection, and waiting for a free one when the pool is full (connectionTimeoutMillis). */
+  readonly connectTimeoutMs?: number;
+  /** Client side: a query with no answer by then fails and its connection is dropped (a blackholed link). */
+  readonly queryTimeoutMs?: number;
+  /** Server side `statement_timeout`: Postgres cancels a statement that runs longer (SQLSTATE 57014). */
+  readonly statementTimeoutMs?: number;
+}
+
 export interface OpenDbOptions {
   /** postgres:// URL; unset means embedded PGlite. */
   readonly databaseUrl?: string;
@@ -54,13 +64,15 @@ export interface OpenDbOptions {
   readonly dataDir?: string;
   /** Pool size for Postgres (default 10). */
   readonly poolSize?: number;
+  /** Postgres only; default none. Migration scripts (`exec`) are exempt from the query timeout. */
+  readonly timeouts?: DbTimeouts;
 }
 
 /** Opens the store the config asks for. Migrations are applied separately (see migrate.ts). */
 export async function openDb(options: OpenDbOptions = {}): Promise<Db> {
   if (options.databaseUrl) {
     const { PostgresDb } = await import("./postgres");
-    return new PostgresDb(options.databaseUrl, options.poolSize);
+    return new PostgresDb(options.databaseUrl, options.poolSize, options.timeouts);
   }
   const { openPglite } = await import("./pglite");
   return openPglite(options.dataDir);

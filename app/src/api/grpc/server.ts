@@ -19,7 +19,7 @@ import {
 import { ReflectionService } from "@grpc/reflection";
 import { withGrpcServerSpan } from "../../telemetry/server-spans";
 import { defaultMaxRequestBytes, type ApiDeps } from "../deps";
-import { grpcStatusOf, toApiError } from "../errors";
+import { grpcStatusOf, retryAfterOf, toApiError } from "../errors";
 import { authenticate, invoke, operations, watchDag, type Operation } from "../operations";
 import { healthService } from "./health";
 import { approvalMessage, createdApiKeyMessage, dagMessage, submitDagBody } from "./messages";
@@ -49,6 +49,8 @@ export async function startGrpcServer(deps: ApiDeps, port: number, host = "0.0.0
     const metadata = new Metadata();
     metadata.set("apex-error-code", apiError.code);
     if (apiError.field) metadata.set("apex-error-field", apiError.field);
+    const retryAfter = retryAfterOf(apiError);
+    if (retryAfter !== undefined) metadata.set("retry-after", String(retryAfter));
     const details = apiError.field && !apiError.message.includes(apiError.field) ? `${apiError.field}: ${apiError.message}` : apiError.message;
     return { code: grpcStatusOf[apiError.code], details, metadata };
   };

@@ -9,10 +9,13 @@ import { type Span, context } from "@opentelemetry/api";
 import { httpPaths } from "../../contract/services";
 import { endHttpServerSpan, startHttpServerSpan } from "../../telemetry/server-spans";
 import { defaultMaxRequestBytes, type ApiDeps } from "../deps";
-import { ApiError, errorBody, httpStatusOf, toApiError } from "../errors";
+import { ApiError, databaseRetryAfterSeconds, errorBody, httpStatusOf, retryAfterOf, toApiError } from "../errors";
 import { authenticate, invoke, operations, watchDag, type Operation } from "../operations";
 import { buildOpenApiDocument } from "./openapi";
 import { apiRoutes } from "./routes";
+
+/** /readyz answers not_ready when the store has not answered by then (probes time out at 2 s). */
+const readinessDeadlineMs = 1_500;
 
 /** Comment lines keep idle event streams open through proxies. */
 const sseKeepAliveMs = 15_000;
@@ -31,6 +34,7 @@ export function buildHttpServer(deps: ApiDeps): FastifyInstance {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const apiError = fromHttpError(error);
     if (apiError.code === "internal") request.log.error({ err: error }, "request failed");
+    else if (apiError.code === "unavailable") request.log.warn({ err: error.message, code: error.code }, "request failed: unavailable");
     sendError(reply, apiError);
   });
   app.setNotFoundHandler((request, reply) => {
@@ -74,10 +78,15 @@ export function buildHttpServer(deps: ApiDeps): FastifyInstance {
 
   app.get(httpPaths.health, async () => ({ status: "ok" }));
   app.get(httpPaths.ready, async (request, reply) => {
-    const ready = await deps.service.ready().catch((error: unknown) => {
+    // A blackholed database would hold the probe until the query timeout: answer within the deadline.
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), readinessDeadlineMs)));
+    const check = deps.service.ready().catch((error: unknown) => {
       request.log.warn({ err: error }, "readiness check failed");
       return false;
     });
+    const ready = await Promise.race([check, deadline]).finally(() => clearTimeout(timer));
+    if (!ready) reply.header("retry-after", String(databaseRetryAfterSeconds));
     return reply.code(ready ? 200 : 503).send({ status: ready ? "ready" : "not_ready" });
   });
 
@@ -144,6 +153,8 @@ async function streamDagEvents(
 
 function sendError(reply: FastifyReply, error: ApiError): FastifyReply {
   if (error.code === "unauthenticated") reply.header("www-authenticate", 'Bearer realm="apex"');
+  const retryAfter = retryAfterOf(error);
+  if (retryAfter !== undefined) reply.header("retry-after", String(retryAfter));
   return reply.code(httpStatusOf[error.code]).send(errorBody(error));
 }
 
