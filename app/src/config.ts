@@ -37,6 +37,14 @@ export const maxApiKeyCacheMs = 60_000;
 export const defaultDbTimeouts = { connectTimeoutMs: 3_000, queryTimeoutMs: 4_000, statementTimeoutMs: 3_000 } as const;
 const dbTimeout = optionalInteger(0, 3_600_000, "milliseconds from 0 (none) to 3600000");
 
+/** Defaults of the API's abuse limits and of approvals (docs/configuration.md). */
+export const defaultApiKeyMissCacheMs = 10_000;
+export const defaultApiRateLimitPerKey = 1_200;
+export const defaultApiRateLimitPerIp = 3_000;
+export const defaultApiMaxWatchesPerKey = 50;
+export const defaultApprovalTtlMs = 24 * 60 * 60_000;
+const booleanFlag = optionalString.pipe(z.enum(["true", "false"], { error: "expected true or false" }).optional());
+
 /** A variable holding a JSON object, parsed then checked by `schema` (issues name the field inside). */
 const jsonObject = <S extends z.ZodType>(schema: S, example: string) =>
   optionalString
@@ -106,6 +114,12 @@ const envSchema = z.object({
   [runtimeEnv.dbQueryTimeoutMs]: dbTimeout,
   [runtimeEnv.dbStatementTimeoutMs]: dbTimeout,
   [runtimeEnv.apiKeyCacheMs]: optionalInteger(0, maxApiKeyCacheMs, `milliseconds from 0 (no cache) to ${maxApiKeyCacheMs}`),
+  [runtimeEnv.apiKeyMissCacheMs]: optionalInteger(0, 300_000, "milliseconds from 0 (no cache) to 300000"),
+  [runtimeEnv.apiRateLimitPerKey]: optionalInteger(0, 1_000_000, "requests per minute from 0 (no limit) to 1000000"),
+  [runtimeEnv.apiRateLimitPerIp]: optionalInteger(0, 1_000_000, "requests per minute from 0 (no limit) to 1000000"),
+  [runtimeEnv.apiMaxWatchesPerKey]: optionalInteger(0, 100_000, "a whole number of watches from 0 (no cap) to 100000"),
+  [runtimeEnv.approvalAllowSelf]: booleanFlag,
+  [runtimeEnv.approvalTtlMs]: optionalInteger(1_000, 30 * 24 * 60 * 60_000, "milliseconds from 1000 to 2592000000 (30 days)"),
   [runtimeEnv.sandboxDriver]: z.enum(["local", "docker", "kubernetes"]).default("local"),
   [runtimeEnv.sandboxImage]: optionalString,
   [runtimeEnv.sandboxRuntimeClass]: optionalString,
@@ -141,6 +155,17 @@ export interface RuntimeConfig {
   readonly dbTimeouts: DbTimeouts;
   /** How long an API key lookup is reused in this process; 0 = every request reads the table. Default 5 s. */
   readonly apiKeyCacheMs: number;
+  /** How long an unknown key is remembered as unknown in this process; 0 = not at all. Default 10 s. */
+  readonly apiKeyMissCacheMs: number;
+  /** API requests per minute per key and per client IP; 0 = no limit. */
+  readonly apiRateLimitPerKey: number;
+  readonly apiRateLimitPerIp: number;
+  /** Open DAG watches per key on one replica; 0 = no cap. */
+  readonly apiMaxWatchesPerKey: number;
+  /** May the key that submitted a DAG approve its tool calls? Default false. */
+  readonly approvalAllowSelf: boolean;
+  /** How long an approval may be decided and then used, from its request. Default 24 h. */
+  readonly approvalTtlMs: number;
   readonly sandboxDriver: "local" | "docker" | "kubernetes";
   /** Image of the docker/kubernetes sandbox drivers; unset = the contract's name. */
   readonly sandboxImage?: string;
@@ -188,6 +213,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig 
       statementTimeoutMs: e[runtimeEnv.dbStatementTimeoutMs] ?? defaultDbTimeouts.statementTimeoutMs,
     },
     apiKeyCacheMs: e[runtimeEnv.apiKeyCacheMs] ?? defaultApiKeyCacheMs,
+    apiKeyMissCacheMs: e[runtimeEnv.apiKeyMissCacheMs] ?? defaultApiKeyMissCacheMs,
+    apiRateLimitPerKey: e[runtimeEnv.apiRateLimitPerKey] ?? defaultApiRateLimitPerKey,
+    apiRateLimitPerIp: e[runtimeEnv.apiRateLimitPerIp] ?? defaultApiRateLimitPerIp,
+    apiMaxWatchesPerKey: e[runtimeEnv.apiMaxWatchesPerKey] ?? defaultApiMaxWatchesPerKey,
+    approvalAllowSelf: e[runtimeEnv.approvalAllowSelf] === "true",
+    approvalTtlMs: e[runtimeEnv.approvalTtlMs] ?? defaultApprovalTtlMs,
     sandboxDriver: e[runtimeEnv.sandboxDriver],
     sandboxImage: e[runtimeEnv.sandboxImage],
     sandboxRuntimeClass: e[runtimeEnv.sandboxRuntimeClass],

@@ -72,6 +72,9 @@ export function approvalJson(a: ApprovalView): ApprovalJson {
     ...opt("decided_at", a.decidedAt),
     ...opt("reason", a.reason),
     created_at: a.createdAt,
+    ...opt("args_digest", a.argsDigest),
+    expires_at: a.expiresAt,
+    ...opt("ended_at", a.endedAt),
   };
 }
 

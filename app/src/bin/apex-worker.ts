@@ -21,7 +21,7 @@ export const shutdownGraceMs = 20_000;
 export function createWorker(rt: Runtime): Worker {
   return new Worker(
     { db: rt.db, events: rt.coordination.events, llm: rt.llm, tools: rt.tools, sandbox: rt.sandbox() },
-    { concurrency: rt.config.workerConcurrency, leaseMs: rt.config.leaseMs },
+    { concurrency: rt.config.workerConcurrency, leaseMs: rt.config.leaseMs, approvalTtlMs: rt.config.approvalTtlMs },
   );
 }
 

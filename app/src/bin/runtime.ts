@@ -72,7 +72,7 @@ export async function openRuntime(config: RuntimeConfig, options: OpenRuntimeOpt
   // http_fetch is default-deny: registered only with an operator's allowlist. The API validates
   // submissions against this registry too, so both processes need the same list.
   const tools = createToolRegistry(config.httpFetchAllowHosts ? [createHttpFetchTool({ allowHosts: config.httpFetchAllowHosts })] : []);
-  const service = new StoreApexService({ db, tools, events: coordination.events, models: llm });
+  const service = new StoreApexService({ db, tools, events: coordination.events, models: llm, allowSelfApproval: config.approvalAllowSelf });
   let sandbox: SandboxDriver | undefined;
   return {
     config,
@@ -81,7 +81,7 @@ export async function openRuntime(config: RuntimeConfig, options: OpenRuntimeOpt
     llm,
     tools,
     service,
-    keys: new ApiKeyStore(db, { cacheMs: config.apiKeyCacheMs }),
+    keys: new ApiKeyStore(db, { cacheMs: config.apiKeyCacheMs, missCacheMs: config.apiKeyMissCacheMs }),
     sandbox: () => (sandbox ??= createSandbox(config)),
     async close() {
       await service.close();

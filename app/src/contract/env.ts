@@ -22,6 +22,18 @@ export const runtimeEnv = {
   dbStatementTimeoutMs: "APEX_DB_STATEMENT_TIMEOUT_MS",
   /** How long an API key lookup is reused in the process (ms, 0–60000, default 5000); also how late another replica sees a revocation. */
   apiKeyCacheMs: "APEX_API_KEY_CACHE_MS",
+  /** How long an unknown API key is remembered as unknown (ms, 0–300000, default 10000): repeats cost no query. */
+  apiKeyMissCacheMs: "APEX_API_KEY_MISS_CACHE_MS",
+  /** API requests per minute per API key (token bucket, burst of 10 s' worth); 0 = no limit. Default 1200. */
+  apiRateLimitPerKey: "APEX_API_RATE_LIMIT_PER_KEY",
+  /** API requests per minute per client IP, counted before authentication; 0 = no limit. Default 3000. */
+  apiRateLimitPerIp: "APEX_API_RATE_LIMIT_PER_IP",
+  /** Open DAG watches (SSE and gRPC WatchDag) per API key on one API replica; 0 = no cap. Default 50. */
+  apiMaxWatchesPerKey: "APEX_API_MAX_WATCHES_PER_KEY",
+  /** `true` lets the API key that submitted a DAG approve its tool calls; default `false`. */
+  approvalAllowSelf: "APEX_APPROVAL_ALLOW_SELF",
+  /** How long an approval may be decided and then used, from the moment it is requested (ms). Default 24 h. */
+  approvalTtlMs: "APEX_APPROVAL_TTL_MS",
   sandboxDriver: "APEX_SANDBOX_DRIVER",
   /** Sandbox image the docker/kubernetes drivers run (the stack's build, by digest when pushed). */
   sandboxImage: "APEX_SANDBOX_IMAGE",

@@ -38,6 +38,8 @@ export interface ClaimedTask {
   readonly attempt?: number;
   /** The attempt's planned span id (stored with it: a reclaiming worker ends that very span). */
   readonly spanId?: string;
+  /** The approved approval an approval-gated task started under: its args digest must match the call. */
+  readonly approval?: { readonly id: string; readonly argsDigest: string | null };
 }
 
 export interface ClaimOptions {
@@ -73,6 +75,7 @@ export async function claimTasks(ctx: EngineContext, workerId: string, options: 
       workerId,
       attempt: row.attempt ?? undefined,
       spanId: row.span_id ?? undefined,
+      ...(row.approval_id ? { approval: { id: row.approval_id, argsDigest: row.approval_digest } } : {}),
     }),
   );
   announce(
@@ -166,10 +169,16 @@ export async function releaseClaim(ctx: EngineContext, task: ClaimedTask): Promi
 
 /**
  * Tool tasks that need an operator: the task waits in awaiting_approval with a pending approvals
- * row (the rendered args the operator sees). The claim is given back; no attempt was spent.
+ * row (the rendered args the operator sees, bound by their digest, valid for `ttlMs`). The claim
+ * is given back; no attempt is spent: `unstartAttempt`, an attempt the claim started under an
+ * approval that no longer covers the call, is taken back.
  */
-export async function parkForApproval(ctx: EngineContext, task: ClaimedTask, tool: string, args: unknown): Promise<string | undefined> {
-  const parked = await queue.parkForApproval(ctx.db, { workerId: task.workerId, dagId: task.dagId, taskId: task.taskId, tool, args });
+export async function parkForApproval(
+  ctx: EngineContext,
+  task: ClaimedTask,
+  call: { tool: string; args: unknown; argsDigest: string; ttlMs: number; unstartAttempt?: number },
+): Promise<string | undefined> {
+  const parked = await queue.parkForApproval(ctx.db, { workerId: task.workerId, dagId: task.dagId, taskId: task.taskId, ...call });
   if (!parked) return undefined;
   announce(ctx, parked.changes);
   return parked.approvalId;

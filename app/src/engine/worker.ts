@@ -39,6 +39,7 @@ import {
   type FinishResult,
 } from "./lifecycle";
 import { renderDeep } from "./template";
+import { argsDigest } from "./approval-digest";
 
 export interface WorkerDeps {
   readonly db: Db;
@@ -61,7 +62,11 @@ export interface WorkerOptions {
   readonly backoff?: BackoffPolicy;
   /** Longest idle sleep when no notification comes. Default 5 s. */
   readonly fallbackPollMs?: number;
+  /** How long an approval this worker requests may be decided and then used (APEX_APPROVAL_TTL_MS). Default 24 h. */
+  readonly approvalTtlMs?: number;
 }
+
+export const defaultApprovalTtlMs = 24 * 60 * 60_000;
 
 interface InFlight {
   readonly task: ClaimedTask;
@@ -87,6 +92,7 @@ export class Worker {
   private readonly completions: CompletionBatcher<FinishedAttempt, FinishResult>;
   /** Tools whose tasks wait for an operator's approval before an attempt starts. */
   private readonly approvalTools: readonly string[];
+  private readonly approvalTtlMs: number;
   /** Called after each task's attempt ends (tests and metrics hook here). */
   onTaskFinished?: (task: ClaimedTask, result: FinishResult | "parked" | "released") => void;
 
@@ -99,6 +105,7 @@ export class Worker {
     this.leaseMs = options.leaseMs ?? 30_000;
     this.backoff = options.backoff ?? defaultBackoff;
     this.fallbackPollMs = options.fallbackPollMs ?? 5_000;
+    this.approvalTtlMs = options.approvalTtlMs ?? defaultApprovalTtlMs;
     this.ctx = engineContext(deps.db, deps.events ?? createInProcessEventBus(), deps.observer);
     this.completions = new CompletionBatcher((items) => finishAttempts(this.ctx, items));
     this.approvalTools = deps.tools.list().filter((t) => t.requiresApproval).map((t) => t.name);
@@ -237,7 +244,11 @@ export class Worker {
     recordWorkerSlots(this.inFlight.size, this.concurrency);
   }
 
-  /** One claimed task: approval gate, attempt, outcome. */
+  /**
+   * One claimed task: approval gate, attempt, outcome. The gate: a task of an approval tool runs
+   * only under an approved, unexpired approval (the claim checks both) whose digest is that of the
+   * arguments rendered now; otherwise it is parked for a new approval and no attempt is spent.
+   */
   private async process(task: ClaimedTask, signal: AbortSignal): Promise<FinishResult | "parked" | "released"> {
     const attempt = task.attempt;
     if (attempt === undefined) {
@@ -245,7 +256,18 @@ export class Worker {
       const tool = task.spec.kind === "tool" ? this.deps.tools.get(task.spec.tool) : undefined;
       if (!tool || task.spec.kind !== "tool") return (await releaseClaim(this.ctx, task)) ? "released" : "lease_lost";
       const args = renderDeep(task.spec.args, task.scope);
-      return (await parkForApproval(this.ctx, task, tool.name, args)) === undefined ? "lease_lost" : "parked";
+      return this.parkForNewApproval(task, tool.name, args);
+    }
+    if (task.spec.kind === "tool" && this.approvalTools.includes(task.spec.tool)) {
+      // Arguments that do not render fail the attempt in executeTask: nothing runs, nothing to approve.
+      const args = tryRender(task.spec.args, task.scope);
+      if (args.ok && task.approval?.argsDigest !== argsDigest(args.value)) {
+        logger.warn(
+          { worker_id: this.id, dag_id: task.dagId, task_id: task.taskId, approval_id: task.approval?.id },
+          "tool arguments differ from the approved ones; asking for a new approval",
+        );
+        return this.parkForNewApproval(task, task.spec.tool, args.value, attempt);
+      }
     }
     // One task_execution span per attempt, child of the DAG's root span stored at submission; its
     // span id was stored with the attempt so a worker reclaiming it after a crash can end that span.
@@ -265,6 +287,11 @@ export class Worker {
       );
       return result;
     });
+  }
+
+  private async parkForNewApproval(task: ClaimedTask, tool: string, args: unknown, unstartAttempt?: number): Promise<"parked" | "lease_lost"> {
+    const call = { tool, args, argsDigest: argsDigest(args), ttlMs: this.approvalTtlMs, unstartAttempt };
+    return (await parkForApproval(this.ctx, task, call)) === undefined ? "lease_lost" : "parked";
   }
 
   /**
@@ -318,4 +345,12 @@ export class Worker {
     }
   }
 
+}
+
+function tryRender(args: unknown, scope: ClaimedTask["scope"]): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: renderDeep(args, scope) };
+  } catch {
+    return { ok: false };
+  }
 }

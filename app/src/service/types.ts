@@ -107,11 +107,18 @@ export interface ApprovalView {
   readonly taskId: string;
   readonly tool: string;
   readonly args: unknown;
-  readonly status: "pending" | "approved" | "rejected";
+  /** superseded: the tool's arguments changed after approval; expired: past `expiresAt`. Both were replaced by a new approval. */
+  readonly status: "pending" | "approved" | "rejected" | "superseded" | "expired";
   readonly decidedBy?: string;
   readonly decidedAt?: string;
   readonly reason?: string;
   readonly createdAt: string;
+  /** SHA-256 (hex) of the canonical JSON of `args`: the call this approval covers. */
+  readonly argsDigest?: string;
+  /** After this it can no longer be decided, and an approved call no longer starts. */
+  readonly expiresAt: string;
+  /** When it was superseded or expired. */
+  readonly endedAt?: string;
 }
 
 export interface DagEvent {

@@ -159,6 +159,7 @@ export class InMemoryApexServiceDouble implements ApexService {
       args: { cmd: ["echo", "hi"] },
       status: "pending",
       createdAt: new Date().toISOString(),
+      expiresAt: new Date(Date.now() + 24 * 60 * 60_000).toISOString(),
     };
     this.approvals.set(approval.id, approval);
     return approval;

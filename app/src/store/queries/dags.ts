@@ -111,34 +111,57 @@ export interface ApprovalRow {
   task_id: string;
   tool: string;
   args: unknown;
-  status: "pending" | "approved" | "rejected";
+  status: "pending" | "approved" | "rejected" | "superseded" | "expired";
   decided_by: string | null;
   decided_at: Date | null;
   reason: string | null;
   created_at: Date;
+  /** SHA-256 of the canonical JSON of `args`; null on approvals from before migration 0007. */
+  args_digest: string | null;
+  expires_at: Date;
+  /** When it was superseded or expired. */
+  ended_at: Date | null;
 }
 
 export type DecideResult =
   | { readonly kind: "not_found" }
+  | { readonly kind: "self_approval"; readonly dagId: string }
   | { readonly kind: "already"; readonly status: ApprovalRow["status"] }
+  | { readonly kind: "expired"; readonly expiredAt: Date; readonly changes: ChangeRow[] }
   | { readonly kind: "decided"; readonly approval: ApprovalRow; readonly changes: ChangeRow[] };
 
 /**
  * Records an operator's decision on a pending approval. Approved: the task is ready now. Rejected:
  * the task fails for good (its dependents are skipped). One transaction.
+ * Refused: approving with the key that submitted the DAG (unless `allowSelfApproval`), and any
+ * decision on an approval past its expiry: that one is closed as expired and its task made ready,
+ * so a worker renders the call again and asks for a new approval (committed, then reported).
  */
 export async function decideApproval(
   db: Db,
-  p: { id: string; approve: boolean; decidedBy: string; reason: string | null; rejectionError: string },
+  p: { id: string; approve: boolean; decidedBy: string; allowSelfApproval: boolean; reason: string | null; rejectionError: string },
 ): Promise<DecideResult> {
-  const head = await db.query<{ dag_id: string; task_id: string }>("SELECT dag_id, task_id FROM approvals WHERE id = $1", [p.id]);
+  const head = await db.query<{ dag_id: string; task_id: string; submitted_by: string | null }>(
+    "SELECT ap.dag_id, ap.task_id, d.submitted_by FROM approvals ap JOIN dags d ON d.id = ap.dag_id WHERE ap.id = $1",
+    [p.id],
+  );
   const target = head.rows[0];
   if (!target) return { kind: "not_found" };
+  // submitted_by and decided_by are both API key ids.
+  if (p.approve && !p.allowSelfApproval && target.submitted_by !== null && target.submitted_by === p.decidedBy) {
+    return { kind: "self_approval", dagId: target.dag_id };
+  }
   return db.transaction(async (tx): Promise<DecideResult> => {
     const task = await tx.query<{ status: string }>("SELECT status FROM tasks WHERE dag_id = $1 AND id = $2 FOR UPDATE", [target.dag_id, target.task_id]);
-    const a = (await tx.query<ApprovalRow>("SELECT * FROM approvals WHERE id = $1 FOR UPDATE", [p.id])).rows[0];
+    const a = (await tx.query<ApprovalRow & { expired: boolean }>("SELECT *, expires_at <= now() AS expired FROM approvals WHERE id = $1 FOR UPDATE", [p.id])).rows[0];
     if (!a) return { kind: "not_found" };
     if (a.status !== "pending") return { kind: "already", status: a.status };
+    if (a.expired) {
+      await tx.query("UPDATE approvals SET status = 'expired', ended_at = now() WHERE id = $1", [p.id]);
+      const changes: ChangeRow[] = [];
+      if (task.rows[0]?.status === "awaiting_approval") changes.push(...(await makeReady(tx, a.dag_id, a.task_id)));
+      return { kind: "expired", expiredAt: a.expires_at, changes };
+    }
     const updated = await tx.query<ApprovalRow>(
       "UPDATE approvals SET status = $2, decided_by = $3, decided_at = now(), reason = $4 WHERE id = $1 RETURNING *",
       [p.id, p.approve ? "approved" : "rejected", p.decidedBy, p.reason],
@@ -146,17 +169,19 @@ export async function decideApproval(
     const changes: ChangeRow[] = [];
     if (task.rows[0]?.status === "awaiting_approval") {
       if (p.approve) {
-        await tx.query(
-          `UPDATE tasks SET status = 'ready', next_run_at = now(), updated_at = now() WHERE dag_id = $1 AND id = $2`,
-          [a.dag_id, a.task_id],
-        );
-        await tx.query("SELECT pg_notify('apex_tasks_ready', '')");
-        changes.push({ kind: "task", dag_id: a.dag_id, task_id: a.task_id, status: "ready", detail: null });
-        changes.push(...(await tx.query<ChangeRow>("SELECT * FROM apex_adjust_dag($1, 0, 0, -1, 0)", [a.dag_id])).rows);
+        changes.push(...(await makeReady(tx, a.dag_id, a.task_id)));
       } else {
         changes.push(...(await tx.query<ChangeRow>("SELECT * FROM apex_fail_task($1, $2, $3)", [a.dag_id, a.task_id, p.rejectionError])).rows);
       }
     }
     return { kind: "decided", approval: updated.rows[0]!, changes };
   });
+}
+
+/** An awaiting_approval task made ready for the workers (inside the caller's transaction). */
+async function makeReady(tx: Db, dagId: string, taskId: string): Promise<ChangeRow[]> {
+  await tx.query(`UPDATE tasks SET status = 'ready', next_run_at = now(), updated_at = now() WHERE dag_id = $1 AND id = $2`, [dagId, taskId]);
+  await tx.query("SELECT pg_notify('apex_tasks_ready', '')");
+  const dag = await tx.query<ChangeRow>("SELECT * FROM apex_adjust_dag($1, 0, 0, -1, 0)", [dagId]);
+  return [{ kind: "task", dag_id: dagId, task_id: taskId, status: "ready", detail: null }, ...dag.rows];
 }

@@ -24,6 +24,9 @@ export interface ClaimRow {
   span_id: string | null;
   /** Outputs of the task's dependencies by id (all succeeded). */
   dep_outputs: Record<string, unknown> | null;
+  /** The approval an approval-gated task started under (its id and args digest); null otherwise. */
+  approval_id: string | null;
+  approval_digest: string | null;
 }
 
 export interface ClaimParams {
@@ -45,7 +48,8 @@ export async function claimAndStart(db: Db, p: ClaimParams): Promise<ClaimRow[]>
     `WITH picked AS (
        SELECT t.dag_id, t.id,
               t.kind = 'tool' AND t.spec->>'tool' = ANY ($4::text[])
-              AND NOT EXISTS (SELECT 1 FROM approvals ap WHERE ap.dag_id = t.dag_id AND ap.task_id = t.id AND ap.status = 'approved') AS gated
+              AND NOT EXISTS (SELECT 1 FROM approvals ap WHERE ap.dag_id = t.dag_id AND ap.task_id = t.id AND ap.status = 'approved'
+                                 AND ap.expires_at > now()) AS gated
          FROM tasks t
         WHERE t.status = 'ready' AND t.next_run_at <= now()
         ORDER BY t.next_run_at
@@ -71,10 +75,12 @@ export async function claimAndStart(db: Db, p: ClaimParams): Promise<ClaimRow[]>
             d.agent_id, d.input, d.trace_context AS dag_trace_context, s.number AS attempt, s.span_id,
             CASE WHEN cardinality(c.depends_on) > 0 THEN
               (SELECT jsonb_object_agg(p.id, p.output) FROM tasks p WHERE p.dag_id = c.dag_id AND p.id = ANY (c.depends_on))
-            END AS dep_outputs
+            END AS dep_outputs,
+            ap.id AS approval_id, ap.args_digest AS approval_digest
        FROM claimed c
        JOIN dags d ON d.id = c.dag_id
-       LEFT JOIN started s ON s.dag_id = c.dag_id AND s.task_id = c.id`,
+       LEFT JOIN started s ON s.dag_id = c.dag_id AND s.task_id = c.id
+       LEFT JOIN approvals ap ON NOT c.gated AND ap.dag_id = c.dag_id AND ap.task_id = c.id AND ap.status = 'approved'`,
     [p.workerId, p.limit, p.leaseMs, p.approvalTools, p.spanIds],
   );
   return r.rows;
@@ -152,24 +158,47 @@ export async function releaseClaim(db: Db, workerId: string, dagId: string, task
   return r.rowCount > 0;
 }
 
+export interface ParkParams {
+  readonly workerId: string;
+  readonly dagId: string;
+  readonly taskId: string;
+  readonly tool: string;
+  readonly args: unknown;
+  /** SHA-256 of the canonical JSON of `args` (engine/approval-digest.ts). */
+  readonly argsDigest: string;
+  /** How long the new approval may be decided and then used. */
+  readonly ttlMs: number;
+  /** The attempt the claim started under an approval that no longer covers the call: taken back, not spent. */
+  readonly unstartAttempt?: number;
+}
+
 /**
  * Parks a claimed tool task for an operator: awaiting_approval with a pending approvals row (the
- * rendered args the operator sees), the claim given back without spending an attempt. One
- * transaction; undefined when the lease was lost meanwhile.
+ * rendered args the operator sees, their digest, its expiry), the claim given back without
+ * spending an attempt (one the claim started is deleted and its count given back). A task's
+ * earlier approved approval is closed as expired (past its time) or superseded (arguments
+ * changed). One transaction; undefined when the lease was lost meanwhile.
  */
-export async function parkForApproval(
-  db: Db,
-  p: { workerId: string; dagId: string; taskId: string; tool: string; args: unknown },
-): Promise<{ approvalId: string; changes: ChangeRow[] } | undefined> {
+export async function parkForApproval(db: Db, p: ParkParams): Promise<{ approvalId: string; changes: ChangeRow[] } | undefined> {
   return db.transaction(async (tx) => {
     const a = await tx.query<{ id: string }>(
       `WITH parked AS (
-         UPDATE tasks SET status = 'awaiting_approval', lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+         UPDATE tasks SET status = 'awaiting_approval', lease_owner = NULL, lease_expires_at = NULL, updated_at = now(),
+                attempts = attempts - CASE WHEN $6::integer IS NULL THEN 0 ELSE 1 END
           WHERE dag_id = $1 AND id = $2 AND status = 'running' AND lease_owner = $3
+            AND ($6::integer IS NULL OR EXISTS (SELECT 1 FROM attempts a WHERE a.dag_id = $1 AND a.task_id = $2 AND a.number = $6
+                                                   AND a.worker_id = $3 AND a.status = 'running'))
           RETURNING dag_id, id
+       ), unstarted AS (
+         DELETE FROM attempts a USING parked
+          WHERE a.dag_id = parked.dag_id AND a.task_id = parked.id AND a.number = $6 AND a.status = 'running'
+       ), closed AS (
+         UPDATE approvals ap SET status = CASE WHEN ap.expires_at <= now() THEN 'expired' ELSE 'superseded' END, ended_at = now()
+           FROM parked WHERE ap.dag_id = parked.dag_id AND ap.task_id = parked.id AND ap.status = 'approved'
        )
-       INSERT INTO approvals (dag_id, task_id, tool, args) SELECT dag_id, id, $4, $5::jsonb FROM parked RETURNING id`,
-      [p.dagId, p.taskId, p.workerId, p.tool, JSON.stringify(p.args ?? null)],
+       INSERT INTO approvals (dag_id, task_id, tool, args, args_digest, expires_at)
+       SELECT dag_id, id, $4, $5::jsonb, $7, now() + $8 * interval '1 millisecond' FROM parked RETURNING id`,
+      [p.dagId, p.taskId, p.workerId, p.tool, JSON.stringify(p.args ?? null), p.unstartAttempt ?? null, p.argsDigest, p.ttlMs],
     );
     const approvalId = a.rows[0]?.id;
     if (!approvalId) return undefined;
