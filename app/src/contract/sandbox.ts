@@ -18,6 +18,38 @@ export const sandboxSpec = {
   capDrop: ["ALL"] as const,
   noNewPrivileges: true,
   defaultTimeoutMs: 30_000,
+  /**
+   * The local driver's seccomp filter (bubblewrap `--seccomp`, built by
+   * app/src/sandbox/local/seccomp.ts): these syscalls fail with EPERM, and so do `clone` and
+   * `unshare` asking for any new namespace; `clone3` fails with ENOSYS (its flags sit behind a
+   * pointer a filter cannot read; libc then falls back to `clone`); a syscall of another
+   * architecture or of the x32 ABI kills the process. Docker and Kubernetes sandboxes use the
+   * container runtime's RuntimeDefault profile instead.
+   */
+  seccomp: {
+    deniedSyscalls: [
+      // Debugging and reading other processes' memory.
+      "ptrace", "process_vm_readv", "process_vm_writev",
+      // Mounts and root changes (the old and the new mount API).
+      "mount", "umount2", "pivot_root", "chroot", "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
+      // Kernel keyrings.
+      "keyctl", "add_key", "request_key",
+      // Kernel attack surface an untrusted program has no use for.
+      "bpf", "userfaultfd", "perf_event_open", "io_uring_setup", "io_uring_enter", "io_uring_register",
+      // Namespaces (entering one; creating one is checked on clone/unshare's flags).
+      "setns",
+      // Kernel code and the machine.
+      "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
+      "reboot", "swapon", "swapoff", "acct", "syslog", "quotactl", "settimeofday", "clock_settime",
+      "open_by_handle_at", "lookup_dcookie", "vhangup",
+      // x86_64 only (absent from the aarch64 table).
+      "iopl", "ioperm", "uselib", "_sysctl",
+    ],
+    /** Errno of a denied syscall (and of clone/unshare creating a namespace). */
+    errno: "EPERM",
+    /** Architectures the filter is built for; anything else is killed. */
+    architectures: ["x86_64", "aarch64"],
+  },
 } as const;
 
 export type SandboxSpec = typeof sandboxSpec;

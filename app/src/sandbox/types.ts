@@ -45,6 +45,8 @@ export interface AppliedLimits {
   readonly cpu: string;
   readonly pids: string;
   readonly capabilities: string;
+  /** The syscall filter, e.g. the local driver's own or the runtime's RuntimeDefault profile. */
+  readonly seccomp?: string;
 }
 
 export interface SandboxDriver {

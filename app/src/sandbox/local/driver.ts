@@ -3,19 +3,22 @@ import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:f
 import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Writable } from "node:stream";
-import { sandboxSpec } from "../../contract";
+import { runtimeEnv, sandboxSpec } from "../../contract";
 import { SandboxError } from "../errors";
 import { sandboxGroupName } from "../identity";
 import { CappedOutput, assertValidRequest, defaultMaxOutputBytes } from "../output";
 import type { AppliedLimits, SandboxDriver, SandboxRequest, SandboxResult } from "../types";
-import { type BwrapSupport, bwrapArgs, bwrapBlockFd, detectBwrap } from "./bwrap";
+import { type BwrapSupport, bwrapArgs, bwrapBlockFd, bwrapSeccompFd, detectBwrap } from "./bwrap";
 import { type CgroupV1Support, RunCgroup, detectCgroupV1 } from "./cgroup";
 
 export interface LocalSandboxOptions {
   /**
-   * `auto` (default): bubblewrap namespaces and per-run cgroups when they work on this host, else
-   * the best fallback (rlimits via prlimit). `required`: refuse to start without both.
-   * `off`: a plain child process (empty env, time limit, output caps) and rlimits only.
+   * `auto` (default): bubblewrap namespaces, seccomp and per-run cgroups when they work on this
+   * host; without cgroups, rlimits instead; **without bubblewrap every run is refused** (fails
+   * closed; the worker refuses to start when it has a code-running tool, see startup-check.ts).
+   * `required`: refuse to construct without bubblewrap and cgroups.
+   * `off`: a plain host child process (empty env, time limit, output caps) and rlimits only: no
+   * isolation at all, for an operator who chose it knowingly.
    */
   readonly hardened?: "auto" | "required" | "off";
   /** Default `bwrap` from PATH. */
@@ -37,6 +40,8 @@ export interface LocalCapabilities {
   readonly bwrap?: BwrapSupport;
   readonly cgroup?: CgroupV1Support;
   readonly prlimit?: string;
+  /** The mode the driver was built with. */
+  readonly mode: "auto" | "required" | "off";
   /** Why a mechanism is not used (for logs and docs). */
   readonly notes: readonly string[];
 }
@@ -62,6 +67,7 @@ export function detectLocalCapabilities(opts: LocalSandboxOptions = {}): LocalCa
     const b = detectBwrap(opts.bwrapPath);
     bwrap = b.support;
     if (b.reason) notes.push(`bubblewrap unavailable: ${b.reason}`);
+    notes.push(...(b.notes ?? []));
     // Attaching a run to its cgroup without a race needs bwrap's --block-fd.
     if (bwrap) {
       const c = detectCgroupV1(opts.cgroupRoot);
@@ -74,7 +80,22 @@ export function detectLocalCapabilities(opts: LocalSandboxOptions = {}): LocalCa
   }
   const prlimit = cgroup ? undefined : findOnPath(opts.prlimitPath ?? "prlimit");
   if (!cgroup && !prlimit) notes.push("prlimit not found: no memory or process limits");
-  return { ...(bwrap ? { bwrap } : {}), ...(cgroup ? { cgroup } : {}), ...(prlimit ? { prlimit } : {}), notes };
+  return { mode, ...(bwrap ? { bwrap } : {}), ...(cgroup ? { cgroup } : {}), ...(prlimit ? { prlimit } : {}), notes };
+}
+
+/** True when runs would execute as plain host processes: no namespaces, no filesystem or network isolation. */
+export function runsUnsandboxed(caps: LocalCapabilities): boolean {
+  return caps.bwrap === undefined;
+}
+
+/** Why `auto` refuses to run code on this host, and the two ways out. */
+export function unsandboxedRefusal(caps: LocalCapabilities): string {
+  const why = caps.notes.find((n) => n.startsWith("bubblewrap unavailable")) ?? "bubblewrap unavailable";
+  return (
+    `local sandbox: refusing to run code unsandboxed (${runtimeEnv.sandboxHardened}=${caps.mode}): ${why}. ` +
+    `Install bubblewrap (apt-get install bubblewrap) so tools run isolated, or set ${runtimeEnv.sandboxHardened}=off ` +
+    "to run them as plain host processes with the worker's network and filesystem, knowingly"
+  );
 }
 
 function signalName(n: number): string | null {
@@ -122,6 +143,9 @@ export class LocalSandboxDriver implements SandboxDriver {
           ? `rlimit-nproc=${sandboxSpec.pidsLimit} (host uid ${hostUid}, shared by concurrent runs)`
           : "none",
       capabilities: bwrap ? "all dropped" : hostUid === 0 ? "root (not dropped)" : "unprivileged user",
+      seccomp: bwrap?.seccompFilter
+        ? `filter: ${sandboxSpec.seccomp.deniedSyscalls.length} syscalls and new namespaces ${sandboxSpec.seccomp.errno}, other architectures killed`
+        : "none",
     };
   }
 
@@ -137,6 +161,8 @@ export class LocalSandboxDriver implements SandboxDriver {
     }
     if (req.signal.aborted) throw new SandboxError("local sandbox: request aborted before start");
     const { bwrap, cgroup, prlimit } = this.capabilities;
+    // Fail closed: only `off` (an operator's explicit choice) runs code without bubblewrap.
+    if (this.capabilities.mode !== "off" && runsUnsandboxed(this.capabilities)) throw new SandboxError(unsandboxedRefusal(this.capabilities));
     const started = Date.now();
     const root = process.getuid?.() === 0;
     const hostUser = bwrap ? bwrap.hostUser : root ? sandboxSpec.user : undefined;
@@ -144,7 +170,8 @@ export class LocalSandboxDriver implements SandboxDriver {
     let cmd: string[] = [...req.argv];
     let workdir: string | undefined;
     if (bwrap) {
-      cmd = [bwrap.path, ...bwrapArgs({ mapUser: true, readOnlyPaths: this.readOnlyPaths, ...(cgroup ? { blockFd: bwrapBlockFd } : {}) }), "--", ...cmd];
+      const fds = { ...(cgroup ? { blockFd: bwrapBlockFd } : {}), ...(bwrap.seccompFilter ? { seccompFd: bwrapSeccompFd } : {}) };
+      cmd = [bwrap.path, ...bwrapArgs({ mapUser: true, readOnlyPaths: this.readOnlyPaths, ...fds }), "--", ...cmd];
     } else {
       workdir = mkdtempSync(join(tmpdir(), `${sandboxGroupName}-`));
       if (hostUser) chownSync(workdir, hostUser.uid, hostUser.gid);
@@ -177,7 +204,8 @@ export class LocalSandboxDriver implements SandboxDriver {
       env,
       cwd: workdir ?? "/",
       detached: true,
-      stdio: ["pipe", "pipe", "pipe", ...(cg ? (["pipe"] as const) : [])],
+      // fd 3: bwrap's block fd (with a cgroup), fd 4: the seccomp filter; "ignore" keeps the numbers.
+      stdio: ["pipe", "pipe", "pipe", cg ? "pipe" : "ignore", bwrap?.seccompFilter ? "pipe" : "ignore"],
       ...(hostUser ? { uid: hostUser.uid, gid: hostUser.gid } : {}),
     });
 
@@ -215,6 +243,12 @@ export class LocalSandboxDriver implements SandboxDriver {
       child.once("close", (code, sig) => resolve({ code, sig }));
     });
 
+    if (bwrap?.seccompFilter) {
+      // bwrap reads the filter to EOF before it execs the program; without it, it would wait.
+      const filter = child.stdio[bwrapSeccompFd] as Writable;
+      filter.on("error", () => {});
+      filter.end(bwrap.seccompFilter);
+    }
     try {
       if (cg && child.pid !== undefined) {
         try {
