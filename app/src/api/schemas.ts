@@ -5,9 +5,12 @@
  */
 import { z } from "zod";
 import { dagListLimits } from "../service/dag-list";
+import { rejectUnstorable } from "../service/storable-input";
 
 const roleSchema = z.enum(["admin", "operator", "viewer", "agent"]);
-const name = z.string().trim().min(1).max(200);
+const name = z.string().trim().min(1).max(200).superRefine(rejectUnstorable);
+/** Free text the API stores: no NUL, no lone surrogate (service/storable-input.ts). */
+const storedText = (max: number) => z.string().max(max).superRefine(rejectUnstorable);
 const id = z.guid().describe("UUID");
 const taskStatus = z.enum(["pending", "ready", "running", "awaiting_approval", "succeeded", "failed", "cancelled", "skipped"]);
 const dagStatus = z.enum(["running", "awaiting_approval", "succeeded", "failed", "cancelled"]);
@@ -19,13 +22,11 @@ export const idParams = z.strictObject({ id });
 
 export const createAgentBody = z.strictObject({
   name,
-  description: z.string().max(2000).optional(),
+  description: storedText(2000).optional(),
 });
 
-const approvalStatus = z.enum(["pending", "approved", "rejected", "superseded", "expired"]);
-
 export const listApprovalsQuery = z.strictObject({
-  status: approvalStatus.optional(),
+  status: z.enum(["pending", "approved", "rejected"]).optional(),
 });
 
 const { defaultLimit, maxLimit } = dagListLimits;
@@ -61,7 +62,7 @@ export const listDagsQuery = z
   });
 
 export const decideApprovalBody = z.strictObject({
-  reason: z.string().max(2000).optional(),
+  reason: storedText(2000).optional(),
 });
 
 export const createApiKeyBody = z.strictObject({
@@ -151,16 +152,11 @@ export const approvalJson = z.object({
   task_id: z.string(),
   tool: z.string(),
   args: z.unknown(),
-  status: approvalStatus.describe(
-    "superseded: the arguments rendered at run time differed from the approved ones; expired: past expires_at. Either way the task asked for a new approval.",
-  ),
+  status: z.enum(["pending", "approved", "rejected"]),
   decided_by: z.string().optional(),
   decided_at: z.string().optional(),
   reason: z.string().optional(),
   created_at: z.string(),
-  args_digest: z.string().optional().describe("SHA-256 (hex) of the canonical JSON of args: the exact call this approval covers."),
-  expires_at: z.string().describe("After this the approval can no longer be decided (409) and an approved call no longer starts."),
-  ended_at: z.string().optional().describe("When it was superseded or expired."),
 });
 
 export const apiKeyJson = z.object({

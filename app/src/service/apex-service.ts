@@ -32,6 +32,8 @@ import {
   type Principal,
 } from "./types";
 import { validateDagSubmission } from "./validate-dag";
+import { rejectUnstorable } from "./storable-input";
+import { decodeJson, encodeText } from "../store/storable-text";
 import { DagWatchHub } from "./watch-hub";
 import { z } from "zod";
 
@@ -58,14 +60,12 @@ export interface ServiceDeps {
    * environment enables, as a worker with the same environment builds them (`modelCheckFromEnv`).
    */
   readonly models?: ModelCheck;
-  /** May the key that submitted a DAG approve its tool calls (APEX_APPROVAL_ALLOW_SELF)? Default false. */
-  readonly allowSelfApproval?: boolean;
 }
 
 const agentInput = z.object({
   name: z.string().trim().min(1).max(200),
   description: z.string().max(2_000).optional(),
-});
+}).superRefine(rejectUnstorable);
 
 interface AgentRow {
   id: string;
@@ -86,15 +86,13 @@ const toApproval = (r: ApprovalRow): ApprovalView => ({
   dagId: r.dag_id,
   taskId: r.task_id,
   tool: r.tool,
-  args: r.args,
+  // Rendered from upstream outputs by the engine: stored escaped (store/storable-text.ts).
+  args: decodeJson(r.args),
   status: r.status,
   decidedBy: r.decided_by ?? undefined,
   decidedAt: r.decided_at ? new Date(r.decided_at).toISOString() : undefined,
   reason: r.reason ?? undefined,
   createdAt: new Date(r.created_at).toISOString(),
-  argsDigest: r.args_digest ?? undefined,
-  expiresAt: new Date(r.expires_at).toISOString(),
-  endedAt: r.ended_at ? new Date(r.ended_at).toISOString() : undefined,
 });
 
 function notFound(what: string, id: string): ServiceError {
@@ -223,27 +221,12 @@ export class StoreApexService implements ApexService {
       id,
       approve: decision === "approve",
       decidedBy: principal.keyId,
-      allowSelfApproval: this.deps.allowSelfApproval ?? false,
       reason: reason ?? null,
-      rejectionError: `approval rejected by ${principal.keyId}${reason ? `: ${reason}` : ""}`,
+      // tasks.error holds escaped text (store/storable-text.ts); the reason may hold the escape character.
+      rejectionError: encodeText(`approval rejected by ${principal.keyId}${reason ? `: ${reason}` : ""}`),
     });
     if (result.kind === "not_found") throw notFound("approval", id);
-    if (result.kind === "self_approval") {
-      throw new ServiceError(
-        "permission_denied",
-        `approval ${id}: the API key that submitted DAG ${result.dagId} may not approve its tool calls; another key must approve (self-approval is off: APEX_APPROVAL_ALLOW_SELF)`,
-        "id",
-      );
-    }
     if (result.kind === "already") throw new ServiceError("conflict", `approval ${id} was already ${result.status}`, "id");
-    if (result.kind === "expired") {
-      announce(this.ctx, result.changes);
-      throw new ServiceError(
-        "conflict",
-        `approval ${id} expired at ${new Date(result.expiredAt).toISOString()} (APEX_APPROVAL_TTL_MS) and can no longer be decided; the task asks for a new approval`,
-        "id",
-      );
-    }
     announce(this.ctx, result.changes);
     return toApproval(result.approval);
   }

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { parseModelId } from "../llm/model-id";
+import { rejectUnstorable } from "./storable-input";
 
 /** Limits that keep one DAG from swamping the store or the workers. */
 export const dagLimits = {
@@ -58,12 +59,15 @@ export const toolTaskSchema = z.object({
 
 export const taskSchema = z.discriminatedUnion("kind", [llmTaskSchema, toolTaskSchema]);
 
-export const dagSubmissionSchema = z.object({
-  agent_id: z.uuid(),
-  name: z.string().min(1).max(200),
-  input: z.record(z.string(), z.unknown()).default({}),
-  tasks: z.array(taskSchema).min(1).max(dagLimits.maxTasks),
-});
+export const dagSubmissionSchema = z
+  .object({
+    agent_id: z.uuid(),
+    name: z.string().min(1).max(200),
+    input: z.record(z.string(), z.unknown()).default({}),
+    tasks: z.array(taskSchema).min(1).max(dagLimits.maxTasks),
+  })
+  // Every string and key of the submission is stored (dags.input, tasks.spec): no NUL, no lone surrogate.
+  .superRefine(rejectUnstorable);
 
 export type LlmTaskSpec = z.infer<typeof llmTaskSchema>;
 export type ToolTaskSpec = z.infer<typeof toolTaskSchema>;

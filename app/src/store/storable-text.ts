@@ -22,7 +22,10 @@
 export const escapeChar = "\uE000";
 
 /** NUL, any surrogate code unit (paired ones are skipped by the encoder) and the escape character. */
+// eslint-disable-next-line no-control-regex -- NUL is what this module is about
 const needsLook = /[\u0000\uD800-\uDFFF\uE000]/;
+// eslint-disable-next-line no-control-regex -- NUL is what this module is about
+const mayBeUnstorable = /[\u0000\uD800-\uDFFF]/;
 const escapeSequence = /\uE000(0000|d[89a-f][0-9a-f]{2}|e000)/g;
 
 const hex4 = (unit: number): string => unit.toString(16).padStart(4, "0");
@@ -34,7 +37,7 @@ export function isStorable(s: string): boolean {
 
 /** The first NUL or lone surrogate code unit of `s` and its index, or undefined. */
 export function firstUnstorable(s: string): { index: number; unit: number } | undefined {
-  if (!/[\u0000\uD800-\uDFFF]/.test(s)) return undefined;
+  if (!mayBeUnstorable.test(s)) return undefined;
   for (let i = 0; i < s.length; i++) {
     const unit = s.charCodeAt(i);
     if (unit === 0) return { index: i, unit };
