@@ -1,0 +1,147 @@
+/**
+ * The faults of issue 12, injected from outside the processes, each followed by recovery: the run
+ * waits until every DAG accepted before the fault ended has finished, and records how long that
+ * took (target: 60 s). Each fault first waits for work to be in flight, so it hits running tasks.
+ */
+import type { ChaosRig } from "./rig";
+import { probeBadInputs, type BadInputResult } from "./workload";
+import { pollUntil, sleep } from "./wait";
+
+export interface FaultResult {
+  readonly name: string;
+  /** Seconds from the end of the fault until every DAG accepted before it had finished; undefined: not within the bound. */
+  readonly recoverySeconds?: number;
+  readonly note?: string;
+}
+
+export type FaultName =
+  | "sigkill-worker-1"
+  | "sigkill-worker-2"
+  | "postgres-fast-restart"
+  | "postgres-blackhole"
+  | "redis-restart"
+  | "provider-500"
+  | "provider-hang"
+  | "bad-inputs";
+
+/** The recovery target of the issue, and how much longer the run waits before it moves on. */
+export const recoveryTargetMs = 60_000;
+const recoveryBoundMs = 90_000;
+
+export class FaultInjector {
+  badInputs?: BadInputResult;
+
+  constructor(
+    private readonly rig: ChaosRig,
+    private readonly runTag: string,
+    private readonly key: string,
+    private readonly agentId: string,
+  ) {}
+
+  /** Injects one fault, waits for recovery. */
+  async run(fault: FaultName, options: { holdMs: number }): Promise<FaultResult> {
+    let note: string | undefined;
+    switch (fault) {
+      case "sigkill-worker-1":
+      case "sigkill-worker-2": {
+        const worker = this.rig.workers[fault === "sigkill-worker-1" ? 0 : 1]!;
+        note = await this.whenBusy(String(worker.ready.worker_id));
+        await worker.kill();
+        await worker.start();
+        break;
+      }
+      case "postgres-fast-restart":
+        note = await this.whenBusy();
+        await this.rig.postgres!.stop({ mode: "fast" });
+        await sleep(options.holdMs); // the outage itself
+        await this.rig.postgres!.start();
+        break;
+      case "postgres-blackhole":
+        note = await this.whenBusy();
+        this.rig.proxy!.blackhole();
+        await sleep(options.holdMs);
+        this.rig.proxy!.restore();
+        break;
+      case "redis-restart":
+        note = await this.whenBusy();
+        await this.rig.redis!.restart();
+        break;
+      case "provider-500":
+      case "provider-hang": {
+        const provider = this.rig.provider!;
+        const before = [...provider.calls.values()].reduce((s, c) => s + c.requests, 0);
+        provider.setMode(fault === "provider-500" ? "error500" : "hang");
+        const until = Date.now() + options.holdMs;
+        // At least the hold, and long enough for more failed calls than the breaker's threshold.
+        await pollUntil(`the provider refused more calls than the breaker threshold (${fault})`, 60_000, () => {
+          const calls = [...provider.calls.values()].reduce((s, c) => s + c.requests, 0) - before;
+          return Date.now() >= until && calls > 5;
+        });
+        provider.setMode("normal");
+        break;
+      }
+      case "bad-inputs":
+        this.badInputs = await probeBadInputs(this.rig.client, this.key, this.agentId);
+        note = `${this.badInputs.sent} requests, ${this.badInputs.wrong.length} not answered 400`;
+        break;
+    }
+    const endedAt = Date.now();
+    const recoverySeconds = await this.recovery(endedAt);
+    return { name: fault, recoverySeconds, note };
+  }
+
+  /** Waits (up to 20 s) until tasks are running, on one worker when given. */
+  private async whenBusy(workerId?: string): Promise<string | undefined> {
+    try {
+      await pollUntil(`tasks are running${workerId ? ` on ${workerId}` : ""}`, 20_000, async () => {
+        const r = await this.rig.observer!.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM attempts WHERE status = 'running' AND ($1::text IS NULL OR worker_id = $1)`,
+          [workerId ?? null],
+        );
+        return r.rows[0]!.n > 0;
+      });
+      return undefined;
+    } catch {
+      return "no task was running when the fault started";
+    }
+  }
+
+  /** Seconds until every DAG of the run created before `endedAt` has finished (undefined past the bound). */
+  async recovery(endedAt: number): Promise<number | undefined> {
+    try {
+      await pollUntil("every DAG accepted before the fault ended has finished", recoveryBoundMs, async () => {
+        const r = await this.rig.observer!.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM dags WHERE name LIKE $1 AND created_at <= to_timestamp($2::float8 / 1000) AND finished_at IS NULL`,
+          [`${this.runTag}-%`, endedAt],
+        );
+        return r.rows[0]!.n === 0;
+      });
+      return (Date.now() - endedAt) / 1000;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** The faults of each size, in order, with how long each outage lasts. */
+export function faultPlan(size: "small" | "default"): { fault: FaultName; holdMs: number }[] {
+  if (size === "small") {
+    return [
+      { fault: "sigkill-worker-1", holdMs: 0 },
+      { fault: "postgres-fast-restart", holdMs: 3_000 },
+      { fault: "provider-500", holdMs: 6_000 },
+      { fault: "bad-inputs", holdMs: 0 },
+    ];
+  }
+  return [
+    { fault: "sigkill-worker-1", holdMs: 0 },
+    { fault: "sigkill-worker-2", holdMs: 0 },
+    { fault: "postgres-fast-restart", holdMs: 8_000 },
+    { fault: "postgres-fast-restart", holdMs: 8_000 },
+    { fault: "postgres-blackhole", holdMs: 30_000 },
+    { fault: "redis-restart", holdMs: 0 },
+    { fault: "provider-500", holdMs: 10_000 },
+    { fault: "provider-hang", holdMs: 12_000 },
+    { fault: "bad-inputs", holdMs: 0 },
+  ];
+}

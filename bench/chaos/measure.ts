@@ -1,0 +1,133 @@
+/**
+ * What the chaos run counts from the database, joined with what the provider counted: every DAG
+ * of the run is named `<run tag>-<n>`, every LLM prompt carries `<dag name> <task id>`.
+ */
+import type { Pool } from "pg";
+import type { ChaosProvider } from "./provider";
+import type { SubmittedDag } from "./workload";
+
+export interface Measurement {
+  /** Tasks of the DAGs the API accepted (201), plus any DAG of the run found in the database. */
+  readonly submitted: number;
+  readonly succeeded: number;
+  /** Not in a final status at the end. */
+  readonly unfinished: number;
+  /** Ended failed, skipped or cancelled (every task of the mix succeeds on a healthy runtime). */
+  readonly failed: number;
+  /** Tasks of DAGs answered 201 that are not in the database. */
+  readonly missing: number;
+  readonly failureSamples: string[];
+  /** Tasks with two attempts running at once, two successes, or two provider calls in flight at once. */
+  readonly runTwice: number;
+  readonly runTwiceSamples: string[];
+  /** Attempts still `running` on a task that has finished. */
+  readonly strandedAttempts: number;
+  readonly attemptRows: number;
+  readonly providerCalls: number;
+  readonly answered: number;
+  /** Rows in `usage` for the run's tasks. */
+  readonly recorded: number;
+  /** Rows in an LLM-calls table, when the schema has one (name and count). */
+  readonly callsTable?: { readonly name: string; readonly rows: number };
+  /** Answers beyond the first, per task. */
+  readonly paidTwice: number;
+  /** Answers without a usage row, per task. */
+  readonly unrecorded: number;
+}
+
+const key = (dagName: string, taskId: string) => `${dagName}/${taskId}`;
+
+export async function measure(db: Pool, runTag: string, accepted: readonly SubmittedDag[], provider: ChaosProvider): Promise<Measurement> {
+  const like = `${runTag}-%`;
+  const tasks = await db.query<{ dag_id: string; name: string; id: string; status: string; error: string | null }>(
+    `SELECT d.id AS dag_id, d.name, t.id, t.status, t.error FROM dags d JOIN tasks t ON t.dag_id = d.id WHERE d.name LIKE $1`,
+    [like],
+  );
+  const inDb = new Set(tasks.rows.map((t) => t.dag_id));
+  const missingDags = accepted.filter((d) => !inDb.has(d.id));
+  const final = new Set(["succeeded", "failed", "skipped", "cancelled"]);
+  const failedRows = tasks.rows.filter((t) => ["failed", "skipped", "cancelled"].includes(t.status));
+  const failureKinds = new Map<string, number>();
+  for (const t of failedRows) {
+    const what = `${t.id} ${t.status}: ${(t.error ?? "").slice(0, 140)}`;
+    failureKinds.set(what, (failureKinds.get(what) ?? 0) + 1);
+  }
+
+  const twice = await db.query<{ name: string; task_id: string; why: string }>(
+    `WITH mine AS (SELECT id, name FROM dags WHERE name LIKE $1)
+     SELECT m.name, a.task_id, 'attempts ' || a.number || ' and ' || b.number || ' overlapped' AS why
+       FROM attempts a JOIN attempts b ON b.dag_id = a.dag_id AND b.task_id = a.task_id AND b.number > a.number
+       JOIN mine m ON m.id = a.dag_id
+      WHERE b.started_at < coalesce(a.finished_at, 'infinity')
+     UNION ALL
+     SELECT m.name, a.task_id, count(*) || ' successful attempts'
+       FROM attempts a JOIN mine m ON m.id = a.dag_id WHERE a.status = 'succeeded'
+      GROUP BY m.name, a.task_id HAVING count(*) > 1`,
+    [like],
+  );
+  const runTwice = new Map<string, string>();
+  for (const r of twice.rows) runTwice.set(key(r.name, r.task_id), r.why);
+  for (const [k, c] of provider.calls) if (c.concurrent > 0) runTwice.set(k, `${c.concurrent + 1} provider calls in flight at once`);
+
+  const attempts = await db.query<{ rows: number; stranded: number }>(
+    `SELECT count(*)::int AS rows,
+            count(*) FILTER (WHERE a.status = 'running' AND t.status IN ('succeeded', 'failed', 'skipped', 'cancelled'))::int AS stranded
+       FROM attempts a JOIN tasks t ON t.dag_id = a.dag_id AND t.id = a.task_id JOIN dags d ON d.id = a.dag_id WHERE d.name LIKE $1`,
+    [like],
+  );
+
+  const usage = await db.query<{ name: string; task_id: string; n: number }>(
+    `SELECT d.name, u.task_id, count(*)::int AS n FROM usage u JOIN dags d ON d.id = u.dag_id WHERE d.name LIKE $1 GROUP BY 1, 2`,
+    [like],
+  );
+  const usageRows = new Map(usage.rows.map((r) => [key(r.name, r.task_id), r.n]));
+
+  let providerCalls = 0;
+  let answered = 0;
+  let paidTwice = 0;
+  let unrecorded = 0;
+  for (const [k, c] of provider.calls) {
+    providerCalls += c.requests;
+    answered += c.answered;
+    paidTwice += Math.max(0, c.answered - 1);
+    unrecorded += Math.max(0, c.answered - (usageRows.get(k) ?? 0));
+  }
+
+  return {
+    submitted: Math.max(
+      accepted.reduce((s, d) => s + d.tasks, 0),
+      tasks.rows.length + missingDags.reduce((s, d) => s + d.tasks, 0),
+    ),
+    succeeded: tasks.rows.filter((t) => t.status === "succeeded").length,
+    unfinished: tasks.rows.filter((t) => !final.has(t.status)).length,
+    failed: failedRows.length,
+    missing: missingDags.reduce((s, d) => s + d.tasks, 0),
+    failureSamples: [...failureKinds].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([what, n]) => `${n} x ${what}`),
+    runTwice: runTwice.size,
+    runTwiceSamples: [...runTwice].slice(0, 5).map(([k, why]) => `${k}: ${why}`),
+    strandedAttempts: attempts.rows[0]!.stranded,
+    attemptRows: attempts.rows[0]!.rows,
+    providerCalls,
+    answered,
+    recorded: [...usageRows.values()].reduce((s, n) => s + n, 0),
+    callsTable: await llmCallsTable(db, like),
+    paidTwice,
+    unrecorded,
+  };
+}
+
+/** An LLM-calls table (e.g. `llm_calls`), if a migration added one: its rows for the run's DAGs. */
+async function llmCallsTable(db: Pool, like: string): Promise<{ name: string; rows: number } | undefined> {
+  const found = await db.query<{ table_name: string }>(
+    `SELECT c.table_name FROM information_schema.columns c
+      WHERE c.table_schema = 'public' AND c.column_name = 'dag_id' AND c.table_name ~ '(llm|provider).*call'
+      ORDER BY 1 LIMIT 1`,
+  );
+  const name = found.rows[0]?.table_name;
+  if (!name) return undefined;
+  const rows = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM "${name.replace(/"/g, '""')}" x JOIN dags d ON d.id = x.dag_id WHERE d.name LIKE $1`,
+    [like],
+  );
+  return { name, rows: rows.rows[0]!.n };
+}
