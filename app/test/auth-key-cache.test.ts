@@ -132,6 +132,68 @@ describe("ApiKeyStore with a lookup cache, on Postgres", () => {
   });
 });
 
+describe("unknown keys: refused without a query after the first miss (APEX_API_KEY_MISS_CACHE_MS)", () => {
+  let store: MigratedDb;
+  let otherProcessDb: Db;
+
+  beforeAll(async () => {
+    store = await openMigratedDb("postgres");
+    otherProcessDb = await openDb({ databaseUrl: store.url, poolSize: 2 });
+  });
+  afterAll(async () => {
+    await otherProcessDb?.close();
+    await store?.close();
+  });
+
+  it("a repeated unknown key costs one query, even with the found-key cache off", async () => {
+    const { db, state } = observedDb(store.db);
+    const keys = new ApiKeyStore(db, { cacheMs: 0, missCacheMs: 10_000 });
+    const unknown = `apex_${"u".repeat(43)}`;
+    for (let i = 0; i < 200; i++) expect(await keys.authenticate(unknown)).toBeUndefined();
+    expect(state.queries).toBe(1);
+    // A different unknown key is a first miss of its own.
+    expect(await keys.authenticate(`apex_${"w".repeat(43)}`)).toBeUndefined();
+    expect(state.queries).toBe(2);
+  });
+
+  it("with 0 every unknown key is a query", async () => {
+    const { db, state } = observedDb(store.db);
+    const keys = new ApiKeyStore(db, { cacheMs: 0, missCacheMs: 0 });
+    for (let i = 0; i < 3; i++) await keys.authenticate(`apex_${"z".repeat(43)}`);
+    expect(state.queries).toBe(3);
+  });
+
+  it("a key registered after its miss: at once by the registering store, by another within the miss TTL", async () => {
+    let clock = 0;
+    const chosen = `operator-chosen-bootstrap-key-${Date.now()}`;
+    const registering = new ApiKeyStore(store.db, { cacheMs: 5_000, missCacheMs: 10_000, now: () => clock });
+    const elsewhere = new ApiKeyStore(otherProcessDb, { cacheMs: 5_000, missCacheMs: 10_000, now: () => clock });
+    expect(await registering.authenticate(chosen)).toBeUndefined();
+    expect(await elsewhere.authenticate(chosen)).toBeUndefined();
+
+    await registering.bootstrapAdmin(chosen);
+    expect(await registering.authenticate(chosen)).toMatchObject({ role: "admin" });
+    clock = 9_999;
+    expect(await elsewhere.authenticate(chosen)).toBeUndefined();
+    clock = 10_000;
+    expect(await elsewhere.authenticate(chosen)).toMatchObject({ role: "admin" });
+  });
+
+  it("a flood of distinct unknown keys stays bounded and cannot push out the known ones", () => {
+    const cache = new ApiKeyCache({ ttlMs: 0, missTtlMs: 10_000, maxEntries: 10, now: () => 0 });
+    for (let i = 0; i < 50_000; i++) cache.remember(`random-${i}`, undefined, cache.beginLookup());
+    expect(cache.size).toBeLessThanOrEqual(1_000);
+    expect(cache.lookup("random-49999")).toEqual({ principal: undefined });
+    expect(cache.lookup("random-0")).toBeUndefined();
+  });
+
+  it("defaults to 10 s; a bad value is refused naming the variable", () => {
+    expect(loadConfig({}).apiKeyMissCacheMs).toBe(10_000);
+    expect(loadConfig({ [runtimeEnv.apiKeyMissCacheMs]: "0" }).apiKeyMissCacheMs).toBe(0);
+    expect(() => loadConfig({ [runtimeEnv.apiKeyMissCacheMs]: "-5" })).toThrow("APEX_API_KEY_MISS_CACHE_MS: expected milliseconds from 0 (no cache) to 300000");
+  });
+});
+
 describe("ApiKeyCache bounds", () => {
   const principal = (keyId: string) => ({ keyId, role: "viewer" as const });
 

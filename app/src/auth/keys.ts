@@ -82,6 +82,8 @@ export function isUuid(value: string): boolean {
 export interface ApiKeyStoreOptions {
   /** How long a lookup is reused in this process (APEX_API_KEY_CACHE_MS); default 0: every request reads the table. */
   readonly cacheMs?: number;
+  /** How long an unknown or revoked key is remembered as refused (APEX_API_KEY_MISS_CACHE_MS); default min(cacheMs, 1 s). */
+  readonly missCacheMs?: number;
   /** Keys the cache holds at most; default 10 000. */
   readonly cacheMaxEntries?: number;
   /** Monotonic clock of the cache in ms (tests); default performance.now. */
@@ -95,7 +97,12 @@ export class ApiKeyStore {
     private readonly db: Db,
     options: ApiKeyStoreOptions = {},
   ) {
-    this.cache = new ApiKeyCache({ ttlMs: options.cacheMs ?? 0, maxEntries: options.cacheMaxEntries, now: options.now });
+    this.cache = new ApiKeyCache({
+      ttlMs: options.cacheMs ?? 0,
+      missTtlMs: options.missCacheMs,
+      maxEntries: options.cacheMaxEntries,
+      now: options.now,
+    });
   }
 
   /**
@@ -177,6 +184,10 @@ export class ApiKeyStore {
       const secret = generateApiKey();
       const key = await insertKey(tx, input, secret);
       return { key, secret };
+    }).then((created) => {
+      // A refusal of this very secret (someone guessed it first) must not outlive its creation.
+      this.cache.evict(hashApiKey(created.secret));
+      return created;
     });
   }
 
