@@ -25,8 +25,10 @@ export const createAgentBody = z.strictObject({
   description: storedText(2000).optional(),
 });
 
+const approvalStatus = z.enum(["pending", "approved", "rejected", "superseded", "expired"]);
+
 export const listApprovalsQuery = z.strictObject({
-  status: z.enum(["pending", "approved", "rejected"]).optional(),
+  status: approvalStatus.optional(),
 });
 
 const { defaultLimit, maxLimit } = dagListLimits;
@@ -152,11 +154,16 @@ export const approvalJson = z.object({
   task_id: z.string(),
   tool: z.string(),
   args: z.unknown(),
-  status: z.enum(["pending", "approved", "rejected"]),
+  status: approvalStatus.describe(
+    "superseded: the arguments rendered at run time differed from the approved ones; expired: past expires_at. Either way the task asked for a new approval.",
+  ),
   decided_by: z.string().optional(),
   decided_at: z.string().optional(),
   reason: z.string().optional(),
   created_at: z.string(),
+  args_digest: z.string().optional().describe("SHA-256 (hex) of the canonical JSON of args: the exact call this approval covers."),
+  expires_at: z.string().describe("After this the approval can no longer be decided (409) and an approved call no longer starts."),
+  ended_at: z.string().optional().describe("When it was superseded or expired."),
 });
 
 export const apiKeyJson = z.object({

@@ -60,6 +60,8 @@ export interface ServiceDeps {
    * environment enables, as a worker with the same environment builds them (`modelCheckFromEnv`).
    */
   readonly models?: ModelCheck;
+  /** May the key that submitted a DAG approve its tool calls (APEX_APPROVAL_ALLOW_SELF)? Default false. */
+  readonly allowSelfApproval?: boolean;
 }
 
 const agentInput = z.object({
@@ -93,6 +95,9 @@ const toApproval = (r: ApprovalRow): ApprovalView => ({
   decidedAt: r.decided_at ? new Date(r.decided_at).toISOString() : undefined,
   reason: r.reason ?? undefined,
   createdAt: new Date(r.created_at).toISOString(),
+  argsDigest: r.args_digest ?? undefined,
+  expiresAt: new Date(r.expires_at).toISOString(),
+  endedAt: r.ended_at ? new Date(r.ended_at).toISOString() : undefined,
 });
 
 function notFound(what: string, id: string): ServiceError {
@@ -221,12 +226,28 @@ export class StoreApexService implements ApexService {
       id,
       approve: decision === "approve",
       decidedBy: principal.keyId,
+      allowSelfApproval: this.deps.allowSelfApproval ?? false,
       reason: reason ?? null,
       // tasks.error holds escaped text (store/storable-text.ts); the reason may hold the escape character.
       rejectionError: encodeText(`approval rejected by ${principal.keyId}${reason ? `: ${reason}` : ""}`),
     });
     if (result.kind === "not_found") throw notFound("approval", id);
+    if (result.kind === "self_approval") {
+      throw new ServiceError(
+        "permission_denied",
+        `approval ${id}: the API key that submitted DAG ${result.dagId} may not approve its tool calls; another key must approve (self-approval is off: APEX_APPROVAL_ALLOW_SELF)`,
+        "id",
+      );
+    }
     if (result.kind === "already") throw new ServiceError("conflict", `approval ${id} was already ${result.status}`, "id");
+    if (result.kind === "expired") {
+      announce(this.ctx, result.changes);
+      throw new ServiceError(
+        "conflict",
+        `approval ${id} expired at ${new Date(result.expiredAt).toISOString()} (APEX_APPROVAL_TTL_MS) and can no longer be decided; the task asks for a new approval`,
+        "id",
+      );
+    }
     announce(this.ctx, result.changes);
     return toApproval(result.approval);
   }
