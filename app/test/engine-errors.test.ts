@@ -11,6 +11,7 @@ import type { ClaimedTask } from "../src/engine/lifecycle";
 import { LlmError, type LlmGateway } from "../src/llm/types";
 import { SandboxError } from "../src/sandbox/errors";
 import type { SandboxDriver } from "../src/sandbox/types";
+import type { Db } from "../src/store/db";
 import { observeAttempt } from "../src/telemetry/attempt";
 import { renderMetrics } from "../src/telemetry/metrics";
 import { ToolError } from "../src/tools/errors";
@@ -37,7 +38,8 @@ const byName = new Map<string, ToolDefinition>(
 );
 
 const failingLlm: LlmGateway = { complete: () => Promise.reject(new Error("timeout in the gateway's own code")) } as unknown as LlmGateway;
-const deps: ExecutorDeps = { llm: failingLlm, tools, sandbox: {} as SandboxDriver, backoff };
+// Tool tasks only: the LLM call journal (db) is never reached.
+const deps: ExecutorDeps = { db: {} as Db, llm: failingLlm, tools, sandbox: {} as SandboxDriver, backoff };
 
 function toolTask(tool: string): ClaimedTask {
   return {

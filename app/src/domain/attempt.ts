@@ -4,6 +4,7 @@
  */
 import type { TaskErrorType } from "../contract/metrics";
 
+/** One paid LLM call, recorded in `usage` when its answer arrived (not with the attempt's outcome). */
 export interface LlmCallUsage {
   readonly provider: string;
   readonly model: string;
@@ -17,6 +18,7 @@ export interface LlmCallUsage {
 }
 
 export type AttemptOutcome =
+  /** `usage`: the calls this attempt paid for (already recorded; for telemetry). None when it reused a stored answer. */
   | { readonly kind: "succeeded"; readonly output: unknown; readonly usage?: readonly LlmCallUsage[] }
   /**
    * `retryDelayMs` undefined: not retryable. A retry happens only while attempts remain.
@@ -34,6 +36,12 @@ export type AttemptOutcome =
    * Back to ready after `delayMs` without spending the attempt (breaker open, rate limited, shutdown).
    * `errorType` undefined: not a failure of the task (a worker shutting down hands it back).
    */
-  | { readonly kind: "rescheduled"; readonly reason: string; readonly delayMs: number; readonly errorType?: TaskErrorType };
+  | { readonly kind: "rescheduled"; readonly reason: string; readonly delayMs: number; readonly errorType?: TaskErrorType }
+  /**
+   * The attempt could not begin (the provider's breaker is open): its attempts row is deleted and
+   * the attempt refunded, as if the claim had never started it; the task is ready again after
+   * `delayMs`, shown waiting for `waitingFor`.
+   */
+  | { readonly kind: "deferred"; readonly reason: string; readonly delayMs: number; readonly waitingFor: "provider"; readonly errorType: TaskErrorType };
 
 export type FinishResult = "succeeded" | "retrying" | "failed" | "rescheduled" | "lease_lost";

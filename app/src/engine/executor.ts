@@ -1,7 +1,8 @@
 /**
- * Runs one claimed task to an AttemptOutcome: renders templates, calls the LLM gateway or the
- * tool, enforces the time limit through AbortSignal, and classifies errors (retry, reschedule
- * without spending an attempt, or fail for good).
+ * Runs one claimed task to an AttemptOutcome: renders templates, calls the LLM gateway (a step
+ * paid once: paid-once.ts) or the tool, enforces the time limit through AbortSignal, and
+ * classifies errors (retry, reschedule without spending an attempt, defer without an attempt while
+ * the provider's breaker is open, or fail for good).
  */
 import { ZodError } from "zod";
 import { LlmError, type LlmGateway } from "../llm/types";
@@ -9,13 +10,17 @@ import { SandboxError } from "../sandbox/errors";
 import type { SandboxDriver } from "../sandbox/types";
 import type { ToolRegistry } from "../tools/types";
 import type { LlmTaskSpec, ToolTaskSpec } from "../service/dag-schema";
-import { withLlmCallSpan, withToolSpan } from "../telemetry/spans";
+import type { Db } from "../store/db";
+import { withToolSpan } from "../telemetry/spans";
 import { retryDelayMs, type BackoffPolicy } from "./backoff";
 import type { AttemptOutcome, LlmCallUsage } from "../domain/attempt";
 import type { ClaimedTask } from "./lifecycle";
+import { callOnce } from "./paid-once";
 import { renderDeep, renderTemplate, TemplateError, type TemplateScope } from "./template";
 
 export interface ExecutorDeps {
+  /** Where LLM calls are journaled (answers and usage as they arrive). */
+  readonly db: Db;
   readonly llm: LlmGateway;
   readonly tools: ToolRegistry;
   readonly sandbox: SandboxDriver;
@@ -61,7 +66,7 @@ export async function executeTask(
     const output = await raceAbort(
       signal,
       task.spec.kind === "llm"
-        ? runLlm(deps, task, task.spec, scope, signal)
+        ? runLlm(deps, task, attempt, task.spec, scope, signal)
         : runTool(deps, task.spec, scope, signal, timeoutMs),
     );
     return { kind: "succeeded", output: output.output, usage: output.usage };
@@ -94,7 +99,7 @@ export function classifyError(err: unknown, kind: "llm" | "tool", attempt: numbe
   if (err instanceof LlmError) {
     const errorType = err.kind;
     if (err.kind === "breaker_open") {
-      return { kind: "rescheduled", reason: `breaker_open: ${message}`, errorType, delayMs: err.options.retryAfterMs ?? breakerRetryMs };
+      return { kind: "deferred", reason: `breaker_open: ${message}`, waitingFor: "provider", errorType, delayMs: err.options.retryAfterMs ?? breakerRetryMs };
     }
     if (err.kind === "rate_limited") {
       return { kind: "rescheduled", reason: `rate_limited: ${message}`, errorType, delayMs: err.options.retryAfterMs ?? retryDelayMs(attempt, backoff) };
@@ -123,35 +128,19 @@ export class PermanentTaskError extends Error {
   override readonly name = "PermanentTaskError";
 }
 
-async function runLlm(deps: ExecutorDeps, _task: ClaimedTask, spec: LlmTaskSpec, scope: TemplateScope, signal: AbortSignal): Promise<RunResult> {
+async function runLlm(deps: ExecutorDeps, task: ClaimedTask, attempt: number, spec: LlmTaskSpec, scope: TemplateScope, signal: AbortSignal): Promise<RunResult> {
   const prompt = renderTemplate(spec.prompt, scope);
   const system = spec.system === undefined ? undefined : renderTemplate(spec.system, scope);
-  const result = await withLlmCallSpan({ model: spec.model, maxTokens: spec.max_tokens, temperature: spec.temperature }, () =>
-    deps.llm.complete({
-      model: spec.model,
-      prompt,
-      system,
-      maxTokens: spec.max_tokens,
-      temperature: spec.temperature,
-      signal,
-    }),
-  );
-  return {
-    output: result.text,
-    usage: [
-      {
-        provider: result.provider,
-        model: result.requestModel,
-        responseModel: result.responseModel,
-        inputTokens: result.usage.inputTokens,
-        outputTokens: result.usage.outputTokens,
-        cachedTokens: result.usage.cachedTokens,
-        costUsd: result.costUsd,
-        priceVersion: result.priceVersion,
-        latencyMs: result.latencyMs,
-      },
-    ],
-  };
+  const answer = await callOnce(deps.db, deps.llm, task, attempt, {
+    model: spec.model,
+    prompt,
+    system,
+    maxTokens: spec.max_tokens,
+    temperature: spec.temperature,
+    signal,
+  });
+  // The usage is already recorded (with the answer); it rides along only for the attempt's telemetry.
+  return { output: answer.text, usage: answer.usage ? [answer.usage] : undefined };
 }
 
 async function runTool(deps: ExecutorDeps, spec: ToolTaskSpec, scope: TemplateScope, signal: AbortSignal, timeoutMs: number): Promise<RunResult> {

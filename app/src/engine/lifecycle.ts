@@ -6,7 +6,7 @@
  * attempt still running), so a worker that lost its lease (expired, cancelled) can never overwrite
  * what happened since. The SQL is in store/queries/queue.ts and migration 0005.
  */
-import type { AttemptOutcome, FinishResult, LlmCallUsage } from "../domain/attempt";
+import type { AttemptOutcome, FinishResult } from "../domain/attempt";
 import type { TaskSpec } from "../service/dag-schema";
 import type { Db } from "../store/db";
 import * as queue from "../store/queries/queue";
@@ -134,7 +134,8 @@ function outcomeRow({ task, attempt, outcome }: FinishedAttempt): queue.OutcomeR
   const base = { dag_id: task.dagId, task_id: task.taskId, attempt };
   switch (outcome.kind) {
     case "succeeded":
-      return { ...base, outcome: "succeeded", output: outcome.output ?? null, usage: outcome.usage?.map(usageRow) };
+      // No usage: each LLM call's usage was recorded when its answer arrived (engine/paid-once.ts).
+      return { ...base, outcome: "succeeded", output: outcome.output ?? null };
     case "failed":
       return {
         ...base,
@@ -145,21 +146,9 @@ function outcomeRow({ task, attempt, outcome }: FinishedAttempt): queue.OutcomeR
       };
     case "rescheduled":
       return { ...base, outcome: "reschedule", error: outcome.reason, delay_ms: Math.max(0, Math.round(outcome.delayMs)) };
+    case "deferred":
+      return { ...base, outcome: "defer", error: outcome.reason, delay_ms: Math.max(0, Math.round(outcome.delayMs)), waiting_for: outcome.waitingFor };
   }
-}
-
-function usageRow(u: LlmCallUsage): queue.UsageRow {
-  return {
-    provider: u.provider,
-    model: u.model,
-    response_model: u.responseModel,
-    input_tokens: u.inputTokens,
-    output_tokens: u.outputTokens,
-    cached_tokens: u.cachedTokens,
-    cost_usd: u.costUsd,
-    price_version: u.priceVersion,
-    latency_ms: Math.round(u.latencyMs),
-  };
 }
 
 /** Gives back a claim on which no attempt started (an approval-gated task at shutdown). */

@@ -62,6 +62,7 @@ export function mapSdkError(provider: string, err: unknown, signal: AbortSignal,
     return new LlmError(kind, `${provider} returned HTTP ${status}: ${err.message}`, {
       provider,
       server,
+      httpStatus: status,
       cause: err,
       retryAfterMs: status === 429 ? parseRetryAfter(err.headers) : undefined,
     });

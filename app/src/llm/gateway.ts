@@ -166,6 +166,18 @@ export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
       observeState(provider, state);
       return state;
     },
+    // Only providers last seen open are asked again (one coordination call each), so a healthy
+    // cluster pays nothing for this on every claim.
+    blockedProviders: async () => {
+      const blocked: string[] = [];
+      for (const [provider, seen] of lastState) {
+        if (seen !== "open") continue;
+        const state = await coord<BreakerState>("closed", () => opts.coordination.breakers.state(breakerKey(provider), policy));
+        observeState(provider, state);
+        if (state === "open") blocked.push(provider);
+      }
+      return blocked;
+    },
 
     async complete(req: LlmRequest): Promise<LlmResult> {
       const resolved = resolve(req.model);
@@ -214,6 +226,21 @@ export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
         return reject(err instanceof LlmError ? err : abortedError(id.provider, req.signal, err));
       }
 
+      const refundTokens = async () => {
+        const tpm = rateLimits[id.provider]?.tpm;
+        if (tpm) await coord(undefined, () => opts.coordination.rateLimiter.adjust(`llm:${id.provider}:tpm`, -estimate, tpm));
+      };
+      if (req.beforeSend) {
+        try {
+          await req.beforeSend();
+        } catch (err) {
+          await coord(undefined, () => breakers.release(key, policy));
+          await refundTokens();
+          emit({ outcome: "cancelled", providerCalled: false, error: new LlmError("cancelled", String(err), { provider: id.provider, cause: err }) });
+          throw err;
+        }
+      }
+
       callStarted = now();
       let response;
       try {
@@ -224,6 +251,7 @@ export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
           maxTokens: req.maxTokens,
           temperature: req.temperature,
           signal: req.signal,
+          ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
         });
       } catch (err) {
         callEnded = now();
@@ -234,8 +262,7 @@ export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
           return breakers.release(key, policy);
         });
         if (after) observeState(id.provider, after);
-        const tpm = rateLimits[id.provider]?.tpm;
-        if (tpm) await coord(undefined, () => opts.coordination.rateLimiter.adjust(`llm:${id.provider}:tpm`, -estimate, tpm));
+        await refundTokens();
         return reject(error, true);
       }
       callEnded = now();

@@ -12,6 +12,17 @@ export interface LlmRequest {
   readonly maxTokens?: number;
   readonly temperature?: number;
   readonly signal: AbortSignal;
+  /**
+   * Sent as `Idempotency-Key` where the provider accepts one (OpenAI-compatible APIs; not
+   * Anthropic, whose API has none): the same key for every retry of the same call.
+   */
+  readonly idempotencyKey?: string;
+  /**
+   * Called once the breaker and the rate limits let the call through, just before the request
+   * goes out (the engine records the call in flight here). If it throws, nothing is sent and the
+   * error is rethrown as is.
+   */
+  readonly beforeSend?: () => Promise<void>;
 }
 
 export interface LlmUsage {
@@ -68,6 +79,8 @@ export class LlmError extends Error {
       readonly provider?: string;
       /** The endpoint the failed request went to, when it was sent. */
       readonly server?: LlmServerEndpoint;
+      /** The HTTP status the provider answered with: set, the provider answered (and did not charge for an error). */
+      readonly httpStatus?: number;
       readonly cause?: unknown;
     } = {},
   ) {
@@ -81,4 +94,9 @@ export class LlmError extends Error {
 
 export interface LlmGateway {
   complete(req: LlmRequest): Promise<LlmResult>;
+  /**
+   * Providers whose breaker is open now (calls to them would be refused): the worker claims no
+   * LLM task of theirs meanwhile. Optional so test doubles need not implement it.
+   */
+  blockedProviders?(): Promise<readonly string[]>;
 }

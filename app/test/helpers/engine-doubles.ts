@@ -44,6 +44,8 @@ export class ScriptedGateway implements LlmGateway {
   async complete(req: LlmRequest): Promise<LlmResult> {
     this.calls.push(req);
     const out = await this.script(req, this.calls.length);
+    // As the real gateway does once the breaker lets a call through (the engine journals it there).
+    if (!(out instanceof LlmError && out.kind === "breaker_open")) await req.beforeSend?.();
     if (out instanceof LlmError) throw out;
     const words = (s: string) => s.split(/\s+/).filter(Boolean).length;
     const inputTokens = words(req.prompt);

@@ -63,6 +63,7 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): LlmProv
             ...(req.system ? { system: req.system } : {}),
             ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
           },
+          // No idempotency key: the Messages API has none (the SDK's idempotencyKey option is documented as having no effect).
           { signal: req.signal },
         );
       } catch (err) {

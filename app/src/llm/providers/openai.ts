@@ -65,7 +65,9 @@ export function createOpenAiProvider(opts: OpenAiProviderOptions): LlmProvider {
             ...(req.maxTokens !== undefined ? { max_completion_tokens: req.maxTokens } : {}),
             ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
           },
-          { signal: req.signal },
+          // The SDK's own idempotencyKey option sends nothing for OpenAI (no idempotency header is set
+          // on its client): the header goes explicitly. OpenAI-compatible gateways deduplicate on it.
+          { signal: req.signal, ...(req.idempotencyKey ? { headers: { "Idempotency-Key": req.idempotencyKey } } : {}) },
         );
       } catch (err) {
         throw mapSdkError("openai", err, req.signal, sdkErrors, server);

@@ -9,6 +9,8 @@ export interface ProviderRequest {
   readonly maxTokens?: number;
   readonly temperature?: number;
   readonly signal: AbortSignal;
+  /** Sent where the provider's API accepts one (see LlmRequest.idempotencyKey). */
+  readonly idempotencyKey?: string;
 }
 
 export interface ProviderResponse {

@@ -117,11 +117,15 @@ export interface OutcomeRow {
   readonly dag_id: string;
   readonly task_id: string;
   readonly attempt: number;
-  readonly outcome: "succeeded" | "retry" | "fail" | "reschedule";
+  /** defer: the attempt never began (breaker open): its row is deleted and it is refunded (migration 0006). */
+  readonly outcome: "succeeded" | "retry" | "fail" | "reschedule" | "defer";
   readonly output?: unknown;
   readonly error?: string;
   readonly delay_ms?: number;
   readonly end_reason?: "cancelled" | "lease_expired";
+  /** With defer: what the ready task waits for. */
+  readonly waiting_for?: "provider";
+  /** Ignored since migration 0006: usage is written when an LLM call's answer arrives. */
   readonly usage?: readonly UsageRow[];
 }
 
@@ -266,8 +270,15 @@ export async function reclaimLease(db: Db, dagId: string, taskId: string): Promi
         RETURNING number, worker_id, started_at, span_id, trace_context`,
       [dagId, taskId, error],
     );
+    // LLM calls of the lost attempts (migration 0006): in flight -> unknown usage; already answered -> the attempt is refunded.
+    const settled = await tx.query<{ refunded: boolean }>("SELECT apex_settle_lost_attempts($1, $2, $3::int[]) AS refunded", [
+      dagId,
+      taskId,
+      lost.rows.map((a) => a.number),
+    ]);
+    const spent = row.attempts - (settled.rows[0]?.refunded ? 1 : 0);
     let changes: ChangeRow[];
-    if (lost.rowCount > 0 && row.attempts >= row.max_attempts) {
+    if (lost.rowCount > 0 && spent >= row.max_attempts) {
       changes = (await tx.query<ChangeRow>("SELECT * FROM apex_fail_task($1, $2, $3)", [dagId, taskId, `${error}; no attempts left`])).rows;
     } else {
       await tx.query(

@@ -1,0 +1,160 @@
+/**
+ * The journal of LLM calls (migration 0006): a call is recorded in flight before it goes out, and
+ * its answer with its usage the moment it arrives, each in its own transaction, so a later attempt
+ * of the task reuses a paid answer instead of paying again. One round trip per function unless it
+ * says otherwise; the engine (engine/llm-journal.ts) decides when to call what.
+ */
+import type { Db } from "../db";
+
+export interface CallRef {
+  readonly dagId: string;
+  readonly taskId: string;
+  /** The call's number within its task (an LLM task makes call 1). */
+  readonly call: number;
+}
+
+/** What a later attempt needs to stand in for the provider. Stored as JSON text (lossless for NUL and lone surrogates). */
+export interface StoredAnswer {
+  readonly text: string;
+  readonly responseModel: string;
+  readonly finishReasons: readonly string[];
+  readonly responseId?: string;
+}
+
+export type CallState =
+  | { readonly kind: "answered"; readonly answer: StoredAnswer }
+  /** Send the call as try `try` (the same try as an unknown one, the next after a failed one). */
+  | { readonly kind: "send"; readonly try: number };
+
+/**
+ * Where a call stands for `attempt`: answered (reuse it), or which try to send. A row left in
+ * flight by an earlier attempt (its worker died and no reclaim has settled it yet) becomes unknown
+ * here, with its unknown-usage row. One transaction.
+ */
+export async function callState(db: Db, ref: CallRef, attempt: number): Promise<CallState> {
+  return db.transaction(async (tx) => {
+    const r = await tx.query<{ status: string; try: number; attempt: number; answer: string | null }>(
+      "SELECT status, try, attempt, answer FROM llm_calls WHERE dag_id = $1 AND task_id = $2 AND call = $3 FOR UPDATE",
+      [ref.dagId, ref.taskId, ref.call],
+    );
+    const row = r.rows[0];
+    if (!row) return { kind: "send", try: 1 };
+    if (row.status === "answered") return { kind: "answered", answer: JSON.parse(row.answer!) as StoredAnswer };
+    if (row.status === "in_flight" && row.attempt !== attempt) {
+      await tx.query("SELECT apex_llm_calls_unknown($1, $2, $3::int[])", [ref.dagId, ref.taskId, [row.attempt]]);
+    }
+    return { kind: "send", try: row.status === "failed" ? row.try + 1 : row.try };
+  });
+}
+
+export interface SendingCall extends CallRef {
+  readonly try: number;
+  readonly attempt: number;
+  readonly workerId: string;
+  readonly idempotencyKey: string;
+  readonly provider: string;
+  readonly model: string;
+}
+
+/**
+ * Records the call in flight, fenced: only while `attempt` is running under `workerId`'s lease and
+ * the call has no answer yet. False when the fence fails: the call must not go out.
+ */
+export async function markInFlight(db: Db, c: SendingCall): Promise<boolean> {
+  const r = await db.query(
+    `INSERT INTO llm_calls (dag_id, task_id, call, try, attempt, worker_id, status, idempotency_key, provider, model)
+     SELECT $1, $2, $3, $4, $5, $6, 'in_flight', $7, $8, $9
+      WHERE EXISTS (SELECT 1 FROM tasks t JOIN attempts a ON a.dag_id = t.dag_id AND a.task_id = t.id
+                     WHERE t.dag_id = $1 AND t.id = $2 AND t.status = 'running' AND t.lease_owner = $6
+                       AND a.number = $5 AND a.status = 'running')
+     ON CONFLICT (dag_id, task_id, call) DO UPDATE
+        SET try = EXCLUDED.try, attempt = EXCLUDED.attempt, worker_id = EXCLUDED.worker_id, status = 'in_flight',
+            idempotency_key = EXCLUDED.idempotency_key, provider = EXCLUDED.provider, model = EXCLUDED.model,
+            error = NULL, sent_at = now()
+      WHERE llm_calls.status <> 'answered'
+     RETURNING 1`,
+    [c.dagId, c.taskId, c.call, c.try, c.attempt, c.workerId, c.idempotencyKey, c.provider, c.model],
+  );
+  return r.rowCount > 0;
+}
+
+/** One paid call's usage, as the usage table stores it. */
+export interface PaidUsage {
+  readonly agentId: string;
+  readonly provider: string;
+  /** `provider/model` as requested. */
+  readonly model: string;
+  readonly responseModel: string;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly cachedTokens: number;
+  readonly costUsd: number;
+  readonly priceVersion: string;
+  readonly latencyMs: number;
+}
+
+/**
+ * The answer and its usage, in one transaction, unfenced: a paid answer is kept whoever holds the
+ * task now. The first answer is the one later attempts reuse; the usage row is this attempt's
+ * (replacing an unknown one a reclaim wrote for it meanwhile).
+ */
+export async function recordAnswer(db: Db, ref: CallRef, attempt: number, answer: StoredAnswer, usage: PaidUsage): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.query(
+      `UPDATE llm_calls SET status = 'answered', answer = $5, response_model = $6, attempt = $4, error = NULL, answered_at = now()
+        WHERE dag_id = $1 AND task_id = $2 AND call = $3 AND status <> 'answered'`,
+      [ref.dagId, ref.taskId, ref.call, attempt, JSON.stringify(answer), answer.responseModel],
+    );
+    await tx.query(
+      `INSERT INTO usage (dag_id, task_id, agent_id, attempt, llm_call, provider, model, response_model, input_tokens,
+                          output_tokens, cached_tokens, cost_usd, price_version, latency_ms)
+       VALUES ($1, $2, $4, $5, $3, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+       ON CONFLICT (dag_id, task_id, llm_call, attempt) WHERE llm_call IS NOT NULL DO UPDATE
+          SET unknown = false, provider = EXCLUDED.provider, model = EXCLUDED.model, response_model = EXCLUDED.response_model,
+              input_tokens = EXCLUDED.input_tokens, output_tokens = EXCLUDED.output_tokens, cached_tokens = EXCLUDED.cached_tokens,
+              cost_usd = EXCLUDED.cost_usd, price_version = EXCLUDED.price_version, latency_ms = EXCLUDED.latency_ms
+        WHERE usage.unknown`,
+      [
+        ref.dagId,
+        ref.taskId,
+        ref.call,
+        usage.agentId,
+        attempt,
+        usage.provider,
+        usage.model,
+        usage.responseModel,
+        usage.inputTokens,
+        usage.outputTokens,
+        usage.cachedTokens,
+        usage.costUsd,
+        usage.priceVersion,
+        Math.round(usage.latencyMs),
+      ],
+    );
+  });
+}
+
+/**
+ * The call of `attempt` ended without an answer. `unknown`: the request may have reached the
+ * provider (timeout, abort): an unknown-usage row, and the next try reuses the key. Otherwise the
+ * provider answered with an error: failed, nothing paid, the next try gets a new key.
+ */
+export async function recordNoAnswer(db: Db, ref: CallRef, attempt: number, unknown: boolean, error: string): Promise<void> {
+  if (unknown) {
+    await db.transaction(async (tx) => {
+      await tx.query("SELECT apex_llm_calls_unknown($1, $2, $3::int[])", [ref.dagId, ref.taskId, [attempt]]);
+      await tx.query("UPDATE llm_calls SET error = $4 WHERE dag_id = $1 AND task_id = $2 AND call = $3 AND status = 'unknown'", [
+        ref.dagId,
+        ref.taskId,
+        ref.call,
+        error,
+      ]);
+    });
+    return;
+  }
+  await db.query(
+    `UPDATE llm_calls SET status = 'failed', error = $5
+      WHERE dag_id = $1 AND task_id = $2 AND call = $3 AND attempt = $4 AND status = 'in_flight'`,
+    [ref.dagId, ref.taskId, ref.call, attempt, error],
+  );
+}
