@@ -35,14 +35,26 @@ async function main(): Promise<void> {
   );
   const worker = createWorker(rt);
   let stopping = false;
-  const metrics = await startMetricsServer(config.metricsPort, () => !stopping);
+  // The worker neither waits for nor dies of its metrics port (the previous process may still hold it).
+  const stopBinding = new AbortController();
+  const metrics = startMetricsServer(config.metricsPort, () => !stopping, undefined, { signal: stopBinding.signal }).then(
+    (server) => {
+      logger.info({ metrics_port: server.port }, "metrics server listening");
+      return server;
+    },
+    (err: Error) => {
+      logger.error({ err: err.message }, "metrics server not started; this worker runs without /metrics and /healthz");
+      return undefined;
+    },
+  );
   await worker.start();
-  logger.info({ worker_id: worker.id, metrics_port: metrics.port }, `${services.worker.name} running`);
+  logger.info({ worker_id: worker.id, metrics_port: config.metricsPort }, `${services.worker.name} running`);
   onShutdownSignal(async () => {
     stopping = true;
+    stopBinding.abort();
     await worker.stop(shutdownGraceMs);
     unregisterClusterGauges();
-    await metrics.close();
+    await (await metrics)?.close();
     await rt.close();
     await tracing.shutdown();
   });

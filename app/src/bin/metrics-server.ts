@@ -1,7 +1,11 @@
-/** The worker's tiny HTTP server: Prometheus text on /metrics, liveness on /healthz. */
+/**
+ * The worker's tiny HTTP server: Prometheus text on /metrics, liveness on /healthz. A port still
+ * held by the previous process (a restart on the same port) is retried for a while, not fatal.
+ */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { httpPaths } from "../contract/services";
+import { logger } from "../telemetry/logger";
 import { renderMetrics } from "../telemetry/metrics";
 
 export interface MetricsServer {
@@ -9,7 +13,20 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-export function startMetricsServer(port: number, healthy: () => boolean, host = "0.0.0.0"): Promise<MetricsServer> {
+export interface MetricsServerOptions {
+  /**
+   * How long to keep trying while the port is in use (a previous process on this port still
+   * draining). Default 30 s, longer than a worker's shutdown grace. 0 = fail at once.
+   */
+  readonly bindRetryMs?: number;
+  /** Stops the retries: the promise then rejects. */
+  readonly signal?: AbortSignal;
+}
+
+const bindRetryEveryMs = 250;
+
+/** Serves /metrics and /healthz on `port`; resolves once bound, retrying EADDRINUSE for `bindRetryMs`. */
+export async function startMetricsServer(port: number, healthy: () => boolean, host = "0.0.0.0", options: MetricsServerOptions = {}): Promise<MetricsServer> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (req.method !== "GET") {
@@ -26,13 +43,42 @@ export function startMetricsServer(port: number, healthy: () => boolean, host = 
       res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
     }
   });
+  const bindRetryMs = options.bindRetryMs ?? 30_000;
+  const deadline = Date.now() + bindRetryMs;
+  for (let tries = 1; ; tries++) {
+    try {
+      await listen(server, port, host);
+      if (tries > 1) logger.info({ port, tries }, "metrics server bound after the port was freed");
+      break;
+    } catch (err) {
+      const inUse = (err as NodeJS.ErrnoException).code === "EADDRINUSE";
+      if (!inUse || options.signal?.aborted || Date.now() + bindRetryEveryMs > deadline) {
+        throw new Error(`metrics server cannot listen on ${host}:${port}: ${(err as Error).message}`, { cause: err });
+      }
+      if (tries === 1) {
+        logger.warn({ port, retry_for_ms: bindRetryMs }, "metrics port in use (a previous process still holds it?); retrying");
+      }
+      await new Promise((r) => setTimeout(r, bindRetryEveryMs));
+    }
+  }
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      resolve({
-        port: (server.address() as AddressInfo).port,
-        close: () => new Promise<void>((r) => server.close(() => r())),
-      });
-    });
+    const onError = (err: Error) => {
+      server.off("listening", onListening);
+      reject(err);
+    };
+    const onListening = () => {
+      server.off("error", onError);
+      resolve();
+    };
+    server.once("error", onError);
+    server.once("listening", onListening);
+    server.listen(port, host);
   });
 }

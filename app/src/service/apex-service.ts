@@ -109,6 +109,8 @@ export class StoreApexService implements ApexService {
   private readonly deps: ServiceDeps;
   private readonly models: ModelCheck;
   private readonly ctx: EngineContext;
+  /** Stops of the open watches: close() ends them, reconcile timers included. */
+  private readonly openWatches = new Set<() => void>();
 
   constructor(deps: ServiceDeps) {
     this.deps = deps;
@@ -263,9 +265,11 @@ export class StoreApexService implements ApexService {
     let reconcile: NodeJS.Timeout | undefined;
     const stop = () => {
       stopped = true;
+      this.openWatches.delete(stop);
       clearInterval(reconcile);
       unsubscribe();
     };
+    this.openWatches.add(stop);
     const sendSnapshot = (view: DagView) => {
       const at = new Date().toISOString();
       for (const t of view.tasks) onEvent({ dagId: id, type: "task_status", taskId: t.id, status: t.status, at });
@@ -305,6 +309,7 @@ export class StoreApexService implements ApexService {
   }
 
   async close(): Promise<void> {
+    for (const stop of [...this.openWatches]) stop();
     await this.hub.close();
   }
 }
