@@ -14,7 +14,7 @@
  *   4. the default (`fake.setDefault(b)`), initially `{ kind: "success" }`.
  *
  * Behaviours (`FakeBehaviour`):
- *   { kind: "success", text?, model?, usage?: { input?, output?, cached?, cacheWrite? }, finishReason?, delayMs? }
+ *   { kind: "success", text?, model?, usage?: { input?, output?, cached?, cacheWrite? }, finishReason?, delayMs?, after? }
  *       200 in the API's own response format. Defaults: text "echo: <last user message>", the
  *       requested model, token counts = whitespace-separated words, cached 0.
  *   { kind: "error", status, message?, retryAfter?, retryAfterMs?, headers? }
@@ -43,6 +43,8 @@ export type FakeBehaviour =
       readonly usage?: { readonly input?: number; readonly output?: number; readonly cached?: number; readonly cacheWrite?: number };
       readonly finishReason?: string;
       readonly delayMs?: number;
+      /** Answer only once this settles (a test decides the moment the answer arrives). */
+      readonly after?: Promise<unknown>;
     }
   | {
       readonly kind: "error";
@@ -161,6 +163,7 @@ export async function startFakeLlmServer(opts: FakeLlmServerOptions = {}): Promi
       }
       case "success": {
         if (behaviour.delayMs) await new Promise((r) => setTimeout(r, behaviour.delayMs));
+        if (behaviour.after) await behaviour.after.catch(() => undefined);
         if (res.destroyed || socket.destroyed) return;
         const requestModel = (body as { model?: string } | undefined)?.model ?? "unknown";
         const model = behaviour.model ?? requestModel;

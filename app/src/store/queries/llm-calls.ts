@@ -5,6 +5,7 @@
  * says otherwise; the engine (engine/llm-journal.ts) decides when to call what.
  */
 import type { Db } from "../db";
+import { encodeText } from "../storable-text";
 
 export interface CallRef {
   readonly dagId: string;
@@ -13,7 +14,10 @@ export interface CallRef {
   readonly call: number;
 }
 
-/** What a later attempt needs to stand in for the provider. Stored as JSON text (lossless for NUL and lone surrogates). */
+/**
+ * What a later attempt needs to stand in for the provider. Stored as JSON text: JSON.stringify
+ * escapes NUL and lone surrogates as \u sequences, so any answer is stored and read back exactly.
+ */
 export interface StoredAnswer {
   readonly text: string;
   readonly responseModel: string;
@@ -103,7 +107,7 @@ export async function recordAnswer(db: Db, ref: CallRef, attempt: number, answer
     await tx.query(
       `UPDATE llm_calls SET status = 'answered', answer = $5, response_model = $6, attempt = $4, error = NULL, answered_at = now()
         WHERE dag_id = $1 AND task_id = $2 AND call = $3 AND status <> 'answered'`,
-      [ref.dagId, ref.taskId, ref.call, attempt, JSON.stringify(answer), answer.responseModel],
+      [ref.dagId, ref.taskId, ref.call, attempt, JSON.stringify(answer), encodeText(answer.responseModel)],
     );
     await tx.query(
       `INSERT INTO usage (dag_id, task_id, agent_id, attempt, llm_call, provider, model, response_model, input_tokens,
@@ -122,7 +126,7 @@ export async function recordAnswer(db: Db, ref: CallRef, attempt: number, answer
         attempt,
         usage.provider,
         usage.model,
-        usage.responseModel,
+        encodeText(usage.responseModel),
         usage.inputTokens,
         usage.outputTokens,
         usage.cachedTokens,
@@ -147,7 +151,7 @@ export async function recordNoAnswer(db: Db, ref: CallRef, attempt: number, unkn
         ref.dagId,
         ref.taskId,
         ref.call,
-        error,
+        encodeText(error),
       ]);
     });
     return;
@@ -155,6 +159,6 @@ export async function recordNoAnswer(db: Db, ref: CallRef, attempt: number, unkn
   await db.query(
     `UPDATE llm_calls SET status = 'failed', error = $5
       WHERE dag_id = $1 AND task_id = $2 AND call = $3 AND attempt = $4 AND status = 'in_flight'`,
-    [ref.dagId, ref.taskId, ref.call, attempt, error],
+    [ref.dagId, ref.taskId, ref.call, attempt, encodeText(error)],
   );
 }
