@@ -10,6 +10,8 @@ import { createLlmGateway, type ApexLlmGateway } from "../llm";
 import { DockerSandboxDriver } from "../sandbox/docker/driver";
 import { KubernetesSandboxDriver } from "../sandbox/kubernetes/driver";
 import { LocalSandboxDriver } from "../sandbox/local/driver";
+import { checkLocalSandboxStartup } from "../sandbox/local/startup-check";
+import { SandboxError } from "../sandbox/errors";
 import type { SandboxDriver } from "../sandbox/types";
 import { StoreApexService } from "../service/apex-service";
 import { openDb, type Db } from "../store/db";
@@ -19,6 +21,7 @@ import { llmGatewayTelemetry } from "../telemetry/llm-hooks";
 import { logger } from "../telemetry/logger";
 import { initialiseSeries } from "../telemetry/record";
 import { createHttpFetchTool } from "../tools/builtin/http-fetch";
+import { runsCode } from "../tools/builtin/sandboxed";
 import { createToolRegistry } from "../tools/registry";
 import type { ToolRegistry } from "../tools/types";
 import { sandboxSpec } from "../contract/sandbox";
@@ -82,7 +85,7 @@ export async function openRuntime(config: RuntimeConfig, options: OpenRuntimeOpt
     tools,
     service,
     keys: new ApiKeyStore(db, { cacheMs: config.apiKeyCacheMs, missCacheMs: config.apiKeyMissCacheMs }),
-    sandbox: () => (sandbox ??= createSandbox(config)),
+    sandbox: () => (sandbox ??= createSandbox(config, tools)),
     async close() {
       await service.close();
       await coordination.close();
@@ -116,17 +119,19 @@ async function migrateAtStart(config: RuntimeConfig, store: Db): Promise<string[
   }
 }
 
-function createSandbox(config: RuntimeConfig): SandboxDriver {
+function createSandbox(config: RuntimeConfig, tools: ToolRegistry): SandboxDriver {
   // The stack sets APEX_SANDBOX_IMAGE to the image it built (by digest when pushed); the bare
   // contract name is only a local fallback, never something to pull from a public registry.
   const image = config.sandboxImage ?? sandboxSpec.image;
   switch (config.sandboxDriver) {
     case "local": {
-      // APEX_SANDBOX_HARDENED=required makes this throw at worker start when bwrap or cgroups are missing.
+      // APEX_SANDBOX_HARDENED=required makes this throw at worker start when bwrap or cgroups are
+      // missing; auto refuses when a code-running tool would run unsandboxed; off is logged loudly.
       const driver = new LocalSandboxDriver({ hardened: config.sandboxHardened });
-      if (driver.capabilities.notes.length > 0) {
-        logger.warn({ hardened: config.sandboxHardened, notes: driver.capabilities.notes }, "local sandbox runs with reduced isolation");
-      }
+      const codeTools = tools.list().filter(runsCode).map((t) => t.name);
+      const startup = checkLocalSandboxStartup(driver.capabilities, codeTools);
+      if (startup.refusal) throw new SandboxError(startup.refusal);
+      if (startup.warning) logger.warn({ hardened: config.sandboxHardened, code_running_tools: codeTools, notes: driver.capabilities.notes }, startup.warning);
       return driver;
     }
     case "docker":

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { ToolDefinition } from "../types";
-import { runInSandbox } from "./sandboxed";
+import { codeRunningTool, runInSandbox } from "./sandboxed";
 
 /** argv entries and env values are limited by the kernel's MAX_ARG_STRLEN (128 KiB); stay well under. */
 const maxCodeBytes = 64 * 1024;
@@ -22,7 +22,7 @@ const pythonArgs = z.strictObject({
  * Runs a Python snippet with python3 inside the sandbox (no network, read-only root, limits from
  * the contract). Untrusted code: an operator approves each run. Print JSON to return structured data.
  */
-export const pythonTool: ToolDefinition<typeof pythonArgs> = {
+export const pythonTool: ToolDefinition<typeof pythonArgs> = codeRunningTool({
   name: "python",
   description:
     "Run a Python 3 snippet in the sandbox (no network). The optional `input` is available as json.loads(os.environ['APEX_TOOL_INPUT']). Printing JSON returns it as `result`.",
@@ -30,4 +30,4 @@ export const pythonTool: ToolDefinition<typeof pythonArgs> = {
   requiresApproval: true,
   run: (args, ctx) =>
     runInSandbox("python", ctx, ["python3", "-I", "-c", args.code], args.input === undefined ? {} : { APEX_TOOL_INPUT: JSON.stringify(args.input) }),
-};
+});

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { ToolDefinition } from "../types";
-import { runInSandbox } from "./sandboxed";
+import { codeRunningTool, runInSandbox } from "./sandboxed";
 
 const runCommandArgs = z.strictObject({
   /** Program and arguments, passed to the program as is: no shell, no globbing, no expansion. */
@@ -13,10 +13,10 @@ const runCommandArgs = z.strictObject({
 });
 
 /** Runs one program with arguments in the sandbox (never through a shell). Needs approval. */
-export const runCommandTool: ToolDefinition<typeof runCommandArgs> = {
+export const runCommandTool: ToolDefinition<typeof runCommandArgs> = codeRunningTool({
   name: "run_command",
   description: "Run a program from the sandbox image with an argv array (no shell), e.g. [\"sort\", \"-u\", \"/tmp/x\"]. Returns stdout, stderr and the exit code.",
   args: runCommandArgs,
   requiresApproval: true,
   run: (args, ctx) => runInSandbox("run_command", ctx, args.argv, args.env ?? {}),
-};
+});

@@ -1,6 +1,24 @@
+import type { z } from "zod";
 import type { SandboxResult } from "../../sandbox/types";
-import type { ToolContext } from "../types";
+import type { ToolContext, ToolDefinition } from "../types";
 import { ToolError } from "../errors";
+
+const codeRunningTools = new WeakSet<object>();
+
+/**
+ * Marks a tool as one that runs caller-supplied code or programs in the sandbox. The worker
+ * refuses to start with such a tool when the local sandbox would run it unsandboxed (see
+ * sandbox/local/startup-check.ts).
+ */
+export function codeRunningTool<A extends z.ZodType>(tool: ToolDefinition<A>): ToolDefinition<A> {
+  codeRunningTools.add(tool);
+  return tool;
+}
+
+/** True for a tool marked with `codeRunningTool`. */
+export function runsCode(tool: object): boolean {
+  return codeRunningTools.has(tool);
+}
 
 /** What a sandboxed tool returns to the DAG: the program's output, and its JSON when stdout is JSON. */
 export interface ProgramOutput {
