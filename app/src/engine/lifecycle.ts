@@ -10,6 +10,7 @@ import type { AttemptOutcome, FinishResult } from "../domain/attempt";
 import type { TaskSpec } from "../service/dag-schema";
 import type { Db } from "../store/db";
 import * as queue from "../store/queries/queue";
+import { decodeJson, encodeJson, encodeText } from "../store/storable-text";
 import { planAttemptSpan } from "../telemetry/attempt-spans";
 import { idGenerator } from "../telemetry/tracing";
 import type { EngineContext } from "./context";
@@ -70,7 +71,8 @@ export async function claimTasks(ctx: EngineContext, workerId: string, options: 
       maxAttempts: row.max_attempts,
       timeoutMs: row.timeout_ms,
       agentId: row.agent_id,
-      scope: { input: row.input, outputs: row.dep_outputs ?? {} },
+      // Outputs are stored escaped (store/storable-text.ts); the input was validated and is stored as sent.
+      scope: { input: row.input, outputs: decodeJson(row.dep_outputs ?? {}) as Record<string, unknown> },
       traceContext: row.trace_context ?? row.dag_trace_context,
       workerId,
       attempt: row.attempt ?? undefined,
@@ -135,19 +137,19 @@ function outcomeRow({ task, attempt, outcome }: FinishedAttempt): queue.OutcomeR
   switch (outcome.kind) {
     case "succeeded":
       // No usage: each LLM call's usage was recorded when its answer arrived (engine/paid-once.ts).
-      return { ...base, outcome: "succeeded", output: outcome.output ?? null };
+      return { ...base, outcome: "succeeded", output: encodeJson(outcome.output ?? null) };
     case "failed":
       return {
         ...base,
         outcome: outcome.retryDelayMs === undefined ? "fail" : "retry",
-        error: outcome.error,
+        error: encodeText(outcome.error),
         delay_ms: outcome.retryDelayMs === undefined ? undefined : Math.max(0, Math.round(outcome.retryDelayMs)),
         end_reason: outcome.errorType === "cancelled" ? "cancelled" : undefined,
       };
     case "rescheduled":
-      return { ...base, outcome: "reschedule", error: outcome.reason, delay_ms: Math.max(0, Math.round(outcome.delayMs)) };
+      return { ...base, outcome: "reschedule", error: encodeText(outcome.reason), delay_ms: Math.max(0, Math.round(outcome.delayMs)) };
     case "deferred":
-      return { ...base, outcome: "defer", error: outcome.reason, delay_ms: Math.max(0, Math.round(outcome.delayMs)), waiting_for: outcome.waitingFor };
+      return { ...base, outcome: "defer", error: encodeText(outcome.reason), delay_ms: Math.max(0, Math.round(outcome.delayMs)), waiting_for: outcome.waitingFor };
   }
 }
 
@@ -167,7 +169,8 @@ export async function parkForApproval(
   task: ClaimedTask,
   call: { tool: string; args: unknown; argsDigest: string; ttlMs: number; unstartAttempt?: number },
 ): Promise<string | undefined> {
-  const parked = await queue.parkForApproval(ctx.db, { workerId: task.workerId, dagId: task.dagId, taskId: task.taskId, ...call });
+  // The args are rendered from upstream outputs: stored escaped like them (store/storable-text.ts).
+  const parked = await queue.parkForApproval(ctx.db, { workerId: task.workerId, dagId: task.dagId, taskId: task.taskId, ...call, args: encodeJson(call.args) });
   if (!parked) return undefined;
   announce(ctx, parked.changes);
   return parked.approvalId;

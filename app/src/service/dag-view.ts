@@ -1,5 +1,10 @@
-/** Reads one DAG with its tasks, attempts and LLM usage into the DagView the API returns. */
+/**
+ * Reads one DAG with its tasks, attempts and LLM usage into the DagView the API returns. Outputs
+ * and error text are stored escaped by the engine and decoded here; the input (validated at
+ * submission) is stored as sent. See store/storable-text.ts.
+ */
 import type { Db } from "../store/db";
+import { decodeJson, decodeText } from "../store/storable-text";
 import type { AttemptView, DagStatus, DagView, TaskStatus, TaskUsage, TaskView } from "./types";
 
 interface DagRowFull {
@@ -85,7 +90,7 @@ export async function readDagView(db: Db, id: string): Promise<DagView | undefin
       spent: a.spent,
       startedAt: new Date(a.started_at).toISOString(),
       finishedAt: a.finished_at ? new Date(a.finished_at).toISOString() : undefined,
-      error: a.error ?? undefined,
+      error: a.error === null ? undefined : decodeText(a.error),
     });
     attemptsByTask.set(a.task_id, list);
   }
@@ -96,8 +101,8 @@ export async function readDagView(db: Db, id: string): Promise<DagView | undefin
     kind: t.kind,
     status: t.status,
     dependsOn: t.depends_on,
-    output: t.output ?? undefined,
-    error: t.error ?? undefined,
+    output: t.output === null ? undefined : decodeJson(t.output),
+    error: t.error === null ? undefined : decodeText(t.error),
     attempts: attemptsByTask.get(t.id) ?? [],
     usage: toUsage(usageByTask.get(t.id)),
   }));
