@@ -108,6 +108,9 @@ export class ApexSide {
       [runtimeEnv.grpcPort]: "0",
       [runtimeEnv.metricsPort]: "0",
       [runtimeEnv.bootstrapAdminKey]: adminKey,
+      // The bench drives the engine as hard as it goes from one key: the API's abuse limits are not what it measures.
+      [runtimeEnv.apiRateLimitPerKey]: "0",
+      [runtimeEnv.apiRateLimitPerIp]: "0",
       // Production exports traces to Jaeger; here to the bench's sink on loopback.
       [runtimeEnv.otlpEndpoint]: o.otlpEndpoint,
       [runtimeEnv.logLevel]: "info",

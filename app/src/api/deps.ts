@@ -1,6 +1,7 @@
 /** What the HTTP and gRPC transports need from the rest of the runtime. */
 import type { Registry } from "prom-client";
 import type { ApiKeyStore } from "../auth/keys";
+import type { ApiRateLimiter } from "./rate-limit";
 import type { ApexService } from "../service/types";
 import { dagLimits } from "../service/dag-schema";
 import type { Logger } from "../telemetry/logger";
@@ -12,6 +13,8 @@ export interface ApiDeps {
   readonly registry?: Registry;
   /** Request logs; the transports never log credentials. Defaults to no request logging. */
   readonly logger?: Logger;
+  /** Per-IP and per-key rate limits and the cap on open watches per key; unset = none. */
+  readonly limits?: ApiRateLimiter;
   /** Largest request body (HTTP) or message (gRPC) accepted, in bytes. Default: the DAG body limit. */
   readonly maxRequestBytes?: number;
 }

@@ -15,6 +15,8 @@ export const apiErrorCodes = [
   "conflict",
   "payload_too_large",
   "unsupported_media_type",
+  /** A rate limit or the cap on open watches (api/rate-limit.ts): 429 with Retry-After. */
+  "resource_exhausted",
   "unavailable",
   "internal",
 ] as const;
@@ -43,6 +45,7 @@ export const httpStatusOf: Readonly<Record<ApiErrorCode, number>> = {
   conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  resource_exhausted: 429,
   unavailable: 503,
   internal: 500,
 };
@@ -56,6 +59,7 @@ export const grpcStatusOf: Readonly<Record<ApiErrorCode, GrpcStatus>> = {
   conflict: GrpcStatus.FAILED_PRECONDITION,
   payload_too_large: GrpcStatus.RESOURCE_EXHAUSTED,
   unsupported_media_type: GrpcStatus.INVALID_ARGUMENT,
+  resource_exhausted: GrpcStatus.RESOURCE_EXHAUSTED,
   unavailable: GrpcStatus.UNAVAILABLE,
   internal: GrpcStatus.INTERNAL,
 };

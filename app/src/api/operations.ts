@@ -128,12 +128,17 @@ export const operations = {
 
 export type OperationName = keyof typeof operations;
 
-/** The principal behind an `Authorization`-style value (`Bearer <key>`), or unauthenticated. */
-export async function authenticate(deps: ApiDeps, authorization: string | undefined): Promise<Principal> {
+/**
+ * The principal behind an `Authorization`-style value (`Bearer <key>`), or unauthenticated. With
+ * `deps.limits` the client address is rate limited first (before any lookup), then the key.
+ */
+export async function authenticate(deps: ApiDeps, authorization: string | undefined, clientIp = "unknown"): Promise<Principal> {
+  await deps.limits?.admitIp(clientIp);
   const match = authorization ? /^Bearer\s+(\S+)\s*$/i.exec(authorization) : null;
   if (!match?.[1]) throw new ApiError("unauthenticated", "missing API key: send Authorization: Bearer <key>");
   const principal = await deps.keys.authenticate(match[1]);
   if (!principal) throw new ApiError("unauthenticated", "unknown or revoked API key");
+  await deps.limits?.admitKey(principal.keyId);
   return principal;
 }
 
@@ -177,6 +182,8 @@ export async function watchDag(
   if (!parsed.success) throw fromZodError(parsed.error);
   const { id } = parsed.data;
   const scope = agentScope(principal);
+  // Held until the watch stops; over the key's cap this throws before anything is subscribed.
+  const releaseSlot = deps.limits?.openWatch(principal.keyId) ?? (() => undefined);
 
   let ended = false;
   let live = false;
@@ -190,24 +197,33 @@ export async function watchDag(
     sink.event(e);
     if (e.type === "dag_status" && finalDagStatuses.has(e.status)) {
       ended = true;
+      // The stream is over whether or not the transport calls stop().
+      releaseSlot();
       sink.end();
     }
   };
 
-  const unsubscribe = await deps.service.watchDag(
-    id,
-    (e) => {
-      const json = dagEventJson(e);
-      if (live) deliver(json);
-      else buffered.push(json);
-    },
-    scope,
-  );
+  let unsubscribe: () => Promise<void>;
+  try {
+    unsubscribe = await deps.service.watchDag(
+      id,
+      (e) => {
+        const json = dagEventJson(e);
+        if (live) deliver(json);
+        else buffered.push(json);
+      },
+      scope,
+    );
+  } catch (error) {
+    releaseSlot();
+    throw error;
+  }
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
     ended = true;
+    releaseSlot();
     await unsubscribe();
   };
   try {

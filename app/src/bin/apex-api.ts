@@ -5,6 +5,7 @@
  * exists and APEX_BOOTSTRAP_ADMIN_KEY is unset.
  */
 import { buildHttpServer } from "../api/http/server";
+import { ApiRateLimiter } from "../api/rate-limit";
 import { startGrpcServer } from "../api/grpc/server";
 import { describeConfig, loadConfig } from "../config";
 import { services } from "../contract/services";
@@ -31,7 +32,12 @@ export interface StartApiOptions {
 /** Serves the API of an opened runtime on the given ports (0 = ephemeral). */
 export async function startApi(rt: Runtime, ports: { http: number; grpc: number }, host = "0.0.0.0", options: StartApiOptions = {}): Promise<RunningApi> {
   const generatedAdminKey = await rt.keys.bootstrapAdmin(rt.config.bootstrapAdminKey);
-  const deps = { service: rt.service, keys: rt.keys, registry, logger: options.logger ?? logger };
+  const limits = new ApiRateLimiter(
+    { perKeyPerMinute: rt.config.apiRateLimitPerKey, perIpPerMinute: rt.config.apiRateLimitPerIp, maxWatchesPerKey: rt.config.apiMaxWatchesPerKey },
+    // Shared by the replicas through Redis when there is one; in-process coordination would keep unbounded buckets.
+    { shared: rt.coordination.kind === "redis" ? rt.coordination.rateLimiter : undefined },
+  );
+  const deps = { service: rt.service, keys: rt.keys, registry, logger: options.logger ?? logger, limits };
   const http = buildHttpServer(deps);
   await http.listen({ port: ports.http, host });
   const address = http.server.address();

@@ -61,7 +61,7 @@ export async function startGrpcServer(deps: ApiDeps, port: number, host = "0.0.0
       const [service = "", method = ""] = call.getPath().replace(/^\//, "").split("/");
       void withGrpcServerSpan(service, method, (name) => metadataStrings(call.metadata, name), async () => {
         try {
-          const principal = await authenticate(deps, bearer(call.metadata));
+          const principal = await authenticate(deps, bearer(call.metadata), peerIp(call.getPeer()));
           const message = toMessage(await invoke(deps, principal, operation, toInput(call.request)));
           callback(null, message);
           return { code: status.OK, value: undefined };
@@ -94,7 +94,7 @@ export async function startGrpcServer(deps: ApiDeps, port: number, host = "0.0.0
         call.end();
       };
       (async () => {
-        const principal = await authenticate(deps, bearer(call.metadata));
+        const principal = await authenticate(deps, bearer(call.metadata), peerIp(call.getPeer()));
         const stop = await watchDag(deps, principal, call.request, {
           event: (e) => {
             if (!done) call.write(e);
@@ -160,6 +160,15 @@ export async function startGrpcServer(deps: ApiDeps, port: number, host = "0.0.0
 /** A metadata key's string values (trace context headers). */
 function metadataStrings(metadata: Metadata, name: string): string[] {
   return metadata.get(name).filter((v): v is string => typeof v === "string");
+}
+
+/** The client address of a peer string (`127.0.0.1:5000`, `[::1]:5000`, `ipv4:…`), without its port. */
+export function peerIp(peer: string): string {
+  const address = peer.replace(/^ipv[46]:/, "");
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(address);
+  if (bracketed?.[1]) return bracketed[1];
+  const hostPort = /^([^:]+):\d+$/.exec(address);
+  return hostPort?.[1] ?? address;
 }
 
 function bearer(metadata: Metadata): string | undefined {

@@ -58,7 +58,7 @@ export function buildHttpServer(deps: ApiDeps): FastifyInstance {
         const server = startHttpServerSpan({ method: request.method, route: route.url, path: request.url.split("?")[0] ?? "", headers: request.headers });
         serverSpans.set(request, server.span);
         return context.with(server.context, async () => {
-          const principal = await authenticate(deps, request.headers.authorization);
+          const principal = await authenticate(deps, request.headers.authorization, request.ip);
           const result = await invoke(deps, principal, operation, route.input(request));
           return reply.code(route.successStatus).send(result);
         });
@@ -68,7 +68,7 @@ export function buildHttpServer(deps: ApiDeps): FastifyInstance {
 
   const openStreams = new Set<ServerResponse>();
   app.get("/v1/dags/:id/events", async (request, reply) => {
-    const principal = await authenticate(deps, request.headers.authorization);
+    const principal = await authenticate(deps, request.headers.authorization, request.ip);
     await streamDagEvents(deps, principal, request, reply, openStreams);
   });
   // Event streams would hold close() open until the DAGs finish: end them first.
