@@ -208,6 +208,7 @@ describe("local sandbox: hardened (bubblewrap + cgroup v1)", () => {
     expect(l.memory).toBe(`cgroup-v1 memory.limit_in_bytes=${sandboxSpec.memory.bytes}`);
     expect(l.pids).toBe(`cgroup-v1 pids.max=${sandboxSpec.pidsLimit}`);
     expect(l.capabilities).toBe("all dropped");
+    expect(l.seccomp).toMatch(/^filter: \d+ syscalls and new namespaces EPERM/);
   });
 
   hit("runs as the contract's uid/gid with no capabilities", async () => {

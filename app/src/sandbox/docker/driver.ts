@@ -38,6 +38,7 @@ export class DockerSandboxDriver implements SandboxDriver {
       cpu: `NanoCpus=${sandboxSpec.cpu.cores * 1e9}`,
       pids: `PidsLimit=${sandboxSpec.pidsLimit}`,
       capabilities: "CapDrop ALL, no-new-privileges",
+      seccomp: "the engine's default profile",
     };
   }
 

@@ -82,6 +82,7 @@ export class KubernetesSandboxDriver implements SandboxDriver {
       cpu: `limits.cpu=${sandboxSpec.cpu.kubernetes}`,
       pids: `kubelet podPidsLimit (node setting; ${sandboxSpec.pidsLimit} expected)`,
       capabilities: "drop ALL, allowPrivilegeEscalation false, seccomp RuntimeDefault",
+      seccomp: "RuntimeDefault (the container runtime's profile)",
     };
   }
 
