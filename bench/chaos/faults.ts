@@ -41,12 +41,15 @@ export class FaultInjector {
   /** Injects one fault, waits for recovery. */
   async run(fault: FaultName, options: { holdMs: number }): Promise<FaultResult> {
     let note: string | undefined;
+    /** When the fault ended; a SIGKILL ends when it is sent (restarting the worker is recovery). */
+    let endedAt: number | undefined;
     switch (fault) {
       case "sigkill-worker-1":
       case "sigkill-worker-2": {
         const worker = this.rig.workers[fault === "sigkill-worker-1" ? 0 : 1]!;
         note = await this.whenBusy(String(worker.ready.worker_id));
         await worker.kill();
+        endedAt = Date.now();
         await worker.start();
         break;
       }
@@ -85,8 +88,7 @@ export class FaultInjector {
         note = `${this.badInputs.sent} requests, ${this.badInputs.wrong.length} not answered 400`;
         break;
     }
-    const endedAt = Date.now();
-    const recoverySeconds = await this.recovery(endedAt);
+    const recoverySeconds = await this.recovery(endedAt ?? Date.now());
     return { name: fault, recoverySeconds, note };
   }
 

@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { describeComplaints, scanLogs } from "../engine/process-logs";
 import { FaultInjector, faultPlan, type FaultResult } from "./faults";
 import { measure } from "./measure";
 import { parseOptions, usage, type ChaosOptions } from "./options";
@@ -26,7 +27,7 @@ async function expectCreated(res: { status?: number; body: unknown }, what: stri
   return res.body as Record<string, unknown>;
 }
 
-async function chaos(o: ChaosOptions, rig: ChaosRig): Promise<number> {
+async function chaos(o: ChaosOptions, rig: ChaosRig, runDir: string): Promise<number> {
   const runTag = `chaos${randomBytes(4).toString("hex")}`;
   log(`chaos run ${runTag}: size ${o.size}, ${o.dagsPerSecond} DAGs/s, Node ${process.version}, ${os.cpus().length} cores; app ${o.appDir}`);
   stage = "starting Postgres, Redis, the fake provider, apex-api and two apex-workers";
@@ -71,6 +72,8 @@ async function chaos(o: ChaosOptions, rig: ChaosRig): Promise<number> {
   const outcome = { m, http: rig.tally, exits: rig.exits, faults, badInputs: injector.badInputs, drainSeconds };
   console.log("");
   console.log(report(outcome));
+  console.log("process logs (warnings and errors, most frequent first):");
+  for (const line of describeComplaints(scanLogs(runDir))) console.log(line);
   const missed = missedTargets(outcome);
   console.log(missed.length === 0 ? "every target met" : `targets missed: ${missed.join("; ")}`);
   console.log(lastLine(outcome));
@@ -115,7 +118,7 @@ async function main(): Promise<void> {
   }, o.timeoutMs).unref();
   let code: number;
   try {
-    code = await chaos(o, rig);
+    code = await chaos(o, rig, runDir);
   } catch (err) {
     await finish(1, `chaos failed while ${stage}: ${(err as Error).stack ?? String(err)}`);
     return;

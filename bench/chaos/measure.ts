@@ -29,8 +29,11 @@ export interface Measurement {
   readonly recorded: number;
   /** Rows in an LLM-calls table, when the schema has one (name and count). */
   readonly callsTable?: { readonly name: string; readonly rows: number };
-  /** Answers beyond the first, per task. */
+  /** Paid answers beyond the first per task, whatever the reason (a worker killed between answer and record, too). */
+  readonly answeredAgain: number;
+  /** Paid answers to calls sent after the task's answer had been stored (usage row with known counts). */
   readonly paidTwice: number;
+  readonly paidTwiceSamples: string[];
   /** Answers without a usage row, per task. */
   readonly unrecorded: number;
 }
@@ -76,21 +79,34 @@ export async function measure(db: Pool, runTag: string, accepted: readonly Submi
     [like],
   );
 
-  const usage = await db.query<{ name: string; task_id: string; n: number }>(
-    `SELECT d.name, u.task_id, count(*)::int AS n FROM usage u JOIN dags d ON d.id = u.dag_id WHERE d.name LIKE $1 GROUP BY 1, 2`,
+  // A usage row with unknown counts (a call in flight when its worker died) records a call, but not an answer.
+  const unknownColumn = await db.query(`SELECT 1 FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'usage' AND column_name = 'unknown'`);
+  const known = unknownColumn.rowCount ? "NOT u.unknown" : "true";
+  const usage = await db.query<{ name: string; task_id: string; n: number; first_answer_ms: number | null }>(
+    `SELECT d.name, u.task_id, count(*)::int AS n, (extract(epoch FROM min(u.created_at) FILTER (WHERE ${known})) * 1000)::float8 AS first_answer_ms
+       FROM usage u JOIN dags d ON d.id = u.dag_id WHERE d.name LIKE $1 GROUP BY 1, 2`,
     [like],
   );
-  const usageRows = new Map(usage.rows.map((r) => [key(r.name, r.task_id), r.n]));
+  const usageOf = new Map(usage.rows.map((r) => [key(r.name, r.task_id), r]));
 
   let providerCalls = 0;
   let answered = 0;
+  let answeredAgain = 0;
   let paidTwice = 0;
   let unrecorded = 0;
+  const paidTwiceSamples: string[] = [];
   for (const [k, c] of provider.calls) {
+    const u = usageOf.get(k);
     providerCalls += c.requests;
-    answered += c.answered;
-    paidTwice += Math.max(0, c.answered - 1);
-    unrecorded += Math.max(0, c.answered - (usageRows.get(k) ?? 0));
+    answered += c.paidAt.length;
+    answeredAgain += Math.max(0, c.paidAt.length - 1);
+    // Paid twice: a call the provider answered (and charged) although the task's answer was already stored.
+    const after = u?.first_answer_ms == null ? 0 : c.paidAt.filter((at) => at > u.first_answer_ms!).length;
+    paidTwice += after;
+    if (after > 0 && paidTwiceSamples.length < 5) {
+      paidTwiceSamples.push(`${k}: ${c.paidAt.length} paid answers of ${c.requests} calls, ${after} sent after the answer was stored; ${u?.n ?? 0} usage rows`);
+    }
+    unrecorded += Math.max(0, c.paidAt.length - (u?.n ?? 0));
   }
 
   return {
@@ -109,9 +125,11 @@ export async function measure(db: Pool, runTag: string, accepted: readonly Submi
     attemptRows: attempts.rows[0]!.rows,
     providerCalls,
     answered,
-    recorded: [...usageRows.values()].reduce((s, n) => s + n, 0),
+    recorded: usage.rows.reduce((s, r) => s + r.n, 0),
     callsTable: await llmCallsTable(db, like),
+    answeredAgain,
     paidTwice,
+    paidTwiceSamples,
     unrecorded,
   };
 }

@@ -3,9 +3,10 @@
  * SDKs call it over HTTP) with per-task accounting. Every chaos prompt carries a marker
  * `chaos-task <dag name> <task id> answer:<kind>`; the provider answers by `kind` (plain text, or
  * text Postgres cannot store: a NUL, a lone surrogate) and counts, per task: requests, requests in
- * flight at once, whole answers written (each one is a paid call).
+ * flight at once, whole answers written. Like a real provider, an answer to an `Idempotency-Key`
+ * it has answered before is a replay, not a new paid call; every other answer is paid.
  */
-import { startFakeLlmServer, type FakeApi, type FakeBehaviour, type FakeLlmServer } from "../../app/test/fakes/fake-llm-server";
+import { startFakeLlmServer, type FakeApi, type FakeBehaviour, type FakeLlmServer, type FakeRequest } from "../../app/test/fakes/fake-llm-server";
 
 export const answerKinds = ["plain", "nul", "surrogate"] as const;
 export type AnswerKind = (typeof answerKinds)[number];
@@ -28,8 +29,11 @@ const answerText: Record<AnswerKind, string> = {
 export interface TaskCalls {
   /** Requests received. */
   requests: number;
-  /** Whole answers written: paid calls. */
-  answered: number;
+  /** Arrival times (ms) of the requests whose answer was paid: one per paid call. */
+  readonly paidAt: number[];
+  /** Answers to an idempotency key answered before (not paid again). */
+  replays: number;
+  readonly answeredKeys: Set<string>;
   inFlight: number;
   /** Requests that arrived while another request of the same task was still in flight. */
   concurrent: number;
@@ -59,7 +63,7 @@ export class ChaosProvider {
     const provider = new ChaosProvider();
     provider.fake = await startFakeLlmServer({
       answerFor: (_api: FakeApi, body: unknown) => provider.answerFor(body),
-      onSettled: (request, outcome) => provider.settled(request.body, outcome),
+      onSettled: (request, outcome) => provider.settled(request, outcome),
     });
     return provider;
   }
@@ -95,7 +99,7 @@ export class ChaosProvider {
     const marked = this.keyOf(body);
     if (!marked) this.unmarked++;
     else {
-      const calls = this.calls.get(marked.key) ?? { requests: 0, answered: 0, inFlight: 0, concurrent: 0 };
+      const calls = this.calls.get(marked.key) ?? { requests: 0, paidAt: [], replays: 0, answeredKeys: new Set<string>(), inFlight: 0, concurrent: 0 };
       this.calls.set(marked.key, calls);
       calls.requests++;
       if (calls.inFlight > 0) calls.concurrent++;
@@ -105,12 +109,19 @@ export class ChaosProvider {
     return { kind: "success", text: answerText[marked?.answer ?? "plain"], delayMs: answerDelayMs, usage: { input: 12, output: 3 } };
   }
 
-  private settled(body: unknown, outcome: { status?: number; answered: boolean }): void {
+  private settled(request: FakeRequest, outcome: { status?: number; answered: boolean }): void {
     if (outcome.status !== undefined) this.statuses.set(outcome.status, (this.statuses.get(outcome.status) ?? 0) + 1);
-    const marked = this.keyOf(body);
+    const marked = this.keyOf(request.body);
     const calls = marked && this.calls.get(marked.key);
     if (!calls) return;
     calls.inFlight--;
-    if (outcome.answered) calls.answered++;
+    if (!outcome.answered) return;
+    const idempotencyKey = request.headers["idempotency-key"];
+    if (typeof idempotencyKey === "string" && calls.answeredKeys.has(idempotencyKey)) {
+      calls.replays++;
+      return;
+    }
+    if (typeof idempotencyKey === "string") calls.answeredKeys.add(idempotencyKey);
+    calls.paidAt.push(request.at);
   }
 }

@@ -54,10 +54,10 @@ export function report(o: ChaosOutcome): string {
     ["tasks submitted", String(m.submitted), "", "tasks of the DAGs the API accepted (201)"],
     ["tasks lost", String(lostOf(m)), "0", `did not succeed: ${m.unfinished} unfinished, ${m.failed} failed/skipped, ${m.missing} accepted but not stored`],
     ["run twice", String(m.runTwice), "0", "tasks with overlapping attempts, two successes, or two provider calls in flight at once"],
-    ["provider calls", String(m.providerCalls), "", `requests at the fake provider (${m.answered} answered = paid)`],
+    ["provider calls", String(m.providerCalls), "", `requests at the fake provider: ${m.answered} paid answers (replays of an answered idempotency key not counted), ${m.answeredAgain} beyond a task's first`],
     ["calls recorded", String(m.recorded), "", `rows in usage${m.callsTable ? `; ${m.callsTable.rows} in ${m.callsTable.name}` : ""}`],
-    ["calls paid twice", String(m.paidTwice), "0", "answers for a task beyond its first answered call"],
-    ["calls unrecorded", String(m.unrecorded), "0", "answered calls without a usage row for that task"],
+    ["calls paid twice", String(m.paidTwice), "0", "paid answers to calls sent after the task's answer was stored"],
+    ["calls unrecorded", String(m.unrecorded), "0", "paid answers without a usage row (known or unknown counts) for that task"],
     ["HTTP 500", String(http.count(500)), "0", "internal errors from the API"],
     ["HTTP 503", String(http.count(503)), "", `expected during the database outages; slowest ${(http.slowest503Ms / 1000).toFixed(1)} s (issue: within 5 s)`],
     ["other 5xx", String(http.other5xx), "", "502, 504, ..."],
@@ -73,6 +73,7 @@ export function report(o: ChaosOutcome): string {
   for (const f of o.faults) lines.push(`  ${f.name.padEnd(22)} recovered in ${seconds(f.recoverySeconds)}${f.note ? ` (${f.note})` : ""}`);
   if (m.failureSamples.length > 0) lines.push("tasks that did not succeed:", ...m.failureSamples.map((s) => `  ${s}`));
   if (m.runTwiceSamples.length > 0) lines.push("run twice:", ...m.runTwiceSamples.map((s) => `  ${s}`));
+  if (m.paidTwiceSamples.length > 0) lines.push("paid twice:", ...m.paidTwiceSamples.map((s) => `  ${s}`));
   if (http.samples500.length > 0) lines.push("HTTP 500 answers:", ...http.samples500.map((s) => `  ${s}`));
   if (o.badInputs && o.badInputs.wrong.length > 0) lines.push("bad inputs:", ...o.badInputs.wrong.slice(0, 10).map((s) => `  ${s}`));
   for (const e of o.exits) lines.push(`exit: ${e.name} (${e.how}):`, e.logTail.replace(/^/gm, "    "));
