@@ -170,7 +170,7 @@ export interface RuntimeConfig {
   /** Image of the docker/kubernetes sandbox drivers; unset = the contract's name. */
   readonly sandboxImage?: string;
   readonly sandboxRuntimeClass?: string;
-  /** Hardening of the local sandbox driver (bubblewrap + cgroups): `auto` uses them when they work. Default `auto`. */
+  /** Hardening of the local sandbox driver: `auto` (default) uses bubblewrap + seccomp + cgroups and fails closed without bubblewrap; `required` also needs cgroups; `off` runs tools unsandboxed. */
   readonly sandboxHardened: "auto" | "required" | "off";
   /** Hosts `http_fetch` may GET; undefined = the tool is not registered (default deny). */
   readonly httpFetchAllowHosts?: readonly string[];

@@ -39,7 +39,7 @@ export const runtimeEnv = {
   sandboxImage: "APEX_SANDBOX_IMAGE",
   /** RuntimeClass of sandbox Pods (e.g. gVisor); unset = the node's default runtime. */
   sandboxRuntimeClass: "APEX_SANDBOX_RUNTIME_CLASS",
-  /** Local sandbox driver hardening: `auto` (default), `required` (refuse to start without bwrap + cgroups), `off`. */
+  /** Local sandbox driver hardening: `auto` (default; without bwrap a worker with code-running tools refuses to start), `required` (also needs cgroups), `off` (no sandbox, logged loudly). */
   sandboxHardened: "APEX_SANDBOX_HARDENED",
   /** Comma-separated hosts (`docs.python.org`, `*.wikipedia.org`) `http_fetch` may GET; unset = no http_fetch tool. */
   toolHttpAllowlist: "APEX_TOOL_HTTP_ALLOWLIST",
