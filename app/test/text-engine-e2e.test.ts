@@ -1,5 +1,5 @@
 /**
- * Output Postgres cannot store, end to end: the real runtime on Postgres (openRuntime), a real
+ * Output Postgres cannot store, end to end: the real runtime (openRuntime) on Postgres and on PGlite, a real
  * worker with the real tool registry and local sandbox, and the real OpenAI SDK against the fake
  * server. An LLM answering "ok\u0000" and then "\ud800", and a program printing `a\x00b`: every task
  * succeeds on its first attempt, the HTTP API returns the exact text, dependent tasks' templates
@@ -17,7 +17,7 @@ import { Worker } from "../src/engine/worker";
 import type { DagStatus, Principal } from "../src/service/types";
 import { escapeChar } from "../src/store/storable-text";
 import { startFakeLlmServer, type FakeLlmServer } from "./fakes/fake-llm-server";
-import { createTestDatabase, type TestDatabase } from "./helpers/db";
+import { createTestDatabase, storeKinds, type TestDatabase } from "./helpers/db";
 
 const submitter: Principal = { keyId: "text-submitter", role: "admin" };
 const approver: Principal = { keyId: "text-approver", role: "operator" };
@@ -31,67 +31,67 @@ interface TaskJson {
   attempts: { status: string; error?: string }[];
 }
 
-let pg: TestDatabase;
-let fake: FakeLlmServer;
-let rt: Runtime;
-let worker: Worker;
-let http: FastifyInstance;
-let adminKey: string;
-let agentId: string;
+describe.each(storeKinds)("tool and LLM output Postgres cannot store, on %s", (kind) => {
+  let pg: TestDatabase | undefined;
+  let fake: FakeLlmServer;
+  let rt: Runtime;
+  let worker: Worker;
+  let http: FastifyInstance;
+  let adminKey: string;
+  let agentId: string;
 
-beforeAll(async () => {
-  pg = await createTestDatabase();
-  fake = await startFakeLlmServer();
-  rt = await openRuntime(
-    loadConfig({
-      [runtimeEnv.databaseUrl]: pg.url,
-      [runtimeEnv.openaiApiKey]: "sk-test",
-      [runtimeEnv.openaiBaseUrl]: fake.openaiBaseUrl,
-      // An explicit operator choice: this file tests text, not isolation (see sandbox-local.test.ts).
-      [runtimeEnv.sandboxHardened]: "off",
-      LOG_LEVEL: "silent",
-    }),
-  );
-  worker = new Worker({ db: rt.db, events: rt.coordination.events, llm: rt.llm, tools: rt.tools, sandbox: rt.sandbox() }, { concurrency: 4, leaseMs: 10_000 });
-  await worker.start();
-  http = buildHttpServer({ service: rt.service, keys: rt.keys });
-  await http.ready();
-  adminKey = (await rt.keys.create({ name: "text-reader", role: "admin" })).secret;
-  agentId = (await rt.service.createAgent({ name: "text-agent" })).id;
-}, 60_000);
+  beforeAll(async () => {
+    if (kind === "postgres") pg = await createTestDatabase();
+    fake = await startFakeLlmServer();
+    rt = await openRuntime(
+      loadConfig({
+        ...(pg ? { [runtimeEnv.databaseUrl]: pg.url } : {}),
+        [runtimeEnv.openaiApiKey]: "sk-test",
+        [runtimeEnv.openaiBaseUrl]: fake.openaiBaseUrl,
+        // An explicit operator choice: this file tests text, not isolation (see sandbox-local.test.ts).
+        [runtimeEnv.sandboxHardened]: "off",
+        LOG_LEVEL: "silent",
+      }),
+    );
+    worker = new Worker({ db: rt.db, events: rt.coordination.events, llm: rt.llm, tools: rt.tools, sandbox: rt.sandbox() }, { concurrency: 4, leaseMs: 10_000 });
+    await worker.start();
+    http = buildHttpServer({ service: rt.service, keys: rt.keys });
+    await http.ready();
+    adminKey = (await rt.keys.create({ name: "text-reader", role: "admin" })).secret;
+    agentId = (await rt.service.createAgent({ name: "text-agent" })).id;
+  }, 60_000);
 
-afterAll(async () => {
-  await worker?.stop(1_000);
-  await http?.close();
-  await rt?.close();
-  await fake?.close();
-  await pg?.drop();
-});
+  afterAll(async () => {
+    await worker?.stop(1_000);
+    await http?.close();
+    await rt?.close();
+    await fake?.close();
+    await pg?.drop();
+  });
 
-async function getDag(id: string): Promise<{ status: DagStatus; tasks: TaskJson[] }> {
-  const res = await http.inject({ method: "GET", url: `/v1/dags/${id}`, headers: { authorization: `Bearer ${adminKey}` } });
-  expect(res.statusCode, res.body).toBe(200);
-  return JSON.parse(res.body) as { status: DagStatus; tasks: TaskJson[] };
-}
-
-/** Runs the DAG to its end, deciding each approval it asks for with `decide`. */
-async function runDag(tasks: unknown[], decide: (approval: { id: string; taskId: string; args: unknown }) => "approve" | "reject") {
-  const { id } = await rt.service.submitDag({ agent_id: agentId, name: "text", input: {}, tasks }, submitter);
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    for (const a of await rt.service.listApprovals({ status: "pending" })) {
-      if (a.dagId === id) await rt.service.decideApproval(a.id, decide(a), approver, "decided by the test");
-    }
-    const dag = await getDag(id);
-    if (["succeeded", "failed", "cancelled"].includes(dag.status)) return { id, dag };
-    if (Date.now() > deadline) throw new Error(`DAG ${id} still ${dag.status}: ${JSON.stringify(dag.tasks.map((t) => [t.id, t.status]))}`);
-    await new Promise((r) => setTimeout(r, 50));
+  async function getDag(id: string): Promise<{ status: DagStatus; tasks: TaskJson[] }> {
+    const res = await http.inject({ method: "GET", url: `/v1/dags/${id}`, headers: { authorization: `Bearer ${adminKey}` } });
+    expect(res.statusCode, res.body).toBe(200);
+    return JSON.parse(res.body) as { status: DagStatus; tasks: TaskJson[] };
   }
-}
 
-const task = (dag: { tasks: TaskJson[] }, id: string): TaskJson => dag.tasks.find((t) => t.id === id)!;
+  /** Runs the DAG to its end, deciding each approval it asks for with `decide`. */
+  async function runDag(tasks: unknown[], decide: (approval: { id: string; taskId: string; args: unknown }) => "approve" | "reject") {
+    const { id } = await rt.service.submitDag({ agent_id: agentId, name: "text", input: {}, tasks }, submitter);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      for (const a of await rt.service.listApprovals({ status: "pending" })) {
+        if (a.dagId === id) await rt.service.decideApproval(a.id, decide(a), approver, "decided by the test");
+      }
+      const dag = await getDag(id);
+      if (["succeeded", "failed", "cancelled"].includes(dag.status)) return { id, dag };
+      if (Date.now() > deadline) throw new Error(`DAG ${id} still ${dag.status}: ${JSON.stringify(dag.tasks.map((t) => [t.id, t.status]))}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 
-describe("tool and LLM output Postgres cannot store", () => {
+  const task = (dag: { tasks: TaskJson[] }, id: string): TaskJson => dag.tasks.find((t) => t.id === id)!;
+
   it("is stored losslessly: first attempts succeed, the API and dependents see the exact text", async () => {
     fake.enqueueFor("openai", { kind: "success", text: "ok\u0000" }, { kind: "success", text: "\ud800" });
     const { id, dag } = await runDag(
