@@ -61,10 +61,11 @@ describe.each(["pglite", "postgres"] as const)("apex-local on %s", (kind) => {
       const { approvals } = await get<{ approvals: Array<{ dag_id: string; task_id: string; tool: string; status: string; decided_by?: string; decided_at?: string; reason?: string }> }>("/v1/approvals?status=approved");
       const recorded = approvals.filter((a) => a.dag_id === view.id);
       expect(recorded).toHaveLength(1);
-      const { api_keys } = await get<{ api_keys: Array<{ id: string; role: string }> }>("/v1/api-keys");
-      const adminKeyId = api_keys.find((k) => k.role === "admin")?.id;
-      expect(adminKeyId).toBeDefined();
-      expect(recorded[0]).toMatchObject({ task_id: "vocabulary", tool: "python", status: "approved", decided_by: adminKeyId, reason: "approved by npm run demo" });
+      // Approved by a second key (the submitting one may not approve its own DAG), revoked after use.
+      const { api_keys } = await get<{ api_keys: Array<{ id: string; name: string; role: string; revoked_at?: string }> }>("/v1/api-keys");
+      const approverKey = api_keys.find((k) => k.id === recorded[0]?.decided_by);
+      expect(approverKey).toMatchObject({ name: "demo-approver", role: "operator", revoked_at: expect.any(String) });
+      expect(recorded[0]).toMatchObject({ task_id: "vocabulary", tool: "python", status: "approved", reason: "approved by npm run demo" });
       const decidedAt = Date.parse(recorded[0]!.decided_at ?? "");
       expect(decidedAt).toBeGreaterThanOrEqual(startedAt - 1_000);
       expect(decidedAt).toBeLessThanOrEqual(Date.now() + 1_000);

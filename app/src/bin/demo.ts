@@ -3,6 +3,8 @@
  * it to the end printing each task's progress, then the tokens and cost. A tool task that needs an
  * operator's approval is listed from GET /v1/approvals and, with `approver` set, approved through
  * POST /v1/approvals/:id/approve (the decision is recorded with the key that made it and when).
+ * The key that submitted a DAG may not approve it (APEX_APPROVAL_ALLOW_SELF), so the demo approves
+ * with a second key, an operator key it creates with its own (admin) key and revokes right after.
  * Plain fetch, so it shows exactly what any HTTP client does.
  */
 import { readFile } from "node:fs/promises";
@@ -131,6 +133,20 @@ export async function assertReachable(baseUrl: string): Promise<void> {
   }
 }
 
+/**
+ * Approves with a short-lived operator key made by the demo's key (which needs api_keys:manage):
+ * the key that submitted the DAG may not approve it itself.
+ */
+async function approveWithSecondKey(opts: DemoOptions, approvalId: string, print: (line: string) => void): Promise<ApprovalJson> {
+  const approver = await call<{ id: string; secret: string }>(opts, "POST", "/v1/api-keys", { name: "demo-approver", role: "operator" });
+  print(`    through operator key ${approver.id} (demo-approver): the key that submitted a DAG may not approve it`);
+  try {
+    return await call<ApprovalJson>({ ...opts, apiKey: approver.secret }, "POST", `/v1/approvals/${approvalId}/approve`, { reason: "approved by npm run demo" });
+  } finally {
+    await call(opts, "DELETE", `/v1/api-keys/${approver.id}`);
+  }
+}
+
 const usd = (n: number) => `$${n.toFixed(6)}`;
 const tokens = (u: UsageJson) => `${u.input_tokens} in / ${u.output_tokens} out / ${u.cached_tokens} cached`;
 
@@ -169,7 +185,7 @@ export async function runDemo(opts: DemoOptions): Promise<DagJson> {
           continue;
         }
         print(`  approving ${a.tool} as ${opts.approver}`);
-        const decided = await call<ApprovalJson>(opts, "POST", `/v1/approvals/${a.id}/approve`, { reason: "approved by npm run demo" });
+        const decided = await approveWithSecondKey(opts, a.id, print);
         print(`  approval ${decided.id} ${decided.status} by key ${decided.decided_by ?? "?"} at ${decided.decided_at ?? "?"}`);
       }
     }
