@@ -59,6 +59,12 @@ const errorResponse = (description: string): JsonObject => ({
   content: { "application/json": { schema: ref(s.errorJson) } },
 });
 
+/** 429 of the abuse limits (api/rate-limit.ts), with the header that says when to come back. */
+const tooManyRequests = (description: string): JsonObject => ({
+  ...errorResponse(description),
+  headers: { "Retry-After": { description: "Seconds to wait before trying again.", schema: { type: "integer", minimum: 1 } } },
+});
+
 const openApiPath = (url: string): string => url.replace(/:([A-Za-z_]+)/g, "{$1}");
 
 function rolesWith(permission: Permission): string {
@@ -101,9 +107,18 @@ export function buildOpenApiDocument(): JsonObject {
         [String(route.successStatus)]: { description: "OK", content: { "application/json": { schema: ref(route.response) } } },
         "400": errorResponse("Invalid request; `error.field` names the field."),
         "401": errorResponse("Missing, unknown or revoked API key."),
-        "403": errorResponse("The key's role lacks the permission."),
+        "403": errorResponse(
+          route.operation === "decideApproval"
+            ? "The key's role lacks the permission, or the key submitted this DAG (another key must approve unless APEX_APPROVAL_ALLOW_SELF=true)."
+            : "The key's role lacks the permission.",
+        ),
         ...(pathParams.length > 0 ? { "404": errorResponse("No such id (or not visible to this agent key).") } : {}),
-        "409": errorResponse("Conflicts with the current state."),
+        "409": errorResponse(
+          route.operation === "decideApproval"
+            ? "The approval was already decided, superseded or expired, or is past its expires_at (the task then asks for a new approval)."
+            : "Conflicts with the current state.",
+        ),
+        "429": tooManyRequests("Over the API key's or the client address's request rate."),
       },
     };
   }
@@ -118,6 +133,7 @@ export function buildOpenApiDocument(): JsonObject {
       "200": { description: "An event stream of DagEvent objects.", content: { "text/event-stream": { schema: ref(s.dagEventJson) } } },
       "401": errorResponse("Missing, unknown or revoked API key."),
       "404": errorResponse("No such DAG (or not visible to this agent key)."),
+      "429": tooManyRequests("Over the request rate, or the key already holds its cap of open watches (APEX_API_MAX_WATCHES_PER_KEY)."),
     },
   };
   at(httpPaths.health).get = {
