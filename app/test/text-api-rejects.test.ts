@@ -182,6 +182,23 @@ describe.each(storeKinds)("on %s", (kind) => {
     expect(res.statusCode, res.body).toBe(200);
   });
 
+  it("valid pairs (emoji) and the escape character itself are accepted, stored as sent and read back unchanged", async () => {
+    const auth = { authorization: `Bearer ${fx.tokens.admin}` };
+    const input = { "key 😀": "x\ue0000000y 😀", [`\ue000d800`]: ["\ue000"] };
+    const submitted = await app.inject({
+      method: "POST",
+      url: "/v1/dags",
+      headers: auth,
+      payload: { agent_id: fx.agentA.id, name: "emoji 😀 \ue000", input, tasks: [llm({ prompt: "😀 hello" })] },
+    });
+    expect(submitted.statusCode, submitted.body).toBe(201);
+    const { id } = JSON.parse(submitted.body) as { id: string };
+    const res = await app.inject({ method: "GET", url: `/v1/dags/${id}`, headers: auth });
+    const dag = JSON.parse(res.body) as { name: string; input: unknown };
+    expect(dag.name).toBe("emoji 😀 \ue000");
+    expect(dag.input).toEqual(input);
+  });
+
   it("no request above logged at ERROR (the log was captured)", () => {
     expect(logLines.length).toBeGreaterThan(0);
     expect(logLines.filter((l) => l.level === "ERROR" || l.level === "FATAL")).toEqual([]);
