@@ -73,6 +73,7 @@ const breakerSchema = z.strictObject({
   failureThreshold: atLeast(1).optional(),
   cooldownMs: atLeast(0).optional(),
   probeLeaseMs: atLeast(1).optional(),
+  probeTimeoutMs: atLeast(1).optional(),
 });
 
 /** Comma-separated host patterns; each is checked by http_fetch's own validation. */

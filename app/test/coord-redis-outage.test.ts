@@ -71,7 +71,7 @@ it("fails open while Redis is unreachable and shares state again once it is back
   expect(errors.length).toBe(1);
 
   proxy.restore();
-  const policy = { failureThreshold: 1, cooldownMs: 60_000, probeLeaseMs: 1_000 };
+  const policy = { failureThreshold: 1, cooldownMs: 60_000, probeLeaseMs: 1_000, probeTimeoutMs: 500 };
   await expect
     .poll(() => coordination.breakers.recordFailure("llm:other", policy).catch(() => "down"), { timeout: 10_000, interval: 200 })
     .toBe("open");

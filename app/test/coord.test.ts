@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createCoordination, type BreakerPolicy, type Coordination } from "../src/coord";
 
 const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
-const policy: BreakerPolicy = { failureThreshold: 3, cooldownMs: 10_000, probeLeaseMs: 5_000 };
+const policy: BreakerPolicy = { failureThreshold: 3, cooldownMs: 10_000, probeLeaseMs: 5_000, probeTimeoutMs: 1_000 };
 
 const implementations = [
   { name: "in-process", shared: false },
@@ -101,6 +101,40 @@ describe.each(implementations)("coordination ($name)", ({ name }) => {
       for (let i = 0; i < 4; i++) expect(await breakers.recordFailure("d")).toBe("closed");
       expect(await breakers.recordFailure("d")).toBe("open");
       await expect(breakers.admit("d", { ...policy, failureThreshold: 0 })).rejects.toThrow(/failureThreshold/);
+    });
+
+    it("counts calls in flight against the failure budget: at most failureThreshold - failures tracked calls at once", async () => {
+      const { breakers } = await open();
+      const admit = (id: string) => breakers.admitCall("k", id, policy);
+      expect([await admit("a"), await admit("b"), await admit("c")]).toEqual(["admitted", "admitted", "admitted"]);
+      expect(await admit("d")).toBe("refused"); // three in flight: a fourth could be a fourth failure
+      expect(await breakers.state("k", policy)).toBe("closed");
+      expect(await breakers.recordFailure("k", policy, "a")).toBe("closed");
+      // one failure: the budget is 2, and b and c hold it
+      expect(await admit("d")).toBe("refused");
+      expect(await breakers.release("k", policy, "b")).toBe("closed");
+      expect(await admit("d")).toBe("admitted");
+      expect(await breakers.recordFailure("k", policy, "c")).toBe("closed");
+      expect(await breakers.recordFailure("k", policy, "d")).toBe("open"); // the third failure, and no fourth call went out
+      expect(await admit("e")).toBe("refused");
+      clock += policy.cooldownMs;
+      expect(await admit("probe")).toBe("probe");
+      expect(await breakers.recordSuccess("k", policy, "probe")).toBe("closed");
+      expect(await admit("f")).toBe("admitted");
+    });
+
+    it("a call whose worker died frees its slot after probeLeaseMs; a success resets the budget", async () => {
+      const { breakers } = await open();
+      for (const id of ["a", "b", "c"]) expect(await breakers.admitCall("k", id, policy)).toBe("admitted");
+      expect(await breakers.admitCall("k", "d", policy)).toBe("refused");
+      clock += policy.probeLeaseMs;
+      expect(await breakers.admitCall("k", "d", policy)).toBe("admitted");
+      await breakers.recordFailure("k", policy, "d");
+      await breakers.recordFailure("k", policy, "d"); // reported twice: the slot is freed once, the failure counts
+      expect(await breakers.admitCall("k", "e", policy)).toBe("admitted");
+      expect(await breakers.admitCall("k", "f", policy)).toBe("refused");
+      expect(await breakers.recordSuccess("k", policy, "e")).toBe("closed");
+      for (const id of ["f", "g", "h"]) expect(await breakers.admitCall("k", id, policy)).toBe("admitted");
     });
 
     it("admits only one half_open probe among many concurrent callers", async () => {

@@ -143,6 +143,37 @@ describe.each(["in-process", "redis"] as const)("shared policies across two gate
     expect(await a.breakerState("openai")).toBe("open");
   });
 
+  it("counts calls in flight: of 12 calls asked at once of a hanging provider, only failureThreshold reach it before it opens", async () => {
+    const a = gateway("a", coordA);
+    const b = gateway("b", coordB);
+    fake.failNow({ kind: "hang" });
+    const calls = Array.from({ length: 12 }, (_, i) =>
+      failure((i % 2 ? a : b).complete({ model: "openai/gpt-4o-mini", prompt: "x", signal: AbortSignal.timeout(300) })),
+    );
+    const errors = await Promise.all(calls);
+    expect(fake.requestCount()).toBe(3);
+    expect(await a.breakerState("openai")).toBe("open");
+    expect(events.filter((e) => e.providerCalled)).toHaveLength(3);
+    // the others never left: they waited for a slot and gave up (their own time limit, or the breaker opened)
+    expect(errors.filter((e) => e.kind === "timeout")).toHaveLength(errors.length - errors.filter((e) => e.kind === "breaker_open").length);
+  });
+
+  it("the half_open probe has its own short time limit: a provider still hanging re-opens the breaker without holding recovery", async () => {
+    const a = gateway("a", coordA, { breaker: { failureThreshold: 3, cooldownMs: 10_000, probeLeaseMs: 60_000, probeTimeoutMs: 200 } });
+    fake.failNow({ kind: "error", status: 500 });
+    for (let i = 0; i < 3; i++) await failure(ask(a));
+    clock += 10_000;
+    fake.failNow({ kind: "hang" });
+    // The caller's own signal never fires: only the probe's limit can end this call.
+    const probe = await failure(a.complete({ model: "openai/gpt-4o-mini", prompt: "x", signal: new AbortController().signal }));
+    expect(probe.kind).toBe("timeout");
+    expect(await a.breakerState("openai")).toBe("open");
+    fake.recover();
+    clock += 10_000;
+    await expect(ask(a)).resolves.toMatchObject({ provider: "openai" });
+    expect(await a.breakerState("openai")).toBe("closed");
+  });
+
   it("requests per minute are shared: the third request of a 2/min budget is rejected before reaching the provider", async () => {
     const limits = { rateLimits: { openai: { requestsPerMinute: 2 } }, maxRateLimitWaitMs: 0 };
     const a = gateway("a", coordA, limits);
@@ -259,6 +290,7 @@ describe("gateway behaviour", () => {
       breakers: {
         state: async () => { throw new Error("redis down"); },
         admit: async () => { throw new Error("redis down"); },
+        admitCall: async () => { throw new Error("redis down"); },
         recordSuccess: async () => { throw new Error("redis down"); },
         recordFailure: async () => { throw new Error("redis down"); },
         release: async () => { throw new Error("redis down"); },

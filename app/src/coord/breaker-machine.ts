@@ -2,8 +2,14 @@
  * The circuit breaker's state machine as a pure function. The in-process store runs it directly;
  * the Redis store runs the same rules in a Lua script (redis-scripts.ts) so every replica sees one
  * atomic transition. The shared test suite holds both to the same behaviour.
+ *
+ * Calls in flight count: while closed, a call is admitted only while the calls in flight stay
+ * below the failure budget left (failureThreshold - consecutive failures), so however many calls
+ * were in the air when the provider broke, no more than failureThreshold of them fail before the
+ * breaker opens. A call in flight holds its slot until it reports (success, failure, release) or
+ * until probeLeaseMs passed (its worker died). Calls admitted without an id are not tracked.
  */
-import type { BreakerPolicy, BreakerState } from "./types";
+import type { BreakerAdmission, BreakerPolicy, BreakerState } from "./types";
 
 export interface BreakerRecord {
   readonly state: BreakerState;
@@ -13,32 +19,43 @@ export interface BreakerRecord {
   readonly openedAt: number;
   /** While half_open: the admitted probe holds the slot until this time (0 = slot free). */
   readonly probeUntil: number;
+  /** Calls admitted while closed and not yet reported: call id -> when its slot lapses. */
+  readonly inFlight: Readonly<Record<string, number>>;
 }
 
 export type BreakerOp = "state" | "admit" | "success" | "failure" | "release";
 
-export const closedRecord: BreakerRecord = { state: "closed", failures: 0, openedAt: 0, probeUntil: 0 };
+export const closedRecord: BreakerRecord = { state: "closed", failures: 0, openedAt: 0, probeUntil: 0, inFlight: {} };
 
 export function stepBreaker(
   rec: BreakerRecord,
   op: BreakerOp,
   now: number,
   policy: BreakerPolicy,
-): { record: BreakerRecord; admitted: boolean } {
+  callId?: string,
+): { record: BreakerRecord; admission: BreakerAdmission } {
   let { state, failures, openedAt, probeUntil } = rec;
+  const inFlight: Record<string, number> = {};
+  for (const [id, until] of Object.entries(rec.inFlight)) if (until > now) inFlight[id] = until;
   if (state === "open" && now >= openedAt + policy.cooldownMs) {
     state = "half_open";
     probeUntil = 0;
   }
-  let admitted = false;
+  if (op !== "state" && op !== "admit" && callId !== undefined) delete inFlight[callId];
+  let admission: BreakerAdmission = "refused";
   switch (op) {
     case "state":
       break;
     case "admit":
-      if (state === "closed") admitted = true;
-      else if (state === "half_open" && probeUntil <= now) {
+      if (state === "closed") {
+        if (callId === undefined) admission = "admitted";
+        else if (Object.keys(inFlight).length < policy.failureThreshold - failures) {
+          inFlight[callId] = now + policy.probeLeaseMs;
+          admission = "admitted";
+        }
+      } else if (state === "half_open" && probeUntil <= now) {
         probeUntil = now + policy.probeLeaseMs;
-        admitted = true;
+        admission = "probe";
       }
       break;
     case "success":
@@ -67,7 +84,9 @@ export function stepBreaker(
       if (state === "half_open") probeUntil = 0;
       break;
   }
-  return { record: { state, failures, openedAt, probeUntil }, admitted };
+  // Calls admitted before the breaker opened report into the void: their slots go with it.
+  const slots = state === "open" ? {} : inFlight;
+  return { record: { state, failures, openedAt, probeUntil, inFlight: slots }, admission };
 }
 
 /** Throws when a policy cannot work, naming the field. */
@@ -79,5 +98,9 @@ export function validateBreakerPolicy(policy: BreakerPolicy): BreakerPolicy {
   check("failureThreshold", 1);
   check("cooldownMs", 0);
   check("probeLeaseMs", 1);
+  check("probeTimeoutMs", 1);
+  if (policy.probeTimeoutMs > policy.probeLeaseMs) {
+    throw new Error(`breaker policy: probeTimeoutMs (${policy.probeTimeoutMs}) must not exceed probeLeaseMs (${policy.probeLeaseMs})`);
+  }
   return policy;
 }

@@ -31,19 +31,20 @@ export function createInProcessCoordination(opts: InProcessCoordinationOptions =
   };
 
   const breakerRecords = new Map<string, BreakerRecord>();
-  const runBreaker = async (key: string, op: BreakerOp, policy: BreakerPolicy | undefined) => {
+  const runBreaker = async (key: string, op: BreakerOp, policy: BreakerPolicy | undefined, callId?: string) => {
     assertOpen();
     const current = breakerRecords.get(key);
-    const { record, admitted } = stepBreaker(current ?? closedRecord, op, now(), validateBreakerPolicy(policy ?? fallbackPolicy));
-    if (current || record.state !== "closed" || record.failures > 0) breakerRecords.set(key, record);
-    return { state: record.state, admitted };
+    const { record, admission } = stepBreaker(current ?? closedRecord, op, now(), validateBreakerPolicy(policy ?? fallbackPolicy), callId);
+    if (current || record.state !== "closed" || record.failures > 0 || Object.keys(record.inFlight).length > 0) breakerRecords.set(key, record);
+    return { state: record.state, admission };
   };
   const breakers: BreakerStore = {
     state: async (key, policy) => (await runBreaker(key, "state", policy)).state,
-    admit: async (key, policy) => (await runBreaker(key, "admit", policy)).admitted,
-    recordSuccess: async (key, policy): Promise<BreakerState> => (await runBreaker(key, "success", policy)).state,
-    recordFailure: async (key, policy) => (await runBreaker(key, "failure", policy)).state,
-    release: async (key, policy) => (await runBreaker(key, "release", policy)).state,
+    admit: async (key, policy) => (await runBreaker(key, "admit", policy)).admission !== "refused",
+    admitCall: async (key, callId, policy) => (await runBreaker(key, "admit", policy, callId)).admission,
+    recordSuccess: async (key, policy, callId): Promise<BreakerState> => (await runBreaker(key, "success", policy, callId)).state,
+    recordFailure: async (key, policy, callId) => (await runBreaker(key, "failure", policy, callId)).state,
+    release: async (key, policy, callId) => (await runBreaker(key, "release", policy, callId)).state,
   };
 
   const buckets = new Map<string, BucketRecord>();

@@ -5,15 +5,22 @@
  * can drive them; replicas' clocks only need to agree to within a fraction of the cool-down.
  */
 
-/** KEYS[1] breaker hash; ARGV: op, now, failureThreshold, cooldownMs, probeLeaseMs, ttlMs. Returns {state, admitted}. */
+/**
+ * KEYS[1] breaker hash, KEYS[2] sorted set of calls in flight (call id scored by when its slot
+ * lapses); ARGV: op, now, failureThreshold, cooldownMs, probeLeaseMs, ttlMs, callId ('' = none).
+ * Returns {state, admission}: admission 0 refused, 1 admitted, 2 the half_open probe.
+ */
 export const breakerScript = `
 local key = KEYS[1]
+local slots = KEYS[2]
 local op = ARGV[1]
 local now = tonumber(ARGV[2])
 local threshold = tonumber(ARGV[3])
 local cooldown = tonumber(ARGV[4])
 local lease = tonumber(ARGV[5])
 local ttl = tonumber(ARGV[6])
+local callId = ARGV[7]
+redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
 local h = redis.call('HMGET', key, 'state', 'failures', 'openedAt', 'probeUntil')
 local exists = h[1] ~= false
 local state = h[1] or 'closed'
@@ -24,13 +31,21 @@ if state == 'open' and now >= openedAt + cooldown then
   state = 'half_open'
   probeUntil = 0
 end
+if op ~= 'state' and op ~= 'admit' and callId ~= '' then
+  redis.call('ZREM', slots, callId)
+end
 local admitted = 0
 if op == 'admit' then
   if state == 'closed' then
-    admitted = 1
+    if callId == '' then
+      admitted = 1
+    elseif redis.call('ZCARD', slots) < threshold - failures then
+      redis.call('ZADD', slots, now + lease, callId)
+      admitted = 1
+    end
   elseif state == 'half_open' and probeUntil <= now then
     probeUntil = now + lease
-    admitted = 1
+    admitted = 2
   end
 elseif op == 'success' then
   if state ~= 'open' then
@@ -57,6 +72,11 @@ elseif op == 'release' then
   end
 elseif op ~= 'state' then
   return redis.error_reply('unknown breaker op ' .. op)
+end
+if state == 'open' then
+  redis.call('DEL', slots)
+elseif redis.call('EXISTS', slots) == 1 then
+  redis.call('PEXPIRE', slots, ttl)
 end
 if exists or state ~= 'closed' or failures > 0 then
   redis.call('HSET', key, 'state', state, 'failures', failures,

@@ -10,6 +10,7 @@ import { breakerScript, tokenBucketScript } from "./redis-scripts";
 import { bucketShape, validateCost } from "./token-bucket";
 import {
   defaultBreakerPolicy,
+  type BreakerAdmission,
   type BreakerPolicy,
   type BreakerState,
   type BreakerStore,
@@ -36,7 +37,7 @@ export interface RedisCoordinationOptions {
 }
 
 type ScriptCommands = {
-  apexBreaker(key: string, ...args: (string | number)[]): Promise<[string, number]>;
+  apexBreaker(key: string, slots: string, ...args: (string | number)[]): Promise<[string, number]>;
   apexBucket(key: string, ...args: (string | number)[]): Promise<string>;
 };
 
@@ -66,31 +67,37 @@ export async function createRedisCoordination(opts: RedisCoordinationOptions): P
     redis.disconnect();
     throw new Error(`cannot connect to Redis at ${redactUrl(opts.redisUrl)}: ${(err as Error).message}`, { cause: err });
   }
-  redis.defineCommand("apexBreaker", { numberOfKeys: 1, lua: breakerScript });
+  redis.defineCommand("apexBreaker", { numberOfKeys: 2, lua: breakerScript });
   redis.defineCommand("apexBucket", { numberOfKeys: 1, lua: tokenBucketScript });
   const scripts = redis as unknown as ScriptCommands;
 
-  const runBreaker = async (key: string, op: BreakerOp, policy: BreakerPolicy | undefined) => {
+  const admissions: readonly BreakerAdmission[] = ["refused", "admitted", "probe"];
+  const runBreaker = async (key: string, op: BreakerOp, policy: BreakerPolicy | undefined, callId?: string) => {
     const p = validateBreakerPolicy(policy ?? fallbackPolicy);
     const ttlMs = Math.max(3_600_000, 4 * (p.cooldownMs + p.probeLeaseMs));
     const [state, admitted] = await scripts.apexBreaker(
       `${prefix}breaker:${key}`,
+      `${prefix}breaker:${key}:inflight`,
       op,
       Math.floor(now()),
       p.failureThreshold,
       p.cooldownMs,
       p.probeLeaseMs,
       ttlMs,
+      callId ?? "",
     );
     if (!breakerStates.includes(state)) throw new Error(`breaker script returned unknown state ${state}`);
-    return { state: state as BreakerState, admitted: admitted === 1 };
+    const admission = admissions[admitted];
+    if (!admission) throw new Error(`breaker script returned unknown admission ${admitted}`);
+    return { state: state as BreakerState, admission };
   };
   const breakers: BreakerStore = {
     state: async (key, policy) => (await runBreaker(key, "state", policy)).state,
-    admit: async (key, policy) => (await runBreaker(key, "admit", policy)).admitted,
-    recordSuccess: async (key, policy) => (await runBreaker(key, "success", policy)).state,
-    recordFailure: async (key, policy) => (await runBreaker(key, "failure", policy)).state,
-    release: async (key, policy) => (await runBreaker(key, "release", policy)).state,
+    admit: async (key, policy) => (await runBreaker(key, "admit", policy)).admission !== "refused",
+    admitCall: async (key, callId, policy) => (await runBreaker(key, "admit", policy, callId)).admission,
+    recordSuccess: async (key, policy, callId) => (await runBreaker(key, "success", policy, callId)).state,
+    recordFailure: async (key, policy, callId) => (await runBreaker(key, "failure", policy, callId)).state,
+    release: async (key, policy, callId) => (await runBreaker(key, "release", policy, callId)).state,
   };
 
   const runBucket = async (key: string, op: "take" | "adjust", amount: number, limit: RateLimit) => {

@@ -6,36 +6,54 @@
  */
 export type BreakerState = "closed" | "half_open" | "open";
 
+/** What admitting a tracked call answered: a call, the single half_open probe (it gets probeTimeoutMs), or no. */
+export type BreakerAdmission = "admitted" | "probe" | "refused";
+
 /** When a breaker opens and how it recovers. Defaults: `defaultBreakerPolicy`. */
 export interface BreakerPolicy {
-  /** Consecutive failures that open a closed breaker. */
+  /**
+   * Consecutive failures that open a closed breaker. Calls in flight count against it: a closed
+   * breaker admits a call only while calls in flight < failureThreshold - consecutive failures, so
+   * it is also the most calls a provider has in flight at once across the cluster.
+   */
   readonly failureThreshold: number;
   /** How long an open breaker rejects calls before it admits a probe (half_open). */
   readonly cooldownMs: number;
   /**
-   * How long an admitted half_open probe holds the single probe slot. If the probing worker dies
-   * without reporting, another probe is admitted after this; keep it above the LLM call timeout.
+   * How long an admitted call or half_open probe holds its slot if its worker dies without
+   * reporting; keep it above the LLM call timeout.
    */
   readonly probeLeaseMs: number;
+  /**
+   * The half_open probe's own time limit (the gateway aborts it then and counts a failure), so a
+   * provider that hangs cannot hold recovery for a whole call timeout. At most probeLeaseMs.
+   */
+  readonly probeTimeoutMs: number;
 }
 
 export const defaultBreakerPolicy: BreakerPolicy = {
   failureThreshold: 5,
   cooldownMs: 30_000,
   probeLeaseMs: 120_000,
+  probeTimeoutMs: 10_000,
 };
 
 export interface BreakerStore {
   /** Current state for a key (e.g. a provider); transitions open -> half_open when the cool-down passed. */
   state(key: string, policy?: BreakerPolicy): Promise<BreakerState>;
-  /** May this call go through? In half_open, only one probe at a time is admitted. */
+  /** May this call go through? In half_open, only one probe at a time is admitted. Untracked (no call id). */
   admit(key: string, policy?: BreakerPolicy): Promise<boolean>;
+  /**
+   * May call `callId` go through? Closed: only while calls in flight < failureThreshold - failures
+   * (the call holds a slot until it reports with the same id). half_open: the single probe.
+   */
+  admitCall(key: string, callId: string, policy?: BreakerPolicy): Promise<BreakerAdmission>;
   /** A call succeeded: half_open -> closed, closed resets its failure count. Returns the state after. */
-  recordSuccess(key: string, policy?: BreakerPolicy): Promise<BreakerState>;
+  recordSuccess(key: string, policy?: BreakerPolicy, callId?: string): Promise<BreakerState>;
   /** A call failed: closed opens at the threshold, a failed half_open probe re-opens. Returns the state after. */
-  recordFailure(key: string, policy?: BreakerPolicy): Promise<BreakerState>;
-  /** A call ended with an outcome that says nothing about the provider's health: frees the probe slot. */
-  release(key: string, policy?: BreakerPolicy): Promise<BreakerState>;
+  recordFailure(key: string, policy?: BreakerPolicy, callId?: string): Promise<BreakerState>;
+  /** A call ended with an outcome that says nothing about the provider's health: frees its slot (or the probe slot). */
+  release(key: string, policy?: BreakerPolicy, callId?: string): Promise<BreakerState>;
 }
 
 /**

@@ -9,8 +9,9 @@
  * half_open probe slot. A Coordination (Redis) error never blocks a call: the gateway fails open
  * and reports it through `onCoordinationError`.
  */
+import { randomUUID } from "node:crypto";
 import { validateBreakerPolicy } from "../coord/breaker-machine";
-import { defaultBreakerPolicy, type BreakerPolicy, type BreakerState, type Coordination, type RateLimit } from "../coord/types";
+import { defaultBreakerPolicy, type BreakerAdmission, type BreakerPolicy, type BreakerState, type Coordination, type RateLimit } from "../coord/types";
 import { abortableSleep } from "./abortable-sleep";
 import { abortedError } from "./errors";
 import { configuredProviders, defaultRequestTimeoutMs } from "./configured-providers";
@@ -20,6 +21,10 @@ import { bundledPriceTable, costMicroUsd, microToUsd, type PriceTable } from "./
 import { countTokens } from "./providers/local";
 import type { LlmProvider } from "./providers/provider";
 import { LlmError, type LlmErrorKind, type LlmGateway, type LlmRequest, type LlmResult, type LlmUsage } from "./types";
+
+/** How often a call waiting for a breaker slot asks again, and the retry hint when it gave up waiting. */
+const slotPollMs = 50;
+const slotRetryMs = 250;
 
 export interface ProviderRateLimits {
   /** Requests per minute across all replicas. */
@@ -157,6 +162,29 @@ export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
     }
   };
 
+  /**
+   * Admits one call through the provider's breaker. While closed with no free slot (calls in
+   * flight fill the failure budget) it waits in-process for one, up to maxWait, like the rate
+   * limiter; open (or a probe already out) refuses at once. Coordination trouble admits (fail open).
+   */
+  const admitCall = async (
+    provider: ProviderName,
+    callId: string,
+    signal: AbortSignal,
+  ): Promise<{ kind: "admitted" | "probe" } | { kind: "refused"; state: BreakerState }> => {
+    const key = breakerKey(provider);
+    const breakers = opts.coordination.breakers;
+    const deadline = now() + maxWait;
+    for (;;) {
+      const admission = await coord<BreakerAdmission>("admitted", () => breakers.admitCall(key, callId, policy));
+      if (admission !== "refused") return { kind: admission };
+      const state = await coord<BreakerState>("open", () => breakers.state(key, policy));
+      observeState(provider, state);
+      if (state !== "closed" || now() + slotPollMs > deadline) return { kind: "refused", state };
+      await abortableSleep(slotPollMs, signal, provider);
+    }
+  };
+
   const gateway: ApexLlmGateway = {
     providers: providerNames.filter((p) => providers.has(p)),
     priceVersion: prices.version,
@@ -207,22 +235,29 @@ export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
 
       const key = breakerKey(id.provider);
       const breakers = opts.coordination.breakers;
-      const admitted = await coord(true, () => breakers.admit(key, policy));
-      if (!admitted) {
-        observeState(id.provider, await coord<BreakerState>("open", () => breakers.state(key, policy)));
+      const callId = randomUUID();
+      const admission = await admitCall(id.provider, callId, req.signal).catch((err: unknown) =>
+        reject(err instanceof LlmError ? err : abortedError(id.provider, req.signal, err)),
+      );
+      if (admission.kind === "refused") {
         return reject(
-          new LlmError("breaker_open", `circuit breaker for ${id.provider} is open`, {
-            provider: id.provider,
-            retryAfterMs: Math.min(policy.cooldownMs, 5_000),
-          }),
+          new LlmError(
+            "breaker_open",
+            admission.state === "closed"
+              ? `circuit breaker for ${id.provider} has no free slot (calls in flight fill its failure budget)`
+              : `circuit breaker for ${id.provider} is open`,
+            { provider: id.provider, retryAfterMs: admission.state === "closed" ? slotRetryMs : Math.min(policy.cooldownMs, 5_000) },
+          ),
         );
       }
+      // The half_open probe has its own short time limit: a hanging provider cannot hold recovery.
+      const signal = admission.kind === "probe" ? AbortSignal.any([req.signal, AbortSignal.timeout(policy.probeTimeoutMs)]) : req.signal;
 
       const estimate = countTokens(req.system ?? "") + countTokens(req.prompt) + (req.maxTokens ?? assumedOutput);
       try {
         await takeRateLimit(id.provider, estimate, req.signal);
       } catch (err) {
-        await coord(undefined, () => breakers.release(key, policy));
+        await coord(undefined, () => breakers.release(key, policy, callId));
         return reject(err instanceof LlmError ? err : abortedError(id.provider, req.signal, err));
       }
 
@@ -234,7 +269,7 @@ export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
         try {
           await req.beforeSend();
         } catch (err) {
-          await coord(undefined, () => breakers.release(key, policy));
+          await coord(undefined, () => breakers.release(key, policy, callId));
           await refundTokens();
           emit({ outcome: "cancelled", providerCalled: false, error: new LlmError("cancelled", String(err), { provider: id.provider, cause: err }) });
           throw err;
@@ -250,16 +285,16 @@ export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
           system: req.system,
           maxTokens: req.maxTokens,
           temperature: req.temperature,
-          signal: req.signal,
+          signal,
           ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
         });
       } catch (err) {
         callEnded = now();
         const error = err instanceof LlmError ? err : new LlmError("provider_error", String(err), { provider: id.provider, server: provider.server, cause: err });
         const after = await coord<BreakerState | undefined>(undefined, () => {
-          if (error.kind === "provider_error" || error.kind === "timeout") return breakers.recordFailure(key, policy);
-          if (error.kind === "invalid_request") return breakers.recordSuccess(key, policy);
-          return breakers.release(key, policy);
+          if (error.kind === "provider_error" || error.kind === "timeout") return breakers.recordFailure(key, policy, callId);
+          if (error.kind === "invalid_request") return breakers.recordSuccess(key, policy, callId);
+          return breakers.release(key, policy, callId);
         });
         if (after) observeState(id.provider, after);
         await refundTokens();
@@ -268,7 +303,7 @@ export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
       callEnded = now();
       const latencyMs = callEnded - callStarted;
 
-      const after = await coord<BreakerState | undefined>(undefined, () => breakers.recordSuccess(key, policy));
+      const after = await coord<BreakerState | undefined>(undefined, () => breakers.recordSuccess(key, policy, callId));
       if (after) observeState(id.provider, after);
       const tpm = rateLimits[id.provider]?.tpm;
       const used = response.usage.inputTokens + response.usage.outputTokens;
