@@ -6,11 +6,13 @@
  * pending past its time: 409 and a new approval), and the happy path runs the tool once.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { buildHttpServer } from "../src/api/http/server";
 import { argsDigest } from "../src/engine/approval-digest";
 import { Worker } from "../src/engine/worker";
 import { StoreApexService } from "../src/service/apex-service";
 import type { DagView, Principal } from "../src/service/types";
 import type { ToolDefinition, ToolRegistry } from "../src/tools/types";
+import { createApiFixture, type ApiFixture } from "./api-support/fixture";
 import { openMigratedDb, storeKinds, type MigratedDb } from "./helpers/db";
 import { refusingSandbox, ScriptedGateway, testTools } from "./helpers/engine-doubles";
 
@@ -221,5 +223,42 @@ describe.each(storeKinds)("approvals bound to identity, arguments and time on %s
     await expect(service.decideApproval(first.id, "approve", operator)).rejects.toMatchObject({ code: "conflict", message: expect.stringContaining("already expired") });
     expect(tools.deployed).toEqual([]);
     expect(await attemptRows(dagId)).toBe(0);
+  });
+});
+
+describe("over HTTP: self-approval is 403 naming the rule; approvals show their digest and expiry", () => {
+  let fx: ApiFixture;
+  beforeAll(async () => {
+    fx = await createApiFixture({ store: "postgres" });
+  });
+  afterAll(async () => fx?.close());
+
+  it("the admin key that submitted the DAG gets 403; the operator key approves", async () => {
+    const app = buildHttpServer(fx.deps);
+    const as = (token: string | undefined) => ({ authorization: `Bearer ${token ?? ""}` });
+    const submitted = await app.inject({
+      method: "POST",
+      url: "/v1/dags",
+      headers: as(fx.tokens.admin),
+      payload: { agent_id: fx.agentA.id, name: "self-http", tasks: [{ id: "ship", kind: "tool", tool: "deploy", args: { target: "blue" } }] },
+    });
+    expect(submitted.statusCode).toBe(201);
+    const dagId = submitted.json<{ id: string }>().id;
+    const pending = await until(
+      "a pending approval",
+      async () => (await app.inject({ method: "GET", url: "/v1/approvals?status=pending", headers: as(fx.tokens.viewer) })).json<{ approvals: Array<Record<string, string>> }>().approvals,
+      (as) => as.some((a) => a.dag_id === dagId),
+    ).then((as) => as.find((a) => a.dag_id === dagId)!);
+    expect(pending).toMatchObject({ args_digest: argsDigest({ target: "blue" }), expires_at: expect.any(String) });
+
+    const self = await app.inject({ method: "POST", url: `/v1/approvals/${pending.id}/approve`, headers: as(fx.tokens.admin) });
+    expect(self.statusCode).toBe(403);
+    expect(self.json()).toEqual({
+      error: { code: "permission_denied", field: "id", message: expect.stringContaining(`the API key that submitted DAG ${dagId} may not approve its tool calls`) },
+    });
+    const other = await app.inject({ method: "POST", url: `/v1/approvals/${pending.id}/approve`, headers: as(fx.tokens.operator) });
+    expect(other.statusCode).toBe(200);
+    expect(other.json()).toMatchObject({ status: "approved", decided_by: fx.keyIds.operator });
+    await app.close();
   });
 });
