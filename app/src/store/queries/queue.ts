@@ -80,7 +80,11 @@ export async function claimAndStart(db: Db, p: ClaimParams): Promise<ClaimRow[]>
        FROM claimed c
        JOIN dags d ON d.id = c.dag_id
        LEFT JOIN started s ON s.dag_id = c.dag_id AND s.task_id = c.id
-       LEFT JOIN approvals ap ON NOT c.gated AND ap.dag_id = c.dag_id AND ap.task_id = c.id AND ap.status = 'approved'`,
+       LEFT JOIN LATERAL (
+         SELECT ap.id, ap.args_digest FROM approvals ap
+          WHERE NOT c.gated AND ap.dag_id = c.dag_id AND ap.task_id = c.id AND ap.status = 'approved' AND ap.expires_at > now()
+          ORDER BY ap.decided_at DESC LIMIT 1
+       ) ap ON true`,
     [p.workerId, p.limit, p.leaseMs, p.approvalTools, p.spanIds],
   );
   return r.rows;
