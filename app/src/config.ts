@@ -30,11 +30,11 @@ export const defaultApiKeyCacheMs = 5_000;
 export const maxApiKeyCacheMs = 60_000;
 
 /**
- * Database timeout defaults: a dead or blackholed database fails a request within about 4 s, so
- * the API answers 503 inside its 5 s budget; the server cancels a slow statement (3 s) before the
- * client gives up on the link (4 s).
+ * Database timeout defaults: a dead or blackholed database fails a request within about 3.5 s, so
+ * the API answers 503 well inside its 5 s budget; the server cancels a slow statement (3 s) before
+ * the client gives up on the link (3.5 s).
  */
-export const defaultDbTimeouts = { connectTimeoutMs: 3_000, queryTimeoutMs: 4_000, statementTimeoutMs: 3_000 } as const;
+export const defaultDbTimeouts = { connectTimeoutMs: 3_000, queryTimeoutMs: 3_500, statementTimeoutMs: 3_000 } as const;
 const dbTimeout = optionalInteger(0, 3_600_000, "milliseconds from 0 (none) to 3600000");
 
 /** Defaults of the API's abuse limits and of approvals (docs/configuration.md). */

@@ -16,7 +16,7 @@ export const runtimeEnv = {
   dbPoolSize: "APEX_DB_POOL_SIZE",
   /** Opening a Postgres connection, or waiting for a free one in the pool (ms, 0 = none). Default 3000. */
   dbConnectTimeoutMs: "APEX_DB_CONNECT_TIMEOUT_MS",
-  /** Client-side deadline of one query: no answer by then fails it and drops its connection (ms, 0 = none). Default 4000. */
+  /** Client-side deadline of one query: no answer by then fails it and drops its connection (ms, 0 = none). Default 3500. */
   dbQueryTimeoutMs: "APEX_DB_QUERY_TIMEOUT_MS",
   /** Postgres `statement_timeout` of the runtime's sessions (ms, 0 = none). Default 3000. */
   dbStatementTimeoutMs: "APEX_DB_STATEMENT_TIMEOUT_MS",

@@ -30,6 +30,7 @@ const unavailableSystemCodes = new Set([
 const unavailableMessages = [
   /^Connection terminated/, // "… unexpectedly", "… due to connection timeout"
   /^timeout exceeded when trying to connect$/, // pg-pool: no client within connectionTimeoutMillis
+  /^timeout expired$/, // pg Client.connect past connectionTimeoutMillis (the LISTEN connection)
   /^Query read timeout$/, // query_timeout
   /is not queryable$/, // a client whose connection already failed or ended
   /^Cannot use a pool after calling end on the pool$/,

@@ -14,8 +14,8 @@ import { authenticate, invoke, operations, watchDag, type Operation } from "../o
 import { buildOpenApiDocument } from "./openapi";
 import { apiRoutes } from "./routes";
 
-/** /readyz answers not_ready when the store has not answered by then (probes time out at 2 s). */
-const readinessDeadlineMs = 1_500;
+/** /readyz answers not_ready when the store has not answered by then (well inside a probe's timeout). */
+const readinessDeadlineMs = 1_000;
 
 /** Comment lines keep idle event streams open through proxies. */
 const sseKeepAliveMs = 15_000;
