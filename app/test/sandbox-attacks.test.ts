@@ -197,7 +197,7 @@ for i in range(3):
             sys.stdout.write("%d %.4f %.4f\\n" % (i, time.process_time(), time.time() - t0)); sys.stdout.flush()
 time.sleep(60)
 `,
-        { timeoutMs: 3_000 },
+        { timeoutMs: 4_000 },
       ),
     );
     expect(r.timedOut).toBe(true);

@@ -332,6 +332,14 @@ print((c.children_user + c.children_system) / (time.time() - t0))
     await allGone(marker);
   });
 
+  hit("without cgroups (auto on a host where they are not writable) keeps namespaces and seccomp, with rlimits", async () => {
+    const noCgroups = new LocalSandboxDriver({ hardened: "auto", cgroupRoot: "/nonexistent/cgroup" });
+    expect(noCgroups.capabilities.cgroup).toBeUndefined();
+    expect(noCgroups.limits().memory).toBe(`rlimit-as=${sandboxSpec.memory.bytes}`);
+    const r = await noCgroups.run(py("import socket; print([l.split()[1] for l in open('/proc/self/status') if l.startswith('Seccomp:')][0], sorted(n for _, n in socket.if_nameindex()))"));
+    expect(r.stdout).toBe("2 ['lo']\n");
+  });
+
   hit("leaves no cgroup behind", async () => {
     await driver.run(py("print(1)"));
     const leftovers = Object.values(cgroup!.parents).flatMap((p) => readdirSync(p).filter((n) => n.startsWith(`run-${process.pid}-`)));
