@@ -182,7 +182,23 @@ print("forks", n, flush=True)
     const marker = `apex-cpu-burn-${process.pid}-${Date.now()}`;
     // Each spinner reports its own CPU time every 100 ms; the last reports, summed, over the wall
     // time since they started are the cores the run really got. Without the quota, on a machine
-    // with 2+ idle cores, that would exceed 1.
+    // with 2+ idle cores, that would exceed 1; a busy machine may not have that core to spare, so
+    // the run's cgroup is also read while it spins: the quota it has and the processes it holds.
+    const cpuParent = cgroup!.parents.cpu;
+    const seen = { quota: new Set<string>(), maxProcs: 0 };
+    const watch = setInterval(() => {
+      for (const name of readdirSync(cpuParent).filter((n) => n.startsWith(`run-${process.pid}-`))) {
+        try {
+          // Processes are attached only after the limits are written: an empty cgroup may still be mid-setup.
+          const procs = readFileSync(path.join(cpuParent, name, "cgroup.procs"), "utf8").trim();
+          if (procs === "") continue;
+          seen.quota.add(`${readFileSync(path.join(cpuParent, name, "cpu.cfs_quota_us"), "utf8").trim()}/${readFileSync(path.join(cpuParent, name, "cpu.cfs_period_us"), "utf8").trim()}`);
+          seen.maxProcs = Math.max(seen.maxProcs, procs.split("\n").length);
+        } catch {
+          // Removed at the end of the run.
+        }
+      }
+    }, 50);
     const r = await driver.run(
       py(
         `
@@ -199,8 +215,10 @@ time.sleep(60)
 `,
         { timeoutMs: 4_000 },
       ),
-    );
+    ).finally(() => clearInterval(watch));
     expect(r.timedOut).toBe(true);
+    expect([...seen.quota]).toEqual([`${sandboxSpec.cpu.cores * 100_000}/100000`]);
+    expect(seen.maxProcs).toBeGreaterThanOrEqual(4); // python and its three spinners, in that cgroup
     const last = new Map<string, { cpu: number; wall: number }>();
     for (const line of r.stdout.trim().split("\n")) {
       const [i, cpu, wall] = line.split(" ");
