@@ -9,6 +9,8 @@ import { pollUntil, sleep } from "./wait";
 
 export interface FaultResult {
   readonly name: string;
+  /** Not injected: the run's time budget was spent (a runtime that recovers slowly). */
+  readonly skipped?: boolean;
   /** Seconds from the end of the fault until every DAG accepted before it had finished; undefined: not within the bound. */
   readonly recoverySeconds?: number;
   readonly note?: string;
@@ -26,20 +28,25 @@ export type FaultName =
 
 /** The recovery target of the issue, and how much longer the run waits before it moves on. */
 export const recoveryTargetMs = 60_000;
-const recoveryBoundMs = 90_000;
+export const recoveryBoundMs = 75_000;
 
 export class FaultInjector {
   badInputs?: BadInputResult;
+  /** When the run SIGKILLed a worker. */
+  readonly killTimes: number[] = [];
 
   constructor(
     private readonly rig: ChaosRig,
     private readonly runTag: string,
     private readonly key: string,
     private readonly agentId: string,
+    /** When the run must stop injecting and waiting, to report before its watchdog fires. */
+    private readonly budgetEndsAt: number,
   ) {}
 
   /** Injects one fault, waits for recovery. */
   async run(fault: FaultName, options: { holdMs: number }): Promise<FaultResult> {
+    if (Date.now() + options.holdMs + 10_000 > this.budgetEndsAt) return { name: fault, skipped: true, note: "not run: the time budget is spent" };
     let note: string | undefined;
     /** When the fault ended; a SIGKILL ends when it is sent (restarting the worker is recovery). */
     let endedAt: number | undefined;
@@ -48,6 +55,7 @@ export class FaultInjector {
       case "sigkill-worker-2": {
         const worker = this.rig.workers[fault === "sigkill-worker-1" ? 0 : 1]!;
         note = await this.whenBusy(String(worker.ready.worker_id));
+        this.killTimes.push(Date.now());
         await worker.kill();
         endedAt = Date.now();
         await worker.start();
@@ -84,9 +92,9 @@ export class FaultInjector {
         break;
       }
       case "bad-inputs":
+        // Not an outage: nothing to recover from.
         this.badInputs = await probeBadInputs(this.rig.client, this.key, this.agentId);
-        note = `${this.badInputs.sent} requests, ${this.badInputs.wrong.length} not answered 400`;
-        break;
+        return { name: fault, note: `${this.badInputs.sent} requests, ${this.badInputs.wrong.length} not answered 400` };
     }
     const recoverySeconds = await this.recovery(endedAt ?? Date.now());
     return { name: fault, recoverySeconds, note };
@@ -108,10 +116,11 @@ export class FaultInjector {
     }
   }
 
-  /** Seconds until every DAG of the run created before `endedAt` has finished (undefined past the bound). */
+  /** Seconds until every DAG of the run created before `endedAt` has finished (undefined past the bound or the budget). */
   async recovery(endedAt: number): Promise<number | undefined> {
+    const boundMs = Math.max(1_000, Math.min(recoveryBoundMs, this.budgetEndsAt - Date.now()));
     try {
-      await pollUntil("every DAG accepted before the fault ended has finished", recoveryBoundMs, async () => {
+      await pollUntil("every DAG accepted before the fault ended has finished", boundMs, async () => {
         const r = await this.rig.observer!.query<{ n: number }>(
           `SELECT count(*)::int AS n FROM dags WHERE name LIKE $1 AND created_at <= to_timestamp($2::float8 / 1000) AND finished_at IS NULL`,
           [`${this.runTag}-%`, endedAt],

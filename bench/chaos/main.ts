@@ -49,26 +49,28 @@ async function chaos(o: ChaosOptions, rig: ChaosRig, runDir: string): Promise<nu
   });
   log("warm-up done: DAGs are finishing");
 
-  const injector = new FaultInjector(rig, runTag, rig.adminKey, agentId);
+  // Leaves time to measure, report and tear down before the watchdog.
+  const injector = new FaultInjector(rig, runTag, rig.adminKey, agentId, started + o.timeoutMs - 25_000);
   const faults: FaultResult[] = [];
   for (const { fault, holdMs } of faultPlan(o.size)) {
     stage = `fault ${fault}`;
     log(`fault ${fault}${holdMs > 0 ? ` (${holdMs / 1000} s)` : ""}`);
     const result = await injector.run(fault, { holdMs });
     faults.push(result);
-    log(`  recovered in ${result.recoverySeconds === undefined ? "more than 90 s" : `${result.recoverySeconds.toFixed(1)} s`}${result.note ? `; ${result.note}` : ""}`);
+    const recovered = result.skipped || fault === "bad-inputs" ? "" : result.recoverySeconds === undefined ? "not recovered in time" : `recovered in ${result.recoverySeconds.toFixed(1)} s`;
+    log(`  ${[recovered, result.note].filter(Boolean).join("; ")}`);
   }
 
   stage = "final drain";
   await workload.stopSubmitting();
   const drainSeconds = await injector.recovery(Date.now());
   await workload.stop();
-  log(`submissions stopped; every DAG finished ${drainSeconds === undefined ? "not within 90 s" : `${drainSeconds.toFixed(1)} s later`}`);
+  log(`submissions stopped; ${drainSeconds === undefined ? "some DAGs did not finish in time" : `every DAG finished ${drainSeconds.toFixed(1)} s later`}`);
 
   stage = "measuring";
   // Let in-flight provider responses settle before counting them.
   await pollUntil("no provider call is in flight", 15_000, () => [...rig.provider!.calls.values()].every((c) => c.inFlight === 0)).catch(() => undefined);
-  const m = await measure(rig.observer!, runTag, workload.accepted, rig.provider!);
+  const m = await measure(rig.observer!, runTag, workload.accepted, rig.provider!, injector.killTimes);
   const outcome = { m, http: rig.tally, exits: rig.exits, faults, badInputs: injector.badInputs, drainSeconds };
   console.log("");
   console.log(report(outcome));

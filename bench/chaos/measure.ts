@@ -31,7 +31,7 @@ export interface Measurement {
   readonly callsTable?: { readonly name: string; readonly rows: number };
   /** Paid answers beyond the first per task, whatever the reason (a worker killed between answer and record, too). */
   readonly answeredAgain: number;
-  /** Paid answers to calls sent after the task's answer had been stored (usage row with known counts). */
+  /** Paid answers beyond the first per task, except after a kill that came between an answer and its record. */
   readonly paidTwice: number;
   readonly paidTwiceSamples: string[];
   /** Answers without a usage row, per task. */
@@ -40,7 +40,20 @@ export interface Measurement {
 
 const key = (dagName: string, taskId: string) => `${dagName}/${taskId}`;
 
-export async function measure(db: Pool, runTag: string, accepted: readonly SubmittedDag[], provider: ChaosProvider): Promise<Measurement> {
+/**
+ * A worker SIGKILLed by the run between receiving an answer and storing it could not help the next
+ * attempt calling again (Anthropic takes no idempotency key): a second paid answer is excused when
+ * the previous one came at most this long before a kill and nothing was stored before the new call.
+ */
+const killWindowMs = 2_000;
+
+export async function measure(
+  db: Pool,
+  runTag: string,
+  accepted: readonly SubmittedDag[],
+  provider: ChaosProvider,
+  killTimes: readonly number[],
+): Promise<Measurement> {
   const like = `${runTag}-%`;
   const tasks = await db.query<{ dag_id: string; name: string; id: string; status: string; error: string | null }>(
     `SELECT d.id AS dag_id, d.name, t.id, t.status, t.error FROM dags d JOIN tasks t ON t.dag_id = d.id WHERE d.name LIKE $1`,
@@ -97,16 +110,19 @@ export async function measure(db: Pool, runTag: string, accepted: readonly Submi
   const paidTwiceSamples: string[] = [];
   for (const [k, c] of provider.calls) {
     const u = usageOf.get(k);
+    const storedBefore = (at: number) => u?.first_answer_ms != null && u.first_answer_ms < at;
+    const killedAfter = (answeredAt: number) => killTimes.some((kill) => kill >= answeredAt && kill - answeredAt <= killWindowMs);
     providerCalls += c.requests;
-    answered += c.paidAt.length;
-    answeredAgain += Math.max(0, c.paidAt.length - 1);
-    // Paid twice: a call the provider answered (and charged) although the task's answer was already stored.
-    const after = u?.first_answer_ms == null ? 0 : c.paidAt.filter((at) => at > u.first_answer_ms!).length;
-    paidTwice += after;
-    if (after > 0 && paidTwiceSamples.length < 5) {
-      paidTwiceSamples.push(`${k}: ${c.paidAt.length} paid answers of ${c.requests} calls, ${after} sent after the answer was stored; ${u?.n ?? 0} usage rows`);
+    answered += c.paid.length;
+    answeredAgain += Math.max(0, c.paid.length - 1);
+    // Paid twice: the provider answered (and charged) again although it had answered this task before.
+    const again = c.paid.slice(1).filter((next, i) => storedBefore(next.at) || !killedAfter(c.paid[i]!.answeredAt)).length;
+    paidTwice += again;
+    if (again > 0 && paidTwiceSamples.length < 5) {
+      const stored = c.paid.filter((p) => storedBefore(p.at)).length;
+      paidTwiceSamples.push(`${k}: ${c.paid.length} paid answers of ${c.requests} calls (${stored} sent after an answer was stored), ${u?.n ?? 0} usage rows`);
     }
-    unrecorded += Math.max(0, c.paidAt.length - (u?.n ?? 0));
+    unrecorded += Math.max(0, c.paid.length - (u?.n ?? 0));
   }
 
   return {

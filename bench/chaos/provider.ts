@@ -29,8 +29,8 @@ const answerText: Record<AnswerKind, string> = {
 export interface TaskCalls {
   /** Requests received. */
   requests: number;
-  /** Arrival times (ms) of the requests whose answer was paid: one per paid call. */
-  readonly paidAt: number[];
+  /** The paid calls, in the order their answers were written: request arrival and answer time (ms). */
+  readonly paid: { readonly at: number; readonly answeredAt: number }[];
   /** Answers to an idempotency key answered before (not paid again). */
   replays: number;
   readonly answeredKeys: Set<string>;
@@ -99,7 +99,7 @@ export class ChaosProvider {
     const marked = this.keyOf(body);
     if (!marked) this.unmarked++;
     else {
-      const calls = this.calls.get(marked.key) ?? { requests: 0, paidAt: [], replays: 0, answeredKeys: new Set<string>(), inFlight: 0, concurrent: 0 };
+      const calls = this.calls.get(marked.key) ?? { requests: 0, paid: [], replays: 0, answeredKeys: new Set<string>(), inFlight: 0, concurrent: 0 };
       this.calls.set(marked.key, calls);
       calls.requests++;
       if (calls.inFlight > 0) calls.concurrent++;
@@ -122,6 +122,6 @@ export class ChaosProvider {
       return;
     }
     if (typeof idempotencyKey === "string") calls.answeredKeys.add(idempotencyKey);
-    calls.paidAt.push(request.at);
+    calls.paid.push({ at: request.at, answeredAt: Date.now() });
   }
 }
