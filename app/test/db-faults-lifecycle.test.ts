@@ -63,7 +63,7 @@ describe("metrics port in use at start", () => {
 
     it("does not exit: it runs tasks without its metrics server", async () => {
       const holder = await holdPort();
-      const env = { ...process.env, DATABASE_URL: store.url, APEX_METRICS_PORT: String(portOf(holder)), APEX_SANDBOX_HARDENED: "off", LOG_LEVEL: "info" };
+      const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: store.url, APEX_METRICS_PORT: String(portOf(holder)), APEX_SANDBOX_HARDENED: "off", LOG_LEVEL: "info" };
       delete env.REDIS_URL;
       const child = spawn(process.execPath, ["--import", "tsx", path.resolve(__dirname, "../src/bin/apex-worker.ts")], {
         env,
