@@ -98,7 +98,7 @@ describe("attempt error types come from the error's class", () => {
     for (const kind of ["provider_error", "timeout", "invalid_request", "cancelled"] as const) {
       expect(classifyError(new LlmError(kind, "boom"), "llm", 1, backoff)).toMatchObject({ kind: "failed", errorType: kind });
     }
-    expect(classifyError(new LlmError("breaker_open", "open"), "llm", 1, backoff)).toMatchObject({ kind: "rescheduled", errorType: "breaker_open" });
+    expect(classifyError(new LlmError("breaker_open", "open"), "llm", 1, backoff)).toMatchObject({ kind: "deferred", waitingFor: "provider", errorType: "breaker_open" });
     expect(classifyError(new LlmError("rate_limited", "429"), "llm", 1, backoff)).toMatchObject({ kind: "rescheduled", errorType: "rate_limited" });
     expect(classifyError(new Error("timeout: made-up text"), "llm", 1, backoff)).toMatchObject({ kind: "failed", errorType: "internal" });
   });

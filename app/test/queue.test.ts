@@ -2,6 +2,7 @@
  * The queue's guarantees: no task runs twice at once under racing workers, leases are renewed by
  * heartbeat and reclaimed when they expire, and a stopping worker gives its tasks back.
  */
+import { recordAnswer } from "../src/store/queries/llm-calls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Worker } from "../src/engine/worker";
 import { engineContext } from "../src/engine/context";
@@ -179,10 +180,13 @@ describe.each(storeKinds)("queue on %s", (kind) => {
     // The lost attempt was spent: this claim spent the second.
     expect(theirs?.attempts).toBe(2);
     const n = theirs!.attempt!;
-    // The late result is fenced off, but the provider was paid: its usage still counts, once
-    // (a repeat, as after a lost COMMIT reply, adds nothing).
-    const paid = { provider: "local", model: "echo", responseModel: "echo", inputTokens: 7, outputTokens: 5, cachedTokens: 0, costUsd: 0.25, priceVersion: "t", latencyMs: 3 };
+    // The late result is fenced off, but the provider was paid: its usage, written with the answer
+    // when it arrived (unfenced), counts once (a repeat, as after a lost COMMIT reply, adds nothing);
+    // the result does not write it again.
+    const paid = { agentId: mine!.agentId, provider: "local", model: "echo", responseModel: "echo", inputTokens: 7, outputTokens: 5, cachedTokens: 0, costUsd: 0.25, priceVersion: "t", latencyMs: 3 };
+    const answer = { text: "stale", responseModel: "echo", finishReasons: ["stop"] };
     for (let i = 0; i < 2; i++) {
+      await recordAnswer(store.db, { dagId: id, taskId: mine!.taskId, call: 1 }, attempt, answer, paid);
       expect(await finishAttempt(ctx(store.db), mine!, attempt, { kind: "succeeded", output: "stale", usage: [paid] })).toBe("lease_lost");
     }
     expect(await finishAttempt(ctx(second), theirs!, n, { kind: "succeeded", output: "fresh" })).toBe("succeeded");

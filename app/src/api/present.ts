@@ -28,6 +28,7 @@ export function dagJson(d: DagView): DagJson {
       depends_on: [...t.dependsOn],
       ...opt("output", t.output),
       ...opt("error", t.error),
+      ...opt("waiting_for", t.waitingFor),
       attempts: t.attempts.map((a) => ({
         number: a.number,
         status: a.status,

@@ -112,6 +112,10 @@ export const taskJson = z.object({
   depends_on: z.array(z.string()),
   output: z.unknown().optional(),
   error: z.string().optional(),
+  waiting_for: z
+    .enum(["provider"])
+    .optional()
+    .describe("Set on a ready task that waits for something other than its time: provider = its LLM provider's breaker is open (no attempt starts meanwhile)."),
   attempts: z.array(attemptJson),
   usage: usageJson,
 });

@@ -48,6 +48,8 @@ export interface ClaimOptions {
   readonly leaseMs: number;
   /** Tools that need an approval: their tasks are claimed without an attempt until approved. */
   readonly approvalTools?: readonly string[];
+  /** Providers whose breaker is open: their LLM tasks are left waiting (no claim, no attempt). */
+  readonly blockedProviders?: readonly string[];
 }
 
 /** Claims up to `limit` due ready tasks and starts an attempt on each (one statement). */
@@ -58,6 +60,7 @@ export async function claimTasks(ctx: EngineContext, workerId: string, options: 
     limit: options.limit,
     leaseMs: options.leaseMs,
     approvalTools: options.approvalTools ?? [],
+    blockedProviders: options.blockedProviders ?? [],
     spanIds: Array.from({ length: options.limit }, () => idGenerator.generateSpanId()),
   });
   const claimed = rows.map(
@@ -212,3 +215,4 @@ export function attemptWasReclaimed(db: Db, task: ClaimedTask, attempt: number):
 }
 
 export const nextWakeTimes = queue.nextWakeTimes;
+export const markWaitingForProvider = queue.markWaitingForProvider;

@@ -28,6 +28,7 @@ import {
   claimTasks,
   finishAttempts,
   heartbeat,
+  markWaitingForProvider,
   nextWakeTimes,
   parkForApproval,
   reclaimExpiredLeases,
@@ -86,6 +87,7 @@ export class Worker {
   private wake?: () => void;
   private wakePending = false;
   private reclaimDueAt = 0;
+  private markWaitingDueAt = 0;
   private heartbeatTimer?: NodeJS.Timeout;
   private unlisten: Array<() => Promise<void>> = [];
   private readonly ctx: EngineContext;
@@ -170,7 +172,14 @@ export class Worker {
           await reclaimExpiredLeases(this.ctx);
         }
         const free = this.concurrency - this.inFlight.size;
-        const claimed = free > 0 ? await claimTasks(this.ctx, this.id, { limit: free, leaseMs: this.leaseMs, approvalTools: this.approvalTools }) : [];
+        // LLM tasks of a provider whose breaker is open wait unclaimed: no attempt, no churn.
+        const blockedProviders = free > 0 ? await this.blockedProviders() : [];
+        if (blockedProviders.length > 0 && Date.now() >= this.markWaitingDueAt) {
+          this.markWaitingDueAt = Date.now() + 1_000;
+          await markWaitingForProvider(this.deps.db, blockedProviders);
+        }
+        const claimed =
+          free > 0 ? await claimTasks(this.ctx, this.id, { limit: free, leaseMs: this.leaseMs, approvalTools: this.approvalTools, blockedProviders }) : [];
         // Stopped while claiming: each launched task sees its aborted signal and hands itself back.
         for (const task of claimed) this.launch(task);
         if (!this.running) break;
@@ -188,6 +197,11 @@ export class Worker {
     }
   }
 
+  /** Providers whose breaker is open (asked of the gateway; nothing when it cannot say). */
+  private async blockedProviders(): Promise<readonly string[]> {
+    return (await this.deps.llm.blockedProviders?.().catch(() => [])) ?? [];
+  }
+
   /** How often expired leases are looked for even when no lease is known to expire. */
   private get reclaimEveryMs(): number {
     return Math.min(this.leaseMs / 2, this.fallbackPollMs);
@@ -199,7 +213,7 @@ export class Worker {
    * it triggers either frees the task or finds the lease renewed.
    */
   private async idleDelay(): Promise<number> {
-    const { nextReadyAt, nextLeaseExpiry } = await nextWakeTimes(this.deps.db);
+    const { nextReadyAt, nextLeaseExpiry } = await nextWakeTimes(this.deps.db, await this.blockedProviders());
     const now = Date.now();
     let wakeAt = now + this.fallbackPollMs;
     if (nextReadyAt) wakeAt = Math.min(wakeAt, nextReadyAt.getTime() + 5);

@@ -67,6 +67,11 @@ export interface LlmGatewayOptions {
   readonly requestTimeoutMs?: number;
   /** Wait in-process for the shared rate limiter up to this long before giving up with rate_limited. Default 1000 ms. */
   readonly maxRateLimitWaitMs?: number;
+  /**
+   * Wait in-process up to this long for a free breaker slot (calls in flight fill the failure
+   * budget) before giving up with breaker_open (the task then waits without an attempt). Default 10 000 ms.
+   */
+  readonly maxSlotWaitMs?: number;
   /** Output tokens assumed for the tokens-per-minute estimate when the request sets no maxTokens. Default 512. */
   readonly assumedOutputTokens?: number;
   readonly now?: () => number;
@@ -97,6 +102,7 @@ export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
   const prices = opts.prices ?? bundledPriceTable;
   const policy: BreakerPolicy = validateBreakerPolicy({ ...defaultBreakerPolicy, ...opts.breaker });
   const maxWait = opts.maxRateLimitWaitMs ?? 1_000;
+  const maxSlotWait = opts.maxSlotWaitMs ?? 10_000;
   const assumedOutput = opts.assumedOutputTokens ?? 512;
   const providers = configuredProviders(opts, opts.requestTimeoutMs ?? defaultRequestTimeoutMs);
   const rateLimits = validateRateLimits(opts.rateLimits ?? {});
@@ -164,8 +170,8 @@ export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
 
   /**
    * Admits one call through the provider's breaker. While closed with no free slot (calls in
-   * flight fill the failure budget) it waits in-process for one, up to maxWait, like the rate
-   * limiter; open (or a probe already out) refuses at once. Coordination trouble admits (fail open).
+   * flight fill the failure budget) it waits in-process for one, up to maxSlotWaitMs; open (or a
+   * probe already out) refuses at once. Coordination trouble admits (fail open).
    */
   const admitCall = async (
     provider: ProviderName,
@@ -174,7 +180,7 @@ export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
   ): Promise<{ kind: "admitted" | "probe" } | { kind: "refused"; state: BreakerState }> => {
     const key = breakerKey(provider);
     const breakers = opts.coordination.breakers;
-    const deadline = now() + maxWait;
+    const deadline = now() + maxSlotWait;
     for (;;) {
       const admission = await coord<BreakerAdmission>("admitted", () => breakers.admitCall(key, callId, policy));
       if (admission !== "refused") return { kind: admission };

@@ -25,6 +25,8 @@ interface TaskRow {
   depends_on: string[];
   output: unknown;
   error: string | null;
+  /** Only while ready (migration 0006). */
+  waiting_for: "provider" | null;
 }
 
 interface AttemptRow {
@@ -72,7 +74,10 @@ export async function readDagView(db: Db, id: string): Promise<DagView | undefin
   ).rows[0];
   if (!dag) return undefined;
   const [tasks, attempts, usage, agentUsage] = await Promise.all([
-    db.query<TaskRow>("SELECT id, kind, status, depends_on, output, error FROM tasks WHERE dag_id = $1 ORDER BY position, id", [id]),
+    db.query<TaskRow>(
+      "SELECT id, kind, status, depends_on, output, error, CASE WHEN status = 'ready' THEN waiting_for END AS waiting_for FROM tasks WHERE dag_id = $1 ORDER BY position, id",
+      [id],
+    ),
     db.query<AttemptRow>(
       "SELECT task_id, number, status, worker_id, spent, error, started_at, finished_at FROM attempts WHERE dag_id = $1 ORDER BY task_id, number",
       [id],
@@ -103,6 +108,7 @@ export async function readDagView(db: Db, id: string): Promise<DagView | undefin
     dependsOn: t.depends_on,
     output: t.output === null ? undefined : decodeJson(t.output),
     error: t.error === null ? undefined : decodeText(t.error),
+    ...(t.waiting_for ? { waitingFor: t.waiting_for } : {}),
     attempts: attemptsByTask.get(t.id) ?? [],
     usage: toUsage(usageByTask.get(t.id)),
   }));

@@ -47,6 +47,8 @@ export interface TaskView {
   readonly dependsOn: readonly string[];
   readonly output?: unknown;
   readonly error?: string;
+  /** A ready task waiting for its LLM provider's breaker to close (no attempt starts meanwhile). */
+  readonly waitingFor?: "provider";
   readonly attempts: readonly AttemptView[];
   readonly usage: TaskUsage;
 }

@@ -37,6 +37,8 @@ export interface ClaimParams {
   readonly approvalTools: readonly string[];
   /** One planned span id per possible claim (see telemetry/attempt-spans.ts). */
   readonly spanIds: readonly string[];
+  /** Providers whose breaker is open: their LLM tasks are not claimed (they wait without attempts). */
+  readonly blockedProviders?: readonly string[];
 }
 
 /**
@@ -52,12 +54,13 @@ export async function claimAndStart(db: Db, p: ClaimParams): Promise<ClaimRow[]>
                                  AND ap.expires_at > now()) AS gated
          FROM tasks t
         WHERE t.status = 'ready' AND t.next_run_at <= now()
+          AND NOT (t.kind = 'llm' AND split_part(t.spec->>'model', '/', 1) = ANY ($6::text[]))
         ORDER BY t.next_run_at
         LIMIT $2
         FOR UPDATE OF t SKIP LOCKED
      ), claimed AS (
        UPDATE tasks t
-          SET status = 'running', lease_owner = $1, lease_expires_at = now() + $3 * interval '1 millisecond', updated_at = now(),
+          SET status = 'running', lease_owner = $1, lease_expires_at = now() + $3 * interval '1 millisecond', updated_at = now(), waiting_for = NULL,
               attempts = t.attempts + CASE WHEN picked.gated THEN 0 ELSE 1 END,
               error = CASE WHEN picked.gated THEN t.error END
          FROM picked
@@ -85,7 +88,7 @@ export async function claimAndStart(db: Db, p: ClaimParams): Promise<ClaimRow[]>
           WHERE NOT c.gated AND ap.dag_id = c.dag_id AND ap.task_id = c.id AND ap.status = 'approved' AND ap.expires_at > now()
           ORDER BY ap.decided_at DESC LIMIT 1
        ) ap ON true`,
-    [p.workerId, p.limit, p.leaseMs, p.approvalTools, p.spanIds],
+    [p.workerId, p.limit, p.leaseMs, p.approvalTools, p.spanIds, p.blockedProviders ?? []],
   );
   return r.rows;
 }
@@ -306,11 +309,27 @@ export async function attemptWasReclaimed(db: Db, p: { dagId: string; taskId: st
   return r.rowCount > 0;
 }
 
-/** When the next ready task is due and when the next lease expires. */
-export async function nextWakeTimes(db: Db): Promise<{ nextReadyAt?: Date; nextLeaseExpiry?: Date }> {
+/**
+ * Marks the due ready LLM tasks of `providers` (their breaker is open, so no worker claims them) as
+ * waiting for their provider, for the API. Only unmarked rows are written: each wait costs one
+ * write per task. The mark goes when the task is claimed, retried or reclaimed.
+ */
+export async function markWaitingForProvider(db: Db, providers: readonly string[]): Promise<void> {
+  await db.query(
+    `UPDATE tasks SET waiting_for = 'provider'
+      WHERE status = 'ready' AND next_run_at <= now() AND waiting_for IS NULL
+        AND kind = 'llm' AND split_part(spec->>'model', '/', 1) = ANY ($1::text[])`,
+    [providers],
+  );
+}
+
+/** When the next ready task is due (LLM tasks of `blockedProviders` aside: they are not claimed) and when the next lease expires. */
+export async function nextWakeTimes(db: Db, blockedProviders: readonly string[] = []): Promise<{ nextReadyAt?: Date; nextLeaseExpiry?: Date }> {
   const r = await db.query<{ ready: Date | null; lease: Date | null }>(
-    `SELECT (SELECT min(next_run_at) FROM tasks WHERE status = 'ready') AS ready,
+    `SELECT (SELECT min(next_run_at) FROM tasks WHERE status = 'ready'
+               AND NOT (kind = 'llm' AND split_part(spec->>'model', '/', 1) = ANY ($1::text[]))) AS ready,
             (SELECT min(lease_expires_at) FROM tasks WHERE status = 'running') AS lease`,
+    [blockedProviders],
   );
   const row = r.rows[0];
   return {
