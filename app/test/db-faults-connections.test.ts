@@ -107,11 +107,14 @@ describe("server-side termination", () => {
     expect((await db.query<{ n: number }>("SELECT 41 + 1 AS n")).rows[0]?.n).toBe(42);
   });
 
-  it("a fast restart (57P01 admin shutdown) during an idle transaction and idle pool connections: queries fail as unavailable, then work again", async () => {
+  it.each([
+    ["fast", "57P01 admin shutdown"],
+    ["immediate", "a crash: connections dropped without a message"],
+  ] as const)("a %s restart (%s) during an idle transaction and idle pool connections: queries fail as unavailable, then work again", async (mode) => {
     await Promise.all([1, 2, 3].map(() => db.query("SELECT pg_sleep(0.05)")));
     const t = idleTransaction();
     await t.begun;
-    await pg.stop({ mode: "fast" });
+    await pg.stop({ mode });
     const down = await db.query("SELECT 1").then(
       () => undefined,
       (e: unknown) => e,
