@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { runtimeEnv } from "./contract/env";
 import { services } from "./contract/services";
-import type { BreakerPolicy } from "./coord/types";
+import { defaultBreakerPolicy, type BreakerPolicy } from "./coord/types";
 import type { ProviderRateLimits } from "./llm/gateway";
 import { providerNames, type ProviderName } from "./llm/model-id";
 import { createHttpFetchTool } from "./tools/builtin/http-fetch";
@@ -74,6 +74,12 @@ const breakerSchema = z.strictObject({
   cooldownMs: atLeast(0).optional(),
   probeLeaseMs: atLeast(1).optional(),
   probeTimeoutMs: atLeast(1).optional(),
+}).superRefine((b, ctx) => {
+  // The probe's slot must outlive its time limit, or a second probe could go out while it runs.
+  const lease = b.probeLeaseMs ?? defaultBreakerPolicy.probeLeaseMs;
+  if ((b.probeTimeoutMs ?? defaultBreakerPolicy.probeTimeoutMs) > lease) {
+    ctx.addIssue({ code: "custom", path: ["probeTimeoutMs"], message: `must not exceed probeLeaseMs (${lease})` });
+  }
 });
 
 /** Comma-separated host patterns; each is checked by http_fetch's own validation. */

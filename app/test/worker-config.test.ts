@@ -88,6 +88,8 @@ describe("loadConfig: LLM limits, breaker, sandbox hardening, http_fetch allowli
     [runtimeEnv.llmBreaker, '{"failureThreshold":0}', /APEX_LLM_BREAKER\.failureThreshold: expected an integer >= 1/],
     [runtimeEnv.llmBreaker, '{"cooldownMs":"30s"}', /APEX_LLM_BREAKER\.cooldownMs: expected an integer >= 0/],
     [runtimeEnv.llmBreaker, '{"threshold":3}', /APEX_LLM_BREAKER: .*"threshold"/],
+    [runtimeEnv.llmBreaker, '{"probeTimeoutMs":0}', /APEX_LLM_BREAKER\.probeTimeoutMs: expected an integer >= 1/],
+    [runtimeEnv.llmBreaker, '{"probeTimeoutMs":5000,"probeLeaseMs":1000}', /APEX_LLM_BREAKER\.probeTimeoutMs: must not exceed probeLeaseMs \(1000\)/],
     [runtimeEnv.sandboxHardened, "yes", /APEX_SANDBOX_HARDENED/],
     [runtimeEnv.toolHttpAllowlist, "https://docs.python.org", /APEX_TOOL_HTTP_ALLOWLIST: entry "https:\/\/docs.python.org" must be a host name/],
     [runtimeEnv.toolHttpAllowlist, ",,", /APEX_TOOL_HTTP_ALLOWLIST: expected comma-separated host names/],
