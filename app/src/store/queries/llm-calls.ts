@@ -33,22 +33,21 @@ export type CallState =
 /**
  * Where a call stands for `attempt`: answered (reuse it), or which try to send. A row left in
  * flight by an earlier attempt (its worker died and no reclaim has settled it yet) becomes unknown
- * here, with its unknown-usage row. One transaction.
+ * here, with its unknown-usage row (a second round trip, only then). No lock: only the attempt
+ * holding the task's lease gets here, and settling matches that earlier attempt's row only.
  */
 export async function callState(db: Db, ref: CallRef, attempt: number): Promise<CallState> {
-  return db.transaction(async (tx) => {
-    const r = await tx.query<{ status: string; try: number; attempt: number; answer: string | null }>(
-      "SELECT status, try, attempt, answer FROM llm_calls WHERE dag_id = $1 AND task_id = $2 AND call = $3 FOR UPDATE",
-      [ref.dagId, ref.taskId, ref.call],
-    );
-    const row = r.rows[0];
-    if (!row) return { kind: "send", try: 1 };
-    if (row.status === "answered") return { kind: "answered", answer: JSON.parse(row.answer!) as StoredAnswer };
-    if (row.status === "in_flight" && row.attempt !== attempt) {
-      await tx.query("SELECT apex_llm_calls_unknown($1, $2, $3::int[])", [ref.dagId, ref.taskId, [row.attempt]]);
-    }
-    return { kind: "send", try: row.status === "failed" ? row.try + 1 : row.try };
-  });
+  const r = await db.query<{ status: string; try: number; attempt: number; answer: string | null }>(
+    "SELECT status, try, attempt, answer FROM llm_calls WHERE dag_id = $1 AND task_id = $2 AND call = $3",
+    [ref.dagId, ref.taskId, ref.call],
+  );
+  const row = r.rows[0];
+  if (!row) return { kind: "send", try: 1 };
+  if (row.status === "answered") return { kind: "answered", answer: JSON.parse(row.answer!) as StoredAnswer };
+  if (row.status === "in_flight" && row.attempt !== attempt) {
+    await db.query("SELECT apex_llm_calls_unknown($1, $2, $3::int[])", [ref.dagId, ref.taskId, [row.attempt]]);
+  }
+  return { kind: "send", try: row.status === "failed" ? row.try + 1 : row.try };
 }
 
 export interface SendingCall extends CallRef {
@@ -98,44 +97,42 @@ export interface PaidUsage {
 }
 
 /**
- * The answer and its usage, in one transaction, unfenced: a paid answer is kept whoever holds the
- * task now. The first answer is the one later attempts reuse; the usage row is this attempt's
- * (replacing an unknown one a reclaim wrote for it meanwhile).
+ * The answer and its usage, in one statement (one transaction), unfenced: a paid answer is kept
+ * whoever holds the task now. The first answer is the one later attempts reuse; the usage row is
+ * this attempt's (replacing an unknown one a reclaim wrote for it meanwhile).
  */
 export async function recordAnswer(db: Db, ref: CallRef, attempt: number, answer: StoredAnswer, usage: PaidUsage): Promise<void> {
-  await db.transaction(async (tx) => {
-    await tx.query(
-      `UPDATE llm_calls SET status = 'answered', answer = $5, response_model = $6, attempt = $4, error = NULL, answered_at = now()
-        WHERE dag_id = $1 AND task_id = $2 AND call = $3 AND status <> 'answered'`,
-      [ref.dagId, ref.taskId, ref.call, attempt, JSON.stringify(answer), encodeText(answer.responseModel)],
-    );
-    await tx.query(
-      `INSERT INTO usage (dag_id, task_id, agent_id, attempt, llm_call, provider, model, response_model, input_tokens,
-                          output_tokens, cached_tokens, cost_usd, price_version, latency_ms)
-       VALUES ($1, $2, $4, $5, $3, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-       ON CONFLICT (dag_id, task_id, llm_call, attempt) WHERE llm_call IS NOT NULL DO UPDATE
-          SET unknown = false, provider = EXCLUDED.provider, model = EXCLUDED.model, response_model = EXCLUDED.response_model,
-              input_tokens = EXCLUDED.input_tokens, output_tokens = EXCLUDED.output_tokens, cached_tokens = EXCLUDED.cached_tokens,
-              cost_usd = EXCLUDED.cost_usd, price_version = EXCLUDED.price_version, latency_ms = EXCLUDED.latency_ms
-        WHERE usage.unknown`,
-      [
-        ref.dagId,
-        ref.taskId,
-        ref.call,
-        usage.agentId,
-        attempt,
-        usage.provider,
-        usage.model,
-        encodeText(usage.responseModel),
-        usage.inputTokens,
-        usage.outputTokens,
-        usage.cachedTokens,
-        usage.costUsd,
-        usage.priceVersion,
-        Math.round(usage.latencyMs),
-      ],
-    );
-  });
+  await db.query(
+    `WITH answered AS (
+       UPDATE llm_calls SET status = 'answered', answer = $15, response_model = $8, attempt = $5, error = NULL, answered_at = now()
+        WHERE dag_id = $1 AND task_id = $2 AND call = $3 AND status <> 'answered'
+     )
+     INSERT INTO usage (dag_id, task_id, agent_id, attempt, llm_call, provider, model, response_model, input_tokens,
+                        output_tokens, cached_tokens, cost_usd, price_version, latency_ms)
+     VALUES ($1, $2, $4, $5, $3, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+     ON CONFLICT (dag_id, task_id, llm_call, attempt) WHERE llm_call IS NOT NULL DO UPDATE
+        SET unknown = false, provider = EXCLUDED.provider, model = EXCLUDED.model, response_model = EXCLUDED.response_model,
+            input_tokens = EXCLUDED.input_tokens, output_tokens = EXCLUDED.output_tokens, cached_tokens = EXCLUDED.cached_tokens,
+            cost_usd = EXCLUDED.cost_usd, price_version = EXCLUDED.price_version, latency_ms = EXCLUDED.latency_ms
+      WHERE usage.unknown`,
+    [
+      ref.dagId,
+      ref.taskId,
+      ref.call,
+      usage.agentId,
+      attempt,
+      usage.provider,
+      usage.model,
+      encodeText(usage.responseModel),
+      usage.inputTokens,
+      usage.outputTokens,
+      usage.cachedTokens,
+      usage.costUsd,
+      usage.priceVersion,
+      Math.round(usage.latencyMs),
+      JSON.stringify(answer),
+    ],
+  );
 }
 
 /**
