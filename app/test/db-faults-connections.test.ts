@@ -212,6 +212,23 @@ describe("blackholed database (packets dropped, not refused)", () => {
     await first();
   }, 30_000);
 
+  it("close() finishes while the link is blackholed (a graceful end never gets its answer)", async () => {
+    const url = new URL(pg.url);
+    url.port = String(proxy.port);
+    const closing = new PostgresDb(url.toString(), 2, { connectTimeoutMs: 1_000, queryTimeoutMs: 1_500 });
+    const unlisten = await closing.listen("db_faults_closing", () => undefined);
+    await closing.query("SELECT 1");
+    proxy.blackhole();
+    try {
+      const t0 = Date.now();
+      await closing.close();
+      expect(Date.now() - t0).toBeLessThan(5_000);
+      await unlisten();
+    } finally {
+      proxy.restore();
+    }
+  }, 30_000);
+
   it("the server's statement_timeout cancels a slow statement (57014, classified unavailable)", async () => {
     const slow = await viaProxy.query("SELECT pg_sleep(5)").catch((e: unknown) => e);
     expect((slow as { code?: string }).code).toBe("57014");

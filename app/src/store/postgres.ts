@@ -172,7 +172,7 @@ export class PostgresDb implements Db {
     try {
       await client.connect();
     } catch (err) {
-      await client.end().catch(() => undefined);
+      await endOrDestroy(client);
       throw err;
     }
     this.listening = new Set();
@@ -188,7 +188,7 @@ export class PostgresDb implements Db {
         this.listener = undefined;
         this.listening = new Set();
         clearInterval(this.pingTimer);
-        client.end().catch(() => undefined);
+        void endOrDestroy(client);
         if (this.closed) return;
         logger.warn(describeDbError(err), "postgres LISTEN connection lost; re-listening");
         this.scheduleRelisten();
@@ -239,7 +239,8 @@ export class PostgresDb implements Db {
     clearInterval(this.pingTimer);
     const listener = this.listener;
     this.listener = undefined;
-    if (listener) await (await listener.catch(() => undefined))?.end().catch(() => undefined);
+    const client = listener && (await listener.catch(() => undefined));
+    if (client) await endOrDestroy(client);
     await this.pool.end();
   }
 }
@@ -267,6 +268,26 @@ class ClientDb implements Db {
   async close(): Promise<void> {
     throw new Error("close() on a transaction handle");
   }
+}
+
+/** How long a graceful end of a connection may take before its socket is destroyed. */
+const endGraceMs = 1_000;
+
+/**
+ * Ends a connection; one whose peer never answers (a blackholed link) would never finish ending,
+ * so after `endGraceMs` its socket is destroyed.
+ */
+async function endOrDestroy(client: Client): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const graceOver = new Promise<"grace_over">((r) => (timer = setTimeout(() => r("grace_over"), endGraceMs)));
+  const ended = client.end().then(
+    () => "ended" as const,
+    () => "ended" as const,
+  );
+  if ((await Promise.race([ended, graceOver])) === "grace_over") {
+    (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+  }
+  clearTimeout(timer);
 }
 
 /** node-postgres reads a per-query `query_timeout` that its types do not declare. */

@@ -43,18 +43,20 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
       if (state === "blackhole") onRestore.push(() => to.destroyed || to.write(chunk));
       else to.write(chunk);
     });
-    from.on("end", () => to.end());
-    from.on("close", () => to.destroy());
+    // A FIN or a close is a packet too: held until restore while blackholed.
+    from.on("end", () => (state === "blackhole" ? onRestore.push(() => to.end()) : to.end()));
+    from.on("close", () => (state === "blackhole" ? onRestore.push(() => to.destroy()) : to.destroy()));
   }
 
   function join(client: Socket) {
-    const upstream = connect(targetPort, targetHost);
+    const upstream = connect({ port: targetPort, host: targetHost, allowHalfOpen: true });
     track(upstream);
     forward(client, upstream);
     forward(upstream, client);
   }
 
-  const server: Server = createServer((client) => {
+  // Half-open sockets: the proxy must not answer a FIN on its own (a blackhole answers nothing); ends are forwarded.
+  const server: Server = createServer({ allowHalfOpen: true }, (client) => {
     if (state === "cut") {
       refused++;
       return client.destroy();
