@@ -16,6 +16,12 @@ export interface FaultResult {
   readonly note?: string;
 }
 
+export interface FaultWindow {
+  readonly name: string;
+  readonly from: number;
+  readonly to: number;
+}
+
 export type FaultName =
   | "sigkill-worker-1"
   | "sigkill-worker-2"
@@ -34,6 +40,9 @@ export class FaultInjector {
   badInputs?: BadInputResult;
   /** When the run SIGKILLed a worker. */
   readonly killTimes: number[] = [];
+  /** Each fault from its injection until its recovery (or the bound), to tell what a miss happened in. */
+  readonly windows: FaultWindow[] = [];
+  private injectedAt = 0;
 
   constructor(
     private readonly rig: ChaosRig,
@@ -80,6 +89,7 @@ export class FaultInjector {
       case "provider-500":
       case "provider-hang": {
         const provider = this.rig.provider!;
+        this.injectedAt = Date.now();
         const before = [...provider.calls.values()].reduce((s, c) => s + c.requests, 0);
         provider.setMode(fault === "provider-500" ? "error500" : "hang");
         const until = Date.now() + options.holdMs;
@@ -97,11 +107,20 @@ export class FaultInjector {
         return { name: fault, note: `${this.badInputs.sent} requests, ${this.badInputs.wrong.length} not answered 400` };
     }
     const recoverySeconds = await this.recovery(endedAt ?? Date.now());
+    this.windows.push({ name: fault, from: this.injectedAt, to: Date.now() });
     return { name: fault, recoverySeconds, note };
   }
 
-  /** Waits (up to 20 s) until tasks are running, on one worker when given. */
+  /** Waits (up to 20 s) until tasks are running, on one worker when given; the fault is injected next. */
   private async whenBusy(workerId?: string): Promise<string | undefined> {
+    try {
+      return await this.waitBusy(workerId);
+    } finally {
+      this.injectedAt = Date.now();
+    }
+  }
+
+  private async waitBusy(workerId?: string): Promise<string | undefined> {
     try {
       await pollUntil(`tasks are running${workerId ? ` on ${workerId}` : ""}`, 20_000, async () => {
         const r = await this.rig.observer!.query<{ n: number }>(

@@ -70,7 +70,7 @@ async function chaos(o: ChaosOptions, rig: ChaosRig, runDir: string): Promise<nu
   stage = "measuring";
   // Let in-flight provider responses settle before counting them.
   await pollUntil("no provider call is in flight", 15_000, () => [...rig.provider!.calls.values()].every((c) => c.inFlight === 0)).catch(() => undefined);
-  const m = await measure(rig.observer!, runTag, workload.accepted, rig.provider!, injector.killTimes);
+  const m = await measure(rig.observer!, runTag, workload.accepted, rig.provider!, injector.killTimes, injector.windows);
   const outcome = { m, http: rig.tally, exits: rig.exits, faults, badInputs: injector.badInputs, drainSeconds };
   console.log("");
   console.log(report(outcome));

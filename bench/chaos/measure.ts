@@ -3,6 +3,7 @@
  * of the run is named `<run tag>-<n>`, every LLM prompt carries `<dag name> <task id>`.
  */
 import type { Pool } from "pg";
+import type { FaultWindow } from "./faults";
 import type { ChaosProvider } from "./provider";
 import type { SubmittedDag } from "./workload";
 
@@ -53,7 +54,9 @@ export async function measure(
   accepted: readonly SubmittedDag[],
   provider: ChaosProvider,
   killTimes: readonly number[],
+  windows: readonly FaultWindow[],
 ): Promise<Measurement> {
+  const during = (t: number) => windows.find((w) => w.from <= t && t <= w.to)?.name ?? "no fault";
   const like = `${runTag}-%`;
   const tasks = await db.query<{ dag_id: string; name: string; id: string; status: string; error: string | null }>(
     `SELECT d.id AS dag_id, d.name, t.id, t.status, t.error FROM dags d JOIN tasks t ON t.dag_id = d.id WHERE d.name LIKE $1`,
@@ -116,11 +119,14 @@ export async function measure(
     answered += c.paid.length;
     answeredAgain += Math.max(0, c.paid.length - 1);
     // Paid twice: the provider answered (and charged) again although it had answered this task before.
-    const again = c.paid.slice(1).filter((next, i) => storedBefore(next.at) || !killedAfter(c.paid[i]!.answeredAt)).length;
-    paidTwice += again;
-    if (again > 0 && paidTwiceSamples.length < 5) {
-      const stored = c.paid.filter((p) => storedBefore(p.at)).length;
-      paidTwiceSamples.push(`${k}: ${c.paid.length} paid answers of ${c.requests} calls (${stored} sent after an answer was stored), ${u?.n ?? 0} usage rows`);
+    const again = c.paid.slice(1).filter((next, i) => storedBefore(next.at) || !killedAfter(c.paid[i]!.answeredAt));
+    paidTwice += again.length;
+    if (again.length > 0 && paidTwiceSamples.length < 5) {
+      const stored = again.filter((p) => storedBefore(p.at)).length;
+      paidTwiceSamples.push(
+        `${k}: ${c.paid.length} paid answers of ${c.requests} calls (${stored} sent after an answer was stored), ${u?.n ?? 0} usage rows; ` +
+          `first answer during ${during(c.paid[0]!.answeredAt)}, again during ${again.map((p) => during(p.at)).join(", ")}`,
+      );
     }
     unrecorded += Math.max(0, c.paid.length - (u?.n ?? 0));
   }

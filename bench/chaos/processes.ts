@@ -50,9 +50,9 @@ export class SupervisedProcess {
     return this.child?.pid;
   }
 
-  /** Spawns until one process reports ready (retrying failed starts until `closed`). */
-  async start(): Promise<void> {
-    for (;;) {
+  /** Spawns until one process reports ready, at most `tries` times (restarts after an exit retry until the run ends). */
+  async start(tries = Infinity): Promise<void> {
+    for (let tried = 1; ; tried++) {
       if (this.closed) return;
       const child = spawnBenchChild({ ...this.spec, logFile: this.spec.logFile(++this.generation) });
       this.child = child;
@@ -62,7 +62,7 @@ export class SupervisedProcess {
         this.failedStarts++;
         this.intended.add(child);
         await stopChild(child, 2_000);
-        if (this.generation > 20) throw err;
+        if (tried >= tries) throw err;
         await sleep(1_000);
         continue;
       }

@@ -127,8 +127,8 @@ export class ChaosRig {
       (i) => new SupervisedProcess(spec(`${services.worker.name}-${i}`, "apex-worker", `${services.worker.name} running`), onExit),
     );
     // The API migrates first; the workers start once the schema is there.
-    await this.api.start();
-    await Promise.all(this.workers.map((w) => w.start()));
+    await this.api.start(1);
+    await Promise.all(this.workers.map((w) => w.start(1)));
     this.client = new ChaosApi(`http://127.0.0.1:${httpPort}`, this.tally);
   }
 
