@@ -212,6 +212,32 @@ describe("blackholed database (packets dropped, not refused)", () => {
     await first();
   }, 30_000);
 
+  it("a transaction cut off mid-way by a partition is ended by the server (idle_in_transaction_session_timeout), releasing its locks", async () => {
+    const url = new URL(pg.url);
+    url.port = String(proxy.port);
+    const partitioned = new PostgresDb(url.toString(), 2, { queryTimeoutMs: 1_000, statementTimeoutMs: 1_000, idleInTransactionTimeoutMs: 500 });
+    await db.query("CREATE TABLE IF NOT EXISTS partition_probe (id int PRIMARY KEY)");
+    await db.query("INSERT INTO partition_probe VALUES (1) ON CONFLICT DO NOTHING");
+    let locked!: () => void;
+    const holding = new Promise<void>((r) => (locked = r));
+    const tx = partitioned.transaction(async (t) => {
+      await t.query("SELECT id FROM partition_probe WHERE id = 1 FOR UPDATE");
+      locked();
+      proxy.blackhole();
+      await t.query("SELECT 1"); // never answered: the client gives up at its query timeout
+    });
+    try {
+      await holding;
+      expect(isDatabaseUnavailable(await tx.catch((e: unknown) => e))).toBe(true);
+      // The server ends the abandoned session: the row lock is free again though the link is still down.
+      const free = await eventually(() => db.query<{ id: number }>("SELECT id FROM partition_probe WHERE id = 1 FOR UPDATE NOWAIT"), 10_000);
+      expect(free.rows).toHaveLength(1);
+    } finally {
+      proxy.restore();
+      await partitioned.close();
+    }
+  }, 30_000);
+
   it("close() finishes while the link is blackholed (a graceful end never gets its answer)", async () => {
     const url = new URL(pg.url);
     url.port = String(proxy.port);

@@ -5,11 +5,12 @@
  * Unavailable: the server refused, reset or closed the connection; it is shutting down, restarting
  * or in recovery (57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now); any
  * connection exception (class 08); too many connections (53300); a statement cancelled by
- * statement_timeout (57014); the client's connect, pool-wait or query timeouts.
+ * statement_timeout (57014) or a session ended by idle_in_transaction_session_timeout (25P03); the
+ * client's connect, pool-wait or query timeouts.
  */
 
 /** SQLSTATEs that mean the server cannot serve us now; every class-08 code counts too. */
-const unavailableSqlStates = new Set(["57P01", "57P02", "57P03", "57P05", "53300", "57014"]);
+const unavailableSqlStates = new Set(["57P01", "57P02", "57P03", "57P05", "53300", "57014", "25P03"]);
 
 /** Node socket and DNS errors of a connection that cannot be made or was lost. */
 const unavailableSystemCodes = new Set([

@@ -55,6 +55,12 @@ export interface DbTimeouts {
   readonly queryTimeoutMs?: number;
   /** Server side `statement_timeout`: Postgres cancels a statement that runs longer (SQLSTATE 57014). */
   readonly statementTimeoutMs?: number;
+  /**
+   * Server side `idle_in_transaction_session_timeout`: a session idle inside a transaction that
+   * long is ended, releasing its locks (a client cut off mid-transaction by a partition). Default
+   * 10 s when `statementTimeoutMs` is set (our transactions never wait between statements), else none.
+   */
+  readonly idleInTransactionTimeoutMs?: number;
 }
 
 export interface OpenDbOptions {

@@ -12,6 +12,8 @@ const defaultListenerPingTimeoutMs = 5_000;
 /** First re-LISTEN delay after the connection is lost; doubles up to the max. */
 const relistenMinMs = 250;
 const relistenMaxMs = 5_000;
+/** idle_in_transaction_session_timeout whenever a statement timeout is set (see DbTimeouts). */
+const defaultIdleInTransactionMs = 10_000;
 /** Migrations and other scripts: they may wait on another replica's lock and build indexes. */
 const scriptQueryTimeoutMs = 60 * 60_000;
 
@@ -39,6 +41,7 @@ export class PostgresDb implements Db {
     poolSize = 10,
     private readonly timeouts: DbTimeouts = {},
   ) {
+    const idleInTransactionMs = timeouts.idleInTransactionTimeoutMs ?? (timeouts.statementTimeoutMs ? defaultIdleInTransactionMs : 0);
     this.clientConfig = {
       connectionString: url,
       keepAlive: true,
@@ -46,6 +49,7 @@ export class PostgresDb implements Db {
       ...(timeouts.connectTimeoutMs ? { connectionTimeoutMillis: timeouts.connectTimeoutMs } : {}),
       ...(timeouts.queryTimeoutMs ? { query_timeout: timeouts.queryTimeoutMs } : {}),
       ...(timeouts.statementTimeoutMs ? { statement_timeout: timeouts.statementTimeoutMs } : {}),
+      ...(idleInTransactionMs ? { idle_in_transaction_session_timeout: idleInTransactionMs } : {}),
     };
     this.pool = new Pool({ ...this.clientConfig, max: poolSize });
     // An idle client's error (the server restarted, or terminated the backend) must not crash the process.
