@@ -15,9 +15,11 @@ import { Worker } from "../src/engine/worker";
 import { createLlmGateway } from "../src/llm/gateway";
 import { StoreApexService } from "../src/service/apex-service";
 import type { DagView } from "../src/service/types";
+import { openDb } from "../src/store/db";
 import { startFakeLlmServer, type FakeLlmServer } from "./fakes/fake-llm-server";
 import { openMigratedDb, type MigratedDb } from "./helpers/db";
 import { refusingSandbox, testTools } from "./helpers/engine-doubles";
+import { startTcpProxy } from "./helpers/tcp-proxy";
 
 const leaseMs = 1_500;
 const admin = { keyId: "k", role: "admin" } as const;
@@ -181,5 +183,41 @@ describe("LLM calls paid once across a worker crash", () => {
       { attempt: 2, unknown: false, input_tokens: 3, output_tokens: 4 },
     ]);
     expect(await callStatus(dagId)).toBe("answered");
+  }, 60_000);
+
+  it("an answer that arrives while the database is down is kept until it can be written: no second call", async () => {
+    const direct = new URL(store.url!);
+    const proxy = await startTcpProxy(direct.hostname, Number(direct.port || 5432));
+    const viaProxy = new URL(store.url!);
+    viaProxy.hostname = "127.0.0.1";
+    viaProxy.port = String(proxy.port);
+    const workerDb = await openDb({ databaseUrl: viaProxy.toString(), poolSize: 2 });
+    // Long lease and poll: during the cut the only database work is writing the answer.
+    const worker = new Worker(
+      { db: workerDb, events: store.events, llm: gateway(), tools: testTools(), sandbox: refusingSandbox },
+      { id: "outage-worker", concurrency: 1, leaseMs: 60_000, fallbackPollMs: 60_000 },
+    );
+    let answer!: () => void;
+    fake.enqueueFor("openai", { kind: "success", text: "kept", after: new Promise<void>((r) => (answer = r)) });
+    const dagId = await submit("outage", "openai/gpt-4o-mini", 3);
+    await worker.start();
+    try {
+      await expect.poll(() => fake.requestCount("openai"), { timeout: 20_000, interval: 20 }).toBe(1);
+      proxy.cut();
+      answer();
+      // The write is tried again and again (each try a refused connection), well past a few quick retries.
+      await expect.poll(() => proxy.refused, { timeout: 20_000, interval: 50 }).toBeGreaterThanOrEqual(8);
+      proxy.restore();
+      await expect.poll(async () => (await service.getDag(dagId)).status, { timeout: 30_000, interval: 50 }).toBe("succeeded");
+    } finally {
+      await worker.stop();
+      await workerDb.close();
+      await proxy.close();
+    }
+    const v = await service.getDag(dagId);
+    expect(v.tasks[0]?.output).toBe("kept");
+    expect(fake.requestCount()).toBe(1);
+    expect(v.tasks[0]?.attempts.map((a) => a.status)).toEqual(["succeeded"]);
+    expect(await usageRows(dagId)).toEqual([{ attempt: 1, unknown: false, input_tokens: 3, output_tokens: 1 }]);
   }, 60_000);
 });

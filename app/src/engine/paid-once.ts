@@ -10,6 +10,7 @@ import { createHash } from "node:crypto";
 import type { LlmCallUsage } from "../domain/attempt";
 import { LlmError, type LlmGateway, type LlmRequest, type LlmResult } from "../llm/types";
 import type { Db } from "../store/db";
+import { isDatabaseUnavailable } from "../store/db-errors";
 import * as calls from "../store/queries/llm-calls";
 import { withLlmCallSpan } from "../telemetry/spans";
 import type { ClaimedTask } from "./lifecycle";
@@ -33,14 +34,25 @@ export class CallNotSentError extends Error {
   override readonly name = "CallNotSentError";
 }
 
-/** Retries a write a few times through a transient store error. */
-async function withRetry(write: () => Promise<void>): Promise<void> {
+/**
+ * How long a paid answer keeps trying to reach the store while it is unavailable (a restart, a
+ * failover): dropping it would pay the call again on the next attempt.
+ */
+export const answerWriteRetryMs = 60_000;
+
+/**
+ * Writes a paid answer: retried every 250 ms while the store is unavailable (up to
+ * answerWriteRetryMs), a few times on any other error. Meanwhile the lease may be lost; the write
+ * is unfenced, and the sooner it lands the likelier the next attempt finds the answer.
+ */
+async function writeAnswer(write: () => Promise<void>): Promise<void> {
+  const giveUpAt = Date.now() + answerWriteRetryMs;
   for (let i = 1; ; i++) {
     try {
       return await write();
     } catch (err) {
-      if (i >= 3) throw err;
-      await new Promise((r) => setTimeout(r, 250 * i));
+      if (isDatabaseUnavailable(err) ? Date.now() >= giveUpAt : i >= 3) throw err;
+      await new Promise((r) => setTimeout(r, 250));
     }
   }
 }
@@ -107,6 +119,6 @@ export async function callOnce(
     ...(result.responseId !== undefined ? { responseId: result.responseId } : {}),
   };
   // If this never commits, the call stays in flight and the next attempt records it as unknown usage.
-  await withRetry(() => calls.recordAnswer(db, ref, attempt, answer, { ...usage, agentId: task.agentId }));
+  await writeAnswer(() => calls.recordAnswer(db, ref, attempt, answer, { ...usage, agentId: task.agentId }));
   return { text: result.text, usage };
 }
