@@ -213,9 +213,11 @@ export class Worker {
    * it triggers either frees the task or finds the lease renewed.
    */
   private async idleDelay(): Promise<number> {
-    const { nextReadyAt, nextLeaseExpiry } = await nextWakeTimes(this.deps.db, await this.blockedProviders());
+    const blocked = await this.blockedProviders();
+    const { nextReadyAt, nextLeaseExpiry } = await nextWakeTimes(this.deps.db, blocked);
     const now = Date.now();
-    let wakeAt = now + this.fallbackPollMs;
+    // Tasks wait for an open breaker: look again each second, so its half-open probe goes out soon after the cool-down.
+    let wakeAt = now + (blocked.length > 0 ? Math.min(this.fallbackPollMs, 1_000) : this.fallbackPollMs);
     if (nextReadyAt) wakeAt = Math.min(wakeAt, nextReadyAt.getTime() + 5);
     if (nextLeaseExpiry) {
       const expiry = Math.max(nextLeaseExpiry.getTime() + 5, now + 50);
