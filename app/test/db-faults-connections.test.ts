@@ -11,7 +11,7 @@ import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PostgresDb } from "../src/store/postgres";
 import { isDatabaseUnavailable } from "../src/store/db-errors";
-import { startPrivatePostgres, type PrivatePostgres } from "./helpers/private-postgres";
+import { startPrivatePostgres, type PrivatePostgres, type StopMode } from "./helpers/private-postgres";
 import { startTcpProxy, type TcpProxy } from "./helpers/tcp-proxy";
 
 let pg: PrivatePostgres;
@@ -107,10 +107,10 @@ describe("server-side termination", () => {
     expect((await db.query<{ n: number }>("SELECT 41 + 1 AS n")).rows[0]?.n).toBe(42);
   });
 
-  it.each([
+  it.each<[StopMode, string]>([
     ["fast", "57P01 admin shutdown"],
     ["immediate", "a crash: connections dropped without a message"],
-  ] as const)("a %s restart (%s) during an idle transaction and idle pool connections: queries fail as unavailable, then work again", async (mode) => {
+  ])("a %s restart (%s) during an idle transaction and idle pool connections: queries fail as unavailable, then work again", async (mode) => {
     await Promise.all([1, 2, 3].map(() => db.query("SELECT pg_sleep(0.05)")));
     const t = idleTransaction();
     await t.begun;
