@@ -103,38 +103,40 @@ describe.each(implementations)("coordination ($name)", ({ name }) => {
       await expect(breakers.admit("d", { ...policy, failureThreshold: 0 })).rejects.toThrow(/failureThreshold/);
     });
 
-    it("counts calls in flight against the failure budget: at most failureThreshold - failures tracked calls at once", async () => {
+    it("a healthy breaker admits every call; after a failure, calls in flight count against the failure budget left", async () => {
       const { breakers } = await open();
       const admit = (id: string) => breakers.admitCall("k", id, policy);
-      expect([await admit("a"), await admit("b"), await admit("c")]).toEqual(["admitted", "admitted", "admitted"]);
-      expect(await admit("d")).toBe("refused"); // three in flight: a fourth could be a fourth failure
+      for (let i = 0; i < 10; i++) expect(await admit(`healthy${i}`)).toBe("admitted"); // no failure: no limit
+      expect(await breakers.recordFailure("k", policy, "healthy0")).toBe("closed");
+      // one failure: the budget is 2, and calls admitted before it do not hold slots
+      expect([await admit("a"), await admit("b")]).toEqual(["admitted", "admitted"]);
+      expect(await admit("c")).toBe("refused"); // a third could be the third failure
       expect(await breakers.state("k", policy)).toBe("closed");
-      expect(await breakers.recordFailure("k", policy, "a")).toBe("closed");
-      // one failure: the budget is 2, and b and c hold it
-      expect(await admit("d")).toBe("refused");
-      expect(await breakers.release("k", policy, "b")).toBe("closed");
-      expect(await admit("d")).toBe("admitted");
-      expect(await breakers.recordFailure("k", policy, "c")).toBe("closed");
-      expect(await breakers.recordFailure("k", policy, "d")).toBe("open"); // the third failure, and no fourth call went out
+      expect(await breakers.release("k", policy, "a")).toBe("closed");
+      expect(await admit("c")).toBe("admitted");
+      expect(await breakers.recordFailure("k", policy, "b")).toBe("closed");
+      expect(await admit("d")).toBe("refused"); // two failures: the budget is 1, and c holds it
+      expect(await breakers.recordFailure("k", policy, "c")).toBe("open"); // the third failure: no fourth call went out after the first
       expect(await admit("e")).toBe("refused");
       clock += policy.cooldownMs;
       expect(await admit("probe")).toBe("probe");
       expect(await breakers.recordSuccess("k", policy, "probe")).toBe("closed");
-      expect(await admit("f")).toBe("admitted");
+      for (let i = 0; i < 10; i++) expect(await admit(`again${i}`)).toBe("admitted");
     });
 
-    it("a call whose worker died frees its slot after probeLeaseMs; a success resets the budget", async () => {
+    it("a tracked call whose worker died frees its slot after probeLeaseMs; a success ends the limit", async () => {
       const { breakers } = await open();
-      for (const id of ["a", "b", "c"]) expect(await breakers.admitCall("k", id, policy)).toBe("admitted");
-      expect(await breakers.admitCall("k", "d", policy)).toBe("refused");
+      await breakers.recordFailure("k", policy);
+      for (const id of ["a", "b"]) expect(await breakers.admitCall("k", id, policy)).toBe("admitted");
+      expect(await breakers.admitCall("k", "c", policy)).toBe("refused");
       clock += policy.probeLeaseMs;
-      expect(await breakers.admitCall("k", "d", policy)).toBe("admitted");
-      await breakers.recordFailure("k", policy, "d");
-      await breakers.recordFailure("k", policy, "d"); // reported twice: the slot is freed once, the failure counts
-      expect(await breakers.admitCall("k", "e", policy)).toBe("admitted");
+      expect(await breakers.admitCall("k", "c", policy)).toBe("admitted");
+      await breakers.release("k", policy, "c");
+      await breakers.release("k", policy, "c"); // reported twice: the slot is freed once
+      for (const id of ["d", "e"]) expect(await breakers.admitCall("k", id, policy)).toBe("admitted");
       expect(await breakers.admitCall("k", "f", policy)).toBe("refused");
-      expect(await breakers.recordSuccess("k", policy, "e")).toBe("closed");
-      for (const id of ["f", "g", "h"]) expect(await breakers.admitCall("k", id, policy)).toBe("admitted");
+      expect(await breakers.recordSuccess("k", policy, "d")).toBe("closed");
+      for (const id of ["f", "g", "h", "i"]) expect(await breakers.admitCall("k", id, policy)).toBe("admitted");
     });
 
     it("admits only one half_open probe among many concurrent callers", async () => {

@@ -143,10 +143,11 @@ describe.each(["in-process", "redis"] as const)("shared policies across two gate
     expect(await a.breakerState("openai")).toBe("open");
   });
 
-  it("counts calls in flight: of 12 calls asked at once of a hanging provider, only failureThreshold reach it before it opens", async () => {
+  it("counts calls in flight after a failure: of 12 calls asked at once of a hanging provider, only failureThreshold - 1 more reach it before it opens", async () => {
     const a = gateway("a", coordA);
     const b = gateway("b", coordB);
     fake.failNow({ kind: "hang" });
+    expect((await failure(a.complete({ model: "openai/gpt-4o-mini", prompt: "x", signal: AbortSignal.timeout(100) }))).kind).toBe("timeout");
     const calls = Array.from({ length: 12 }, (_, i) =>
       failure((i % 2 ? a : b).complete({ model: "openai/gpt-4o-mini", prompt: "x", signal: AbortSignal.timeout(300) })),
     );
@@ -156,6 +157,18 @@ describe.each(["in-process", "redis"] as const)("shared policies across two gate
     expect(events.filter((e) => e.providerCalled)).toHaveLength(3);
     // the others never left: they waited for a slot and gave up (their own time limit, or the breaker opened)
     expect(errors.filter((e) => e.kind === "timeout")).toHaveLength(errors.length - errors.filter((e) => e.kind === "breaker_open").length);
+  });
+
+  it("a healthy provider is not limited: 12 calls are in flight at once", async () => {
+    const a = gateway("a", coordA);
+    let answer!: () => void;
+    const gate = new Promise<void>((r) => (answer = r));
+    fake.setDefault({ kind: "success", after: gate });
+    const calls = Array.from({ length: 12 }, () => ask(a));
+    await expect.poll(() => fake.requestCount(), { timeout: 10_000, interval: 20 }).toBe(12);
+    answer();
+    expect(await Promise.all(calls)).toHaveLength(12);
+    expect(await a.breakerState("openai")).toBe("closed");
   });
 
   it("the half_open probe has its own short time limit: a provider still hanging re-opens the breaker without holding recovery", async () => {

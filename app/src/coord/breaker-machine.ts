@@ -3,11 +3,13 @@
  * the Redis store runs the same rules in a Lua script (redis-scripts.ts) so every replica sees one
  * atomic transition. The shared test suite holds both to the same behaviour.
  *
- * Calls in flight count: while closed, a call is admitted only while the calls in flight stay
- * below the failure budget left (failureThreshold - consecutive failures), so however many calls
- * were in the air when the provider broke, no more than failureThreshold of them fail before the
- * breaker opens. A call in flight holds its slot until it reports (success, failure, release) or
- * until probeLeaseMs passed (its worker died). Calls admitted without an id are not tracked.
+ * Calls in flight count once a failure is seen: while closed with no failure, every call is
+ * admitted (a healthy provider gets all the concurrency the workers have); after a failure, a call
+ * is admitted only while the calls admitted since then and still in flight stay below the failure
+ * budget left (failureThreshold - consecutive failures). So beyond the calls already in the air
+ * when a provider breaks, at most failureThreshold - 1 more reach it before the breaker opens. Such
+ * a call holds its slot until it reports (success, failure, release) or until probeLeaseMs passed
+ * (its worker died). Calls admitted without an id are never tracked.
  */
 import type { BreakerAdmission, BreakerPolicy, BreakerState } from "./types";
 
@@ -48,7 +50,7 @@ export function stepBreaker(
       break;
     case "admit":
       if (state === "closed") {
-        if (callId === undefined) admission = "admitted";
+        if (callId === undefined || failures === 0) admission = "admitted";
         else if (Object.keys(inFlight).length < policy.failureThreshold - failures) {
           inFlight[callId] = now + policy.probeLeaseMs;
           admission = "admitted";

@@ -37,7 +37,7 @@ end
 local admitted = 0
 if op == 'admit' then
   if state == 'closed' then
-    if callId == '' then
+    if callId == '' or failures == 0 then
       admitted = 1
     elseif redis.call('ZCARD', slots) < threshold - failures then
       redis.call('ZADD', slots, now + lease, callId)

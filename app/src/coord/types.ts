@@ -12,9 +12,9 @@ export type BreakerAdmission = "admitted" | "probe" | "refused";
 /** When a breaker opens and how it recovers. Defaults: `defaultBreakerPolicy`. */
 export interface BreakerPolicy {
   /**
-   * Consecutive failures that open a closed breaker. Calls in flight count against it: a closed
-   * breaker admits a call only while calls in flight < failureThreshold - consecutive failures, so
-   * it is also the most calls a provider has in flight at once across the cluster.
+   * Consecutive failures that open a closed breaker. Calls in flight count against it once a
+   * failure is seen: then a call is admitted only while the calls admitted since and still in flight
+   * are fewer than failureThreshold - consecutive failures (a healthy provider is not limited).
    */
   readonly failureThreshold: number;
   /** How long an open breaker rejects calls before it admits a probe (half_open). */
@@ -44,8 +44,9 @@ export interface BreakerStore {
   /** May this call go through? In half_open, only one probe at a time is admitted. Untracked (no call id). */
   admit(key: string, policy?: BreakerPolicy): Promise<boolean>;
   /**
-   * May call `callId` go through? Closed: only while calls in flight < failureThreshold - failures
-   * (the call holds a slot until it reports with the same id). half_open: the single probe.
+   * May call `callId` go through? Closed without failures: yes. Closed after a failure: only while
+   * the tracked calls in flight < failureThreshold - failures (the call then holds a slot until it
+   * reports with the same id). half_open: the single probe.
    */
   admitCall(key: string, callId: string, policy?: BreakerPolicy): Promise<BreakerAdmission>;
   /** A call succeeded: half_open -> closed, closed resets its failure count. Returns the state after. */

@@ -68,8 +68,8 @@ export interface LlmGatewayOptions {
   /** Wait in-process for the shared rate limiter up to this long before giving up with rate_limited. Default 1000 ms. */
   readonly maxRateLimitWaitMs?: number;
   /**
-   * Wait in-process up to this long for a free breaker slot (calls in flight fill the failure
-   * budget) before giving up with breaker_open (the task then waits without an attempt). Default 10 000 ms.
+   * Wait in-process up to this long for a free breaker slot (after a failure, calls in flight fill
+   * the failure budget) before giving up with breaker_open (the task then waits without an attempt). Default 10 000 ms.
    */
   readonly maxSlotWaitMs?: number;
   /** Output tokens assumed for the tokens-per-minute estimate when the request sets no maxTokens. Default 512. */
@@ -169,8 +169,8 @@ export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
   };
 
   /**
-   * Admits one call through the provider's breaker. While closed with no free slot (calls in
-   * flight fill the failure budget) it waits in-process for one, up to maxSlotWaitMs; open (or a
+   * Admits one call through the provider's breaker. While closed with no free slot (after a
+   * failure, calls in flight fill the failure budget) it waits in-process for one, up to maxSlotWaitMs; open (or a
    * probe already out) refuses at once. Coordination trouble admits (fail open).
    */
   const admitCall = async (
