@@ -12,6 +12,7 @@ import { LlmError, type LlmGateway, type LlmRequest, type LlmResult } from "../l
 import type { Db } from "../store/db";
 import { isDatabaseUnavailable } from "../store/db-errors";
 import * as calls from "../store/queries/llm-calls";
+import { logger } from "../telemetry/logger";
 import { withLlmCallSpan } from "../telemetry/spans";
 import type { ClaimedTask } from "./lifecycle";
 
@@ -75,7 +76,10 @@ export async function callOnce(
 ): Promise<CallAnswer> {
   const ref: calls.CallRef = { dagId: task.dagId, taskId: task.taskId, call: taskCallNumber };
   const state = await calls.callState(db, ref, attempt);
-  if (state.kind === "answered") return { text: state.answer.text };
+  if (state.kind === "answered") {
+    logger.info({ dag_id: task.dagId, task_id: task.taskId, attempt, worker_id: task.workerId }, "LLM call already answered and paid: reusing the stored answer");
+    return { text: state.answer.text };
+  }
 
   const key = idempotencyKey(task.dagId, task.taskId, taskCallNumber, state.try);
   let sent = false;
