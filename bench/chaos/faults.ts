@@ -93,10 +93,12 @@ export class FaultInjector {
         const before = [...provider.calls.values()].reduce((s, c) => s + c.requests, 0);
         provider.setMode(fault === "provider-500" ? "error500" : "hang");
         const until = Date.now() + options.holdMs;
+        const calls = () => [...provider.calls.values()].reduce((s, c) => s + c.requests, 0) - before;
         // At least the hold, and long enough for more failed calls than the breaker's threshold.
-        await pollUntil(`the provider refused more calls than the breaker threshold (${fault})`, 60_000, () => {
-          const calls = [...provider.calls.values()].reduce((s, c) => s + c.requests, 0) - before;
-          return Date.now() >= until && calls > 5;
+        await pollUntil(`the provider refused more calls than the breaker threshold (${fault})`, options.holdMs + 30_000, () => {
+          return Date.now() >= until && calls() > 5;
+        }).catch(() => {
+          note = `only ${calls()} calls reached the provider in ${(options.holdMs + 30_000) / 1000} s`;
         });
         provider.setMode("normal");
         break;

@@ -122,6 +122,8 @@ async function main(): Promise<void> {
   try {
     code = await chaos(o, rig, runDir);
   } catch (err) {
+    console.error("process logs (warnings and errors, most frequent first):");
+    for (const line of describeComplaints(scanLogs(runDir))) console.error(line);
     await finish(1, `chaos failed while ${stage}: ${(err as Error).stack ?? String(err)}`);
     return;
   }

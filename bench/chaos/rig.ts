@@ -1,6 +1,6 @@
 /**
  * Everything the chaos run starts, on loopback only: its own Postgres cluster (reached by Apex
- * through a TCP proxy that can blackhole it), its own redis-server, the fake LLM provider, the real
+ * through a proxy that can partition it, partition-proxy.ts), its own redis-server, the fake LLM provider, the real
  * apex-api and two real apex-worker processes. `teardown()` undoes all of it; `teardownNow()` is
  * the synchronous last resort of an exit path.
  */
@@ -12,10 +12,10 @@ import { runtimeEnv } from "../../app/src/contract/env";
 import { services } from "../../app/src/contract/services";
 import { LocalSandboxDriver } from "../../app/src/sandbox/local/driver";
 import { startPrivatePostgres, type PrivatePostgres } from "../../app/test/helpers/private-postgres";
-import { startTcpProxy, type TcpProxy } from "../../app/test/helpers/tcp-proxy";
 import { killAllChildren } from "../engine/child-processes";
 import { ChaosApi, HttpTally } from "./http-client";
 import { SupervisedProcess, type UnexpectedExit } from "./processes";
+import { startPartitionProxy, type PartitionProxy } from "./partition-proxy";
 import { ChaosProvider } from "./provider";
 import { startChaosRedis, type ChaosRedis } from "./redis-server";
 import { freePort } from "./wait";
@@ -53,7 +53,7 @@ export class ChaosRig {
   api!: SupervisedProcess;
   workers: SupervisedProcess[] = [];
   postgres?: PrivatePostgres;
-  proxy?: TcpProxy;
+  proxy?: PartitionProxy;
   redis?: ChaosRedis;
   provider?: ChaosProvider;
   /** Direct to the cluster (not through the proxy): what the run reads to measure. */
@@ -79,7 +79,7 @@ export class ChaosRig {
     direct.pathname = `/${database}`;
     this.observer = new Pool({ connectionString: direct.toString(), max: 3, connectionTimeoutMillis: 3_000 });
     this.observer.on("error", () => undefined); // server-side terminations during the restarts
-    this.proxy = await startTcpProxy("127.0.0.1", this.postgres.port);
+    this.proxy = await startPartitionProxy("127.0.0.1", this.postgres.port);
     const viaProxy = new URL(direct);
     viaProxy.port = String(this.proxy.port);
     this.redis = await startChaosRedis(path.join(this.runDir, "redis.log"));
