@@ -138,7 +138,13 @@ describe.each(storeKinds)("queue on %s", (kind) => {
     expect(t.attempts.map((a) => a.status)).toEqual(["failed", "failed", "failed", "succeeded"]);
   });
 
-  it("a batch of finished attempts: one outcome the store refuses (a NUL in its output) fails only itself", async () => {
+  it("a batch of finished attempts: one outcome the store refuses fails only itself", async () => {
+    // A server-side refusal of one row (NUL text no longer is one: outputs are stored escaped).
+    await store.db.exec(`
+      CREATE FUNCTION refuse_poisoned_output() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'output refused by the test trigger'; END $$;
+      CREATE TRIGGER refuse_poisoned_output BEFORE UPDATE ON tasks FOR EACH ROW
+        WHEN (NEW.output = '"poison"'::jsonb) EXECUTE FUNCTION refuse_poisoned_output();`);
     const svc = service();
     const { id } = await svc.submitDag(
       {
@@ -155,12 +161,31 @@ describe.each(storeKinds)("queue on %s", (kind) => {
     const [good, bad] = ["good", "bad"].map((name) => claimed.find((t) => t.taskId === name)!);
     const results = await Promise.allSettled([
       batcher.submit({ task: good!, attempt: good!.attempt!, outcome: { kind: "succeeded", output: "fine" } }),
-      batcher.submit({ task: bad!, attempt: bad!.attempt!, outcome: { kind: "succeeded", output: "nul \u0000 byte" } }),
+      batcher.submit({ task: bad!, attempt: bad!.attempt!, outcome: { kind: "succeeded", output: "poison" } }),
     ]);
     expect(results[0]).toEqual({ status: "fulfilled", value: "succeeded" });
     expect(results[1]?.status).toBe("rejected");
     const v = await svc.getDag(id);
     expect(v.tasks.map((t) => [t.id, t.status])).toEqual([["good", "succeeded"], ["bad", "running"]]);
+    await svc.cancelDag(id);
+    await store.db.exec("DROP TRIGGER refuse_poisoned_output ON tasks; DROP FUNCTION refuse_poisoned_output()");
+  });
+
+  it("a reschedule past the integer range of milliseconds (a provider's 40-day Retry-After) is capped, not refused", async () => {
+    const svc = service();
+    const { id } = await svc.submitDag(
+      { agent_id: agentId, name: "far-retry", tasks: [{ id: "t", kind: "tool", tool: "sleep", args: { key: "t", ms: 1 } }] },
+      admin,
+    );
+    const mine = ctx(store.db);
+    const [task] = (await claimTasks(mine, "far", { limit: 10, leaseMs: 5_000 })).filter((t) => t.dagId === id);
+    const fortyDaysMs = 40 * 86_400_000;
+    await expect(finishAttempt(mine, task!, task!.attempt!, { kind: "rescheduled", reason: "rate_limited", delayMs: fortyDaysMs })).resolves.toBe("rescheduled");
+    const { rows } = await store.db.query<{ days: number }>(
+      "SELECT extract(epoch FROM next_run_at - now()) / 86400 AS days FROM tasks WHERE dag_id = $1",
+      [id],
+    );
+    expect(Number(rows[0]!.days)).toBeGreaterThan(24);
     await svc.cancelDag(id);
   });
 

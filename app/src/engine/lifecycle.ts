@@ -135,6 +135,10 @@ export async function finishAttempt(ctx: EngineContext, task: ClaimedTask, attem
   return result!;
 }
 
+/** apex_finish_attempts takes delays as an integer: a provider's huge Retry-After is capped, not a refused batch. */
+const maxDelayMs = 2 ** 31 - 1;
+const storableDelayMs = (ms: number) => (Number.isFinite(ms) ? Math.min(maxDelayMs, Math.max(0, Math.round(ms))) : 0);
+
 function outcomeRow({ task, attempt, outcome }: FinishedAttempt): queue.OutcomeRow {
   const base = { dag_id: task.dagId, task_id: task.taskId, attempt };
   switch (outcome.kind) {
@@ -146,13 +150,13 @@ function outcomeRow({ task, attempt, outcome }: FinishedAttempt): queue.OutcomeR
         ...base,
         outcome: outcome.retryDelayMs === undefined ? "fail" : "retry",
         error: encodeText(outcome.error),
-        delay_ms: outcome.retryDelayMs === undefined ? undefined : Math.max(0, Math.round(outcome.retryDelayMs)),
+        delay_ms: outcome.retryDelayMs === undefined ? undefined : storableDelayMs(outcome.retryDelayMs),
         end_reason: outcome.errorType === "cancelled" ? "cancelled" : undefined,
       };
     case "rescheduled":
-      return { ...base, outcome: "reschedule", error: encodeText(outcome.reason), delay_ms: Math.max(0, Math.round(outcome.delayMs)) };
+      return { ...base, outcome: "reschedule", error: encodeText(outcome.reason), delay_ms: storableDelayMs(outcome.delayMs) };
     case "deferred":
-      return { ...base, outcome: "defer", error: encodeText(outcome.reason), delay_ms: Math.max(0, Math.round(outcome.delayMs)), waiting_for: outcome.waitingFor };
+      return { ...base, outcome: "defer", error: encodeText(outcome.reason), delay_ms: storableDelayMs(outcome.delayMs), waiting_for: outcome.waitingFor };
   }
 }
 
