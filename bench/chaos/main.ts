@@ -101,7 +101,11 @@ async function main(): Promise<void> {
     if (o.keep) console.error(`chaos: process logs kept in ${runDir}`);
     else rmSync(runDir, { recursive: true, force: true });
   };
-  const finish = async (code: number, why?: string): Promise<never> => {
+  let finishing = false;
+  const finish = async (code: number, why?: string): Promise<void> => {
+    // A signal's finish wins over the run's own (which may fail as its processes go away).
+    if (finishing) return new Promise<void>(() => undefined);
+    finishing = true;
     if (why) console.error(why);
     await Promise.race([rig.teardown(), sleep(20_000)]);
     rig.teardownNow();
