@@ -175,6 +175,7 @@ export const coreSections = {
         failureThreshold: positiveInt().optional(),
         cooldownMs: z.number({ error: "expected an integer >= 0 (milliseconds)" }).int({ error: "expected an integer >= 0 (milliseconds)" }).min(0, { error: "expected an integer >= 0 (milliseconds)" }).optional(),
         probeLeaseMs: positiveInt().optional(),
+        probeTimeoutMs: positiveInt().optional(),
       }),
     }),
     // Empty: no limits of ours (the providers' own 429s still apply) and the runtime's breaker defaults.

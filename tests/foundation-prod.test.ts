@@ -355,7 +355,7 @@ describe("prod stack: LLM limits, breaker, sandbox hardening and the http_fetch 
         workers: { sandboxDriver: "local" },
         llm: {
           rateLimits: { openai: { requestsPerMinute: 500, tokensPerMinute: 200_000 }, anthropic: { requestsPerMinute: 50 } },
-          breaker: { failureThreshold: 3, cooldownMs: 10_000 },
+          breaker: { failureThreshold: 3, cooldownMs: 10_000, probeTimeoutMs: 4_000 },
         },
         tools: { httpFetchAllowHosts: ["docs.python.org", "*.wikipedia.org"] },
       },
@@ -377,7 +377,7 @@ describe("prod stack: LLM limits, breaker, sandbox hardening and the http_fetch 
       openai: { requestsPerMinute: 500, tokensPerMinute: 200_000 },
       anthropic: { requestsPerMinute: 50 },
     });
-    expect(JSON.parse(worker[runtimeEnv.llmBreaker] ?? "null")).toEqual({ failureThreshold: 3, cooldownMs: 10_000 });
+    expect(JSON.parse(worker[runtimeEnv.llmBreaker] ?? "null")).toEqual({ failureThreshold: 3, cooldownMs: 10_000, probeTimeoutMs: 4_000 });
     expect(worker[runtimeEnv.toolHttpAllowlist]).toBe("docs.python.org,*.wikipedia.org");
   });
 
@@ -391,6 +391,7 @@ describe("prod stack: LLM limits, breaker, sandbox hardening and the http_fetch 
     [{ llm: { rateLimits: { openai: { requestsPerMinute: 0 } } } }, /apex:llm\.rateLimits\.openai\.requestsPerMinute: expected a positive integer/],
     [{ llm: { rateLimits: { mistral: { requestsPerMinute: 5 } } } }, /apex:llm\.rateLimits\.mistral/],
     [{ llm: { breaker: { cooldownMs: -1 } } }, /apex:llm\.breaker\.cooldownMs: expected an integer >= 0/],
+    [{ llm: { breaker: { probeTimeoutMs: 0 } } }, /apex:llm\.breaker\.probeTimeoutMs: expected a positive integer/],
     [{ workers: { sandboxHardened: "sometimes" } }, /apex:workers\.sandboxHardened: expected one of "auto", "required", "off"/],
     [{ tools: { httpFetchAllowHosts: ["https://docs.python.org"] } }, /apex:tools\.httpFetchAllowHosts\[?\.?0\]?: expected a host name/],
   ])("rejects bad settings naming the key: %j", async (config, message) => {

@@ -50,7 +50,7 @@ export interface ApexRuntimeArgs {
     /** APEX_LLM_RATE_LIMITS of the workers (they make the calls); empty or unset = not set. */
     readonly rateLimits?: Readonly<Record<string, { readonly requestsPerMinute?: number; readonly tokensPerMinute?: number } | undefined>>;
     /** APEX_LLM_BREAKER of the workers; empty or unset = the runtime's defaults. */
-    readonly breaker?: { readonly failureThreshold?: number; readonly cooldownMs?: number; readonly probeLeaseMs?: number };
+    readonly breaker?: { readonly failureThreshold?: number; readonly cooldownMs?: number; readonly probeLeaseMs?: number; readonly probeTimeoutMs?: number };
   };
   /** Tool settings both processes need (the API validates submissions against the same registry). */
   readonly tools?: {
