@@ -71,7 +71,16 @@ async function chaos(o: ChaosOptions, rig: ChaosRig, runDir: string): Promise<nu
   // Let in-flight provider responses settle before counting them.
   await pollUntil("no provider call is in flight", 15_000, () => [...rig.provider!.calls.values()].every((c) => c.inFlight === 0)).catch(() => undefined);
   const m = await measure(rig.observer!, runTag, workload.accepted, rig.provider!, injector.killTimes, injector.windows);
-  const outcome = { m, http: rig.tally, exits: rig.exits, faults, badInputs: injector.badInputs, drainSeconds };
+  const outcome = {
+    m,
+    http: rig.tally,
+    exits: rig.exits,
+    faults,
+    badInputs: injector.badInputs,
+    drainSeconds,
+    answersByKind: rig.provider!.answersByKind,
+    approvals: workload.approvals,
+  };
   console.log("");
   console.log(report(outcome));
   console.log("process logs (warnings and errors, most frequent first):");

@@ -24,6 +24,8 @@ export interface Measurement {
   /** Attempts still `running` on a task that has finished. */
   readonly strandedAttempts: number;
   readonly attemptRows: number;
+  /** python tasks (printing a NUL) that succeeded. */
+  readonly nulToolSucceeded: number;
   readonly providerCalls: number;
   readonly answered: number;
   /** Rows in `usage` for the run's tasks. */
@@ -145,6 +147,7 @@ export async function measure(
     runTwiceSamples: [...runTwice].slice(0, 5).map(([k, why]) => `${k}: ${why}`),
     strandedAttempts: attempts.rows[0]!.stranded,
     attemptRows: attempts.rows[0]!.rows,
+    nulToolSucceeded: tasks.rows.filter((t) => t.id === "nul_tool" && t.status === "succeeded").length,
     providerCalls,
     answered,
     recorded: usage.rows.reduce((s, r) => s + r.n, 0),

@@ -53,6 +53,8 @@ export class ChaosProvider {
   readonly statuses = new Map<number, number>();
   /** Requests without a chaos marker (none expected). */
   unmarked = 0;
+  /** Answers sent, by kind of text. */
+  readonly answersByKind = new Map<AnswerKind, number>();
   private mode: ProviderMode = "normal";
 
   private fake!: FakeLlmServer;
@@ -106,6 +108,8 @@ export class ChaosProvider {
       calls.inFlight++;
     }
     if (this.mode !== "normal") return outage[this.mode];
+    const kind = marked?.answer ?? "plain";
+    this.answersByKind.set(kind, (this.answersByKind.get(kind) ?? 0) + 1);
     return { kind: "success", text: answerText[marked?.answer ?? "plain"], delayMs: answerDelayMs, usage: { input: 12, output: 3 } };
   }
 

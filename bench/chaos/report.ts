@@ -14,6 +14,10 @@ export interface ChaosOutcome {
   readonly badInputs?: BadInputResult;
   /** Seconds from the end of submissions until every DAG had finished (undefined: not within the bound). */
   readonly drainSeconds?: number;
+  /** LLM answers sent by kind of text (nul, surrogate, plain). */
+  readonly answersByKind: ReadonlyMap<string, number>;
+  /** python tool calls approved (by a key other than the submitter's). */
+  readonly approvals: number;
 }
 
 const seconds = (s: number | undefined) => (s === undefined ? `not within ${recoveryBoundMs / 1000} s` : `${s.toFixed(1)} s`);
@@ -68,6 +72,13 @@ export function report(o: ChaosOutcome): string {
     ["worst recovery", seconds(worstRecovery(o)), "60 s", "fault end until every DAG accepted before it finished"],
     ["final drain", seconds(o.drainSeconds), "", "end of submissions until every DAG finished"],
     ["attempt rows", String(m.attemptRows), "", `${m.strandedAttempts} still running on a finished task`],
+    [
+      "unstorable text",
+      String((o.answersByKind.get("nul") ?? 0) + (o.answersByKind.get("surrogate") ?? 0) + m.nulToolSucceeded),
+      "",
+      `outputs Postgres cannot store as is: ${o.answersByKind.get("nul") ?? 0} LLM answers with a NUL, ${o.answersByKind.get("surrogate") ?? 0} with a lone surrogate, ` +
+        `${m.nulToolSucceeded} python runs printing a NUL succeeded (${o.approvals} approvals)`,
+    ],
   ];
   if (o.badInputs) rows.push(["bad inputs", `${o.badInputs.sent - o.badInputs.wrong.length}/${o.badInputs.sent}`, "all", "NUL/lone surrogate in a text field answered 400"]);
   const lines = [table(rows), "", `HTTP statuses: ${statuses || "none"}`];
