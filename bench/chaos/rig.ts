@@ -49,7 +49,7 @@ function sandboxHardening(): "required" | undefined {
 export class ChaosRig {
   readonly tally = new HttpTally();
   readonly exits: UnexpectedExit[] = [];
-  adminKey = `apex_chaos_${randomBytes(18).toString("hex")}`;
+  readonly adminKey = `apex_chaos_${randomBytes(18).toString("hex")}`;
   api!: SupervisedProcess;
   workers: SupervisedProcess[] = [];
   postgres?: PrivatePostgres;

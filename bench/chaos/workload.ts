@@ -46,7 +46,9 @@ export class Workload {
   /** Submissions answered otherwise than 201, by status ("none": no answer). */
   readonly refused = new Map<string, number>();
   approvals = 0;
+  /** Submitting; then approving and reading go on until stop(). */
   private running = true;
+  private approving = true;
   private loops: Promise<void>[] = [];
   private n = 0;
 
@@ -78,8 +80,6 @@ export class Workload {
     this.approving = false;
     await Promise.all(this.loops);
   }
-
-  private approving = true;
 
   private async submitLoop(): Promise<void> {
     const intervalMs = 1000 / this.dagsPerSecond;
