@@ -140,7 +140,7 @@ describe.each(storeKinds)("queue on %s", (kind) => {
 
   it("a batch of finished attempts: one outcome the store refuses fails only itself", async () => {
     // A server-side refusal of one row (NUL text no longer is one: outputs are stored escaped).
-    await store.db.exec(`
+    await store.db.exec!(`
       CREATE FUNCTION refuse_poisoned_output() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN RAISE EXCEPTION 'output refused by the test trigger'; END $$;
       CREATE TRIGGER refuse_poisoned_output BEFORE UPDATE ON tasks FOR EACH ROW
@@ -168,7 +168,7 @@ describe.each(storeKinds)("queue on %s", (kind) => {
     const v = await svc.getDag(id);
     expect(v.tasks.map((t) => [t.id, t.status])).toEqual([["good", "succeeded"], ["bad", "running"]]);
     await svc.cancelDag(id);
-    await store.db.exec("DROP TRIGGER refuse_poisoned_output ON tasks; DROP FUNCTION refuse_poisoned_output()");
+    await store.db.exec!("DROP TRIGGER refuse_poisoned_output ON tasks; DROP FUNCTION refuse_poisoned_output()");
   });
 
   it("a reschedule past the integer range of milliseconds (a provider's 40-day Retry-After) is capped, not refused", async () => {

@@ -4,6 +4,7 @@
  * of the task reuses a paid answer instead of paying again. One round trip per function unless it
  * says otherwise; the engine (engine/llm-journal.ts) decides when to call what.
  */
+import type { LlmCallUsage } from "../../domain/attempt";
 import type { Db } from "../db";
 import { encodeText } from "../storable-text";
 
@@ -81,19 +82,9 @@ export async function markInFlight(db: Db, c: SendingCall): Promise<boolean> {
   return r.rowCount > 0;
 }
 
-/** One paid call's usage, as the usage table stores it. */
-export interface PaidUsage {
+/** One paid call's usage, as the usage table stores it (`model` is `provider/model` as requested). */
+export interface PaidUsage extends LlmCallUsage {
   readonly agentId: string;
-  readonly provider: string;
-  /** `provider/model` as requested. */
-  readonly model: string;
-  readonly responseModel: string;
-  readonly inputTokens: number;
-  readonly outputTokens: number;
-  readonly cachedTokens: number;
-  readonly costUsd: number;
-  readonly priceVersion: string;
-  readonly latencyMs: number;
 }
 
 /**
