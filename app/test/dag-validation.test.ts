@@ -42,6 +42,7 @@ describe("DAG validation", () => {
     ["a self-dependency", dag([llm("a", { depends_on: ["a"] })]), "tasks[0].depends_on[0]", /depends on itself/],
     ["an unknown dependency", dag([llm("a"), llm("b"), llm("c", { depends_on: ["a", "zz"] })]), "tasks[2].depends_on[1]", /unknown task "zz"/],
     ["a duplicate id", dag([llm("a"), llm("a")]), "tasks[1].id", /duplicate task id "a"/],
+    ["args nested deeper than the limit", dag([{ id: "t", kind: "tool", tool: "sleep", args: { key: JSON.parse("[".repeat(70) + "]".repeat(70)), ms: 1 } }]), `tasks[0].args.key${"[0]".repeat(60)}`, /nested deeper than 64 levels/],
     ["too many tasks", dag(Array.from({ length: dagLimits.maxTasks + 1 }, (_, i) => llm(`t${i}`))), "tasks", /201 tasks; the limit is 200/],
     ["an oversized body", dag([llm("a", { prompt: "x".repeat(dagLimits.maxPromptChars) })], { input: { blob: "y".repeat(dagLimits.maxBodyBytes) } }), undefined, /bytes; the limit is/],
     ["no tasks", dag([]), "tasks", /./],
@@ -98,5 +99,15 @@ describe("submission through the service", () => {
     expect(v.tasks.map((t) => [t.id, t.status])).toEqual([["a", "ready"], ["b", "pending"]]);
     await expect(service.getDag("not-a-uuid")).rejects.toMatchObject({ code: "not_found" });
     await expect(service.createAgent({ name: "" })).rejects.toMatchObject({ code: "invalid_argument", field: "name" });
+  });
+
+  it("refuses input nested 20 000 deep (40 KB, and it overflows JSON.stringify's stack) as invalid_argument naming the field", async () => {
+    const depth = 20_000;
+    const input = { nest: JSON.parse("[".repeat(depth) + "]".repeat(depth)) as unknown };
+    await expect(service.submitDag(dag([llm("a")], { agent_id: agent, input }), { keyId: "k", role: "admin" })).rejects.toMatchObject({
+      code: "invalid_argument",
+      field: `input.nest${"[0]".repeat(62)}`,
+      message: expect.stringMatching(/nested deeper than 64 levels/),
+    });
   });
 });

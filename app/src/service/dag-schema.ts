@@ -10,6 +10,8 @@ import { rejectUnstorable } from "./storable-input";
 export const dagLimits = {
   maxTasks: 200,
   maxBodyBytes: 1024 * 1024,
+  /** Nesting of arrays and objects in a body (`input`, `args`): deeper JSON overflows the stack of whoever walks it. */
+  maxJsonDepth: 64,
   maxDepsPerTask: 200,
   maxPromptChars: 100_000,
   maxAttempts: 10,

@@ -32,8 +32,22 @@ function firstIssue(error: z.ZodError, prefix: readonly PropertyKey[] = []): Ser
   return invalid(field, issue?.message ?? "invalid value");
 }
 
+/** The path of the first array or object nested deeper than `max` levels; iterative, so a hostile body cannot overflow the stack. */
+export function firstTooDeep(value: unknown, max: number): (string | number)[] | undefined {
+  const stack: { value: unknown; path: (string | number)[] }[] = [{ value, path: [] }];
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    if (item.value === null || typeof item.value !== "object") continue;
+    if (item.path.length >= max) return item.path;
+    const entries: [string | number, unknown][] = Array.isArray(item.value) ? item.value.map((v, i) => [i, v]) : Object.entries(item.value);
+    for (let i = entries.length - 1; i >= 0; i--) stack.push({ value: entries[i]![1], path: [...item.path, entries[i]![0]] });
+  }
+  return undefined;
+}
+
 /** Without `models`, LLM tasks' models are checked for their `provider/model` shape only. */
 export function validateDagSubmission(body: unknown, tools: ToolRegistry, models?: ModelCheck): DagSubmission {
+  const tooDeep = firstTooDeep(body, dagLimits.maxJsonDepth);
+  if (tooDeep) throw invalid(fieldPath(tooDeep) || "body", `nested deeper than ${dagLimits.maxJsonDepth} levels of arrays and objects`);
   const size = Buffer.byteLength(JSON.stringify(body ?? null) ?? "", "utf8");
   if (size > dagLimits.maxBodyBytes) {
     throw invalid("", `body is ${size} bytes; the limit is ${dagLimits.maxBodyBytes}`);
