@@ -1,7 +1,7 @@
 /**
  * Everything the chaos run starts, on loopback only: its own Postgres cluster (reached by Apex
- * through a proxy that can partition it, partition-proxy.ts), its own redis-server, the fake LLM provider, the real
- * apex-api and two real apex-worker processes. `teardown()` undoes all of it; `teardownNow()` is
+ * through a TCP proxy that can blackhole it), its own redis-server, the fake LLM provider, the
+ * real apex-api and two real apex-worker processes. `teardown()` undoes all of it; `teardownNow()` is
  * the synchronous last resort of an exit path.
  */
 import { randomBytes } from "node:crypto";
@@ -15,7 +15,7 @@ import { startPrivatePostgres, type PrivatePostgres } from "../../app/test/helpe
 import { killAllChildren } from "../engine/child-processes";
 import { ChaosApi, HttpTally } from "./http-client";
 import { SupervisedProcess, type UnexpectedExit } from "./processes";
-import { startPartitionProxy, type PartitionProxy } from "./partition-proxy";
+import { startTcpProxy, type TcpProxy } from "../../app/test/helpers/tcp-proxy";
 import { ChaosProvider } from "./provider";
 import { startChaosRedis, type ChaosRedis } from "./redis-server";
 import { freePort } from "./wait";
@@ -53,7 +53,7 @@ export class ChaosRig {
   api!: SupervisedProcess;
   workers: SupervisedProcess[] = [];
   postgres?: PrivatePostgres;
-  proxy?: PartitionProxy;
+  proxy?: TcpProxy;
   redis?: ChaosRedis;
   provider?: ChaosProvider;
   /** Direct to the cluster (not through the proxy): what the run reads to measure. */
@@ -79,7 +79,7 @@ export class ChaosRig {
     direct.pathname = `/${database}`;
     this.observer = new Pool({ connectionString: direct.toString(), max: 3, connectionTimeoutMillis: 3_000 });
     this.observer.on("error", () => undefined); // server-side terminations during the restarts
-    this.proxy = await startPartitionProxy("127.0.0.1", this.postgres.port);
+    this.proxy = await startTcpProxy("127.0.0.1", this.postgres.port);
     const viaProxy = new URL(direct);
     viaProxy.port = String(this.proxy.port);
     this.redis = await startChaosRedis(path.join(this.runDir, "redis.log"));

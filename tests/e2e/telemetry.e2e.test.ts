@@ -111,8 +111,10 @@ beforeAll(async () => {
   for (const i of [1, 2]) {
     workers.push(startRuntimeProcess(`apex-worker-${i}`, "apex-worker", { ...common, APEX_METRICS_PORT: "0", APEX_WORKER_CONCURRENCY: "2" }));
   }
-  const running = await Promise.all(workers.map((w) => w.waitForLog((l) => l.message === "apex-worker running", 60_000)));
-  workerMetricsPorts = running.map((l) => Number(l.metrics_port));
+  await Promise.all(workers.map((w) => w.waitForLog((l) => l.message === "apex-worker running", 60_000)));
+  // The worker binds its metrics port beside running (a previous process may still hold the port).
+  const bound = await Promise.all(workers.map((w) => w.waitForLog((l) => l.message === "metrics server listening", 60_000)));
+  workerMetricsPorts = bound.map((l) => Number(l.metrics_port));
 }, 120_000);
 
 afterAll(async () => {

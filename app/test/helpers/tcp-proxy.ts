@@ -10,7 +10,7 @@ export interface TcpProxy {
   readonly port: number;
   /** Connections refused while cut: a client noticed the cut and tried to reconnect. */
   readonly refused: number;
-  /** Connections accepted and held (never connected upstream) while blackholed. */
+  /** Connections accepted and held (connected upstream on restore unless their client gave up) while blackholed. */
   readonly held: number;
   /** Drops every open connection; new ones are refused until restore(). */
   cut(): void;
@@ -66,10 +66,21 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
       held++;
       const early: Buffer[] = [];
       const buffer = (chunk: Buffer) => early.push(chunk);
+      // A client that gives up (connect timeout) never reaches the server: its kernel stops
+      // retransmitting the SYN. Joining it on restore would leave a server connection open for ever.
+      let abandoned = false;
+      const abandon = () => {
+        abandoned = true;
+        client.destroy();
+      };
       client.on("data", buffer);
+      client.once("end", abandon);
+      client.once("close", abandon);
       onRestore.push(() => {
-        if (client.destroyed) return;
+        if (abandoned) return;
         client.off("data", buffer);
+        client.off("end", abandon);
+        client.off("close", abandon);
         join(client);
         for (const chunk of early) client.emit("data", chunk);
       });
