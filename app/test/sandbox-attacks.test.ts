@@ -11,6 +11,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runtimeEnv, sandboxSpec } from "../src/contract";
 import { LocalSandboxDriver } from "../src/sandbox/local/driver";
+import { allGone } from "./helpers/host-processes";
 import { hostSeccompArch, syscallNumbers } from "../src/sandbox/local/seccomp";
 import type { SandboxRequest, SandboxResult } from "../src/sandbox/types";
 
@@ -23,21 +24,6 @@ const py = (code: string, extra: Partial<SandboxRequest> = {}): SandboxRequest =
   signal: new AbortController().signal,
   ...extra,
 });
-
-/** Host processes whose command line contains the marker. */
-function processesWith(marker: string): number[] {
-  const found: number[] = [];
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      if (readFileSync(`/proc/${d}/cmdline`, "utf8").includes(marker)) found.push(Number(d));
-    } catch {
-      // Exited while listing.
-    }
-  }
-  return found;
-}
-const allGone = (marker: string) => expect.poll(() => processesWith(marker), { timeout: 10_000, interval: 20 }).toEqual([]);
 
 /** Whether the host itself can open a TCP connection (the control for "blocked inside"). */
 function hostCanConnect(host: string, port: number): Promise<boolean> {

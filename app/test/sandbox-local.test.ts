@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sandboxSpec } from "../src/contract";
 import { SandboxError } from "../src/sandbox/errors";
 import { LocalSandboxDriver } from "../src/sandbox/local/driver";
+import { allGone, processesWith } from "./helpers/host-processes";
 import type { SandboxRequest } from "../src/sandbox/types";
 
 const py = (code: string, extra: Partial<SandboxRequest> = {}): SandboxRequest => ({
@@ -13,23 +14,6 @@ const py = (code: string, extra: Partial<SandboxRequest> = {}): SandboxRequest =
   signal: new AbortController().signal,
   ...extra,
 });
-
-/** Host processes whose command line contains the marker (to prove nothing outlives a run). */
-function processesWith(marker: string): number[] {
-  const found: number[] = [];
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      if (readFileSync(`/proc/${d}/cmdline`, "utf8").includes(marker)) found.push(Number(d));
-    } catch {
-      // Exited while listing.
-    }
-  }
-  return found;
-}
-
-/** Polls until no host process carries the marker (killed processes take a moment to be reaped). */
-const allGone = (marker: string) => expect.poll(() => processesWith(marker), { timeout: 10_000, interval: 20 }).toEqual([]);
 
 /** A program whose grandchild would outlive it: prints the grandchild's pid, then sleeps. */
 const spawnGrandchild = (marker: string, setsid: boolean) => `
