@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runtimeEnv, sandboxSpec } from "../src/contract";
 import { LocalSandboxDriver } from "../src/sandbox/local/driver";
 import { allGone } from "./helpers/host-processes";
+import { forkBomb } from "./helpers/sandbox-programs";
 import { hostSeccompArch, syscallNumbers } from "../src/sandbox/local/seccomp";
 import type { SandboxRequest, SandboxResult } from "../src/sandbox/types";
 
@@ -136,21 +137,7 @@ print(json.dumps(out))
   });
 
   attack("fork bomb: stopped by pids.max before the contract's 100 processes", async () => {
-    const r = await driver.run(
-      py(`
-import os, time
-n = 0
-try:
-    while n < 1000:
-        if os.fork() == 0:
-            time.sleep(30)
-            os._exit(0)
-        n += 1
-except OSError as e:
-    print("error", e.errno)
-print("forks", n, flush=True)
-`),
-    );
+    const r = await driver.run(py(forkBomb));
     expect(r.stdout).toContain("error 11"); // EAGAIN from the pids controller
     const forks = Number(/forks (\d+)/.exec(r.stdout)?.[1]);
     expect(forks).toBeGreaterThan(50);

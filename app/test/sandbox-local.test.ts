@@ -6,6 +6,7 @@ import { sandboxSpec } from "../src/contract";
 import { SandboxError } from "../src/sandbox/errors";
 import { LocalSandboxDriver } from "../src/sandbox/local/driver";
 import { allGone, processesWith } from "./helpers/host-processes";
+import { forkBomb } from "./helpers/sandbox-programs";
 import type { SandboxRequest } from "../src/sandbox/types";
 
 const py = (code: string, extra: Partial<SandboxRequest> = {}): SandboxRequest => ({
@@ -154,20 +155,6 @@ describe("local sandbox: baseline (any host)", () => {
     );
   });
 });
-
-const forkBomb = `
-import os, time
-n = 0
-try:
-    while n < 1000:
-        if os.fork() == 0:
-            time.sleep(30)
-            os._exit(0)
-        n += 1
-except OSError as e:
-    print("error", e.errno)
-print("forks", n, flush=True)
-`;
 
 describe("local sandbox: hardened (bubblewrap + cgroup v1)", () => {
   const driver = new LocalSandboxDriver({ hardened: "auto" });
