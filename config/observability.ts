@@ -1,3 +1,5 @@
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { z } from "zod";
 import { hostname, imageReference, ipv4Cidr, list, memoryQuantity, nonEmptyText, oneOf, section } from "./fields";
 import { plainSection, secretSection } from "./section";
@@ -10,6 +12,37 @@ const url = () => {
   const e = { error: 'expected an http(s) URL such as "https://grafana.example.com"' };
   return z.string(e).regex(/^https?:\/\/[^\s]+$/, e);
 };
+/** RFC 2606/6761 names kept for examples and tests (localhost stays usable: a local docs server). */
+const placeholderHost = /(^|\.)(example|invalid|test)$|(^|\.)example\.(com|net|org)$/i;
+/** The org the stack files once carried as a stand-in (`https://github.com/example/apex/...`). */
+const placeholderRepo = /^\/examples?(\/|$)/i;
+
+/** Why `url` cannot be the base of a clickable runbook link, or undefined when it can. */
+export function runbookBaseUrlProblem(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return "is not an absolute URL (a relative path opens nothing from a page or a Slack message)";
+  }
+  if (parsed.protocol === "file:") return parsed.pathname.replace(/\/+$/, "") === "" ? "names no directory" : undefined;
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return `has the scheme "${parsed.protocol}" (expected https, http or file)`;
+  if (placeholderHost.test(parsed.hostname)) return `has the placeholder host "${parsed.hostname}"`;
+  if (/^(www\.)?github\.com$/i.test(parsed.hostname) && placeholderRepo.test(parsed.pathname)) return "points at the placeholder github.com/example";
+  return undefined;
+}
+
+const runbookBaseUrl = () => {
+  const form = 'the absolute URL of your docs/runbooks, such as "https://github.com/<your-org>/apex/blob/main/docs/runbooks"';
+  return z.string({ error: `expected ${form} (required in prod)` }).superRefine((url, ctx) => {
+    const problem = runbookBaseUrlProblem(url);
+    if (problem) ctx.addIssue({ code: "custom", message: `expected ${form}; this one ${problem}` });
+  });
+};
+
+/** Dev default: this checkout's docs/runbooks as a file:// URL (absolute, opens on the machine running the stack). */
+export const localRunbookBaseUrl = (): string => pathToFileURL(resolve(__dirname, "..", "docs", "runbooks")).href;
+
 const receiverKinds = ["webhook", "slack", "pagerduty"] as const;
 const receivers = () => list(oneOf(receiverKinds), `receivers (${receiverKinds.map((k) => `"${k}"`).join(", ")})`);
 
@@ -74,8 +107,12 @@ const schema = section({
     warning: receivers(),
     slackChannel: nonEmptyText('a Slack channel such as "#apex-alerts"').optional(),
   }),
-  /** Base of the alerts' runbook_url. */
-  runbookBaseUrl: nonEmptyText('a URL or path such as "https://github.com/acme/apex/blob/main/docs/runbooks"'),
+  /**
+   * Base of the alerts' runbook_url: absolute (http(s) or file), never a placeholder. Required in
+   * prod (no default: only the operator knows where the runbooks are published); dev default: this
+   * checkout's docs/runbooks as a file:// URL.
+   */
+  runbookBaseUrl: runbookBaseUrl(),
 });
 
 export type ObservabilitySettings = z.output<typeof schema>;
@@ -84,7 +121,6 @@ const common = {
   images,
   scrapeInterval: "15s",
   evaluationInterval: "15s",
-  runbookBaseUrl: "docs/runbooks",
   hosts: {},
   grafana: { deploy: true, folder: "Apex" },
   alerting: { critical: [], warning: [] },
@@ -96,7 +132,7 @@ export const observabilitySections = {
     description: "Jaeger/Prometheus/Alertmanager/Grafana/Loki: images, scrape and evaluation intervals, retention, volume sizes, Grafana URL/folder, alert receivers per severity, runbook base URL.",
     schema,
     defaults: {
-      dev: { ...common, retention: "7d", logRetention: "72h", storage: { prometheus: "2Gi", loki: "2Gi", grafana: "512Mi" } },
+      dev: { ...common, runbookBaseUrl: localRunbookBaseUrl(), retention: "7d", logRetention: "72h", storage: { prometheus: "2Gi", loki: "2Gi", grafana: "512Mi" } },
       prod: { ...common, retention: "15d", logRetention: "168h", storage: { prometheus: "20Gi", loki: "20Gi", grafana: "1Gi" } },
     },
   }),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, mergeOver, type ConfigSource } from "../config";
-import { readStackFile, runStack } from "./harness";
+import { operatorStackConfig, runStack } from "./harness";
 
 /** A literal config source: `apex` keys without the prefix; objects are given as JSON like the CLI does. */
 function source(stack: string, values: Record<string, unknown>, secret: Record<string, string> = {}): ConfigSource {
@@ -14,7 +14,7 @@ function source(stack: string, values: Record<string, unknown>, secret: Record<s
 function stackFile(stack: string, overrides: Record<string, unknown> = {}): ConfigSource {
   const plain: Record<string, unknown> = {};
   const secret: Record<string, string> = {};
-  for (const [k, v] of Object.entries({ ...readStackFile(stack), ...overrides })) {
+  for (const [k, v] of Object.entries({ ...operatorStackConfig(stack), ...overrides })) {
     if (v !== null && typeof v === "object" && "secure" in v) secret[k] = k.endsWith("Url") ? `https://plaintext-of.invalid/${k}-0123456789` : `plaintext-of-${k}-0123456789`;
     else if (v !== undefined) plain[k] = v;
   }
@@ -176,7 +176,7 @@ describe("stack config", () => {
 
 /** The smallest prod config the checks accept, given prodSecrets(). */
 function prodMinimum(): Record<string, unknown> {
-  const file = readStackFile("prod");
+  const file = operatorStackConfig("prod");
   return Object.fromEntries(Object.entries(file).filter(([, v]) => !(v !== null && typeof v === "object" && "secure" in v)));
 }
 

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { parse } from "yaml";
 import { runtimeEnv, secretKeys, services } from "../app/src/contract";
-import { runStack, type RecordedResource, type StackRun } from "./harness";
+import { PROD_RUNBOOK_BASE_URL, runStack, type RecordedResource, type StackRun } from "./harness";
 import { NetworkPolicyEvaluator, type Endpoint } from "./harness/network-policy";
 
 const SECRETS = {
@@ -61,7 +61,7 @@ describe("prod stack (kubernetes)", () => {
     const prometheus = run.one("kubernetes:core/v1:ConfigMap", (r) => r.inputs.metadata.name === "prometheus-config");
     const rules = parse(prometheus.inputs.data["rules.apex-alerts.yml"]);
     for (const rule of rules.groups.flatMap((g: any) => g.rules)) {
-      expect(rule.annotations.runbook_url).toBe(`https://github.com/example/apex/blob/main/docs/runbooks/${rule.alert}.md`);
+      expect(rule.annotations.runbook_url).toBe(`${PROD_RUNBOOK_BASE_URL}/${rule.alert}.md`);
     }
     // Alertmanager may reach the receivers (public HTTPS) through the default-deny namespace.
     expect(run.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", (r) => r.inputs.metadata.name === "alertmanager-to-receivers-egress").inputs.spec.egress[0].ports).toEqual([{ port: 443, protocol: "TCP" }]);

@@ -1,4 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
+import { existsSync } from "node:fs";
+import { resolve as resolvePath } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { httpPaths, metrics, runtimeEnv, services } from "../app/src/contract";
@@ -110,6 +113,15 @@ describe("dev stack (docker): observability", () => {
   it("mounts the alert rules next to the config", () => {
     const rules = parse(upload(container(services.prometheus.name), "/etc/prometheus/rules/apex-alerts.yml"));
     expect(rules.groups[0].rules.map((r: any) => r.alert)).toEqual(["HighTaskFailureRate", "CostOverspend", "NoActiveAgents", "HighLatency", "CircuitBreakerOpen", "DatabaseDown", "ApexTargetDown", "PostgresExporterDown"]);
+  });
+
+  it("links each alert's runbook in this checkout by an absolute file:// URL (dev default)", () => {
+    const rules = parse(upload(container(services.prometheus.name), "/etc/prometheus/rules/apex-alerts.yml"));
+    const runbooks = pathToFileURL(resolvePath(__dirname, "../docs/runbooks")).href;
+    for (const r of rules.groups[0].rules) {
+      expect(r.annotations.runbook_url).toBe(`${runbooks}/${r.alert}.md`);
+      expect(existsSync(fileURLToPath(r.annotations.runbook_url)), r.alert).toBe(true);
+    }
   });
 
   it("points postgres_exporter at the stack's Postgres, password from apex-secrets (secret)", () => {

@@ -2,7 +2,7 @@
 import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runtimeEnv, services } from "../app/src/contract";
-import { runStack, type RecordedResource, type StackRun } from "./harness";
+import { PROD_RUNBOOK_BASE_URL, runStack, type RecordedResource, type StackRun } from "./harness";
 import { NetworkPolicyEvaluator, type Endpoint } from "./harness/network-policy";
 
 const SECRETS = {
@@ -74,13 +74,14 @@ describe("prod stack (kubernetes): observability", () => {
     }
   });
 
-  it("runs Prometheus, Grafana, Loki and Alertmanager as StatefulSets with PVCs, Jaeger, the exporter and Alloy as Deployments", () => {
+  it("runs Prometheus, Grafana, Loki, Alertmanager and Jaeger as StatefulSets with PVCs, the exporter and Alloy as Deployments", () => {
     const pvc = (name: string) => workload(name).inputs.spec.volumeClaimTemplates.map((t: any) => `${t.metadata.name}:${t.spec.resources.requests.storage}:${t.spec.storageClassName}`);
     expect(pvc("prometheus")).toEqual(["data:20Gi:gp3"]);
     expect(pvc("grafana")).toEqual(["data:1Gi:gp3"]);
     expect(pvc("loki")).toEqual(["data:20Gi:gp3"]);
     expect(pvc("alertmanager")).toEqual(["data:1Gi:gp3"]);
-    for (const name of ["jaeger", "postgres-exporter", "alloy"]) expect(workload(name).type).toBe("kubernetes:apps/v1:Deployment");
+    expect(pvc("jaeger")).toEqual(["data:10Gi:gp3"]);
+    for (const name of ["postgres-exporter", "alloy"]) expect(workload(name).type).toBe("kubernetes:apps/v1:Deployment");
     expect(container(workload("jaeger")).image).toBe("jaegertracing/all-in-one:1.53");
     expect(container(workload("prometheus")).args).toContain("--storage.tsdb.retention.time=15d");
     expect(container(workload("grafana")).image).toBe("grafana/grafana:10.2.3");
@@ -210,6 +211,20 @@ describe("prod stack (kubernetes): observability", () => {
     expect(ev.allows(p, api, services.api.grpcPort, "TCP")).toBe(false);
     expect(ev.allows(grafana, pod("pg", "postgres"), 5432, "TCP")).toBe(false);
     expect(ev.allows(pod("am", "alertmanager"), { id: "metadata", ip: "169.254.169.254" }, 443, "TCP")).toBe(false);
+  });
+
+  it("links each alert's runbook under apex:observability.runbookBaseUrl", () => {
+    const rules = parse(configMap("prometheus-config").inputs.data["rules.apex-alerts.yml"]);
+    for (const r of rules.groups[0].rules) expect(r.annotations.runbook_url).toBe(`${PROD_RUNBOOK_BASE_URL}/${r.alert}.md`);
+  });
+
+  it("requires apex:observability.runbookBaseUrl, absolute and not a placeholder, naming the key", async () => {
+    const refused = (runbookBaseUrl: string | undefined) => runStack({ stack: "prod", secrets: SECRETS, config: { observability: { runbookBaseUrl } } });
+    await expect(refused(undefined)).rejects.toThrow(/apex:observability\.runbookBaseUrl: expected the absolute URL of your docs\/runbooks.*\(required in prod\), got nothing/);
+    await expect(refused("docs/runbooks")).rejects.toThrow(/apex:observability\.runbookBaseUrl: .*not an absolute URL.*got "docs\/runbooks"/);
+    await expect(refused("https://github.com/example/apex/blob/main/docs/runbooks")).rejects.toThrow(/apex:observability\.runbookBaseUrl: .*placeholder github\.com\/example/);
+    await expect(refused("https://runbooks.example.com/apex")).rejects.toThrow(/apex:observability\.runbookBaseUrl: .*placeholder host "runbooks\.example\.com"/);
+    await expect(refused("ftp://files.ops.internal/runbooks")).rejects.toThrow(/apex:observability\.runbookBaseUrl: .*scheme "ftp:"/);
   });
 
   it("uses no service discovery that needs RBAC for Prometheus", () => {

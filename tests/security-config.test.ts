@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { loadConfig, type ConfigSource } from "../config";
+import { PROD_RUNBOOK_BASE_URL } from "./harness";
 
 type Entry = [string, { value: string; secret: boolean }];
 
@@ -21,6 +22,7 @@ const prodBase = {
   registry: { server: "registry.example.com", username: "ci" },
   network: { apiServerCidrs: ["10.0.0.0/16"] },
   vaultAddress: "https://vault.example.com:8200",
+  observability: { runbookBaseUrl: PROD_RUNBOOK_BASE_URL },
 };
 const prodSecrets = { openaiApiKey: "sk-openai-config-test", anthropicApiKey: "sk-ant-config-test", registryPassword: "registry-token" };
 

@@ -25,7 +25,8 @@
  *               deep-merged over the file's value, `undefined` removes a key
  *   secrets     secret `apex` keys -> plaintext; `secure:` entries of the stack file that are not
  *               given here get a recognisable generated value
- *   stackFile   false: start from an empty config instead of Pulumi.<stack>.yaml
+ *   stackFile   false: start from an empty config instead of Pulumi.<stack>.yaml (plus the
+ *               OPERATOR_SET_CONFIG keys the committed file leaves to the operator)
  *   program     a function to run instead of index.ts (component tests: build a few components
  *               with `new ...` inside it); what it returns becomes `outputs`
  *
@@ -35,7 +36,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parse } from "yaml";
+import { parse, parseDocument } from "yaml";
 
 export interface RecordedResource {
   readonly type: string;
@@ -142,8 +143,40 @@ function mockState(type: string, name: string, inputs: Record<string, any>): Rec
 const generatedSecret = (key: string, stack: string): string =>
   /Url$/.test(key) ? `https://test-secret.invalid/${key}-${stack}-0123456789` : `test-secret-${key}-${stack}-0123456789`;
 
+/** apex:observability.runbookBaseUrl of the prod test runs. */
+export const PROD_RUNBOOK_BASE_URL = "https://git.ops.internal/platform/apex/-/blob/main/docs/runbooks";
+
+/**
+ * Keys a committed stack file leaves to the operator on purpose (no placeholder may stand in for
+ * them), set explicitly for every run of that stack so tests start from a deployable config. A
+ * test removes one with `config: { ...: undefined }` to see the error naming it.
+ */
+export const OPERATOR_SET_CONFIG: Readonly<Record<string, Record<string, unknown>>> = {
+  prod: { observability: { runbookBaseUrl: PROD_RUNBOOK_BASE_URL } },
+};
+
+/** readStackFile(stack) with OPERATOR_SET_CONFIG deep-merged over it: the config every stack run starts from. */
+export const operatorStackConfig = (stack: string): Record<string, unknown> =>
+  merge(readStackFile(stack), OPERATOR_SET_CONFIG[stack] ?? {}) as Record<string, unknown>;
+
+/**
+ * Writes Pulumi.<stack>.yaml with OPERATOR_SET_CONFIG set into `dir` (for the scripts, which read a
+ * stack file: `npm run check -- --file <path>`); returns the copy's path.
+ */
+export function operatorStackFile(stack: string, dir: string): string {
+  const doc = parseDocument(fs.readFileSync(path.join(REPO_ROOT, `Pulumi.${stack}.yaml`), "utf8"));
+  const setAll = (prefix: string[], value: unknown): void => {
+    if (isObject(value)) for (const [k, v] of Object.entries(value)) setAll([...prefix, k], v);
+    else doc.setIn(prefix, value);
+  };
+  for (const [key, value] of Object.entries(OPERATOR_SET_CONFIG[stack] ?? {})) setAll(["config", `apex:${key}`], value);
+  const file = path.join(dir, `Pulumi.${stack}.yaml`);
+  fs.writeFileSync(file, doc.toString());
+  return file;
+}
+
 async function runOnce(options: RunStackOptions): Promise<StackRun> {
-  const fileConfig = options.stackFile === false ? {} : readStackFile(options.stack);
+  const fileConfig = options.stackFile === false ? {} : operatorStackConfig(options.stack);
   const config = merge(fileConfig, options.config ?? {}) as Record<string, unknown>;
   const flat: Record<string, string> = {};
   const secretKeys: string[] = [];
