@@ -11,6 +11,7 @@ import {
   withToolSpan,
 } from "../src/telemetry/spans";
 import { withTaskAttemptSpan } from "../src/telemetry/attempt-spans";
+import { otlpHttpTracesUrl, resolveOtlpProtocol } from "../src/telemetry/otlp-exporter";
 import { startTracing, type Tracing } from "../src/telemetry/tracing";
 import { startOtlpReceiver, type OtlpReceiver } from "./telemetry-support/otlp-receiver";
 
@@ -170,6 +171,8 @@ describe("one DAG is one trace across processes and attempts", () => {
       spans.map((s) => `${s.name}:${s.spanContext().spanId}:${s.parentSpanContext?.spanId ?? ""}`).sort(),
     );
     for (const s of got) expect(s.service).toBe("apex-worker");
+    expect(tracing.protocol).toBe("grpc");
+    expect(new Set(receiver.batches)).toEqual(new Set(["grpc"]));
     const llm = got.find((s) => s.name === "llm_call" && s.attributes["gen_ai.request.model"] === "gpt-4o-mini")!;
     expect(llm.attributes).toMatchObject({ "gen_ai.usage.input_tokens": 120, "gen_ai.response.finish_reasons": ["stop"], agent_id: agentId });
     const dag = got.find((s) => s.name === "dag_execution")!;
@@ -194,5 +197,32 @@ describe("context handling", () => {
 
   it("rejects a malformed OTLP endpoint naming the variable", () => {
     expect(() => startTracing({ serviceName: "apex-api", endpoint: "jaeger:4317" })).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT: expected an http/);
+  });
+});
+
+describe("OTLP protocol selection", () => {
+  it("is grpc by default; the traces variable wins over the general one", () => {
+    expect(resolveOtlpProtocol({})).toBe("grpc");
+    expect(resolveOtlpProtocol({ OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf" })).toBe("http/protobuf");
+    expect(resolveOtlpProtocol({ OTEL_EXPORTER_OTLP_PROTOCOL: "grpc", OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/json" })).toBe("http/json");
+  });
+
+  it("fails start on a value it does not know, naming the variable and the values allowed", () => {
+    const saved = process.env.OTEL_EXPORTER_OTLP_PROTOCOL;
+    process.env.OTEL_EXPORTER_OTLP_PROTOCOL = "http";
+    try {
+      expect(() => startTracing({ serviceName: "apex-api", endpoint: null })).toThrow(
+        'OTEL_EXPORTER_OTLP_PROTOCOL: expected one of grpc, http/protobuf, http/json, got "http"',
+      );
+    } finally {
+      if (saved === undefined) delete process.env.OTEL_EXPORTER_OTLP_PROTOCOL;
+      else process.env.OTEL_EXPORTER_OTLP_PROTOCOL = saved;
+    }
+    expect(() => resolveOtlpProtocol({ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "HTTP/PROTOBUF" })).toThrow(/^OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: expected one of/);
+  });
+
+  it("appends the traces path to the base URL for OTLP/HTTP", () => {
+    expect(otlpHttpTracesUrl("http://jaeger:4318")).toBe("http://jaeger:4318/v1/traces");
+    expect(otlpHttpTracesUrl("https://collector.example:443/otlp/")).toBe("https://collector.example/otlp/v1/traces");
   });
 });

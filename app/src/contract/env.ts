@@ -53,6 +53,9 @@ export const runtimeEnv = {
   openaiBaseUrl: "OPENAI_BASE_URL",
   anthropicBaseUrl: "ANTHROPIC_BASE_URL",
   otlpEndpoint: "OTEL_EXPORTER_OTLP_ENDPOINT",
+  /** `grpc` (default), `http/protobuf` or `http/json`; the traces-only variable below wins. */
+  otlpProtocol: "OTEL_EXPORTER_OTLP_PROTOCOL",
+  otlpTracesProtocol: "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
   serviceName: "OTEL_SERVICE_NAME",
   logLevel: "LOG_LEVEL",
 } as const;

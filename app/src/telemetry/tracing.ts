@@ -1,18 +1,19 @@
 /**
- * OpenTelemetry tracing for apex-api and apex-worker: the NodeSDK with the OTLP gRPC trace exporter,
- * W3C trace-context + baggage propagators, and a span processor that copies the baggage keys
- * agent_id / task_id / dag_id onto every span as attributes.
+ * OpenTelemetry tracing for apex-api and apex-worker: the NodeSDK with an OTLP trace exporter,
+ * W3C trace-context + baggage for the carriers Apex stores, and a span processor that copies the
+ * baggage keys agent_id / task_id / dag_id onto every span as attributes.
  *
  * Exporter endpoint: OTEL_EXPORTER_OTLP_ENDPOINT. The Pulumi program sets it to the stack's Jaeger
  * (`defaultOtlpEndpoint`, http://jaeger:4317). When it is unset (local `npm start`, tests) spans are
  * still created, so trace ids reach logs and DAG rows, but nothing is exported: a process never
- * sends telemetry to a host nobody configured.
+ * sends telemetry to a host nobody configured. Protocol: OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else
+ * OTEL_EXPORTER_OTLP_PROTOCOL: `grpc` (default), `http/protobuf` or `http/json` (otlp-exporter.ts).
  *
- * Span helpers for the DAG/task/LLM/tool spans live in spans.ts.
+ * Span helpers for the DAG/task/LLM/tool spans live in spans.ts; the library instrumentations
+ * (HTTP, Fastify, gRPC, pg, ioredis) in instrumentations.ts.
  */
 import { type Context, type Span, propagation } from "@opentelemetry/api";
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-grpc";
 import { NodeSDK } from "@opentelemetry/sdk-node";
 import {
   BatchSpanProcessor,
@@ -24,14 +25,24 @@ import {
 } from "@opentelemetry/sdk-trace-base";
 import { runtimeEnv } from "../contract/env";
 import { services } from "../contract/services";
+import { installInstrumentations } from "./instrumentations";
 import { baggageKeys, setLogServiceName } from "./logger";
+import { createOtlpTraceExporter, resolveOtlpProtocol, type OtlpProtocol } from "./otlp-exporter";
 
 /** What deployed stacks set OTEL_EXPORTER_OTLP_ENDPOINT to: the stack's Jaeger, OTLP over gRPC. */
 export const defaultOtlpEndpoint = `http://${services.jaeger.name}:${services.jaeger.otlpGrpcPort}`;
 
+/** For the carriers Apex stores on DAG, task and attempt rows (spans.ts): trace context and baggage. */
 export const apexPropagator = new CompositePropagator({
   propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
 });
+
+/**
+ * The process-wide propagator, used by the instrumentations on incoming and outgoing requests:
+ * trace context only. A client must not set agent_id / dag_id / task_id through `baggage` (they
+ * come from the store), and Apex's baggage must not leave with a request to a provider or a tool's URL.
+ */
+export const wirePropagator = new W3CTraceContextPropagator();
 
 /**
  * Random ids, except when a span is being re-created with known ids: the root `dag_execution` span
@@ -142,8 +153,10 @@ export class SupersededSpanFilter implements SpanProcessor {
 export interface TracingOptions {
   /** `service.name`: apex-api or apex-worker. */
   readonly serviceName: string;
-  /** OTLP gRPC endpoint; default OTEL_EXPORTER_OTLP_ENDPOINT; null or unset: no export. */
+  /** OTLP endpoint; default OTEL_EXPORTER_OTLP_ENDPOINT; null or unset: no export. */
   readonly endpoint?: string | null;
+  /** Default from OTEL_EXPORTER_OTLP_TRACES_PROTOCOL / OTEL_EXPORTER_OTLP_PROTOCOL, else grpc. */
+  readonly protocol?: OtlpProtocol;
   /** More processors (tests add an in-memory exporter here). */
   readonly spanProcessors?: readonly SpanProcessor[];
 }
@@ -151,6 +164,7 @@ export interface TracingOptions {
 export interface Tracing {
   /** The endpoint spans are exported to, if any. */
   readonly endpoint: string | undefined;
+  readonly protocol: OtlpProtocol;
   /** Flushes pending spans. */
   forceFlush(): Promise<void>;
   /** Flushes and stops; call on process shutdown. */
@@ -172,10 +186,13 @@ function validateEndpoint(endpoint: string): string {
 
 /** Starts the OpenTelemetry NodeSDK for this process (once, before the runtime does any work). */
 export function startTracing(options: TracingOptions): Tracing {
+  const protocol = options.protocol ?? resolveOtlpProtocol(process.env);
   const configured = options.endpoint === undefined ? process.env[runtimeEnv.otlpEndpoint] : options.endpoint;
   const endpoint = configured ? validateEndpoint(configured) : undefined;
+  // Entry points import ./register first; this covers modules required from here on in the rest.
+  installInstrumentations();
   const exporting: SpanProcessor[] = endpoint
-    ? [new BatchSpanProcessor(new OTLPTraceExporter({ url: endpoint }), { scheduledDelayMillis: 1_000 })]
+    ? [new BatchSpanProcessor(createOtlpTraceExporter(protocol, endpoint), { scheduledDelayMillis: 1_000 })]
     : [];
   const spanProcessors: SpanProcessor[] = [
     new BaggageAttributesSpanProcessor(),
@@ -185,13 +202,14 @@ export function startTracing(options: TracingOptions): Tracing {
 
   const sdk = new NodeSDK({
     serviceName: options.serviceName,
-    textMapPropagator: apexPropagator,
+    textMapPropagator: wirePropagator,
     idGenerator,
     spanProcessors,
     // Traces only: logs go to stdout (Loki) and metrics to /metrics (Prometheus). Without these
     // empty lists the SDK would start its own OTLP log and metric exporters from the environment.
     metricReaders: [],
     logRecordProcessors: [],
+    // Registered by installInstrumentations, ahead of the modules they patch.
     instrumentations: [],
   });
   sdk.start();
@@ -199,6 +217,7 @@ export function startTracing(options: TracingOptions): Tracing {
   setLogServiceName(options.serviceName);
   return {
     endpoint,
+    protocol,
     forceFlush: () => Promise.all(spanProcessors.map((p) => p.forceFlush())).then(() => undefined),
     shutdown: () => sdk.shutdown(),
   };
