@@ -1,11 +1,14 @@
 /**
- * Incoming requests get SERVER spans that continue the caller's traceparent (HTTP and gRPC), and a
- * DAG submitted in one has its root dag_execution span linked to that request, also when the root
- * is re-created at the DAG's end. Client baggage never reaches Apex's spans.
+ * Incoming requests get SERVER spans from the HTTP (+ @fastify/otel) and gRPC instrumentations
+ * that continue the caller's traceparent, and a DAG submitted in one has its root dag_execution
+ * span linked to that request, also when the root is re-created at the DAG's end. Client baggage
+ * never reaches Apex's spans; probes and scrapes make no spans.
  */
+import "./telemetry-support/instrumented";
 import { randomBytes } from "node:crypto";
 import { Metadata, credentials, status, type Client, type ServiceError } from "@grpc/grpc-js";
-import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context } from "@opentelemetry/api";
+import { suppressTracing } from "@opentelemetry/core";
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,6 +23,7 @@ const memory = new InMemorySpanExporter();
 let tracing: Tracing;
 let fx: ApiFixture;
 let http: FastifyInstance;
+let base: string;
 let grpc: RunningGrpcServer;
 let client: Client & Record<string, unknown>;
 
@@ -27,7 +31,8 @@ beforeAll(async () => {
   tracing = startTracing({ serviceName: "apex-api", endpoint: null, spanProcessors: [new SimpleSpanProcessor(memory)] });
   fx = await createApiFixture({ store: "postgres", service: "real" });
   http = buildHttpServer(fx.deps);
-  await http.ready();
+  // A real socket: the HTTP instrumentation sees requests on node:http, not Fastify's inject().
+  base = await http.listen({ port: 0, host: "127.0.0.1" });
   grpc = await startGrpcServer(fx.deps, 0, "127.0.0.1");
   client = new (loadProtos().apex)(`127.0.0.1:${grpc.port}`, credentials.createInsecure()) as Client & Record<string, unknown>;
 }, 60_000);
@@ -49,6 +54,10 @@ async function finishedSpans(): Promise<ReadableSpan[]> {
   return memory.getFinishedSpans();
 }
 
+function post(path: string, headers: Record<string, string>, body: unknown): Promise<Response> {
+  return fetch(`${base}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+}
+
 function longDag(name: string) {
   return { agent_id: fx.agentA.id, name, tasks: [{ id: "wait", kind: "tool", tool: "sleep", args: { key: name, ms: 30_000 } }] };
 }
@@ -56,51 +65,68 @@ function longDag(name: string) {
 describe("HTTP SERVER spans", () => {
   it("continue the caller's traceparent, record route and status, and the DAG root links to the request", async () => {
     const from = caller();
-    const res = await http.inject({
-      method: "POST",
-      url: "/v1/dags",
-      headers: {
-        authorization: `Bearer ${fx.tokens.admin}`,
-        traceparent: traceparent(from),
-        baggage: "agent_id=forged,dag_id=forged",
-      },
-      payload: longDag("linked-http"),
-    });
-    expect(res.statusCode).toBe(201);
-    const dagId = (res.json() as { id: string }).id;
+    const res = await post(
+      "/v1/dags",
+      { authorization: `Bearer ${fx.tokens.admin}`, traceparent: traceparent(from), baggage: "agent_id=forged,dag_id=forged" },
+      longDag("linked-http"),
+    );
+    expect(res.status).toBe(201);
+    const dagId = ((await res.json()) as { id: string }).id;
 
-    const server = (await finishedSpans()).find((s) => s.name === "POST /v1/dags" && s.spanContext().traceId === from.traceId)!;
+    const inRequest = (await finishedSpans()).filter((s) => s.spanContext().traceId === from.traceId);
+    const server = inRequest.find((s) => s.kind === SpanKind.SERVER)!;
     expect(server).toBeDefined();
-    expect(server.kind).toBe(SpanKind.SERVER);
+    // Named after the route by @fastify/otel; the semantic-convention attributes of the HTTP instrumentation.
+    expect(server.name).toBe("POST /v1/dags");
     expect(server.parentSpanContext?.spanId).toBe(from.spanId);
     expect(server.attributes).toMatchObject({ "http.request.method": "POST", "http.route": "/v1/dags", "url.path": "/v1/dags", "http.response.status_code": 201 });
-    expect(server.attributes.agent_id).toBeUndefined();
+    // @fastify/otel's `request` span runs the handler, under the SERVER span.
+    const request = inRequest.find((s) => s.name === "request")!;
+    expect(request.parentSpanContext?.spanId).toBe(server.spanContext().spanId);
+    for (const s of inRequest) expect(s.attributes.agent_id).toBeUndefined();
+    for (const s of inRequest) expect(s.attributes.dag_id).toBeUndefined();
 
     // The DAG is its own trace; ending it (cancel, here in the API) exports the root with the link.
-    const cancel = await http.inject({ method: "POST", url: `/v1/dags/${dagId}/cancel`, headers: { authorization: `Bearer ${fx.tokens.admin}` } });
-    expect(cancel.statusCode).toBe(200);
+    const cancel = await post(`/v1/dags/${dagId}/cancel`, { authorization: `Bearer ${fx.tokens.admin}` }, {});
+    expect(cancel.status).toBe(200);
     // The cancel is recorded in the caller's name (its API key id).
-    const view = await http.inject({ method: "GET", url: `/v1/dags/${dagId}`, headers: { authorization: `Bearer ${fx.tokens.admin}` } });
-    expect((view.json() as { tasks: { error?: string }[] }).tasks[0]?.error).toBe(`cancelled by ${fx.keyIds.admin}`);
+    const view = await fetch(`${base}/v1/dags/${dagId}`, { headers: { authorization: `Bearer ${fx.tokens.admin}` } });
+    expect(((await view.json()) as { tasks: { error?: string }[] }).tasks[0]?.error).toBe(`cancelled by ${fx.keyIds.admin}`);
     const root = (await finishedSpans()).find((s) => s.name === spanNames.dag && s.attributes.dag_id === dagId)!;
     expect(root).toBeDefined();
     expect(root.spanContext().traceId).not.toBe(from.traceId);
-    expect(root.links.map((l) => [l.context.traceId, l.context.spanId])).toEqual([[from.traceId, server.spanContext().spanId]]);
+    expect(root.links.map((l) => [l.context.traceId, l.context.spanId])).toEqual([[from.traceId, request.spanContext().spanId]]);
     expect(root.attributes.agent_id).toBe(fx.agentA.id);
   });
 
   it("start a new trace without a traceparent and mark only 5xx as errors", async () => {
-    const res = await http.inject({
-      method: "POST",
-      url: "/v1/dags",
-      headers: { authorization: `Bearer ${fx.tokens.admin}` },
-      payload: { agent_id: fx.agentA.id, name: "bad", tasks: [{ id: "a", kind: "llm", model: "local/echo", prompt: 5 }] },
-    });
-    expect(res.statusCode).toBe(400);
-    const spans = (await finishedSpans()).filter((s) => s.name === "POST /v1/dags" && s.attributes["http.response.status_code"] === 400);
+    const res = await post(
+      "/v1/dags",
+      { authorization: `Bearer ${fx.tokens.admin}` },
+      { agent_id: fx.agentA.id, name: "bad", tasks: [{ id: "a", kind: "llm", model: "local/echo", prompt: 5 }] },
+    );
+    expect(res.status).toBe(400);
+    const spans = (await finishedSpans()).filter((s) => s.kind === SpanKind.SERVER && s.attributes["http.response.status_code"] === 400);
     expect(spans).toHaveLength(1);
+    expect(spans[0]!.name).toBe("POST /v1/dags");
     expect(spans[0]!.parentSpanContext).toBeUndefined();
     expect(spans[0]!.status.code).not.toBe(SpanStatusCode.ERROR);
+  });
+
+  it("make no spans for health probes and metrics scrapes", async () => {
+    memory.reset();
+    for (const path of ["/healthz", "/readyz", "/metrics"]) {
+      const res = await fetch(`${base}${path}`, { headers: { traceparent: traceparent(caller()) } });
+      expect(res.status, path).toBeLessThan(500);
+      await res.arrayBuffer();
+    }
+    // A traced request after them, so the check waits on something that is exported.
+    const from = caller();
+    const listed = await fetch(`${base}/v1/agents`, { headers: { authorization: `Bearer ${fx.tokens.admin}`, traceparent: traceparent(from) } });
+    expect(listed.status).toBe(200);
+    const spans = await finishedSpans();
+    expect(spans.filter((s) => s.kind === SpanKind.SERVER).map((s) => s.name)).toEqual(["GET /v1/agents"]);
+    expect(spans.every((s) => s.spanContext().traceId === from.traceId)).toBe(true);
   });
 });
 
@@ -111,9 +137,10 @@ describe("gRPC SERVER spans", () => {
     tasks: [{ id: "wait", kind: "tool", tool: "sleep", args: { fields: { key: { stringValue: name }, ms: { numberValue: 30_000 } } } }],
   });
 
+  /** A call from outside: the test process's own gRPC client instrumentation must not replace our traceparent. */
   function submit(md: Metadata, body: unknown): Promise<{ error?: ServiceError; response?: { id: string } }> {
     const fn = (client.SubmitDag as (r: unknown, m: Metadata, cb: (e: ServiceError | null, r: { id: string }) => void) => void).bind(client);
-    return new Promise((resolve) => fn(body, md, (error, response) => resolve(error ? { error } : { response })));
+    return context.with(suppressTracing(ROOT_CONTEXT), () => new Promise((resolve) => fn(body, md, (error, response) => resolve(error ? { error } : { response }))));
   }
 
   it("continue the caller's traceparent from metadata, with the RPC attributes and status code", async () => {
@@ -124,7 +151,8 @@ describe("gRPC SERVER spans", () => {
     const { error, response } = await submit(md, grpcDag("linked-grpc"));
     expect(error).toBeUndefined();
     const server = (await finishedSpans()).find((s) => s.spanContext().traceId === from.traceId && s.kind === SpanKind.SERVER)!;
-    expect(server.name).toBe("apex.v1.Apex/SubmitDag");
+    // The gRPC instrumentation's span name.
+    expect(server.name).toBe("grpc.apex.v1.Apex/SubmitDag");
     expect(server.parentSpanContext?.spanId).toBe(from.spanId);
     expect(server.attributes).toMatchObject({ "rpc.system": "grpc", "rpc.service": "apex.v1.Apex", "rpc.method": "SubmitDag", "rpc.grpc.status_code": status.OK });
     await fx.service.cancelDag(response!.id);
@@ -133,8 +161,9 @@ describe("gRPC SERVER spans", () => {
     const noKey = new Metadata();
     noKey.set("traceparent", traceparent(anonymous));
     expect((await submit(noKey, grpcDag("refused"))).error?.code).toBe(status.UNAUTHENTICATED);
-    const refused = (await finishedSpans()).find((s) => s.spanContext().traceId === anonymous.traceId)!;
+    const refused = (await finishedSpans()).find((s) => s.spanContext().traceId === anonymous.traceId && s.kind === SpanKind.SERVER)!;
     expect(refused.attributes["rpc.grpc.status_code"]).toBe(status.UNAUTHENTICATED);
-    expect(refused.status.code).not.toBe(SpanStatusCode.ERROR);
+    // The instrumentation marks every non-OK code an error, the caller's as well as the server's.
+    expect(refused.status.code).toBe(SpanStatusCode.ERROR);
   });
 });

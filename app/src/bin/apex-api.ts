@@ -4,6 +4,8 @@
  * (contract/env.ts). Runs migrations at start; prints a generated admin key once when no admin
  * exists and APEX_BOOTSTRAP_ADMIN_KEY is unset.
  */
+// First: instruments http, fastify, grpc, pg and ioredis before anything below requires them.
+import "../telemetry/register";
 import { buildHttpServer } from "../api/http/server";
 import { ApiRateLimiter } from "../api/rate-limit";
 import { startGrpcServer } from "../api/grpc/server";

@@ -6,6 +6,8 @@
  * of contract/env.ts still apply. Prints the banner (local-banner.ts) and writes the instance file
  * through which `npm run demo` finds this process (instance-file.ts).
  */
+// First: instruments http, fastify, grpc, pg and ioredis before anything below requires them.
+import "../telemetry/register";
 import { parseArgs } from "node:util";
 import { runtimeEnv } from "../contract/env";
 import { logger } from "../telemetry/logger";

@@ -4,6 +4,8 @@
  * /healthz on APEX_METRICS_PORT. SIGTERM: stop claiming, let in-flight tasks finish within the
  * grace period, release the rest (back to ready, attempt not spent), exit.
  */
+// First: instruments http, fastify, grpc, pg and ioredis before anything below requires them.
+import "../telemetry/register";
 import { describeConfig, loadConfig } from "../config";
 import { services } from "../contract/services";
 import { Worker } from "../engine/worker";

@@ -14,10 +14,8 @@ import {
   type ServerWritableStream,
   type sendUnaryData,
   type UntypedServiceImplementation,
-  status,
 } from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
-import { withGrpcServerSpan } from "../../telemetry/server-spans";
 import { defaultMaxRequestBytes, type ApiDeps } from "../deps";
 import { grpcStatusOf, retryAfterOf, toApiError } from "../errors";
 import { authenticate, invoke, operations, watchDag, type Operation } from "../operations";
@@ -58,19 +56,15 @@ export async function startGrpcServer(deps: ApiDeps, port: number, host = "0.0.0
   const unary =
     <I, O>(operation: Operation<I, O>, toInput: (request: Request) => unknown = same, toMessage: (result: O) => unknown = same) =>
     (call: ServerUnaryCall<Request, unknown>, callback: sendUnaryData<unknown>): void => {
-      const [service = "", method = ""] = call.getPath().replace(/^\//, "").split("/");
-      void withGrpcServerSpan(service, method, (name) => metadataStrings(call.metadata, name), async () => {
+      // Runs inside the gRPC instrumentation's SERVER span (telemetry/instrumentations.ts).
+      void (async () => {
         try {
           const principal = await authenticate(deps, bearer(call.metadata), peerIp(call.getPeer()));
-          const message = toMessage(await invoke(deps, principal, operation, toInput(call.request)));
-          callback(null, message);
-          return { code: status.OK, value: undefined };
+          callback(null, toMessage(await invoke(deps, principal, operation, toInput(call.request))));
         } catch (error: unknown) {
-          const failure = toStatus(error);
-          callback(failure);
-          return { code: failure.code ?? status.UNKNOWN, value: undefined };
+          callback(toStatus(error));
         }
-      });
+      })();
     };
 
   const apex: UntypedServiceImplementation = {
@@ -155,11 +149,6 @@ export async function startGrpcServer(deps: ApiDeps, port: number, host = "0.0.0
       });
     },
   };
-}
-
-/** A metadata key's string values (trace context headers). */
-function metadataStrings(metadata: Metadata, name: string): string[] {
-  return metadata.get(name).filter((v): v is string => typeof v === "string");
 }
 
 /** The client address of a peer string (`127.0.0.1:5000`, `[::1]:5000`, `ipv4:…`), without its port. */

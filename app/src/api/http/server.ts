@@ -5,9 +5,7 @@
  */
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { ServerResponse } from "node:http";
-import { type Span, context } from "@opentelemetry/api";
 import { httpPaths } from "../../contract/services";
-import { endHttpServerSpan, startHttpServerSpan } from "../../telemetry/server-spans";
 import { defaultMaxRequestBytes, type ApiDeps } from "../deps";
 import { ApiError, databaseRetryAfterSeconds, errorBody, httpStatusOf, retryAfterOf, toApiError } from "../errors";
 import { authenticate, invoke, operations, watchDag, type Operation } from "../operations";
@@ -41,27 +39,17 @@ export function buildHttpServer(deps: ApiDeps): FastifyInstance {
     sendError(reply, new ApiError("not_found", `no route ${request.method} ${request.url.split("?")[0]}`));
   });
 
-  // The /v1 operations run inside a SERVER span (continuing the caller's traceparent), ended with
-  // the final status once the response is sent (errors pass the error handler first).
-  const serverSpans = new WeakMap<FastifyRequest, Span>();
-  app.addHook("onResponse", async (request, reply) => {
-    const span = serverSpans.get(request);
-    if (span) endHttpServerSpan(span, reply.statusCode);
-  });
-
+  // Each request runs inside the HTTP instrumentation's SERVER span (continuing the caller's
+  // traceparent), named after its route by @fastify/otel (telemetry/instrumentations.ts).
   for (const route of apiRoutes) {
     const operation: Operation<unknown, unknown> = operations[route.operation];
     app.route({
       method: route.method,
       url: route.url,
       handler: async (request, reply) => {
-        const server = startHttpServerSpan({ method: request.method, route: route.url, path: request.url.split("?")[0] ?? "", headers: request.headers });
-        serverSpans.set(request, server.span);
-        return context.with(server.context, async () => {
-          const principal = await authenticate(deps, request.headers.authorization, request.ip);
-          const result = await invoke(deps, principal, operation, route.input(request));
-          return reply.code(route.successStatus).send(result);
-        });
+        const principal = await authenticate(deps, request.headers.authorization, request.ip);
+        const result = await invoke(deps, principal, operation, route.input(request));
+        return reply.code(route.successStatus).send(result);
       },
     });
   }
