@@ -140,7 +140,10 @@ describe("gRPC SERVER spans", () => {
   /** A call from outside: the test process's own gRPC client instrumentation must not replace our traceparent. */
   function submit(md: Metadata, body: unknown): Promise<{ error?: ServiceError; response?: { id: string } }> {
     const fn = (client.SubmitDag as (r: unknown, m: Metadata, cb: (e: ServiceError | null, r: { id: string }) => void) => void).bind(client);
-    return context.with(suppressTracing(ROOT_CONTEXT), () => new Promise((resolve) => fn(body, md, (error, response) => resolve(error ? { error } : { response }))));
+    return context.with(
+      suppressTracing(ROOT_CONTEXT),
+      () => new Promise<{ error?: ServiceError; response?: { id: string } }>((resolve) => fn(body, md, (error, response) => resolve(error ? { error } : { response }))),
+    );
   }
 
   it("continue the caller's traceparent from metadata, with the RPC attributes and status code", async () => {
