@@ -3,17 +3,19 @@
  * Postgres has `pg` spans under its task_execution spans (a slow query shows up, with its SQL), a
  * Redis command made in a task is an `ioredis` span under it, and the noise stays out: the
  * worker's claim/LISTEN loop, queries outside any span, metrics scrapes (with their cluster-gauge
- * query) and health probes make no spans at all.
+ * query), health probes and the OTLP exporter's own requests make no spans at all.
  */
 import "./telemetry-support/instrumented";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from "node:net";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startMetricsServer, type MetricsServer } from "../src/bin/metrics-server";
 import { Worker } from "../src/engine/worker";
 import { StoreApexService } from "../src/service/apex-service";
 import { withTaskAttemptSpan } from "../src/telemetry/attempt-spans";
+import { createOtlpTraceExporter } from "../src/telemetry/otlp-exporter";
 import { clusterSnapshotQuery } from "../src/telemetry/cluster-gauges";
 import { registerClusterGauges, unregisterClusterGauges } from "../src/telemetry/metrics";
 import { beginDagTrace, endDagTrace, spanNames, taskTraceCarrier } from "../src/telemetry/spans";
@@ -28,11 +30,30 @@ let worker: Worker;
 let redis: Redis;
 let metrics: MetricsServer;
 let dagTraceId: string;
+let collector: TcpServer;
+let exported = 0;
 const pgScope = "@opentelemetry/instrumentation-pg";
 const redisScope = "@opentelemetry/instrumentation-ioredis";
 
+/**
+ * A collector that answers every OTLP/HTTP request 200 over a raw socket (node:net, which the HTTP
+ * instrumentation does not see), so only the exporter's own client side could make spans.
+ */
+async function startRawCollector(): Promise<string> {
+  collector = createTcpServer((socket) => {
+    socket.once("data", () => {
+      exported += 1;
+      socket.end("HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+    });
+    socket.on("error", () => undefined);
+  });
+  await new Promise<void>((resolve) => collector.listen(0, "127.0.0.1", resolve));
+  return `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
+}
+
 beforeAll(async () => {
-  tracing = startTracing({ serviceName: "apex-worker", endpoint: null, spanProcessors: [new SimpleSpanProcessor(memory)] });
+  const exporter = createOtlpTraceExporter("http/protobuf", await startRawCollector());
+  tracing = startTracing({ serviceName: "apex-worker", endpoint: null, spanProcessors: [new SimpleSpanProcessor(memory), new SimpleSpanProcessor(exporter)] });
   store = await openMigratedDb("postgres");
   redis = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", { lazyConnect: true, maxRetriesPerRequest: 1 });
   await redis.connect();
@@ -76,6 +97,7 @@ afterAll(async () => {
   redis?.disconnect();
   await tracing?.shutdown();
   await store?.close();
+  collector?.close();
 });
 
 const byId = () => new Map(memory.getFinishedSpans().map((s) => [s.spanContext().spanId, s]));
@@ -161,5 +183,7 @@ describe("noise", () => {
     endDagTrace(marker.carrier, { status: "succeeded", startTime: new Date() });
     await tracing.forceFlush();
     expect(memory.getFinishedSpans().map((s) => s.name)).toEqual([spanNames.dag]);
+    // Every span went out over OTLP/HTTP (node:http, instrumented) without a span of its own.
+    expect(exported).toBeGreaterThan(0);
   });
 });
