@@ -142,7 +142,7 @@ export class Observability extends pulumi.ComponentResource {
     // ---- One component per concern ------------------------------------------------------------
     this.tracing = new Tracing(`${name}-tracing`, { platform, settings, dependsOn, previousHome }, concern);
     this.metricsAndAlerting = new MetricsAndAlerting(`${name}-metrics`, {
-      platform, settings, database: args.database, alertmanagerConfig: ref(secretKey.alertmanagerConfig), receiverEgress: args.receiverEgress, dependsOn, previousHome,
+      platform, settings, database: args.database, alertmanagerConfig: ref(secretKey.alertmanagerConfig), receiverEgress: args.receiverEgress, apiServer: args.apiServer, dependsOn, previousHome,
     }, concern);
     this.logging = new Logging(`${name}-logging`, { platform, settings, dockerSocketGid: args.dockerSocketGid, apiServer: args.apiServer, dependsOn, previousHome }, concern);
     this.jaeger = this.tracing.jaeger;

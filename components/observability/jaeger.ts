@@ -4,10 +4,25 @@
  * survive a restart and expire after `spanRetention` (docs/observability.md, "Trace storage").
  */
 import { services } from "../../app/src/contract/services";
+import type { NetworkFlow } from "../platform/network-flows";
 import type { ServiceSpec } from "../service";
 import { goMemoryLimitEnv, observabilityResources } from "./sizing";
 
 const ADMIN_PORT = 14269;
+
+/**
+ * apex-api and apex-worker -> Jaeger's OTLP HTTP port (4318), used when the runtime exports with
+ * OTEL_EXPORTER_OTLP_PROTOCOL http/protobuf or http/json (the gRPC port has its own flows).
+ */
+export function jaegerOtlpHttpFlows(): NetworkFlow[] {
+  const s = services;
+  return [s.api.name, s.worker.name].map((from) => ({
+    name: `${from.replace(/^apex-/, "")}-to-jaeger-otlp-http`,
+    from: { service: from },
+    to: { service: s.jaeger.name },
+    ports: [{ port: s.jaeger.otlpHttpPort }],
+  }));
+}
 
 /**
  * Badger's volume is mounted at /tmp: the image's only declared VOLUME and the only directory its
@@ -48,6 +63,7 @@ export function jaegerSpec(args: JaegerSpecArgs): ServiceSpec {
     image: args.image,
     ports: [
       { name: "otlp-grpc", port: j.otlpGrpcPort, appProtocol: "grpc", ...(args.publishPorts ? { hostPort: j.otlpGrpcPort } : {}) },
+      { name: "otlp-http", port: j.otlpHttpPort, appProtocol: "http", ...(args.publishPorts ? { hostPort: j.otlpHttpPort } : {}) },
       { name: "ui", port: j.uiPort, appProtocol: "http", ...(args.publishPorts ? { hostPort: j.uiPort } : {}) },
       { name: "admin", port: ADMIN_PORT, appProtocol: "http" },
     ],

@@ -10,6 +10,7 @@ import type { ObservabilitySettings } from "../../config/observability";
 import type { NetworkFlow } from "../platform/network-flows";
 import { deployService, selectorLabels, type DeployedService, type Platform, type SecretRef } from "../service";
 import { alertmanagerSpec } from "./alertmanager";
+import { KubeStateMetrics, kubeStateMetricsFlows } from "./kube-state-metrics";
 import { movedFrom, type PreviousHome } from "./moved";
 import { postgresExporterSpec, type PostgresTarget } from "./postgres-exporter";
 import { prometheusSpec } from "./prometheus";
@@ -26,6 +27,8 @@ export interface MetricsAndAlertingArgs {
   readonly alertmanagerConfig: SecretRef;
   /** Kubernetes: where Alertmanager may send notifications (public HTTPS). Default: nowhere. */
   readonly receiverEgress?: { readonly cidrs: readonly string[]; readonly except?: readonly string[] };
+  /** Kubernetes: the API server, which kube-state-metrics watches the namespace through (NetworkPolicy egress). */
+  readonly apiServer?: { readonly cidrs: readonly string[]; readonly port: number };
   /** Resources the services wait for (the observability Secret on Kubernetes). Default none. */
   readonly dependsOn?: readonly pulumi.Resource[];
   /** Pre-split location of these services, aliased so an existing stack keeps them. Default: none (new stack). */
@@ -36,6 +39,8 @@ export class MetricsAndAlerting extends pulumi.ComponentResource {
   public readonly prometheus: DeployedService;
   public readonly alertmanager: DeployedService;
   public readonly postgresExporter: DeployedService;
+  /** Kubernetes only: pod, HPA and PVC state for the pod alerts. */
+  public readonly kubeStateMetrics?: KubeStateMetrics;
   /** Kubernetes NetworkPolicy flows: scrapes, alert delivery, the exporter's connection (empty on docker). */
   public readonly flows: NetworkFlow[] = [];
 
@@ -69,6 +74,8 @@ export class MetricsAndAlerting extends pulumi.ComponentResource {
         }, { parent: this, provider: platform.provider, ...movedFrom(args.previousHome, `${t.name}-headless`) });
       }
       this.flows.push(...metricsFlows(args));
+      this.kubeStateMetrics = new KubeStateMetrics(`${name}-kube-state-metrics`, { platform }, { parent: this, dependsOn: [...(args.dependsOn ?? [])] });
+      this.flows.push(...kubeStateMetricsFlows({ apiServer: args.apiServer }));
     }
     this.registerOutputs({ prometheusHost: this.prometheus.host, alertmanagerHost: this.alertmanager.host });
   }

@@ -1,6 +1,7 @@
 /**
  * The stack's scrape jobs, derived from the contract's service names and ports: apex-api (HTTP
- * port), apex-worker (metrics port), postgres-exporter, Alertmanager and Prometheus itself.
+ * port), apex-worker (metrics port), postgres-exporter, Alertmanager and Prometheus itself, plus
+ * kube-state-metrics on Kubernetes.
  */
 import { httpPaths, services } from "../../app/src/contract/services";
 import type { ScrapeJob } from "./prometheus-config";
@@ -45,11 +46,16 @@ export function apexScrapeJobs(platform: ScrapePlatform): ScrapeJob[] {
     single(services.postgresExporter.name, services.postgresExporter.port),
     single(services.alertmanager.name, services.alertmanager.port),
     { name: services.prometheus.name, discovery: { kind: "static", targets: [`localhost:${services.prometheus.port}`] } },
+    ...(platform.kind === "kubernetes" ? [single(services.kubeStateMetrics.name, services.kubeStateMetrics.port)] : []),
   ];
 }
 
-/** Names of the stack's scrape jobs, i.e. the `job` label of every series Prometheus scrapes (the same on every platform). */
-export const apexScrapeJobNames = (): string[] => apexScrapeJobs({ kind: "docker" }).map((j) => j.name);
+/**
+ * Names of a target's scrape jobs, i.e. the `job` label of every series its Prometheus scrapes.
+ * Kubernetes adds kube-state-metrics; the namespace does not change the names.
+ */
+export const apexScrapeJobNames = (target: ScrapePlatform["kind"] = "docker"): string[] =>
+  apexScrapeJobs(target === "kubernetes" ? { kind: "kubernetes", namespace: "apex" } : { kind: "docker" }).map((j) => j.name);
 
 /** Paths inside the Prometheus container (sibling mounts: nested ConfigMap mounts fail read-only). */
 export const prometheusPaths = {

@@ -7,7 +7,7 @@ import { services } from "../../app/src/contract/services";
 import type { ObservabilitySettings } from "../../config/observability";
 import type { NetworkFlow } from "../platform/network-flows";
 import { deployService, type DeployedService, type Platform } from "../service";
-import { jaegerSpec } from "./jaeger";
+import { jaegerOtlpHttpFlows, jaegerSpec } from "./jaeger";
 import { movedFrom, type PreviousHome } from "./moved";
 
 /** OTLP gRPC endpoint the runtime exports spans to (OTEL_EXPORTER_OTLP_ENDPOINT), on both targets. */
@@ -39,6 +39,7 @@ export class Tracing extends pulumi.ComponentResource {
       this.flows.push(
         { name: "api-to-jaeger", from: { service: api.name }, to: { service: jaeger.name }, ports: [{ port: jaeger.otlpGrpcPort }] },
         { name: "worker-to-jaeger", from: { service: worker.name }, to: { service: jaeger.name }, ports: [{ port: jaeger.otlpGrpcPort }] },
+        ...jaegerOtlpHttpFlows(),
       );
     }
     this.registerOutputs({ jaegerHost: this.jaeger.host });

@@ -7,12 +7,14 @@ export const services = {
   worker: { name: "apex-worker", metricsPort: 9464 },
   postgres: { name: "postgres", port: 5432, database: "apex", user: "apex" },
   redis: { name: "redis", port: 6379 },
-  jaeger: { name: "jaeger", otlpGrpcPort: 4317, uiPort: 16686 },
+  jaeger: { name: "jaeger", otlpGrpcPort: 4317, otlpHttpPort: 4318, uiPort: 16686 },
   prometheus: { name: "prometheus", port: 9090 },
   alertmanager: { name: "alertmanager", port: 9093 },
   grafana: { name: "grafana", port: 3000, devHostPort: 3001 },
   loki: { name: "loki", port: 3100 },
   postgresExporter: { name: "postgres-exporter", port: 9187 },
+  /** Kubernetes target only: object state of the stack namespace (metrics on `port`, its own on `telemetryPort`). */
+  kubeStateMetrics: { name: "kube-state-metrics", port: 8080, telemetryPort: 8081 },
   vault: { name: "vault", port: 8200 },
 } as const;
 
