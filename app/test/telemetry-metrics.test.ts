@@ -121,7 +121,7 @@ describe("cluster gauges come from Postgres at scrape time", () => {
     }
   }
 
-  it("reports queue depth, active agents and running tasks; replicas report the same value", async () => {
+  it("reports queue depth, running tasks and (no worker row) no active agents; replicas report the same value", async () => {
     await dag("alpha", "running", ["ready", "ready", "running", "pending"]);
     await dag("alpha", "awaiting_approval", ["awaiting_approval", "ready"]);
     await dag("beta", "running", ["running", "succeeded"]);
@@ -130,11 +130,14 @@ describe("cluster gauges come from Postgres at scrape time", () => {
     registerClusterGauges(clusterSnapshotQuery(db), () => errors++);
     const first = parseExposition((await renderMetrics()).body);
     expect(sampleValue(first, "apex_queue_depth", {})).toBe(3);
-    expect(sampleValue(first, "apex_active_agents", {})).toBe(2);
     expect(sampleValue(first, "apex_running_tasks", {})).toBe(2);
+    // Unfinished DAGs are no agent runners: with no worker alive nothing can run their tasks.
+    expect(sampleValue(first, "apex_active_agents", {})).toBe(0);
+    expect(sampleValue(first, "apex_workers_alive", {})).toBe(0);
+    expect(sampleValue(first, "apex_queue_oldest_wait_seconds", {})).toBeGreaterThanOrEqual(0);
     // A second replica reading the same store reports the same numbers: max() over replicas is exact.
     const replica = await clusterSnapshotQuery(db)();
-    expect(replica).toEqual({ queueDepth: 3, activeAgents: 2, runningTasks: 2 });
+    expect({ ...replica, queueOldestWait: 0 }).toEqual({ queueDepth: 3, queueOldestWait: 0, activeAgents: 0, workersAlive: 0, runningTasks: 2 });
     expect(errors).toBe(0);
   });
 

@@ -8,7 +8,9 @@ import { loadConfig, type RuntimeConfig } from "../config";
 import { runtimeEnv } from "../contract/env";
 import { httpPaths } from "../contract/services";
 import type { Worker } from "../engine/worker";
+import { clusterSnapshotQuery, newAgentsQuery } from "../telemetry/cluster-gauges";
 import { logger } from "../telemetry/logger";
+import { registerClusterGauges, trackAgentSeries, unregisterClusterGauges, untrackAgentSeries } from "../telemetry/metrics";
 import { startApi, type RunningApi } from "./apex-api";
 import { createWorker } from "./apex-worker";
 import { assertDataDirFree, prepareDataDir } from "./data-dir";
@@ -68,6 +70,10 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
 
   const runtime = await openRuntime(config, { pgliteDataDir: dataDir, redisKeyPrefix: options.redisKeyPrefix });
   const api = await startApi(runtime, { http: config.httpPort, grpc: config.grpcPort }, host, { logger: infoAsDebug(logger) });
+  // Like apex-api and apex-worker: the cluster gauges and every agent's cost series, from the store.
+  const warn = (what: string) => (err: unknown) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, `${what} failed`);
+  registerClusterGauges(clusterSnapshotQuery(runtime.db), warn("cluster gauge query"));
+  await trackAgentSeries(newAgentsQuery(runtime.db), warn("agent series query"));
   const worker = createWorker(runtime);
   await worker.start();
   // The API serves /metrics on its port; APEX_METRICS_PORT, when set, serves it there too (as apex-worker does).
@@ -122,6 +128,8 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
       await worker.stop(graceMs);
       await metrics?.close();
       await api.close();
+      unregisterClusterGauges();
+      untrackAgentSeries();
       await runtime.close();
       if (instanceFile && isPerProcess(instanceFile)) {
         // Only our own file: a later start on this port may have replaced it.

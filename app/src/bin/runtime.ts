@@ -6,7 +6,7 @@ import { ApiKeyStore } from "../auth/keys";
 import { dbPoolSizeOf, type RuntimeConfig, type RuntimeProcess } from "../config";
 import { createCoordination } from "../coord";
 import type { Coordination } from "../coord/types";
-import { createLlmGateway, type ApexLlmGateway } from "../llm";
+import { bundledPriceTable, createLlmGateway, type ApexLlmGateway } from "../llm";
 import { DockerSandboxDriver } from "../sandbox/docker/driver";
 import { KubernetesSandboxDriver } from "../sandbox/kubernetes/driver";
 import { LocalSandboxDriver } from "../sandbox/local/driver";
@@ -19,7 +19,7 @@ import { describeDbError, isDatabaseUnavailable } from "../store/db-errors";
 import { migrate } from "../store/migrate";
 import { llmGatewayTelemetry } from "../telemetry/llm-hooks";
 import { logger } from "../telemetry/logger";
-import { initialiseSeries } from "../telemetry/record";
+import { initialiseSeries, modelsOfProviders } from "../telemetry/record";
 import { createHttpFetchTool } from "../tools/builtin/http-fetch";
 import { runsCode } from "../tools/builtin/sandboxed";
 import { createToolRegistry } from "../tools/registry";
@@ -70,8 +70,11 @@ export async function openRuntime(config: RuntimeConfig, options: OpenRuntimeOpt
     breaker: config.llmBreaker,
     ...llmGatewayTelemetry(),
   });
-  // Every status, error type and provider breaker series exists from the first scrape (rate() needs a start).
-  initialiseSeries({ providers: llm.providers });
+  // Every status, error type and provider breaker series exists from the first scrape (rate() needs a
+  // start), and where LLM calls are made (not apex-api) the cost and token series of every priced
+  // model of the configured providers (the gateway prices with the bundled table).
+  const models = options.runs === "api" ? [] : modelsOfProviders(bundledPriceTable.models, llm.providers);
+  initialiseSeries({ providers: llm.providers, models });
   // http_fetch is default-deny: registered only with an operator's allowlist. The API validates
   // submissions against this registry too, so both processes need the same list.
   const tools = createToolRegistry(config.httpFetchAllowHosts ? [createHttpFetchTool({ allowHosts: config.httpFetchAllowHosts })] : []);

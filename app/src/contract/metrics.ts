@@ -77,7 +77,14 @@ export const metrics = {
   activeAgents: def({
     name: "apex_active_agents",
     type: "gauge",
-    help: "Agents with at least one DAG that is not finished (cluster-wide; query with max()).",
+    help: "Agent runners: task slots of the live workers, what can run agents' tasks now; 0 when no worker is alive (cluster-wide; query with max()).",
+    labels: [],
+    scope: "cluster",
+  }),
+  workersAlive: def({
+    name: "apex_workers_alive",
+    type: "gauge",
+    help: "Worker processes whose heartbeat is younger than their lease (cluster-wide; query with max()).",
     labels: [],
     scope: "cluster",
   }),
@@ -91,7 +98,14 @@ export const metrics = {
   queueDepth: def({
     name: "apex_queue_depth",
     type: "gauge",
-    help: "Ready tasks waiting to be claimed (cluster-wide; query with max()).",
+    help: "Ready tasks due now, waiting to be claimed; retries still in backoff excluded (cluster-wide; query with max()).",
+    labels: [],
+    scope: "cluster",
+  }),
+  queueOldestWait: def({
+    name: "apex_queue_oldest_wait_seconds",
+    type: "gauge",
+    help: "Seconds the oldest ready task due now has waited to be claimed; 0 when none waits (cluster-wide; query with max()).",
     labels: [],
     scope: "cluster",
   }),

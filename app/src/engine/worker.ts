@@ -41,6 +41,7 @@ import {
 } from "./lifecycle";
 import { renderDeep } from "./template";
 import { argsDigest } from "./approval-digest";
+import { Presence } from "./presence";
 
 export interface WorkerDeps {
   readonly db: Db;
@@ -89,6 +90,8 @@ export class Worker {
   private reclaimDueAt = 0;
   private markWaitingDueAt = 0;
   private heartbeatTimer?: NodeJS.Timeout;
+  /** This worker's row in `workers` (apex_workers_alive, apex_active_agents), renewed with each heartbeat. */
+  private presence?: Presence;
   private unlisten: Array<() => Promise<void>> = [];
   private readonly ctx: EngineContext;
   private readonly completions: CompletionBatcher<FinishedAttempt, FinishResult>;
@@ -125,6 +128,8 @@ export class Worker {
       this.unlisten.push(await this.deps.db.listen(channels.tasksReady, () => this.poke()));
       this.unlisten.push(await this.deps.db.listen(channels.dagCancelled, (dagId) => this.abortDag(dagId)));
     }
+    this.presence = new Presence(this.deps.db, this);
+    await this.presence.announce();
     this.heartbeatTimer = setInterval(() => void this.beat(), Math.max(100, Math.floor(this.leaseMs / 3)));
     this.loop = this.run();
     recordWorkerSlots(0, this.concurrency);
@@ -139,6 +144,8 @@ export class Worker {
     if (!this.running) return;
     this.running = false;
     this.poke();
+    // A draining worker takes no new task: it stops counting as one that can run agents' tasks.
+    const withdrawn = this.presence?.withdraw();
     await this.loop;
     const all = Promise.all([...this.inFlight.values()].map((f) => f.done));
     let timer: NodeJS.Timeout | undefined;
@@ -150,6 +157,7 @@ export class Worker {
     }
     clearTimeout(timer);
     clearInterval(this.heartbeatTimer);
+    await withdrawn;
     for (const u of this.unlisten.splice(0)) await u().catch(() => undefined);
     logger.info({ worker_id: this.id }, "worker stopped");
   }
@@ -347,7 +355,13 @@ export class Worker {
     }
   }
 
+  /** Task leases first, then presence: one connection at a time, as before presence existed (the pool counts one for heartbeats). */
   private async beat(): Promise<void> {
+    await this.renewLeases();
+    await this.presence?.announce();
+  }
+
+  private async renewLeases(): Promise<void> {
     if (this.inFlight.size === 0) return;
     // Judge only the tasks this renewal was about: one claimed while it ran is not in its answer.
     const sent = [...this.inFlight.entries()];

@@ -1,6 +1,6 @@
 /**
  * What one finished task attempt reports: its duration and error type (metrics), its outcome on
- * the task_execution span, and the seed's usage fields for the attempt's log line. An attempt whose
+ * the task_execution span, and the seed's usage fields for the attempt's log line (always all three). An attempt whose
  * worker died is reported by the worker that reclaimed it (`reportLostAttempt`).
  */
 import type { Span } from "@opentelemetry/api";
@@ -21,12 +21,15 @@ export function observeAttempt(span: Span, kind: "llm" | "tool", outcome: Attemp
   span.setAttribute(apexAttr.taskOutcome, outcome.kind);
   if (errorType) markSpanError(span, errorType);
 
-  const fields: { duration_ms: number; tokens_used?: number; cost?: number } = { duration_ms: Math.round(durationMs) };
-  if (outcome.kind === "succeeded" && outcome.usage && outcome.usage.length > 0) {
-    fields.tokens_used = outcome.usage.reduce((n, u) => n + u.inputTokens + u.outputTokens, 0);
-    fields.cost = outcome.usage.reduce((n, u) => n + u.costUsd, 0);
-  }
-  return fields;
+  // Every attempt's line carries the seed's usage fields: 0 for a tool task, a reused answer, or an
+  // attempt that failed or was handed back (a failed outcome carries no usage: the calls it paid
+  // for are journaled and reused by the next attempt, see engine/paid-once.ts).
+  const usage = (outcome.kind === "succeeded" && outcome.usage) || [];
+  return {
+    duration_ms: Math.round(durationMs),
+    tokens_used: usage.reduce((n, u) => n + u.inputTokens + u.outputTokens, 0),
+    cost: usage.reduce((n, u) => n + u.costUsd, 0),
+  };
 }
 
 

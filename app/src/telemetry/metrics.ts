@@ -3,10 +3,13 @@
  * every metric of `contract/metrics.ts`, created from that list (names, help, labels and buckets
  * are never typed twice), plus prom-client's default process metrics.
  *
- * Cluster-scoped gauges (queue depth, active agents, running tasks) are not counted by the process:
- * they are read from Postgres at scrape time through the query registered with
- * `registerClusterGauges`. Every replica that registers it reports the same cluster-wide value, so
- * dashboards and alerts aggregate them with max(), never sum().
+ * Cluster-scoped gauges (queue depth and oldest wait, running tasks, live workers, active agents)
+ * are not counted by the process: they are read from Postgres at scrape time through the query
+ * registered with `registerClusterGauges`. Every replica that registers it reports the same
+ * cluster-wide value, so dashboards and alerts aggregate them with max(), never sum().
+ *
+ * A process that runs a worker also starts apex_agent_cost_total at 0 for every agent, new ones
+ * included: `trackAgentSeries` looks for agents created since the last scrape, at each scrape.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { metrics as metricDefs, type MetricDef, type MetricKey } from "../contract/metrics";
@@ -23,21 +26,30 @@ export type ApexMetrics = { readonly [K in MetricKey]: HandleOf<(typeof metricDe
 
 /** The cluster-wide values the cluster-scoped gauges report. */
 export interface ClusterSnapshot {
-  /** Ready tasks waiting to be claimed. */
+  /** Ready tasks due now: what a claim would take. */
   readonly queueDepth: number;
-  /** Agents with at least one unfinished DAG. */
-  readonly activeAgents: number;
+  /** Seconds the oldest of those has waited (0 when none). */
+  readonly queueOldestWait: number;
   /** Tasks running under a lease. */
   readonly runningTasks: number;
+  /** Workers whose heartbeat is younger than their lease. */
+  readonly workersAlive: number;
+  /** Task slots of the live workers. */
+  readonly activeAgents: number;
 }
 
 export type ClusterQuery = () => Promise<ClusterSnapshot>;
 
+/** Ids of agents not returned before (the query remembers what it returned). */
+export type AgentSeriesQuery = () => Promise<readonly string[]>;
+
 /** Which snapshot field feeds each cluster-scoped metric of the contract. */
 const clusterFields: Partial<Record<MetricKey, keyof ClusterSnapshot>> = {
   queueDepth: "queueDepth",
-  activeAgents: "activeAgents",
+  queueOldestWait: "queueOldestWait",
   runningTasks: "runningTasks",
+  workersAlive: "workersAlive",
+  activeAgents: "activeAgents",
 };
 
 /**
@@ -64,11 +76,38 @@ function currentSnapshot(query: ClusterQuery): Promise<ClusterSnapshot> {
   return lastSnapshot.value;
 }
 
+let agentQuery: AgentSeriesQuery | undefined;
+let agentErrorHandler: (err: unknown) => void = () => {};
+let lastAgentRefresh: { at: number; value: Promise<void> } | undefined;
+
+/** Starts at 0 the cost series of agents the query has not returned yet; at most once per SNAPSHOT_TTL_MS. */
+function refreshAgentSeries(query: AgentSeriesQuery): Promise<void> {
+  const now = Date.now();
+  if (!lastAgentRefresh || now - lastAgentRefresh.at > SNAPSHOT_TTL_MS) {
+    const value = query().then((ids) => {
+      for (const agent_id of ids) apexMetrics.agentCostTotal.inc({ agent_id }, 0);
+    });
+    lastAgentRefresh = { at: now, value };
+  }
+  return lastAgentRefresh.value;
+}
+
+/** Collect hook of apex_agent_cost_total: a failed look is reported and retried at the next scrape. */
+async function collectAgentSeries(): Promise<void> {
+  if (!agentQuery) return;
+  try {
+    await refreshAgentSeries(agentQuery);
+  } catch (err) {
+    lastAgentRefresh = undefined;
+    agentErrorHandler(err);
+  }
+}
+
 function createHandle(key: MetricKey, def: MetricDef): ApexMetrics[MetricKey] {
   const common = { name: def.name, help: def.help, labelNames: [...def.labels], registers: registeredOnFirstUse.has(key) ? [] : [registry] };
   switch (def.type) {
     case "counter":
-      return new Counter(common) as ApexMetrics[MetricKey];
+      return new Counter(key === "agentCostTotal" ? { ...common, collect: collectAgentSeries } : common) as ApexMetrics[MetricKey];
     case "histogram":
       return new Histogram({ ...common, buckets: def.buckets ? [...def.buckets] : undefined }) as ApexMetrics[MetricKey];
     case "gauge": {
@@ -117,6 +156,26 @@ export function registerClusterGauges(query: ClusterQuery, onError?: (err: unkno
   clusterQuery = query;
   lastSnapshot = undefined;
   if (onError) clusterErrorHandler = onError;
+}
+
+/**
+ * Makes apex_agent_cost_total start at 0 for every agent `query` returns: now (the agents that
+ * exist), then at each scrape (agents created since), so increase() sees an agent's first spend on
+ * every worker. Only processes that make LLM calls call it (apex-api would only add zero series).
+ * Resolves after the first look; `onError` hears about failed looks (also the first one).
+ */
+export async function trackAgentSeries(query: AgentSeriesQuery, onError?: (err: unknown) => void): Promise<void> {
+  agentQuery = query;
+  lastAgentRefresh = undefined;
+  if (onError) agentErrorHandler = onError;
+  await collectAgentSeries();
+}
+
+/** Stops looking for new agents (on shutdown, or between tests); series already started stay. */
+export function untrackAgentSeries(): void {
+  agentQuery = undefined;
+  lastAgentRefresh = undefined;
+  agentErrorHandler = () => {};
 }
 
 /** Stops reporting cluster gauges (on shutdown, or between tests). */

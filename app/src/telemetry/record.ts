@@ -23,16 +23,39 @@ function activeAgentId(): string | undefined {
   return propagation.getBaggage(context.active())?.getEntry("agent_id")?.value;
 }
 
+/** The `kind` values of apex_tokens_total. */
+export const tokenKinds = ["input", "output", "cached"] as const;
+
+export interface SeriesOptions {
+  /** Providers this process can call: their breaker series start closed. */
+  readonly providers?: readonly string[];
+  /**
+   * `provider/model` names this process may call (the price table's models of its providers):
+   * their cost and token series start at 0. None for a process that makes no LLM call.
+   */
+  readonly models?: readonly string[];
+}
+
 /**
  * Starts every known label combination at 0, so rate() and increase() see the first event and a
- * scrape shows every series the dashboards and alerts use before anything happened.
+ * scrape shows every series the dashboards and alerts use before anything happened. Agents'
+ * cost series are started by `trackAgentSeries` (metrics.ts): agents come and go at run time.
  */
-export function initialiseSeries(options: { readonly providers?: readonly string[] } = {}): void {
+export function initialiseSeries(options: SeriesOptions = {}): void {
   for (const status of taskStatusLabels) apexMetrics.tasksTotal.inc({ status }, 0);
   for (const error_type of taskErrorTypes) apexMetrics.taskErrorsTotal.inc({ error_type }, 0);
   for (const provider of options.providers ?? []) {
     apexMetrics.circuitBreakerState.set({ provider }, breakerStateValue.closed);
   }
+  for (const model of options.models ?? []) {
+    apexMetrics.costTotal.inc({ model }, 0);
+    for (const kind of tokenKinds) apexMetrics.tokensTotal.inc({ model, kind }, 0);
+  }
+}
+
+/** The models of `priced` (a price table's `provider/model` names) whose provider is one of `providers`. */
+export function modelsOfProviders(priced: readonly string[], providers: readonly string[]): string[] {
+  return priced.filter((m) => providers.includes(m.slice(0, m.indexOf("/"))));
 }
 
 /** One LLM gateway call as the gateway reports it (its `onCall` event has this shape). */
