@@ -9,9 +9,9 @@ import "../telemetry/register";
 import { describeConfig, loadConfig } from "../config";
 import { services } from "../contract/services";
 import { Worker } from "../engine/worker";
-import { clusterSnapshotQuery } from "../telemetry/cluster-gauges";
+import { clusterSnapshotQuery, newAgentsQuery } from "../telemetry/cluster-gauges";
 import { logger } from "../telemetry/logger";
-import { registerClusterGauges, unregisterClusterGauges } from "../telemetry/metrics";
+import { registerClusterGauges, trackAgentSeries, unregisterClusterGauges, untrackAgentSeries } from "../telemetry/metrics";
 import { startTracing } from "../telemetry/tracing";
 import { startMetricsServer } from "./metrics-server";
 import { openRuntime, type Runtime } from "./runtime";
@@ -35,6 +35,10 @@ async function main(): Promise<void> {
   registerClusterGauges(clusterSnapshotQuery(rt.db), (err) =>
     logger.warn({ err: err instanceof Error ? err.message : String(err) }, "cluster gauge query failed"),
   );
+  // Every agent's cost series starts at 0 here, those created later at the next scrape.
+  await trackAgentSeries(newAgentsQuery(rt.db), (err) =>
+    logger.warn({ err: err instanceof Error ? err.message : String(err) }, "agent series query failed"),
+  );
   const worker = createWorker(rt);
   let stopping = false;
   // The worker neither waits for nor dies of its metrics port (the previous process may still hold it).
@@ -56,6 +60,7 @@ async function main(): Promise<void> {
     stopBinding.abort();
     await worker.stop(shutdownGraceMs);
     unregisterClusterGauges();
+    untrackAgentSeries();
     await (await metrics)?.close();
     await rt.close();
     await tracing.shutdown();
