@@ -1,11 +1,7 @@
 /** Renders typed alert rules into a Prometheus rule file (YAML). */
 import { stringify } from "yaml";
+import { checkedRunbookBaseUrl } from "./runbook-url";
 import type { AlertRule, RenderOptions } from "./types";
-
-export const defaultRunbookBaseUrl = "docs/runbooks";
-
-export const runbookUrl = (alert: string, base: string = defaultRunbookBaseUrl): string =>
-  `${base.replace(/\/+$/, "")}/${alert}.md`;
 
 export interface RuleFile {
   groups: {
@@ -21,7 +17,8 @@ export interface RuleFile {
   }[];
 }
 
-export function ruleFile(rules: readonly AlertRule[], opts: RenderOptions = {}): RuleFile {
+export function ruleFile(rules: readonly AlertRule[], opts: RenderOptions): RuleFile {
+  const base = checkedRunbookBaseUrl(opts.runbookBaseUrl);
   const names = new Set<string>();
   for (const r of rules) {
     if (names.has(r.alert)) throw new Error(`alert rules: duplicate alert name "${r.alert}"`);
@@ -40,7 +37,7 @@ export function ruleFile(rules: readonly AlertRule[], opts: RenderOptions = {}):
           annotations: {
             summary: r.summary,
             description: r.description,
-            runbook_url: runbookUrl(r.alert, opts.runbookBaseUrl),
+            runbook_url: `${base}/${r.alert}.md`,
           },
         })),
       },
@@ -48,5 +45,5 @@ export function ruleFile(rules: readonly AlertRule[], opts: RenderOptions = {}):
   };
 }
 
-export const ruleFileYaml = (rules: readonly AlertRule[], opts: RenderOptions = {}): string =>
+export const ruleFileYaml = (rules: readonly AlertRule[], opts: RenderOptions): string =>
   stringify(ruleFile(rules, opts), { lineWidth: 0 });

@@ -1,76 +1,168 @@
 import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
 import { allMetricNames, metrics } from "../app/src/contract/metrics";
-import { alertRules, exporterMetrics, postgresExporterJob, prometheusMetrics, ruleFile, ruleFileYaml, targetDownJobs } from "../alerts";
+import {
+  alertRules,
+  exporterMetrics,
+  kubernetesMetrics,
+  postgresExporterJob,
+  promtoolCases,
+  prometheusMetrics,
+  repoRunbookBaseUrl,
+  ruleFile,
+  ruleFileYaml,
+  rulesFor,
+  runbookBaseUrlProblem,
+  targetDownJobs,
+  targetDownJobsFor,
+  testEvaluationInterval,
+  thresholds,
+  type AlertRule,
+  type AlertTarget,
+} from "../alerts";
 import { metricFamily, metricNamesIn } from "../components/observability/promql-metrics";
 import { alertmanagerConfig } from "../components/observability/alertmanager-config";
 import { prometheusConfig } from "../components/observability/prometheus-config";
 import { apexScrapeJobs } from "../components/observability/scrape-jobs";
 
 const histograms = Object.values(metrics).filter((m) => m.type === "histogram").map((m) => m.name);
+const base = "https://git.ops.internal/platform/apex/-/blob/main/docs/runbooks";
+const byName = Object.fromEntries(rulesFor("kubernetes").map((r) => [r.alert, r])) as Record<string, AlertRule>;
+/** Every rule list a stack can render: per target, and Kubernetes scoped to a namespace or not. */
+const ruleSets: { label: string; target: AlertTarget; namespace?: string }[] = [
+  { label: "docker", target: "docker" },
+  { label: "kubernetes", target: "kubernetes" },
+  { label: "kubernetes (namespace apex-prod)", target: "kubernetes", namespace: "apex-prod" },
+];
+
+/** Minutes of a Prometheus duration made of m/h parts ("1h30m"), the only units the rules and tests use. */
+function minutes(d: string): number {
+  const parts = [...d.matchAll(/(\d+)([mh])/g)];
+  if (parts.map((p) => p[0]).join("") !== d) throw new Error(`duration "${d}" is not in m/h`);
+  return parts.reduce((sum, [, n, u]) => sum + Number(n) * (u === "h" ? 60 : 1), 0);
+}
 
 describe("alert rules", () => {
-  it("are the seed's six with the seed's severities, then the two watching the scrape targets", () => {
-    expect(alertRules.map((r) => [r.alert, r.severity])).toEqual([
-      ["HighTaskFailureRate", "warning"],
-      ["CostOverspend", "critical"],
-      ["NoActiveAgents", "critical"],
-      ["HighLatency", "warning"],
-      ["CircuitBreakerOpen", "critical"],
-      ["DatabaseDown", "critical"],
-      ["ApexTargetDown", "warning"],
-      ["PostgresExporterDown", "warning"],
+  it("are the Watchdog, the seed's six and TaskQueueStalled with their severities, then the two watching the scrape targets", () => {
+    expect(alertRules.map((r) => [r.alert, r.severity, r.for])).toEqual([
+      ["Watchdog", "none", undefined],
+      ["HighTaskFailureRate", "warning", "5m"],
+      ["CostOverspend", "critical", undefined],
+      ["NoActiveAgents", "critical", "1m"],
+      ["TaskQueueStalled", "critical", "1m"],
+      ["HighLatency", "warning", "5m"],
+      ["CircuitBreakerOpen", "critical", "1m"],
+      ["DatabaseDown", "critical", "1m"],
+      ["ApexTargetDown", "warning", "5m"],
+      ["PostgresExporterDown", "warning", "5m"],
     ]);
-    const byName = Object.fromEntries(alertRules.map((r) => [r.alert, r]));
-    expect(byName.HighTaskFailureRate?.for).toBe("5m");
-    expect(byName.HighLatency?.for).toBe("5m");
     expect(byName.DatabaseDown?.expr).toBe("pg_up == 0");
-    expect(byName.ApexTargetDown?.for).toBe("5m");
     expect(byName.PostgresExporterDown?.expr).toBe('absent(pg_up{job="postgres-exporter"})');
   });
 
-  it("ApexTargetDown watches every generated scrape job but the exporter, which PostgresExporterDown watches", () => {
+  it("Watchdog always fires, pages nobody and says it is the dead man's switch", () => {
+    const w = byName.Watchdog!;
+    expect(w.expr).toBe("vector(1)");
+    expect(w.for).toBeUndefined();
+    expect(w.description).toMatch(/dead man's switch/);
+    expect(w.description).toContain('"deadmansswitch"');
+  });
+
+  it("NoActiveAgents watches the slots of live workers (and their absence); TaskQueueStalled the oldest wait", () => {
+    expect(byName.NoActiveAgents?.expr).toBe("max(apex_active_agents) == 0 or absent(apex_active_agents) * 0");
+    expect(byName.TaskQueueStalled?.expr).toBe(`max(${metrics.queueOldestWait.name}) > ${thresholds.queueOldestWaitSeconds}`);
+    expect(thresholds.queueOldestWaitSeconds).toBe(300);
+    expect(byName.TaskQueueStalled?.description).toContain(metrics.workersAlive.name);
+  });
+
+  it("failure rate is failed / (succeeded + failed); HighLatency needs 20 tasks of the kind in the window", () => {
+    expect(byName.HighTaskFailureRate?.expr).toBe(
+      'sum(rate(apex_tasks_total{status="failed"}[5m])) / sum(rate(apex_tasks_total{status=~"succeeded|failed"}[5m])) > 0.05',
+    );
+    expect(byName.HighLatency?.expr).toBe(
+      "histogram_quantile(0.95, sum by (le, kind) (rate(apex_task_duration_seconds_bucket[5m]))) > 30" +
+        " and on (kind) sum by (kind) (increase(apex_task_duration_seconds_count[5m])) >= 20",
+    );
+  });
+
+  it("rulesFor: docker gets the common rules, kubernetes adds the four pod alerts", () => {
+    expect(rulesFor("docker")).toEqual(alertRules);
+    const k8s = rulesFor("kubernetes");
+    expect(k8s.slice(0, alertRules.length).map((r) => r.alert)).toEqual(alertRules.map((r) => r.alert));
+    // The same rules but ApexTargetDown, which also watches the Kubernetes-only scrape jobs.
+    for (const [i, r] of alertRules.entries()) if (r.alert !== "ApexTargetDown") expect(k8s[i], r.alert).toEqual(r);
+    expect(k8s.slice(alertRules.length).map((r) => [r.alert, r.severity, r.for])).toEqual([
+      ["ApexPodOOMKilled", "warning", undefined],
+      ["ApexPodCrashLooping", "warning", "15m"],
+      ["ApexHpaAtMaxReplicas", "warning", "15m"],
+      ["ApexPvcFillingUp", "warning", "5m"],
+    ]);
+    expect(() => rulesFor("swarm" as AlertTarget)).toThrow(/unknown target "swarm"/);
+  });
+
+  it("the pod alerts match only the given namespace, on every series they select", () => {
+    for (const r of rulesFor("kubernetes", { namespace: "apex-prod" }).slice(alertRules.length)) {
+      const selectors = [...r.expr.matchAll(/\b(kube_\w+|kubelet_\w+)(\{[^}]*\})?/g)];
+      expect(selectors.length, r.alert).toBeGreaterThan(0);
+      for (const [, name, matchers] of selectors) expect(matchers ?? "", `${r.alert}: ${name}`).toContain('namespace="apex-prod"');
+    }
+    for (const r of rulesFor("kubernetes").slice(alertRules.length)) expect(r.expr, r.alert).not.toContain("namespace=");
+    expect(() => rulesFor("kubernetes", { namespace: "Apex_Prod" })).toThrow(/namespace "Apex_Prod" is not a Kubernetes namespace name/);
+  });
+
+  it("ApexTargetDown watches every generated scrape job of its target but the exporter, which PostgresExporterDown watches", () => {
     for (const platform of [{ kind: "docker" as const }, { kind: "kubernetes" as const, namespace: "apex" }]) {
       const jobs = apexScrapeJobs(platform).map((j) => j.name);
-      expect([...targetDownJobs, postgresExporterJob].sort()).toEqual([...jobs].sort());
+      const watched = targetDownJobsFor(platform.kind);
+      expect([...watched, postgresExporterJob].sort()).toEqual([...jobs].sort());
+      expect(watched).not.toContain(postgresExporterJob);
+      expect(watched).toEqual(expect.arrayContaining(["apex-api", "apex-worker"]));
+      expect(rulesFor(platform.kind).find((r) => r.alert === "ApexTargetDown")?.expr).toBe(`up{job=~"${watched.join("|")}"} == 0`);
     }
-    expect(targetDownJobs).not.toContain(postgresExporterJob);
-    const expr = alertRules.find((r) => r.alert === "ApexTargetDown")!.expr;
-    expect(expr).toBe(`up{job=~"${targetDownJobs.join("|")}"} == 0`);
-    expect(targetDownJobs).toEqual(expect.arrayContaining(["apex-api", "apex-worker"]));
+    expect(targetDownJobs).toEqual(targetDownJobsFor("docker"));
   });
 
-  it("render severity, summary, a templated description and a runbook_url per rule", () => {
-    const parsed = parse(ruleFileYaml(alertRules, { runbookBaseUrl: "https://example.com/runbooks/" })) as ReturnType<typeof ruleFile>;
-    const rules = parsed.groups[0]?.rules ?? [];
-    expect(rules).toHaveLength(alertRules.length);
-    for (const r of rules) {
-      expect(r.labels.severity).toMatch(/^(critical|warning)$/);
+  it.each(ruleSets)("$label: render severity, summary, a templated description and a runbook_url per rule", ({ target, namespace }) => {
+    const rules = rulesFor(target, { namespace });
+    const parsed = parse(ruleFileYaml(rules, { runbookBaseUrl: `${base}/` })) as ReturnType<typeof ruleFile>;
+    const rendered = parsed.groups[0]?.rules ?? [];
+    expect(rendered).toHaveLength(rules.length);
+    for (const r of rendered) {
+      expect(r.labels.severity).toMatch(r.alert === "Watchdog" ? /^none$/ : /^(critical|warning)$/);
       expect(r.annotations.summary).toMatch(/\S/);
-      expect(r.annotations.description, r.alert).toMatch(/\{\{ \$(value|labels\.\w+)/);
-      expect(r.annotations.runbook_url).toBe(`https://example.com/runbooks/${r.alert}.md`);
+      if (r.alert !== "Watchdog") expect(r.annotations.description, r.alert).toMatch(/\{\{ \$(value|labels\.\w+)/);
+      expect(r.annotations.runbook_url).toBe(`${base}/${r.alert}.md`);
     }
   });
 
-  it("have a runbook in docs/runbooks for every alert", () => {
-    for (const r of alertRules) expect(existsSync(resolve(__dirname, `../docs/runbooks/${r.alert}.md`)), r.alert).toBe(true);
+  it("have a runbook in docs/runbooks for every alert of every target, reachable through the file:// base", () => {
+    expect(repoRunbookBaseUrl()).toMatch(/^file:\/\/\/.+\/docs\/runbooks$/);
+    for (const r of rulesFor("kubernetes")) {
+      const url = ruleFile([r], { runbookBaseUrl: repoRunbookBaseUrl() }).groups[0]!.rules[0]!.annotations.runbook_url!;
+      expect(existsSync(fileURLToPath(url)), `${r.alert}: ${url}`).toBe(true);
+    }
   });
 
-  it("query only contract metrics (or pg_up from postgres_exporter, or Prometheus's own up)", () => {
-    const allowed = [...allMetricNames, ...Object.values(exporterMetrics), ...Object.values(prometheusMetrics)];
+  it("query only contract metrics, exporters' metrics or Prometheus's up; Kubernetes metrics only in Kubernetes rules", () => {
+    const common = [...allMetricNames, ...Object.values(exporterMetrics), ...Object.values(prometheusMetrics)];
     expect(Object.values(prometheusMetrics)).toEqual(["up"]);
-    for (const r of alertRules) {
-      const names = metricNamesIn(r.expr);
-      expect(names.length, r.alert).toBeGreaterThan(0);
-      for (const n of names) expect(allowed, `${r.alert} uses ${n}`).toContain(metricFamily(n, histograms));
-    }
+    const check = (rules: readonly AlertRule[], allowed: readonly string[]) => {
+      for (const r of rules) {
+        const names = metricNamesIn(r.expr);
+        if (r.alert !== "Watchdog") expect(names.length, r.alert).toBeGreaterThan(0);
+        for (const n of names) expect(allowed, `${r.alert} uses ${n}`).toContain(metricFamily(n, histograms));
+      }
+    };
+    check(alertRules, common);
+    check(rulesFor("kubernetes").slice(alertRules.length), Object.values(kubernetesMetrics));
+    expect(metricNamesIn(byName.Watchdog!.expr)).toEqual([]);
   });
 
   it("use Prometheus's up only scoped to this stack's scrape jobs (never every target it scrapes)", () => {
-    const jobs = new Set(apexScrapeJobs({ kind: "docker" }).map((j) => j.name));
-    const users = alertRules.filter((r) => metricNamesIn(r.expr).includes(prometheusMetrics.up));
+    const jobs = new Set(apexScrapeJobs({ kind: "kubernetes", namespace: "apex" }).map((j) => j.name));
+    const users = rulesFor("kubernetes").filter((r) => metricNamesIn(r.expr).includes(prometheusMetrics.up));
     expect(users.map((r) => r.alert)).toEqual(["ApexTargetDown"]);
     for (const r of users) {
       const selectors = [...r.expr.matchAll(/\bup(\{[^}]*\})?/g)];
@@ -83,7 +175,78 @@ describe("alert rules", () => {
   });
 
   it("reject duplicate alert names", () => {
-    expect(() => ruleFile([alertRules[0]!, alertRules[0]!])).toThrow(/duplicate alert name "HighTaskFailureRate"/);
+    expect(() => ruleFile([alertRules[1]!, alertRules[1]!], { runbookBaseUrl: base })).toThrow(/duplicate alert name "HighTaskFailureRate"/);
+  });
+});
+
+describe("runbook_url base (apex:observability.runbookBaseUrl)", () => {
+  it.each([
+    ["docs/runbooks", /not an absolute URL/],
+    ["./docs/runbooks", /not an absolute URL/],
+    ["/srv/docs/runbooks", /not an absolute URL/],
+    ["ftp://docs.acme.io/runbooks", /scheme "ftp:"/],
+    ["https://example.com/runbooks", /placeholder host "example.com"/],
+    ["https://docs.example.org/apex", /placeholder host "docs.example.org"/],
+    ["http://wiki.example.net", /placeholder host/],
+    ["https://runbooks.invalid/apex", /placeholder host "runbooks.invalid"/],
+    ["https://apex.example/runbooks", /placeholder host/],
+    ["https://github.com/example/apex/blob/main/docs/runbooks", /placeholder github.com\/example/],
+    ["file:///", /names no directory/],
+  ])("refuses %s, naming the key", (url, why) => {
+    expect(runbookBaseUrlProblem(url)).toMatch(why);
+    expect(() => ruleFile(alertRules, { runbookBaseUrl: url })).toThrow(/^apex:observability\.runbookBaseUrl: /);
+    expect(() => ruleFileYaml(alertRules, { runbookBaseUrl: url })).toThrow(why);
+  });
+
+  it.each([
+    base,
+    "https://github.com/acme/apex/blob/main/docs/runbooks/",
+    "https://github.com/examplecorp/apex/tree/main/docs/runbooks",
+    "http://localhost:8000/runbooks",
+    "http://127.0.0.1:3000/docs/runbooks",
+    "file:///home/dev/apex/docs/runbooks",
+  ])("accepts %s", (url) => {
+    expect(runbookBaseUrlProblem(url)).toBeUndefined();
+    const rule = ruleFile([byName.DatabaseDown!], { runbookBaseUrl: url }).groups[0]!.rules[0]!;
+    expect(rule.annotations.runbook_url).toBe(`${url.replace(/\/+$/, "")}/DatabaseDown.md`);
+  });
+
+  it("accepts this checkout's docs/runbooks as a file:// URL (the dev default)", () => {
+    expect(runbookBaseUrlProblem(repoRunbookBaseUrl())).toBeUndefined();
+  });
+});
+
+describe("promtool unit tests (alerts/tests/promtool.ts)", () => {
+  const step = minutes(testEvaluationInterval);
+
+  it.each(ruleSets)("$label: every alert with a for: has a boundary case (silent one evaluation before, firing at it)", ({ target, namespace }) => {
+    const cases = promtoolCases(base, target, { namespace });
+    for (const rule of rulesFor(target, { namespace }).filter((r) => r.for)) {
+      const boundaries = cases.filter((c) => c.boundary?.alert === rule.alert);
+      expect(boundaries.length, `${rule.alert} (for: ${rule.for}) has no boundary case`).toBeGreaterThan(0);
+      for (const c of boundaries) {
+        const due = minutes(c.boundary!.conditionFrom) + minutes(rule.for!);
+        const at = (t: number) => c.group.alert_rule_test.find((x) => x.alertname === rule.alert && minutes(x.eval_time) === t);
+        expect(at(due - step)?.exp_alerts, `${c.group.name}: no silent evaluation at ${due - step}m`).toEqual([]);
+        expect(at(due)?.exp_alerts.length, `${c.group.name}: no firing evaluation at ${due}m`).toBeGreaterThan(0);
+      }
+    }
+  });
+
+  it.each(ruleSets)("$label: every alert has a case where it fires and one where it stays silent", ({ target, namespace }) => {
+    const evals = promtoolCases(base, target, { namespace }).flatMap((c) => c.group.alert_rule_test);
+    for (const rule of rulesFor(target, { namespace })) {
+      const mine = evals.filter((e) => e.alertname === rule.alert);
+      expect(mine.some((e) => e.exp_alerts.length > 0), `${rule.alert} never expected to fire`).toBe(true);
+      if (rule.alert !== "Watchdog") expect(mine.some((e) => e.exp_alerts.length === 0), `${rule.alert} never expected silent`).toBe(true);
+    }
+  });
+
+  it("a boundary case names an alert of the rule list and a for: it has", () => {
+    for (const c of promtoolCases(base, "kubernetes")) {
+      if (!c.boundary) continue;
+      expect(byName[c.boundary.alert]?.for, c.group.name).toBeDefined();
+    }
   });
 });
 
@@ -94,6 +257,8 @@ describe("alertmanager config", () => {
       warning: [{ kind: "webhook", url: "http://hook.local/alerts" }],
     }) as { route: { routes: { receiver: string; matchers: string[] }[] }; receivers: Record<string, unknown>[] };
     expect(cfg.route.routes).toEqual([
+      expect.objectContaining({ receiver: "deadmansswitch", matchers: ['alertname="Watchdog"'] }),
+      expect.objectContaining({ receiver: "blackhole", matchers: ['severity="none"'] }),
       expect.objectContaining({ receiver: "critical", matchers: ['severity="critical"'] }),
       expect.objectContaining({ receiver: "warning", matchers: ['severity="warning"'] }),
     ]);

@@ -1,167 +1,392 @@
 /**
  * promtool unit tests for every alert (`promtool test rules`), as typed code rendered to YAML.
- * Each alert has a case just above its threshold that fires (with the exact labels and rendered
- * annotations) and a case at or just below it that stays silent. Expected annotation text is
- * written out literally so that a broken template fails the test.
+ * Each alert has a case that fires (with the exact labels and rendered annotations) and one at or
+ * just below its threshold that stays silent; each alert with a `for` has a boundary case: silent
+ * one evaluation before the `for` has elapsed since the condition became true, firing at it.
+ * Expected annotation text is written out literally so that a broken template fails the test.
  */
 import { stringify } from "yaml";
 import { metrics } from "../../app/src/contract/metrics";
-import { alertRules, exporterMetrics, postgresExporterJob, prometheusMetrics, targetDownJobs } from "../rules";
-import { defaultRunbookBaseUrl, runbookUrl } from "../render";
+import { kubernetesThresholds, type KubernetesRuleOptions } from "../kubernetes-rules";
+import { postgresExporterJob, rulesFor, targetDownJobsFor } from "../rules";
+import { runbookUrl } from "../runbook-url";
+import { exporterMetrics, kubernetesMetrics, prometheusMetrics } from "../sources";
+import type { AlertTarget } from "../types";
 
 interface InputSeries { series: string; values: string }
 interface ExpectedAlert { exp_labels: Record<string, string>; exp_annotations: Record<string, string> }
-interface AlertRuleTest { eval_time: string; alertname: string; exp_alerts: ExpectedAlert[] }
-interface TestGroup { name: string; interval: string; input_series: InputSeries[]; alert_rule_test: AlertRuleTest[] }
+export interface AlertRuleTest { eval_time: string; alertname: string; exp_alerts: ExpectedAlert[] }
+export interface TestGroup { name: string; interval: string; input_series: InputSeries[]; alert_rule_test: AlertRuleTest[] }
 export interface PromtoolTestFile { rule_files: string[]; evaluation_interval: string; tests: TestGroup[] }
 
-const rule = (alert: string) => {
-  const r = alertRules.find((x) => x.alert === alert);
-  if (!r) throw new Error(`promtool tests: no alert rule named "${alert}"`);
-  return r;
-};
+/** The evaluation interval of the tests (and the step between a boundary case's two evaluations). */
+export const testEvaluationInterval = "1m";
+
+/**
+ * A case that pins an alert's `for`: its condition holds from `conditionFrom` on, so the group
+ * expects it silent at conditionFrom + for - 1m and firing at conditionFrom + for. Not rendered
+ * (promtool rejects unknown keys); tests/alerts.test.ts checks every `for` has one.
+ */
+export interface ForBoundary { readonly alert: string; readonly conditionFrom: string }
+export interface PromtoolCase { readonly group: TestGroup; readonly boundary?: ForBoundary }
+
+type Firing = (alert: string, labels: Record<string, string>, annotations: { summary?: string; description: string }) => ExpectedAlert;
 
 const series = (name: string, labels: Record<string, string>, values: string): InputSeries => ({
   series: `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(", ")}}`,
   values,
 });
 
-/** Cumulative `_bucket` series for a histogram observing `perMinute` (upper bound -> count) every minute. */
+/**
+ * Cumulative `_bucket` and `_count` series for a histogram observing `perMinute` (upper bound ->
+ * count, fractions allowed) every minute.
+ */
 function histogram(name: string, labels: Record<string, string>, buckets: readonly number[], perMinute: ReadonlyMap<number, number>, minutes: number): InputSeries[] {
   const bounds = [...buckets.map(String), "+Inf"];
   let cumulative = 0;
-  return bounds.map((le, i) => {
+  const out = bounds.map((le, i) => {
     const bound = i < buckets.length ? buckets[i]! : Infinity;
     for (const [ub, n] of perMinute) if (ub === bound) cumulative += n;
     return series(`${name}_bucket`, { ...labels, le }, `0+${cumulative}x${minutes}`);
   });
+  return [...out, series(`${name}_count`, labels, `0+${cumulative}x${minutes}`)];
 }
-
 
 const tasks = metrics.tasksTotal.name;
 const cost = metrics.costTotal.name;
 const active = metrics.activeAgents.name;
+const alive = metrics.workersAlive.name;
+const oldestWait = metrics.queueOldestWait.name;
+const depth = metrics.queueDepth.name;
 const duration = metrics.taskDuration.name;
 const breaker = metrics.circuitBreakerState.name;
 const inst = { instance: "apex-worker:9464", job: "apex-worker" };
+const api = { instance: "apex-api:8080", job: "apex-api" };
+const up = prometheusMetrics.up;
+const exporterTarget = { instance: `${postgresExporterJob}:9187`, job: postgresExporterJob };
 
 /**
- * @param ruleFiles rule files under test, relative to the test file's directory.
- * @param runbookBaseUrl the base the rule files were rendered with (it appears in the annotations).
+ * Every case for the rules of `target`, with the boundary metadata.
+ * @param runbookBaseUrl the base the rule file was rendered with (it appears in the annotations).
  */
-export function promtoolTests(ruleFiles: readonly string[], runbookBaseUrl: string = defaultRunbookBaseUrl): PromtoolTestFile {
-  const firing = (alert: string, labels: Record<string, string>, annotations: { summary?: string; description: string }): ExpectedAlert => {
-    const r = rule(alert);
+export function promtoolCases(runbookBaseUrl: string, target: AlertTarget = "docker", opts: KubernetesRuleOptions = {}): PromtoolCase[] {
+  const rules = rulesFor(target, opts);
+  const firing: Firing = (alert, labels, annotations) => {
+    const r = rules.find((x) => x.alert === alert);
+    if (!r) throw new Error(`promtool tests: no alert rule named "${alert}" for target ${target}`);
     return {
       exp_labels: { severity: r.severity, ...labels },
       exp_annotations: { summary: annotations.summary ?? r.summary, description: annotations.description, runbook_url: runbookUrl(alert, runbookBaseUrl) },
     };
   };
-  const tests: TestGroup[] = [
-    {
-      name: "HighTaskFailureRate fires at 5.1% failed after 5m",
-      interval: "1m",
-      input_series: [series(tasks, { ...inst, status: "failed" }, "0+51x30"), series(tasks, { ...inst, status: "succeeded" }, "0+949x30")],
-      alert_rule_test: [
-        { eval_time: "5m", alertname: "HighTaskFailureRate", exp_alerts: [] }, // still pending: for 5m
-        { eval_time: "10m", alertname: "HighTaskFailureRate", exp_alerts: [firing("HighTaskFailureRate", {}, { description: "5.1% of the tasks that finished in the last 5 minutes failed (threshold 5%)." })] },
-      ],
-    },
-    {
-      name: "HighTaskFailureRate silent at 4.9% failed",
-      interval: "1m",
-      input_series: [series(tasks, { ...inst, status: "failed" }, "0+49x30"), series(tasks, { ...inst, status: "succeeded" }, "0+951x30")],
-      alert_rule_test: [{ eval_time: "20m", alertname: "HighTaskFailureRate", exp_alerts: [] }],
-    },
-    {
-      name: "CostOverspend fires at $10.80/hour summed over models",
-      interval: "1m",
-      input_series: [series(cost, { ...inst, model: "openai/gpt-4o" }, "0+0.1x180"), series(cost, { ...inst, model: "anthropic/claude-sonnet" }, "0+0.08x180")],
-      alert_rule_test: [{ eval_time: "2h", alertname: "CostOverspend", exp_alerts: [firing("CostOverspend", {}, { description: "LLM calls cost $10.80 over the last hour (threshold $10/hour)." })] }],
-    },
-    {
-      name: "CostOverspend silent at $9.90/hour",
-      interval: "1m",
-      input_series: [series(cost, { ...inst, model: "openai/gpt-4o" }, "0+0.1x180"), series(cost, { ...inst, model: "anthropic/claude-sonnet" }, "0+0.065x180")],
-      alert_rule_test: [{ eval_time: "2h", alertname: "CostOverspend", exp_alerts: [] }],
-    },
-    {
-      name: "NoActiveAgents fires at 0 and when the gauge is absent, silent at 1",
-      interval: "1m",
-      input_series: [
-        series(active, { instance: "apex-api:8080", job: "apex-api" }, "1x5 0x10"),
-        series(metrics.queueDepth.name, { instance: "apex-api:8080", job: "apex-api" }, "0x30"),
-      ],
-      alert_rule_test: [
-        { eval_time: "5m", alertname: "NoActiveAgents", exp_alerts: [] },
-        { eval_time: "9m", alertname: "NoActiveAgents", exp_alerts: [firing("NoActiveAgents", {}, { description: `0 agents have an unfinished DAG (this also fires when no runtime replica exports ${active}).` })] },
-        // The gauge's samples end at 15m and go stale 5m later; from then on absent() keeps it firing.
-        { eval_time: "25m", alertname: "NoActiveAgents", exp_alerts: [firing("NoActiveAgents", {}, { description: `0 agents have an unfinished DAG (this also fires when no runtime replica exports ${active}).` })] },
-      ],
-    },
-    {
-      name: "HighLatency fires when only 94% of llm tasks finish within 30s",
-      interval: "1m",
-      input_series: [
-        ...histogram(duration, { ...inst, kind: "llm" }, metrics.taskDuration.buckets, new Map([[20, 90], [30, 4], [45, 6]]), 30),
-        ...histogram(duration, { ...inst, kind: "tool" }, metrics.taskDuration.buckets, new Map([[1, 100]]), 30),
-      ],
-      alert_rule_test: [
-        { eval_time: "5m", alertname: "HighLatency", exp_alerts: [] },
-        {
-          eval_time: "10m",
-          alertname: "HighLatency",
-          exp_alerts: [firing("HighLatency", { kind: "llm" }, { summary: "Apex llm task P95 latency is above 30s", description: "The 95th percentile of llm task duration is 32.5s over the last 5 minutes (threshold 30s)." })],
-        },
-      ],
-    },
-    {
-      name: "HighLatency silent when exactly 95% of tasks finish within 30s (P95 = 30s)",
-      interval: "1m",
-      input_series: histogram(duration, { ...inst, kind: "llm" }, metrics.taskDuration.buckets, new Map([[20, 90], [30, 5], [45, 5]]), 30),
-      alert_rule_test: [{ eval_time: "20m", alertname: "HighLatency", exp_alerts: [] }],
-    },
-    {
-      name: "CircuitBreakerOpen fires when open (2) for 1m, silent when half-open (1)",
-      interval: "1m",
-      input_series: [
-        series(breaker, { ...inst, provider: "openai" }, "2x10"),
-        series(breaker, { ...inst, provider: "anthropic" }, "1x10"),
-        series(breaker, { instance: "apex-worker-2:9464", job: "apex-worker", provider: "anthropic" }, "0x10"),
-      ],
-      alert_rule_test: [
-        {
-          eval_time: "2m",
-          alertname: "CircuitBreakerOpen",
-          exp_alerts: [firing("CircuitBreakerOpen", { provider: "openai" }, { summary: "LLM circuit breaker open for openai", description: "Calls to provider openai are being rejected: its circuit breaker has been open for at least 1 minute." })],
-        },
-      ],
-    },
-    {
-      name: "DatabaseDown fires when pg_up is 0 for 1m, silent while 1",
-      interval: "1m",
-      input_series: [series(exporterMetrics.pgUp, { instance: "postgres-exporter:9187", job: "postgres-exporter" }, "1x5 0x10")],
-      alert_rule_test: [
-        { eval_time: "5m", alertname: "DatabaseDown", exp_alerts: [] },
-        {
-          eval_time: "8m",
-          alertname: "DatabaseDown",
-          exp_alerts: [firing("DatabaseDown", { instance: "postgres-exporter:9187", job: "postgres-exporter" }, { description: "postgres_exporter postgres-exporter:9187 cannot connect to PostgreSQL (pg_up = 0)." })],
-        },
-      ],
-    },
-    ...targetDownTests(firing),
-    ...postgresExporterDownTests(firing),
+  return [
+    ...watchdogCases(firing),
+    ...failureRateCases(firing),
+    ...costCases(firing),
+    ...noActiveAgentsCases(firing),
+    ...queueStalledCases(firing),
+    ...latencyCases(firing),
+    ...breakerCases(firing),
+    ...databaseDownCases(firing),
+    ...targetDownCases(firing, targetDownJobsFor(target)),
+    ...postgresExporterDownCases(firing),
+    ...(target === "kubernetes" ? kubernetesCases(firing, opts) : []),
   ];
-  return { rule_files: [...ruleFiles], evaluation_interval: "1m", tests };
 }
 
-type Firing = (alert: string, labels: Record<string, string>, annotations: { summary?: string; description: string }) => ExpectedAlert;
+/** @param ruleFiles rule files under test, relative to the test file's directory. */
+export function promtoolTests(ruleFiles: readonly string[], runbookBaseUrl: string, target: AlertTarget = "docker", opts: KubernetesRuleOptions = {}): PromtoolTestFile {
+  return {
+    rule_files: [...ruleFiles],
+    evaluation_interval: testEvaluationInterval,
+    tests: promtoolCases(runbookBaseUrl, target, opts).map((c) => c.group),
+  };
+}
 
-const up = prometheusMetrics.up;
-const exporterTarget = { instance: `${postgresExporterJob}:9187`, job: postgresExporterJob };
+export const promtoolTestsYaml = (ruleFiles: readonly string[], runbookBaseUrl: string, target: AlertTarget = "docker", opts: KubernetesRuleOptions = {}): string =>
+  stringify(promtoolTests(ruleFiles, runbookBaseUrl, target, opts), { lineWidth: 0 });
 
-function targetDownTests(firing: Firing): TestGroup[] {
+function watchdogCases(firing: Firing): PromtoolCase[] {
+  const always = firing("Watchdog", {}, { description: "This alert always fires: it is the dead man's switch. Alertmanager routes it to the receiver \"deadmansswitch\", which expects it continuously. If it stops arriving, rule evaluation, Prometheus-to-Alertmanager delivery or Alertmanager's notifications are broken, and no other alert can reach anyone either." });
+  return [
+    {
+      group: {
+        name: "Watchdog fires from the first evaluation on, with no input at all",
+        interval: "1m",
+        input_series: [],
+        alert_rule_test: [
+          { eval_time: "0m", alertname: "Watchdog", exp_alerts: [always] },
+          { eval_time: "30m", alertname: "Watchdog", exp_alerts: [always] },
+        ],
+      },
+    },
+  ];
+}
+
+function failureRateCases(firing: Firing): PromtoolCase[] {
+  const desc = (pct: string) => `${pct} of the tasks that succeeded or failed in the last 5 minutes failed (threshold 5%; skipped and cancelled tasks are not counted).`;
+  // Per minute: 51 failed, 949 succeeded (5.1%), and 1000 skipped or cancelled that would halve
+  // the rate to 2.55% if they were in the denominator.
+  const noise = [series(tasks, { ...inst, status: "skipped" }, "0+600x30"), series(tasks, { ...inst, status: "cancelled" }, "0+400x30")];
+  return [
+    {
+      // rate() has two samples from 1m on: pending then, firing 5m later.
+      boundary: { alert: "HighTaskFailureRate", conditionFrom: "1m" },
+      group: {
+        name: "HighTaskFailureRate fires at 5.1% failed of succeeded+failed (skipped/cancelled ignored) after 5m, not at 4m",
+        interval: "1m",
+        input_series: [series(tasks, { ...inst, status: "failed" }, "0+51x30"), series(tasks, { ...inst, status: "succeeded" }, "0+949x30"), ...noise],
+        alert_rule_test: [
+          { eval_time: "5m", alertname: "HighTaskFailureRate", exp_alerts: [] },
+          { eval_time: "6m", alertname: "HighTaskFailureRate", exp_alerts: [firing("HighTaskFailureRate", {}, { description: desc("5.1%") })] },
+        ],
+      },
+    },
+    {
+      group: {
+        name: "HighTaskFailureRate silent at 4.9% failed, and when nothing finished",
+        interval: "1m",
+        input_series: [series(tasks, { ...inst, status: "failed" }, "0+49x30"), series(tasks, { ...inst, status: "succeeded" }, "0+951x30"), ...noise],
+        alert_rule_test: [{ eval_time: "20m", alertname: "HighTaskFailureRate", exp_alerts: [] }],
+      },
+    },
+    {
+      group: {
+        name: "HighTaskFailureRate silent when only skipped and cancelled tasks finish (0/0)",
+        interval: "1m",
+        input_series: [series(tasks, { ...inst, status: "failed" }, "0x30"), series(tasks, { ...inst, status: "succeeded" }, "0x30"), ...noise],
+        alert_rule_test: [{ eval_time: "20m", alertname: "HighTaskFailureRate", exp_alerts: [] }],
+      },
+    },
+  ];
+}
+
+function costCases(firing: Firing): PromtoolCase[] {
+  return [
+    {
+      group: {
+        name: "CostOverspend fires at $10.80/hour summed over models",
+        interval: "1m",
+        input_series: [series(cost, { ...inst, model: "openai/gpt-4o" }, "0+0.1x180"), series(cost, { ...inst, model: "anthropic/claude-sonnet" }, "0+0.08x180")],
+        alert_rule_test: [{ eval_time: "2h", alertname: "CostOverspend", exp_alerts: [firing("CostOverspend", {}, { description: "LLM calls cost $10.80 over the last hour (threshold $10/hour)." })] }],
+      },
+    },
+    {
+      group: {
+        name: "CostOverspend silent at $9.90/hour",
+        interval: "1m",
+        input_series: [series(cost, { ...inst, model: "openai/gpt-4o" }, "0+0.1x180"), series(cost, { ...inst, model: "anthropic/claude-sonnet" }, "0+0.065x180")],
+        alert_rule_test: [{ eval_time: "2h", alertname: "CostOverspend", exp_alerts: [] }],
+      },
+    },
+  ];
+}
+
+function noActiveAgentsCases(firing: Firing): PromtoolCase[] {
+  const none = firing("NoActiveAgents", {}, {
+    description: `Live workers have 0 task slots: no worker process has heartbeated within its lease, so no agent's task will run (this also fires when no runtime replica exports ${active}).`,
+  });
+  return [
+    {
+      // Three workers of 8 slots die after 5m: 0 slots from 6m, pending then, firing at 7m.
+      boundary: { alert: "NoActiveAgents", conditionFrom: "6m" },
+      group: {
+        name: "NoActiveAgents fires 1m after the last worker's slots are gone (0 slots), silent before",
+        interval: "1m",
+        input_series: [
+          series(active, api, "24x5 0x20"),
+          series(alive, api, "3x5 0x20"),
+          series(depth, api, "0x5 3x20"),
+        ],
+        alert_rule_test: [
+          { eval_time: "5m", alertname: "NoActiveAgents", exp_alerts: [] },
+          { eval_time: "6m", alertname: "NoActiveAgents", exp_alerts: [] },
+          { eval_time: "7m", alertname: "NoActiveAgents", exp_alerts: [none] },
+          { eval_time: "25m", alertname: "NoActiveAgents", exp_alerts: [none] },
+        ],
+      },
+    },
+    {
+      group: {
+        name: "NoActiveAgents silent on an idle healthy platform (slots > 0, queue empty, no DAG running)",
+        interval: "1m",
+        input_series: [
+          series(active, api, "24x60"),
+          series(active, { instance: "apex-worker:9464", job: "apex-worker" }, "24x60"),
+          series(alive, api, "3x60"),
+          series(depth, api, "0x60"),
+          series(oldestWait, api, "0x60"),
+          series(metrics.runningTasks.name, api, "0x60"),
+        ],
+        alert_rule_test: [
+          { eval_time: "5m", alertname: "NoActiveAgents", exp_alerts: [] },
+          { eval_time: "1h", alertname: "NoActiveAgents", exp_alerts: [] },
+          { eval_time: "1h", alertname: "TaskQueueStalled", exp_alerts: [] },
+        ],
+      },
+    },
+    {
+      // The only exporter stops after its 5m sample (stale marker at 6m): absent from 6m, firing at 7m.
+      boundary: { alert: "NoActiveAgents", conditionFrom: "6m" },
+      group: {
+        name: "NoActiveAgents fires when no replica exports the gauge",
+        interval: "1m",
+        input_series: [series(active, api, "24x5 stale")],
+        alert_rule_test: [
+          { eval_time: "6m", alertname: "NoActiveAgents", exp_alerts: [] },
+          { eval_time: "7m", alertname: "NoActiveAgents", exp_alerts: [none] },
+        ],
+      },
+    },
+  ];
+}
+
+function queueStalledCases(firing: Firing): PromtoolCase[] {
+  return [
+    {
+      // Workers gone at 3m: the oldest task's wait grows 60 s a minute, 360 s (> 300) from 9m.
+      boundary: { alert: "TaskQueueStalled", conditionFrom: "9m" },
+      group: {
+        name: "TaskQueueStalled fires 1m after the oldest ready task has waited more than 5m, not at exactly 5m",
+        interval: "1m",
+        input_series: [series(oldestWait, api, "0x2 0+60x20"), series(depth, api, "0x2 3x20"), series(active, api, "24x2 0x20")],
+        alert_rule_test: [
+          { eval_time: "9m", alertname: "TaskQueueStalled", exp_alerts: [] },
+          {
+            eval_time: "10m",
+            alertname: "TaskQueueStalled",
+            exp_alerts: [firing("TaskQueueStalled", {}, {
+              description: `The oldest ready task has waited 7m 0s to be claimed (threshold 5m): workers are gone, full or not claiming. Check ${alive}, the workers' logs and their claims (task leases) in Postgres.`,
+            })],
+          },
+        ],
+      },
+    },
+    {
+      group: {
+        name: "TaskQueueStalled silent while the oldest wait stays at 5m (a busy queue that drains)",
+        interval: "1m",
+        input_series: [series(oldestWait, api, "0+60x5 300x30"), series(depth, api, "40x35")],
+        alert_rule_test: [{ eval_time: "30m", alertname: "TaskQueueStalled", exp_alerts: [] }],
+      },
+    },
+  ];
+}
+
+function latencyCases(firing: Firing): PromtoolCase[] {
+  const buckets = metrics.taskDuration.buckets;
+  return [
+    {
+      // 100 llm tasks a minute, 94% within 30s; rate() has two samples from 1m on.
+      boundary: { alert: "HighLatency", conditionFrom: "1m" },
+      group: {
+        name: "HighLatency fires when only 94% of llm tasks finish within 30s, after 5m",
+        interval: "1m",
+        input_series: [
+          ...histogram(duration, { ...inst, kind: "llm" }, buckets, new Map([[20, 90], [30, 4], [45, 6]]), 30),
+          ...histogram(duration, { ...inst, kind: "tool" }, buckets, new Map([[1, 100]]), 30),
+        ],
+        alert_rule_test: [
+          { eval_time: "5m", alertname: "HighLatency", exp_alerts: [] },
+          {
+            eval_time: "6m",
+            alertname: "HighLatency",
+            exp_alerts: [firing("HighLatency", { kind: "llm" }, {
+              summary: "Apex llm task P95 latency is above 30s",
+              description: "The 95th percentile of llm task duration is 32.5s over the last 5 minutes (threshold 30s, judged only when at least 20 tasks of the kind finished).",
+            })],
+          },
+        ],
+      },
+    },
+    {
+      group: {
+        name: "HighLatency silent when exactly 95% of tasks finish within 30s (P95 = 30s)",
+        interval: "1m",
+        input_series: histogram(duration, { ...inst, kind: "llm" }, buckets, new Map([[20, 90], [30, 5], [45, 5]]), 30),
+        alert_rule_test: [{ eval_time: "20m", alertname: "HighLatency", exp_alerts: [] }],
+      },
+    },
+    {
+      // 4 tasks a minute (20 in 5 minutes), 10% of them at 45s: P95 37.5s, judged.
+      group: {
+        name: "HighLatency fires with exactly 20 tasks in the window",
+        interval: "1m",
+        input_series: histogram(duration, { ...inst, kind: "tool" }, buckets, new Map([[30, 3.6], [45, 0.4]]), 30),
+        alert_rule_test: [{
+          eval_time: "20m",
+          alertname: "HighLatency",
+          exp_alerts: [firing("HighLatency", { kind: "tool" }, {
+            summary: "Apex tool task P95 latency is above 30s",
+            description: "The 95th percentile of tool task duration is 37.5s over the last 5 minutes (threshold 30s, judged only when at least 20 tasks of the kind finished).",
+          })],
+        }],
+      },
+    },
+    {
+      // The same mix at 3.8 tasks a minute (19 in 5 minutes), and a lone 42 s task: too few to judge.
+      group: {
+        name: "HighLatency silent below 20 tasks in the window, however slow",
+        interval: "1m",
+        input_series: [
+          ...histogram(duration, { ...inst, kind: "tool" }, buckets, new Map([[30, 3.42], [45, 0.38]]), 30),
+          ...histogram(duration, { ...inst, kind: "llm" }, buckets, new Map([[45, 0.2]]), 30),
+        ],
+        alert_rule_test: [{ eval_time: "20m", alertname: "HighLatency", exp_alerts: [] }],
+      },
+    },
+  ];
+}
+
+function breakerCases(firing: Firing): PromtoolCase[] {
+  return [
+    {
+      // openai's breaker opens at 3m: firing at 4m.
+      boundary: { alert: "CircuitBreakerOpen", conditionFrom: "3m" },
+      group: {
+        name: "CircuitBreakerOpen fires when open (2) for 1m, silent when half-open (1)",
+        interval: "1m",
+        input_series: [
+          series(breaker, { ...inst, provider: "openai" }, "0x2 2x10"),
+          series(breaker, { ...inst, provider: "anthropic" }, "1x12"),
+          series(breaker, { instance: "apex-worker-2:9464", job: "apex-worker", provider: "anthropic" }, "0x12"),
+        ],
+        alert_rule_test: [
+          { eval_time: "3m", alertname: "CircuitBreakerOpen", exp_alerts: [] },
+          {
+            eval_time: "4m",
+            alertname: "CircuitBreakerOpen",
+            exp_alerts: [firing("CircuitBreakerOpen", { provider: "openai" }, { summary: "LLM circuit breaker open for openai", description: "Calls to provider openai are being rejected: its circuit breaker has been open for at least 1 minute." })],
+          },
+        ],
+      },
+    },
+  ];
+}
+
+function databaseDownCases(firing: Firing): PromtoolCase[] {
+  return [
+    {
+      boundary: { alert: "DatabaseDown", conditionFrom: "6m" },
+      group: {
+        name: "DatabaseDown fires when pg_up is 0 for 1m, silent while 1",
+        interval: "1m",
+        input_series: [series(exporterMetrics.pgUp, exporterTarget, "1x5 0x10")],
+        alert_rule_test: [
+          { eval_time: "5m", alertname: "DatabaseDown", exp_alerts: [] },
+          { eval_time: "6m", alertname: "DatabaseDown", exp_alerts: [] },
+          {
+            eval_time: "7m",
+            alertname: "DatabaseDown",
+            exp_alerts: [firing("DatabaseDown", exporterTarget, { description: `postgres_exporter ${exporterTarget.instance} cannot connect to PostgreSQL (pg_up = 0).` })],
+          },
+        ],
+      },
+    },
+  ];
+}
+
+function targetDownCases(firing: Firing, targetDownJobs: readonly string[]): PromtoolCase[] {
   const target = (job: string) => ({ instance: `${job}-0:9464`, job });
   const down = (job: string) =>
     firing("ApexTargetDown", target(job), {
@@ -173,49 +398,194 @@ function targetDownTests(firing: Firing): TestGroup[] {
   if (targetDownJobs.length === 0) throw new Error("promtool tests: ApexTargetDown watches no job");
   return [
     {
-      name: "ApexTargetDown fires after 5m of up == 0 on every watched job, silent after 4m",
-      interval: "1m",
       // Down from 3m on: pending at 7m (held 4m), firing at 8m (held 5m).
-      input_series: [
-        ...targetDownJobs.map((j) => series(up, target(j), "1x2 0x20")),
-        ...targetDownJobs.map((j) => series(up, { instance: `${j}-1:9464`, job: j }, "1x22")),
-        // Not ours: another job scraped by the same Prometheus, and the exporter (PostgresExporterDown's).
-        series(up, { instance: "node:9100", job: "node" }, "0x22"),
-        series(up, exporterTarget, "0x22"),
-      ],
-      alert_rule_test: [
-        { eval_time: "7m", alertname: "ApexTargetDown", exp_alerts: [] },
-        { eval_time: "8m", alertname: "ApexTargetDown", exp_alerts: targetDownJobs.map(down) },
-      ],
+      boundary: { alert: "ApexTargetDown", conditionFrom: "3m" },
+      group: {
+        name: "ApexTargetDown fires after 5m of up == 0 on every watched job, silent after 4m",
+        interval: "1m",
+        input_series: [
+          ...targetDownJobs.map((j) => series(up, target(j), "1x2 0x20")),
+          ...targetDownJobs.map((j) => series(up, { instance: `${j}-1:9464`, job: j }, "1x22")),
+          // Not ours: another job scraped by the same Prometheus, and the exporter (PostgresExporterDown's).
+          series(up, { instance: "node:9100", job: "node" }, "0x22"),
+          series(up, exporterTarget, "0x22"),
+        ],
+        alert_rule_test: [
+          { eval_time: "7m", alertname: "ApexTargetDown", exp_alerts: [] },
+          { eval_time: "8m", alertname: "ApexTargetDown", exp_alerts: targetDownJobs.map(down) },
+        ],
+      },
     },
   ];
 }
 
-function postgresExporterDownTests(firing: Firing): TestGroup[] {
+function postgresExporterDownCases(firing: Firing): PromtoolCase[] {
   const pgUp = exporterMetrics.pgUp;
   const missing = firing("PostgresExporterDown", { job: postgresExporterJob }, {
     description: `No ${postgresExporterJob} target has reported pg_up for 5 minutes, so nothing watches whether PostgreSQL is up (absent(pg_up) = 1).`,
   });
   return [
     {
-      name: "PostgresExporterDown fires 5m after pg_up goes stale, silent after 4m and while pg_up is 0 or 1",
-      interval: "1m",
       // The exporter dies after its 5m sample: its series are stale from 6m, pending then, firing at 11m.
-      input_series: [series(pgUp, exporterTarget, "1x3 0 0 stale")],
-      alert_rule_test: [
-        { eval_time: "5m", alertname: "PostgresExporterDown", exp_alerts: [] },
-        { eval_time: "10m", alertname: "PostgresExporterDown", exp_alerts: [] },
-        { eval_time: "11m", alertname: "PostgresExporterDown", exp_alerts: [missing] },
-      ],
+      boundary: { alert: "PostgresExporterDown", conditionFrom: "6m" },
+      group: {
+        name: "PostgresExporterDown fires 5m after pg_up goes stale, silent after 4m and while pg_up is 0 or 1",
+        interval: "1m",
+        input_series: [series(pgUp, exporterTarget, "1x3 0 0 stale")],
+        alert_rule_test: [
+          { eval_time: "5m", alertname: "PostgresExporterDown", exp_alerts: [] },
+          { eval_time: "10m", alertname: "PostgresExporterDown", exp_alerts: [] },
+          { eval_time: "11m", alertname: "PostgresExporterDown", exp_alerts: [missing] },
+        ],
+      },
     },
     {
-      name: "PostgresExporterDown: pg_up from another job does not stand in for the exporter",
-      interval: "1m",
-      input_series: [series(pgUp, { instance: "other:9187", job: "other" }, "1x20")],
-      alert_rule_test: [{ eval_time: "10m", alertname: "PostgresExporterDown", exp_alerts: [missing] }],
+      group: {
+        name: "PostgresExporterDown: pg_up from another job does not stand in for the exporter",
+        interval: "1m",
+        input_series: [series(pgUp, { instance: "other:9187", job: "other" }, "1x20")],
+        alert_rule_test: [{ eval_time: "10m", alertname: "PostgresExporterDown", exp_alerts: [missing] }],
+      },
     },
   ];
 }
 
-export const promtoolTestsYaml = (ruleFiles: readonly string[], runbookBaseUrl?: string): string =>
-  stringify(promtoolTests(ruleFiles, runbookBaseUrl), { lineWidth: 0 });
+function kubernetesCases(firing: Firing, opts: KubernetesRuleOptions): PromtoolCase[] {
+  const ns = opts.namespace ?? "apex";
+  // With a namespace, the same symptoms in another team's namespace must stay silent.
+  const foreign = opts.namespace ? [{ namespace: "other-team" }] : [];
+  const ksm = { instance: "kube-state-metrics:8080", job: "kube-state-metrics" };
+  const kubelet = { instance: "node-1:10250", job: "kubelet" };
+  const m = kubernetesMetrics;
+  const container = (namespace: string, pod: string, name: string) => ({ ...ksm, namespace, pod, container: name });
+  const worker = container(ns, "apex-worker-7d9f-abcde", "worker");
+
+  const oom: PromtoolCase = {
+    group: {
+      name: "ApexPodOOMKilled fires for 10m after an OOMKilled restart; not for other reasons, an old OOM kill, or another namespace",
+      interval: "1m",
+      input_series: [
+        // Restarted at 5m after an OOM kill.
+        series(m.containerRestarts, worker, "0x4 1x30"),
+        series(m.containerLastTerminatedReason, { ...worker, reason: "OOMKilled" }, "_x5 1x29"),
+        // Restarted at 5m after exiting with an error.
+        series(m.containerRestarts, container(ns, "apex-api-5c6b-fghij", "api"), "0x4 1x30"),
+        series(m.containerLastTerminatedReason, { ...container(ns, "apex-api-5c6b-fghij", "api"), reason: "Error" }, "_x5 1x29"),
+        // OOMKilled long ago, no restart since.
+        series(m.containerRestarts, container(ns, "postgres-0", "postgres"), "3x34"),
+        series(m.containerLastTerminatedReason, { ...container(ns, "postgres-0", "postgres"), reason: "OOMKilled" }, "1x34"),
+        ...foreign.flatMap(({ namespace }) => [
+          series(m.containerRestarts, container(namespace, "their-app-0", "app"), "0x4 1x30"),
+          series(m.containerLastTerminatedReason, { ...container(namespace, "their-app-0", "app"), reason: "OOMKilled" }, "_x5 1x29"),
+        ]),
+      ],
+      alert_rule_test: [
+        { eval_time: "4m", alertname: "ApexPodOOMKilled", exp_alerts: [] },
+        {
+          eval_time: "5m",
+          alertname: "ApexPodOOMKilled",
+          exp_alerts: [firing("ApexPodOOMKilled", worker, {
+            summary: `Container worker of pod ${ns}/apex-worker-7d9f-abcde was OOMKilled`,
+            description: `Container worker of pod ${ns}/apex-worker-7d9f-abcde was killed for exceeding its memory limit and restarted (restarts in the last 10 minutes: 1). Work it was doing is retried, but repeated kills crash-loop it.`,
+          })],
+        },
+        { eval_time: "20m", alertname: "ApexPodOOMKilled", exp_alerts: [] },
+      ],
+    },
+  };
+
+  const looping = { ...worker, reason: "CrashLoopBackOff" };
+  const crash: PromtoolCase = {
+    // CrashLoopBackOff from 2m: firing 15m later, at 17m.
+    boundary: { alert: "ApexPodCrashLooping", conditionFrom: "2m" },
+    group: {
+      name: "ApexPodCrashLooping fires after 15m in CrashLoopBackOff, not for a short loop, another waiting reason or another namespace",
+      interval: "1m",
+      input_series: [
+        series(m.containerWaitingReason, looping, "_x2 1x30"),
+        // Waiting for another reason (image pull) all along.
+        series(m.containerWaitingReason, { ...container(ns, "redis-0", "redis"), reason: "ImagePullBackOff" }, "1x32"),
+        // Looped 3 minutes, then ran: max_over_time holds it 5m more, 8m < 15m.
+        series(m.containerWaitingReason, { ...container(ns, "apex-api-5c6b-fghij", "api"), reason: "CrashLoopBackOff" }, "_x2 1x2 _x30"),
+        ...foreign.map(({ namespace }) => series(m.containerWaitingReason, { ...container(namespace, "their-app-0", "app"), reason: "CrashLoopBackOff" }, "1x32")),
+      ],
+      alert_rule_test: [
+        { eval_time: "16m", alertname: "ApexPodCrashLooping", exp_alerts: [] },
+        {
+          eval_time: "17m",
+          alertname: "ApexPodCrashLooping",
+          exp_alerts: [firing("ApexPodCrashLooping", looping, {
+            summary: `Pod ${ns}/apex-worker-7d9f-abcde is crash looping`,
+            description: `Container worker of pod ${ns}/apex-worker-7d9f-abcde has been in CrashLoopBackOff for 15 minutes (waiting reason = 1).`,
+          })],
+        },
+      ],
+    },
+  };
+
+  const hpa = (namespace: string, name: string) => ({ ...ksm, namespace, horizontalpodautoscaler: name });
+  const kedaWorkers = hpa(ns, "keda-hpa-apex-worker");
+  const hpaSeries = (labels: Record<string, string>, current: string, min: number, max: number) => [
+    series(m.hpaCurrentReplicas, labels, current),
+    series(m.hpaMinReplicas, labels, `${min}x40`),
+    series(m.hpaMaxReplicas, labels, `${max}x40`),
+  ];
+  const hpaMax: PromtoolCase = {
+    // The workers' ScaledObject reaches 10 of 10 at 3m: firing at 18m.
+    boundary: { alert: "ApexHpaAtMaxReplicas", conditionFrom: "3m" },
+    group: {
+      name: "ApexHpaAtMaxReplicas fires after 15m at max replicas (KEDA's HPA too), not one below max or when min == max",
+      interval: "1m",
+      input_series: [
+        ...hpaSeries(kedaWorkers, "5x2 10x37", 2, 10),
+        ...hpaSeries(hpa(ns, "apex-api"), "9x40", 2, 10),
+        ...hpaSeries(hpa(ns, "fixed"), "3x40", 3, 3),
+        ...foreign.flatMap(({ namespace }) => hpaSeries(hpa(namespace, "their-app"), "4x40", 1, 4)),
+      ],
+      alert_rule_test: [
+        { eval_time: "17m", alertname: "ApexHpaAtMaxReplicas", exp_alerts: [] },
+        {
+          eval_time: "18m",
+          alertname: "ApexHpaAtMaxReplicas",
+          exp_alerts: [firing("ApexHpaAtMaxReplicas", kedaWorkers, {
+            summary: `HPA ${ns}/keda-hpa-apex-worker is at its maximum replicas`,
+            description: `HPA ${ns}/keda-hpa-apex-worker has run 10 replicas, its maximum, for 15 minutes: load is above what autoscaling may add (a KEDA ScaledObject's HPA is named keda-hpa-<scaledobject>).`,
+          })],
+        },
+      ],
+    },
+  };
+
+  const pvc = (namespace: string, name: string) => ({ ...kubelet, namespace, persistentvolumeclaim: name });
+  const data = pvc(ns, "data-postgres-0");
+  const gib = 1024 ** 3;
+  const volume = (labels: Record<string, string>, usedGib: string) => [
+    series(m.volumeCapacityBytes, labels, `${100 * gib}x30`),
+    series(m.volumeUsedBytes, labels, usedGib.split(" ").map((v) => { const [n, x] = v.split("x"); return `${Number(n) * gib}x${x}`; }).join(" ")),
+  ];
+  const pvcFull: PromtoolCase = {
+    // 86% used from 3m: firing at 8m. 85% exactly never fires.
+    boundary: { alert: "ApexPvcFillingUp", conditionFrom: "3m" },
+    group: {
+      name: `ApexPvcFillingUp fires after 5m above ${kubernetesThresholds.pvcUsedRatio * 100}% used, not at exactly 85% or in another namespace`,
+      interval: "1m",
+      input_series: [
+        ...volume(data, "80x2 86x27"),
+        ...volume(pvc(ns, "storage-loki-0"), "85x29"),
+        ...foreign.flatMap(({ namespace }) => volume(pvc(namespace, "their-data"), "99x29")),
+      ],
+      alert_rule_test: [
+        { eval_time: "7m", alertname: "ApexPvcFillingUp", exp_alerts: [] },
+        {
+          eval_time: "8m",
+          alertname: "ApexPvcFillingUp",
+          exp_alerts: [firing("ApexPvcFillingUp", data, {
+            summary: `PVC ${ns}/data-postgres-0 is more than 85% full`,
+            description: `The volume of PVC ${ns}/data-postgres-0 is 86% full (threshold 85%). A full volume stops Postgres, Prometheus or Loki from writing.`,
+          })],
+        },
+      ],
+    },
+  };
+  return [oom, crash, hpaMax, pvcFull];
+}
