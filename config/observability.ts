@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
-import { hostname, imageReference, ipv4Cidr, list, memoryQuantity, nonEmptyText, oneOf, section } from "./fields";
+import { bool, hostname, imageReference, ipv4Cidr, list, memoryQuantity, nonEmptyText, oneOf, section } from "./fields";
 import { plainSection, secretSection } from "./section";
 
 const duration = (example: string) => {
@@ -106,7 +106,28 @@ const schema = section({
     critical: receivers(),
     warning: receivers(),
     slackChannel: nonEmptyText('a Slack channel such as "#apex-alerts"').optional(),
+    /**
+     * Where the Watchdog (always firing) is sent, about once a minute: "webhook" posts to
+     * `apex:alertmanagerDeadMansSwitchUrl` (healthchecks.io, Dead Man's Snitch...), which alarms
+     * when the pings stop; "none" routes it to the `deadmansswitch` receiver with no integration.
+     */
+    deadMansSwitch: oneOf(["none", "webhook"]),
+    /**
+     * Deploy `alert-receiver` (runtime image) and send critical and warning alerts to it as well:
+     * it logs every notification as one JSON line (`docker logs apex-<stack>-alert-receiver`).
+     */
+    devReceiver: bool(),
   }),
+  /**
+   * Prometheus `remote_write` (long-term storage, a hosted Prometheus). Credentials come from the
+   * secret `apex:prometheusRemoteWriteSecret`: the basic-auth password or the bearer token.
+   */
+  remoteWrite: section({
+    url: url(),
+    /** "basic" (username + the secret as password), "bearer" (the secret as token) or "none". */
+    auth: oneOf(["none", "basic", "bearer"]).default("none"),
+    username: nonEmptyText("a user name").optional(),
+  }).optional(),
   /**
    * Base of the alerts' runbook_url: absolute (http(s) or file), never a placeholder. Required in
    * prod (no default: only the operator knows where the runbooks are published); dev default: this
@@ -123,7 +144,7 @@ const common = {
   evaluationInterval: "15s",
   hosts: {},
   grafana: { deploy: true, folder: "Apex" },
-  alerting: { critical: [], warning: [] },
+  alerting: { critical: [], warning: [], deadMansSwitch: "none" },
 };
 
 /** Observability config keys (namespace `apex`); see docs/observability.md. */
@@ -132,8 +153,8 @@ export const observabilitySections = {
     description: "Jaeger/Prometheus/Alertmanager/Grafana/Loki: images, scrape and evaluation intervals, retention, volume sizes, Grafana URL/folder, alert receivers per severity, runbook base URL.",
     schema,
     defaults: {
-      dev: { ...common, runbookBaseUrl: localRunbookBaseUrl(), retention: "7d", logRetention: "72h", storage: { prometheus: "2Gi", loki: "2Gi", grafana: "512Mi" } },
-      prod: { ...common, retention: "15d", logRetention: "168h", storage: { prometheus: "20Gi", loki: "20Gi", grafana: "1Gi" } },
+      dev: { ...common, alerting: { ...common.alerting, devReceiver: true }, runbookBaseUrl: localRunbookBaseUrl(), retention: "7d", logRetention: "72h", storage: { prometheus: "2Gi", loki: "2Gi", grafana: "512Mi" } },
+      prod: { ...common, alerting: { ...common.alerting, devReceiver: false }, retention: "15d", logRetention: "168h", storage: { prometheus: "20Gi", loki: "20Gi", grafana: "1Gi" } },
     },
   }),
   grafanaAdminPassword: secretSection({
@@ -144,6 +165,8 @@ export const observabilitySections = {
   alertmanagerWebhookUrl: secretSection({ description: "Webhook URL for the `webhook` alert receiver (secret).", requiredIn: [], format: "url" }),
   alertmanagerSlackUrl: secretSection({ description: "Slack incoming-webhook URL for the `slack` alert receiver (secret).", requiredIn: [], format: "url" }),
   alertmanagerPagerdutyRoutingKey: secretSection({ description: "PagerDuty Events v2 routing key for the `pagerduty` alert receiver (secret).", requiredIn: [] }),
+  alertmanagerDeadMansSwitchUrl: secretSection({ description: "Webhook URL of the dead man's switch the Watchdog pings (secret), with `apex:observability.alerting.deadMansSwitch: webhook`.", requiredIn: [], format: "url" }),
+  prometheusRemoteWriteSecret: secretSection({ description: "Password (auth basic) or bearer token (auth bearer) of `apex:observability.remoteWrite` (secret)." , requiredIn: [] }),
 } as const;
 
 /** The secret key each receiver kind needs. */
@@ -175,9 +198,29 @@ export function observabilityCrossChecks(c: {
     }
     if (o.uiSourceRanges !== undefined) problems.push({ key: "apex:observability.uiSourceRanges", message: `only used when apex:target is "kubernetes" (docker publishes the UIs on localhost), got ${JSON.stringify(o.uiSourceRanges)}` });
   }
+  if (o.alerting.deadMansSwitch === "webhook" && c.alertmanagerDeadMansSwitchUrl === undefined) {
+    problems.push({ key: "apex:alertmanagerDeadMansSwitchUrl", message: 'required by apex:observability.alerting.deadMansSwitch ("webhook"): set it with `pulumi config set --secret apex:alertmanagerDeadMansSwitchUrl <url>`, got nothing' });
+  }
+  problems.push(...remoteWriteProblems(o.remoteWrite, c.prometheusRemoteWriteSecret !== undefined));
   if (!o.grafana.deploy) {
     if (o.grafana.url === undefined) problems.push({ key: "apex:observability.grafana.url", message: "required when apex:observability.grafana.deploy is false: expected the external Grafana's URL, got nothing" });
     if (c.grafanaAdminPassword === undefined) problems.push({ key: "apex:grafanaAdminPassword", message: "required when apex:observability.grafana.deploy is false: expected the external Grafana's admin password, got nothing" });
   }
+  return problems;
+}
+
+/** remote_write's auth and its secret agree: a secret for basic/bearer, none without auth, a username exactly with basic. */
+function remoteWriteProblems(rw: ObservabilitySettings["remoteWrite"], secretSet: boolean): { key: string; message: string }[] {
+  const key = "apex:observability.remoteWrite";
+  if (rw === undefined) {
+    return secretSet ? [{ key: "apex:prometheusRemoteWriteSecret", message: `only used with ${key} (basic or bearer auth), which is not set` }] : [];
+  }
+  const problems: { key: string; message: string }[] = [];
+  if (rw.auth === "basic" && rw.username === undefined) problems.push({ key: `${key}.username`, message: `required when ${key}.auth is "basic", got nothing` });
+  if (rw.auth !== "basic" && rw.username !== undefined) problems.push({ key: `${key}.username`, message: `only used when ${key}.auth is "basic" (it is "${rw.auth}"), got "${rw.username}"` });
+  if (rw.auth !== "none" && !secretSet) {
+    problems.push({ key: "apex:prometheusRemoteWriteSecret", message: `required when ${key}.auth is "${rw.auth}": set it with \`pulumi config set --secret apex:prometheusRemoteWriteSecret <value>\`, got nothing` });
+  }
+  if (rw.auth === "none" && secretSet) problems.push({ key: "apex:prometheusRemoteWriteSecret", message: `set, but ${key}.auth is "none": set auth to "basic" or "bearer", or remove the secret` });
   return problems;
 }

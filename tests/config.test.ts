@@ -188,5 +188,7 @@ function prodSecrets(): Record<string, string> {
     // Pulumi.prod.yaml routes alerts to PagerDuty and Slack.
     alertmanagerPagerdutyRoutingKey: "pd-routing-000000",
     alertmanagerSlackUrl: "https://hooks.slack.com/services/T0/B0/x",
+    // ...and pings a dead man's switch.
+    alertmanagerDeadMansSwitchUrl: "https://hc-ping.com/00000000-0000-0000-0000-000000000000",
   };
 }

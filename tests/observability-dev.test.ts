@@ -5,6 +5,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { httpPaths, metrics, runtimeEnv, services } from "../app/src/contract";
+import { alertRules } from "../alerts";
 import { runStack, type RecordedResource, type StackRun } from "./harness";
 
 const SLACK_URL = "https://hooks.slack.com/services/T000/B000/KNOWN-slack-secret";
@@ -112,7 +113,8 @@ describe("dev stack (docker): observability", () => {
 
   it("mounts the alert rules next to the config", () => {
     const rules = parse(upload(container(services.prometheus.name), "/etc/prometheus/rules/apex-alerts.yml"));
-    expect(rules.groups[0].rules.map((r: any) => r.alert)).toEqual(["HighTaskFailureRate", "CostOverspend", "NoActiveAgents", "HighLatency", "CircuitBreakerOpen", "DatabaseDown", "ApexTargetDown", "PostgresExporterDown"]);
+    expect(rules.groups[0].rules.map((r: any) => r.alert)).toEqual(alertRules.map((r) => r.alert));
+    expect(rules.groups[0].rules.map((r: any) => r.alert)).toEqual(expect.arrayContaining(["Watchdog", "NoActiveAgents", "TaskQueueStalled", "DatabaseDown"]));
   });
 
   it("links each alert's runbook in this checkout by an absolute file:// URL (dev default)", () => {
@@ -188,6 +190,49 @@ describe("dev stack (docker): observability", () => {
     expect(envOf(container(services.grafana.name)).GF_SECURITY_ADMIN_PASSWORD).toBe(GRAFANA_PASSWORD);
     const plain = JSON.stringify(run.resources.map((r) => r.plainInputs)) + JSON.stringify({ ...run.outputs, grafanaAdminPassword: undefined });
     for (const secret of [SLACK_URL, WEBHOOK_URL, GRAFANA_PASSWORD, "KNOWN-slack-secret"]) expect(plain).not.toContain(secret);
+  });
+
+  it("sends critical and warning alerts to the alert-receiver (runtime image) by default, the Watchdog to the dead man's switch", () => {
+    const receiver = container("alert-receiver");
+    const api = container(services.api.name);
+    expect(receiver.inputs.image).toBe(api.inputs.image);
+    expect(receiver.inputs.entrypoints).toEqual(["node", "dist/bin/alert-receiver.js"]);
+    expect(envOf(receiver).APEX_ALERT_RECEIVER_PORT).toBe("9095");
+    expect(receiver.inputs.healthcheck.tests.join(" ")).toContain("127.0.0.1:9095/healthz");
+    const config = parse(envOf(container(services.alertmanager.name)).ALERTMANAGER_CONFIG!);
+    const hooks = (name: string) => config.receivers.find((r: any) => r.name === name).webhook_configs?.map((w: any) => w.url) ?? [];
+    for (const severity of ["critical", "warning"]) {
+      const [url] = hooks(severity).filter((u: string) => u.includes("alert-receiver"));
+      const { host, pathname } = new URL(url);
+      expect(pathname).toBe("/alerts");
+      expect(reachable(host, 9095).map((c) => c.inputs.name)).toEqual([`${PREFIX}-alert-receiver`]);
+    }
+    expect(hooks("warning")).toContain(WEBHOOK_URL);
+    // No dead man's switch configured in dev: the Watchdog's receiver exists and notifies nobody.
+    expect(config.route.routes[0]).toMatchObject({ receiver: "deadmansswitch", matchers: ['alertname="Watchdog"'], repeat_interval: "1m" });
+    expect(config.receivers.find((r: any) => r.name === "deadmansswitch")).toEqual({ name: "deadmansswitch" });
+  });
+
+  it("runs one Prometheus and one Alertmanager with clustering off (no replica label, no peers)", () => {
+    const prom = container(services.prometheus.name);
+    expect(prom.inputs.entrypoints).toBeUndefined();
+    const config = parse(upload(prom, "/etc/prometheus/config/prometheus.yml"));
+    expect(config.global.external_labels).toEqual({ stack: "dev" });
+    expect(config.alerting.alert_relabel_configs).toBeUndefined();
+    expect(config.remote_write).toBeUndefined();
+    const am = container(services.alertmanager.name);
+    const start = am.inputs.command.join(" ");
+    expect(start).toMatch(/ --cluster\.listen-address=$/);
+    expect(start).not.toContain("--cluster.peer");
+    expect(containers().filter((c) => String(c.inputs.name).startsWith(`${PREFIX}-alertmanager`))).toHaveLength(1);
+  });
+
+  it("leaves the alert-receiver out with alerting.devReceiver false", async () => {
+    const off = await runStack({ stack: "dev", config: { observability: { alerting: { devReceiver: false } } } });
+    expect(off.ofType("docker:index/container:Container").some((c) => c.inputs.name === `${PREFIX}-alert-receiver`)).toBe(false);
+    const am = off.one("docker:index/container:Container", (c) => c.inputs.name === `${PREFIX}-alertmanager`);
+    const config = parse((am.inputs.envs as string[]).find((e) => e.startsWith("ALERTMANAGER_CONFIG="))!.slice("ALERTMANAGER_CONFIG=".length));
+    expect(JSON.stringify(config)).not.toContain("alert-receiver");
   });
 
   it("outputs the UI URLs", () => {

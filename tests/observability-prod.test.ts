@@ -2,6 +2,7 @@
 import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runtimeEnv, services } from "../app/src/contract";
+import { alertRules } from "../alerts";
 import { PROD_RUNBOOK_BASE_URL, runStack, type RecordedResource, type StackRun } from "./harness";
 import { NetworkPolicyEvaluator, type Endpoint } from "./harness/network-policy";
 
@@ -13,6 +14,7 @@ const SECRETS = {
   bootstrapAdminKey: "apex-admin-KNOWN-Q7w8E9r0T1y2U3i4",
   alertmanagerPagerdutyRoutingKey: "pd-KNOWN-routing-key-42",
   alertmanagerSlackUrl: "https://hooks.slack.com/services/KNOWN-slack",
+  alertmanagerDeadMansSwitchUrl: "https://hc-ping.com/KNOWN-dead-mans-switch-uuid",
 };
 const NS = "apex";
 const HOSTS = { grafana: "grafana.apex.example.com", jaeger: "jaeger.apex.example.com" };
@@ -93,7 +95,7 @@ describe("prod stack (kubernetes): observability", () => {
     expect(mounts).toMatchObject({ config: "/etc/prometheus/config", rules: "/etc/prometheus/rules", data: "/prometheus" });
     const cm = configMap("prometheus-config");
     expect(pod.volumes.find((v: any) => v.name === "rules").configMap.items).toEqual([{ key: "rules.apex-alerts.yml", path: "apex-alerts.yml" }]);
-    expect(parse(cm.inputs.data["rules.apex-alerts.yml"]).groups[0].rules).toHaveLength(8);
+    expect(parse(cm.inputs.data["rules.apex-alerts.yml"]).groups[0].rules.map((r: any) => r.alert)).toEqual(expect.arrayContaining(alertRules.map((r) => r.alert)));
   });
 
   it("scrapes every apex-api and apex-worker pod through headless Services, and the exporter and Alertmanager by Service", () => {
@@ -112,7 +114,66 @@ describe("prod stack (kubernetes): observability", () => {
       expect(container(w).ports.map((p: any) => p.containerPort)).toContain(contractPort);
     }
     expect(container(resolve(jobs["postgres-exporter"].static_configs[0].targets[0], services.postgresExporter.port)).image).toContain("postgres-exporter");
-    expect(container(resolve(config.alerting.alertmanagers[0].static_configs[0].targets[0], services.alertmanager.port)).name).toBe("alertmanager");
+  });
+
+  it("runs 2 Prometheus replicas, each with its own PVC and a per-pod `replica` external label that alerts leave out", () => {
+    const prom = workload("prometheus");
+    expect(prom.type).toBe("kubernetes:apps/v1:StatefulSet");
+    expect(prom.inputs.spec.replicas).toBe(2);
+    expect(prom.inputs.spec.volumeClaimTemplates.map((t: any) => t.metadata.name)).toEqual(["data"]);
+    const c = container(prom);
+    expect(c.command.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
+    expect(c.command[2]).toMatch(/export PROMETHEUS_REPLICA="\$\(hostname\)" && exec \/bin\/prometheus "\$@"$/);
+    expect(c.args).toContain("--enable-feature=expand-external-labels");
+    const config = parse(configMap("prometheus-config").inputs.data["config.prometheus.yml"]);
+    expect(config.global.external_labels).toEqual({ stack: "prod", replica: "${PROMETHEUS_REPLICA}" });
+    expect(config.alerting.alert_relabel_configs).toEqual([{ action: "labeldrop", regex: "replica" }]);
+    // Grafana keeps querying the Service, which balances over both replicas.
+    const ds = run.ofType("grafana:oss/dataSource:DataSource").find((d) => d.inputs.type === "prometheus")!;
+    expect(new URL(ds.inputs.url).hostname).toBe("prometheus");
+    expect(service("prometheus").inputs.spec.clusterIP).toBeUndefined();
+    expect(run.one("kubernetes:policy/v1:PodDisruptionBudget", (r) => r.inputs.metadata.name === "prometheus").inputs.spec.maxUnavailable).toBe(1);
+  });
+
+  it("runs 3 clustered Alertmanagers: peers through a headless Service, gossip on 9094, Prometheus sending to every replica", () => {
+    const am = workload("alertmanager");
+    expect(am.type).toBe("kubernetes:apps/v1:StatefulSet");
+    expect(am.inputs.spec.replicas).toBe(3);
+    expect(am.inputs.spec.volumeClaimTemplates.map((t: any) => `${t.metadata.name}:${t.spec.resources.requests.storage}`)).toEqual(["data:1Gi"]);
+    const start: string = container(am).args[0];
+    expect(start).toContain("--cluster.listen-address=0.0.0.0:9094");
+    expect(start).toContain("--cluster.advertise-address=$(hostname -i):9094");
+    const peers = [...start.matchAll(/--cluster\.peer=(\S+)/g)].map((m) => m[1]!);
+    expect(peers).toEqual([`alertmanager-headless.${NS}.svc:9094`]);
+    const headless = service("alertmanager-headless");
+    expect(headless.inputs.spec).toMatchObject({ clusterIP: "None", publishNotReadyAddresses: true });
+    expect(headless.inputs.spec.ports.map((p: any) => `${p.port}/${p.protocol}`)).toEqual(["9093/TCP", "9094/TCP", "9094/UDP"]);
+    expect(selects(headless, am)).toBe(true);
+    expect(container(am).ports.map((p: any) => p.containerPort)).toEqual([9093, 9094]);
+    // Prometheus resolves the headless name: one target per replica, not the load-balanced Service.
+    const config = parse(configMap("prometheus-config").inputs.data["config.prometheus.yml"]);
+    expect(config.alerting.alertmanagers).toEqual([{ dns_sd_configs: [{ names: [`alertmanager-headless.${NS}.svc`], type: "A", port: 9093, refresh_interval: "30s" }] }]);
+    expect(config.alerting.alertmanagers[0].static_configs).toBeUndefined();
+  });
+
+  it("routes the Watchdog every minute to the dead man's switch from apex:alertmanagerDeadMansSwitchUrl, and severity none to no one", () => {
+    const secret = run.one("kubernetes:core/v1:Secret", (r) => r.inputs.metadata.name === "apex-observability");
+    const config = parse(secret.inputs.stringData.ALERTMANAGER_CONFIG);
+    expect(config.route.routes[0]).toEqual({ receiver: "deadmansswitch", matchers: ['alertname="Watchdog"'], group_wait: "0s", group_interval: "1m", repeat_interval: "1m" });
+    expect(config.route.routes[1]).toEqual({ receiver: "blackhole", matchers: ['severity="none"'] });
+    expect(config.receivers.find((r: any) => r.name === "deadmansswitch")).toEqual({ name: "deadmansswitch", webhook_configs: [{ url: SECRETS.alertmanagerDeadMansSwitchUrl, send_resolved: false }] });
+    // Prod has no dev receiver.
+    expect(JSON.stringify(config)).not.toContain("alert-receiver");
+    expect([...ofKind("Deployment"), ...ofKind("StatefulSet")].some((w) => w.inputs.metadata.name === "alert-receiver")).toBe(false);
+    expect(JSON.stringify(run.resources.map((r) => r.plainInputs))).not.toContain("KNOWN-dead-mans-switch");
+  });
+
+  it("lets the Alertmanager replicas gossip with each other on 9094 TCP and UDP, and no one else", () => {
+    const ev = new NetworkPolicyEvaluator(run.resources);
+    const am = (id: string): Endpoint => ({ id, namespace: NS, labels: { "app.kubernetes.io/name": "alertmanager" } });
+    for (const protocol of ["TCP", "UDP"] as const) expect(ev.allows(am("am-0"), am("am-1"), 9094, protocol), protocol).toBe(true);
+    expect(ev.allows({ id: "prom", namespace: NS, labels: { "app.kubernetes.io/name": "prometheus" } }, am("am-0"), 9094, "TCP")).toBe(false);
+    expect(ev.allows(am("am-0"), am("am-1"), 9095, "TCP")).toBe(false);
   });
 
   it("keeps the Alertmanager config (receiver URLs and keys) in a Secret, never a ConfigMap", () => {
@@ -231,5 +292,52 @@ describe("prod stack (kubernetes): observability", () => {
     const prom = workload("prometheus");
     expect(prom.inputs.spec.template.spec.automountServiceAccountToken).toBe(false);
     expect(configMap("prometheus-config").inputs.data["config.prometheus.yml"]).not.toContain("kubernetes_sd_configs");
+  });
+});
+
+describe("prod stack (kubernetes): Prometheus remote_write", () => {
+  const RW_SECRET = "rw-KNOWN-password-7f3a";
+  const remoteWrite = { url: "https://metrics.ops.internal:8443/api/v1/push", auth: "basic", username: "apex-prod" };
+
+  it("writes to apex:observability.remoteWrite, the password read from a memory file filled from the Secret", async () => {
+    const rw = await runStack({ stack: "prod", secrets: { ...SECRETS, prometheusRemoteWriteSecret: RW_SECRET }, config: { observability: { remoteWrite } } });
+    const prom = rw.one("kubernetes:apps/v1:StatefulSet", (r) => r.inputs.metadata.name === "prometheus");
+    const config = parse(rw.one("kubernetes:core/v1:ConfigMap", (r) => r.inputs.metadata.name === "prometheus-config").inputs.data["config.prometheus.yml"]);
+    expect(config.remote_write).toEqual([{ url: remoteWrite.url, basic_auth: { username: "apex-prod", password_file: "/run/prometheus/remote-write-secret" } }]);
+    const c = prom.inputs.spec.template.spec.containers[0];
+    expect(c.command[2]).toMatch(/^printf '%s' "\$PROMETHEUS_REMOTE_WRITE_SECRET" > \/run\/prometheus\/remote-write-secret && unset PROMETHEUS_REMOTE_WRITE_SECRET && /);
+    expect(c.env.find((e: any) => e.name === "PROMETHEUS_REMOTE_WRITE_SECRET").valueFrom.secretKeyRef).toEqual({ name: "apex-observability", key: "PROMETHEUS_REMOTE_WRITE_SECRET" });
+    const run = prom.inputs.spec.template.spec.volumes.find((v: any) => v.name === "run");
+    expect(run.emptyDir).toEqual({ medium: "Memory", sizeLimit: "1Mi" });
+    const secret = rw.one("kubernetes:core/v1:Secret", (r) => r.inputs.metadata.name === "apex-observability");
+    expect(secret.inputs.stringData.PROMETHEUS_REMOTE_WRITE_SECRET).toBe(RW_SECRET);
+    expect(JSON.stringify(rw.resources.map((r) => r.plainInputs))).not.toContain(RW_SECRET);
+    expect(JSON.stringify(rw.ofType("kubernetes:core/v1:ConfigMap").map((r) => r.inputs))).not.toContain(RW_SECRET);
+    // Egress to the endpoint's port over the public ranges only.
+    const ev = new NetworkPolicyEvaluator(rw.resources);
+    const p: Endpoint = { id: "prom", namespace: NS, labels: { "app.kubernetes.io/name": "prometheus" } };
+    expect(ev.allows(p, { id: "remote", ip: "52.1.2.3" }, 8443, "TCP")).toBe(true);
+    expect(ev.allows(p, { id: "remote", ip: "52.1.2.3" }, 443, "TCP")).toBe(false);
+    expect(ev.allows(p, { id: "metadata", ip: "169.254.169.254" }, 8443, "TCP")).toBe(false);
+  });
+
+  it("takes a bearer token, or no credentials at all", async () => {
+    const bearer = await runStack({ stack: "prod", secrets: { ...SECRETS, prometheusRemoteWriteSecret: RW_SECRET }, config: { observability: { remoteWrite: { url: "https://prom.ops.internal/api/v1/write", auth: "bearer" } } } });
+    const cfg = (r: StackRun) => parse(r.one("kubernetes:core/v1:ConfigMap", (x) => x.inputs.metadata.name === "prometheus-config").inputs.data["config.prometheus.yml"]);
+    expect(cfg(bearer).remote_write).toEqual([{ url: "https://prom.ops.internal/api/v1/write", authorization: { type: "Bearer", credentials_file: "/run/prometheus/remote-write-secret" } }]);
+    const open = await runStack({ stack: "prod", secrets: SECRETS, config: { observability: { remoteWrite: { url: "http://mimir.monitoring.svc:8080/api/v1/push" } } } });
+    expect(cfg(open).remote_write).toEqual([{ url: "http://mimir.monitoring.svc:8080/api/v1/push" }]);
+    const prom = open.one("kubernetes:apps/v1:StatefulSet", (r) => r.inputs.metadata.name === "prometheus").inputs.spec.template.spec.containers[0];
+    expect(prom.env.some((e: any) => e.name === "PROMETHEUS_REMOTE_WRITE_SECRET")).toBe(false);
+  });
+
+  it("refuses remote_write settings that cannot work, naming the key", async () => {
+    const refused = (observability: Record<string, unknown>, secrets: Record<string, string> = SECRETS) => runStack({ stack: "prod", secrets, config: { observability } });
+    await expect(refused({ remoteWrite })).rejects.toThrow(/apex:prometheusRemoteWriteSecret: required when apex:observability\.remoteWrite\.auth is "basic"/);
+    await expect(refused({ remoteWrite: { url: remoteWrite.url, auth: "basic" } }, { ...SECRETS, prometheusRemoteWriteSecret: RW_SECRET })).rejects.toThrow(/apex:observability\.remoteWrite\.username: required when apex:observability\.remoteWrite\.auth is "basic"/);
+    await expect(refused({ remoteWrite: { url: "metrics.ops.internal/push" } })).rejects.toThrow(/apex:observability\.remoteWrite\.url: expected an http\(s\) URL/);
+    await expect(refused({ remoteWrite: { url: remoteWrite.url, auth: "token" } })).rejects.toThrow(/apex:observability\.remoteWrite\.auth: expected one of "none", "basic", "bearer"/);
+    await expect(refused({}, { ...SECRETS, prometheusRemoteWriteSecret: RW_SECRET })).rejects.toThrow(/apex:prometheusRemoteWriteSecret: only used with apex:observability\.remoteWrite/);
+    await expect(refused({ alerting: { deadMansSwitch: "webhook" } }, { ...SECRETS, alertmanagerDeadMansSwitchUrl: "not a url" })).rejects.toThrow(/apex:alertmanagerDeadMansSwitchUrl/);
   });
 });

@@ -4,7 +4,8 @@
  * routes) and keeps the public fields index.ts and the tests read.
  *
  *   Tracing             tracing.ts               Jaeger
- *   MetricsAndAlerting  metrics-and-alerting.ts  Prometheus + rules, Alertmanager, postgres_exporter
+ *   MetricsAndAlerting  metrics-and-alerting.ts  Prometheus + rules, Alertmanager, postgres_exporter,
+ *                                                the dev alert-receiver
  *   Logging             logging.ts               Loki + promtail (docker) / Alloy (kubernetes)
  *   Grafana             grafana.ts               Grafana and its content (data sources, dashboards)
  */
@@ -17,13 +18,13 @@ import { apexDashboards } from "../../dashboards";
 import type { IngressRoute } from "../ingress";
 import type { NetworkFlow } from "../platform/network-flows";
 import type { DeployedService, Platform, SecretRef } from "../service";
-import { alertmanagerConfigYaml, type ReceiverKind } from "./alertmanager-config";
+import type { ReceiverKind } from "./alertmanager-config";
 import { Grafana } from "./grafana";
 import type { GrafanaContent } from "./grafana-content";
 import { Logging } from "./logging";
 import { MetricsAndAlerting } from "./metrics-and-alerting";
 import type { PostgresTarget } from "./postgres-exporter";
-import { receiversFor } from "./render";
+import { deadMansSwitchSecretKey, stackAlertmanagerConfig } from "./render";
 import { Tracing } from "./tracing";
 
 export { otlpEndpoint } from "./tracing";
@@ -34,7 +35,11 @@ export { Grafana, type GrafanaArgs } from "./grafana";
 
 /** Secret (Kubernetes) / secret map entry (Docker) holding the observability credentials. */
 export const OBSERVABILITY_SECRET_NAME = "apex-observability";
-const secretKey = { grafanaAdminPassword: "GF_SECURITY_ADMIN_PASSWORD", alertmanagerConfig: "ALERTMANAGER_CONFIG" } as const;
+const secretKey = {
+  grafanaAdminPassword: "GF_SECURITY_ADMIN_PASSWORD",
+  alertmanagerConfig: "ALERTMANAGER_CONFIG",
+  remoteWriteSecret: "PROMETHEUS_REMOTE_WRITE_SECRET",
+} as const;
 
 export type ReceiverSecrets = Partial<Record<(typeof receiverSecretKey)[ReceiverKind], pulumi.Input<string>>>;
 
@@ -48,6 +53,12 @@ export interface ObservabilityArgs {
   readonly grafanaAdminPassword?: pulumi.Input<string>;
   /** Secret values of the receivers named in `settings.alerting`. */
   readonly receiverSecrets: ReceiverSecrets;
+  /** `apex:alertmanagerDeadMansSwitchUrl`: required when `settings.alerting.deadMansSwitch` is "webhook". */
+  readonly deadMansSwitchUrl?: pulumi.Input<string>;
+  /** `apex:prometheusRemoteWriteSecret`: required when `settings.remoteWrite.auth` is "basic" or "bearer". */
+  readonly remoteWriteSecret?: pulumi.Input<string>;
+  /** The runtime image, which runs the dev alert-receiver. Required when `settings.alerting.devReceiver`. */
+  readonly runtimeImage?: pulumi.Input<string>;
   /** Docker: group owning the engine socket (promtail reads container logs through it). Default 0. */
   readonly dockerSocketGid?: number;
   /** Kubernetes: the Ingress terminates TLS for the UI hosts (URLs become https). Default false. */
@@ -68,6 +79,9 @@ function checkArgs(args: ObservabilityArgs): void {
         throw new Error(`apex:observability.alerting.${severity} lists "${kind}", which needs the secret apex:${key}: set it with \`pulumi config set --secret apex:${key} <value>\``);
       }
     }
+  }
+  if (settings.alerting.deadMansSwitch === "webhook" && args.deadMansSwitchUrl === undefined) {
+    throw new Error(`apex:${deadMansSwitchSecretKey}: required when apex:observability.alerting.deadMansSwitch is "webhook": set it with \`pulumi config set --secret apex:${deadMansSwitchSecretKey} <url>\``);
   }
   if (!settings.grafana.deploy) {
     if (!settings.grafana.url) throw new Error("apex:observability.grafana.url: required when apex:observability.grafana.deploy is false (the external Grafana to provision), got nothing");
@@ -113,15 +127,12 @@ export class Observability extends pulumi.ComponentResource {
     this.grafanaAdminPassword = pulumi.secret(
       args.grafanaAdminPassword ?? new random.RandomPassword(`${name}-grafana-admin-password`, { length: 24, special: false }, { parent: this }).result,
     );
-    const receiverValues = pulumi.all(args.receiverSecrets as Record<string, pulumi.Input<string>>);
-    const alertmanagerConfig = pulumi.secret(receiverValues.apply((values) => {
-      const secretOf = (key: string) => values[key] ?? "";
-      return alertmanagerConfigYaml({
-        critical: receiversFor(settings.alerting.critical, secretOf, settings.alerting.slackChannel),
-        warning: receiversFor(settings.alerting.warning, secretOf, settings.alerting.slackChannel),
-      });
-    }));
-    const secretValues = { [secretKey.grafanaAdminPassword]: this.grafanaAdminPassword, [secretKey.alertmanagerConfig]: alertmanagerConfig };
+    const alertmanagerSecrets: Record<string, pulumi.Input<string>> = { ...(args.receiverSecrets as Record<string, pulumi.Input<string>>) };
+    if (args.deadMansSwitchUrl !== undefined) alertmanagerSecrets[deadMansSwitchSecretKey] = args.deadMansSwitchUrl;
+    const alertmanagerConfig = pulumi.secret(pulumi.all(alertmanagerSecrets).apply((values) => stackAlertmanagerConfig(settings, (key) => values[key] ?? "")));
+    const remoteWriteAuth = settings.remoteWrite !== undefined && settings.remoteWrite.auth !== "none";
+    const secretValues: Record<string, pulumi.Input<string>> = { [secretKey.grafanaAdminPassword]: this.grafanaAdminPassword, [secretKey.alertmanagerConfig]: alertmanagerConfig };
+    if (remoteWriteAuth && args.remoteWriteSecret !== undefined) secretValues[secretKey.remoteWriteSecret] = pulumi.secret(args.remoteWriteSecret);
     const ref = (key: string): SecretRef => ({ secret: OBSERVABILITY_SECRET_NAME, key });
 
     let platform: Platform = args.platform;
@@ -142,7 +153,16 @@ export class Observability extends pulumi.ComponentResource {
     // ---- One component per concern ------------------------------------------------------------
     this.tracing = new Tracing(`${name}-tracing`, { platform, settings, dependsOn, previousHome }, concern);
     this.metricsAndAlerting = new MetricsAndAlerting(`${name}-metrics`, {
-      platform, settings, database: args.database, alertmanagerConfig: ref(secretKey.alertmanagerConfig), receiverEgress: args.receiverEgress, apiServer: args.apiServer, dependsOn, previousHome,
+      platform,
+      settings,
+      database: args.database,
+      alertmanagerConfig: ref(secretKey.alertmanagerConfig),
+      ...(secretKey.remoteWriteSecret in secretValues ? { remoteWriteSecret: ref(secretKey.remoteWriteSecret) } : {}),
+      runtimeImage: args.runtimeImage,
+      receiverEgress: args.receiverEgress,
+      apiServer: args.apiServer,
+      dependsOn,
+      previousHome,
     }, concern);
     this.logging = new Logging(`${name}-logging`, { platform, settings, dockerSocketGid: args.dockerSocketGid, apiServer: args.apiServer, dependsOn, previousHome }, concern);
     this.jaeger = this.tracing.jaeger;

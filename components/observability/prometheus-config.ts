@@ -35,10 +35,26 @@ export interface PrometheusConfigInput {
   readonly jobs: readonly ScrapeJob[];
   /** Rule file paths as Prometheus sees them (globs allowed), e.g. "/etc/prometheus/rules/*.yml". */
   readonly ruleFiles: readonly string[];
-  /** Alertmanager `host:port` addresses; empty: alerts are evaluated but not sent. */
-  readonly alertmanagers: readonly string[];
+  /**
+   * Alertmanagers alerts go to: `host:port` addresses (empty: alerts are evaluated but not sent),
+   * or a DNS name resolving to every replica of a cluster (each gets every alert: they dedup).
+   */
+  readonly alertmanagers: readonly string[] | Extract<TargetDiscovery, { kind: "dns" }>;
   /** Labels added to every series and alert leaving this Prometheus, e.g. { stack: "prod" }. */
   readonly externalLabels?: Readonly<Record<string, string>>;
+  /**
+   * External labels removed from alerts before they are sent: a per-replica label (HA pair) would
+   * make the replicas' alerts differ, and Alertmanager would notify twice. Default none.
+   */
+  readonly alertLabelsDropped?: readonly string[];
+  /** One `remote_write` endpoint. Default none. */
+  readonly remoteWrite?: RemoteWrite;
+}
+
+export interface RemoteWrite {
+  readonly url: string;
+  /** Credentials read from files (never inline in the config). Default: none. */
+  readonly auth?: { readonly kind: "basic"; readonly username: string; readonly passwordFile: string } | { readonly kind: "bearer"; readonly credentialsFile: string };
 }
 
 const duration = /^(\d+(ms|s|m|h|d|w|y))+$/;
@@ -78,7 +94,36 @@ function check(input: PrometheusConfigInput): void {
       if (!(Number.isInteger(d.port) && d.port > 0 && d.port < 65536)) fail(`${at}.discovery.port`, `expected a port, got ${d.port}`);
     }
   });
-  input.alertmanagers.forEach((a, i) => hostPort.test(a) || fail(`alertmanagers[${i}]`, `expected host:port, got "${a}"`));
+  const am = input.alertmanagers;
+  if ("kind" in am) {
+    if (am.names.length === 0) fail("alertmanagers.names", "expected at least one DNS name");
+    if (!(Number.isInteger(am.port) && am.port > 0 && am.port < 65536)) fail("alertmanagers.port", `expected a port, got ${am.port}`);
+  } else {
+    am.forEach((a, i) => hostPort.test(a) || fail(`alertmanagers[${i}]`, `expected host:port, got "${a}"`));
+  }
+  (input.alertLabelsDropped ?? []).forEach((l, i) => /^[a-zA-Z_][a-zA-Z0-9_]*$/.test(l) || fail(`alertLabelsDropped[${i}]`, `expected a label name, got "${l}"`));
+  const rw = input.remoteWrite;
+  if (rw) {
+    let url: URL | undefined;
+    try {
+      url = new URL(rw.url);
+    } catch {
+      url = undefined;
+    }
+    if (!url || !/^https?:$/.test(url.protocol)) fail("remoteWrite.url", `expected an http(s) URL, got "${rw.url}"`);
+    if (url && (url.username || url.password)) fail("remoteWrite.url", "credentials belong in auth (read from a file), not in the URL");
+    const file = rw.auth?.kind === "basic" ? rw.auth.passwordFile : rw.auth?.kind === "bearer" ? rw.auth.credentialsFile : undefined;
+    if (file !== undefined && !file.startsWith("/")) fail("remoteWrite.auth", `expected an absolute file path, got "${file}"`);
+  }
+}
+
+function remoteWriteConfig(rw: RemoteWrite): Record<string, unknown> {
+  const auth = rw.auth;
+  return {
+    url: rw.url,
+    ...(auth?.kind === "basic" ? { basic_auth: { username: auth.username, password_file: auth.passwordFile } } : {}),
+    ...(auth?.kind === "bearer" ? { authorization: { type: "Bearer", credentials_file: auth.credentialsFile } } : {}),
+  };
 }
 
 function discoveryConfig(d: TargetDiscovery): Record<string, unknown> {
@@ -88,6 +133,19 @@ function discoveryConfig(d: TargetDiscovery): Record<string, unknown> {
     case "dns":
       return { dns_sd_configs: [{ names: [...d.names], type: "A", port: d.port, ...(d.refreshInterval ? { refresh_interval: d.refreshInterval } : {}) }] };
   }
+}
+
+function alertingConfig(input: PrometheusConfigInput): Record<string, unknown> {
+  const am = input.alertmanagers;
+  const discovery = "kind" in am ? discoveryConfig(am) : am.length > 0 ? discoveryConfig({ kind: "static", targets: am }) : undefined;
+  if (!discovery) return {};
+  const dropped = input.alertLabelsDropped ?? [];
+  return {
+    alerting: {
+      ...(dropped.length > 0 ? { alert_relabel_configs: [{ action: "labeldrop", regex: dropped.join("|") }] } : {}),
+      alertmanagers: [discovery],
+    },
+  };
 }
 
 export function prometheusConfig(input: PrometheusConfigInput): Record<string, unknown> {
@@ -100,9 +158,8 @@ export function prometheusConfig(input: PrometheusConfigInput): Record<string, u
       ...(input.externalLabels && Object.keys(input.externalLabels).length > 0 ? { external_labels: { ...input.externalLabels } } : {}),
     },
     rule_files: [...input.ruleFiles],
-    ...(input.alertmanagers.length > 0
-      ? { alerting: { alertmanagers: [{ static_configs: [{ targets: [...input.alertmanagers] }] }] } }
-      : {}),
+    ...alertingConfig(input),
+    ...(input.remoteWrite ? { remote_write: [remoteWriteConfig(input.remoteWrite)] } : {}),
     scrape_configs: input.jobs.map((job) => ({
       job_name: job.name,
       metrics_path: job.metricsPath ?? "/metrics",

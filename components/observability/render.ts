@@ -7,11 +7,27 @@ import { alertRules, promtoolTestsYaml, ruleFileYaml } from "../../alerts";
 import { apexDashboards } from "../../dashboards";
 import { receiverSecretKey, type ObservabilitySettings } from "../../config/observability";
 import { services } from "../../app/src/contract/services";
+import { alertReceiverUrl } from "./alert-receiver";
 import { alertmanagerConfigYaml, type Receiver, type ReceiverKind } from "./alertmanager-config";
-import { prometheusConfigYaml } from "./prometheus-config";
-import { apexScrapeJobs, prometheusPaths, serviceHost, type ScrapePlatform } from "./scrape-jobs";
+import { prometheusReplicaEnv, remoteWriteSecretFile } from "./prometheus";
+import { prometheusConfigYaml, type RemoteWrite } from "./prometheus-config";
+import { apexScrapeJobs, headlessServiceName, prometheusPaths, serviceHost, type ScrapePlatform } from "./scrape-jobs";
 
 export const ruleFileName = "apex-alerts.yml";
+
+/**
+ * Replicas per target: on Kubernetes two Prometheus (each scrapes everything into its own volume;
+ * either can go while the other evaluates the rules) and three clustered Alertmanagers (a quorum-free
+ * gossip cluster: any one left still notifies); Docker (dev) runs one of each.
+ */
+export const observabilityReplicas = (target: ScrapePlatform["kind"]) =>
+  target === "kubernetes" ? { prometheus: 2, alertmanager: 3 } : { prometheus: 1, alertmanager: 1 };
+
+/** External label that tells the Prometheus replicas' series apart (dropped from alerts). */
+export const replicaLabel = "replica";
+
+/** Secret config keys of the Alertmanager file beyond the receivers' own. */
+export const deadMansSwitchSecretKey = "alertmanagerDeadMansSwitchUrl";
 
 /** Alertmanager receivers for `kinds`, their secret values looked up by `secretOf(configKey)`. */
 export function receiversFor(kinds: readonly ReceiverKind[], secretOf: (key: string) => string, slackChannel?: string): Receiver[] {
@@ -36,15 +52,52 @@ export interface StackObservabilityInput {
   readonly ruleFiles?: readonly string[];
 }
 
-/** prometheus.yml exactly as the stack deploys it (rule files at `prometheusPaths.rulesGlob` unless overridden). */
+function remoteWriteOf(settings: ObservabilitySettings): RemoteWrite | undefined {
+  const rw = settings.remoteWrite;
+  if (!rw) return undefined;
+  switch (rw.auth) {
+    case "none":
+      return { url: rw.url };
+    case "basic":
+      return { url: rw.url, auth: { kind: "basic", username: rw.username ?? "", passwordFile: remoteWriteSecretFile } };
+    case "bearer":
+      return { url: rw.url, auth: { kind: "bearer", credentialsFile: remoteWriteSecretFile } };
+  }
+}
+
+/**
+ * prometheus.yml exactly as the stack deploys it (rule files at `prometheusPaths.rulesGlob` unless
+ * overridden). Kubernetes: alerts go to every Alertmanager replica (their headless Service), each
+ * Prometheus replica labels its series `replica=<pod>` and drops that label from alerts.
+ */
 export function stackPrometheusConfig(input: StackObservabilityInput): string {
+  const am = services.alertmanager;
+  const clustered = input.platform.kind === "kubernetes";
   return prometheusConfigYaml({
     scrapeInterval: input.settings.scrapeInterval,
     evaluationInterval: input.settings.evaluationInterval,
     jobs: apexScrapeJobs(input.platform),
     ruleFiles: input.ruleFiles ?? [prometheusPaths.rulesGlob],
-    alertmanagers: [`${serviceHost(input.platform, services.alertmanager.name)}:${services.alertmanager.port}`],
-    externalLabels: { stack: input.stack },
+    alertmanagers: clustered
+      ? { kind: "dns", names: [serviceHost(input.platform, headlessServiceName(am.name))], port: am.port, refreshInterval: "30s" }
+      : [`${serviceHost(input.platform, am.name)}:${am.port}`],
+    externalLabels: { stack: input.stack, ...(clustered ? { [replicaLabel]: `\${${prometheusReplicaEnv}}` } : {}) },
+    alertLabelsDropped: clustered ? [replicaLabel] : [],
+    remoteWrite: remoteWriteOf(input.settings),
+  });
+}
+
+/**
+ * alertmanager.yml of a stack, secrets looked up by `secretOf(configKey)`: the configured receivers
+ * per severity (plus the dev alert-receiver when `alerting.devReceiver`), and the dead man's switch.
+ */
+export function stackAlertmanagerConfig(settings: ObservabilitySettings, secretOf: (key: string) => string): string {
+  const a = settings.alerting;
+  const dev: Receiver[] = a.devReceiver ? [{ kind: "webhook", url: alertReceiverUrl }] : [];
+  return alertmanagerConfigYaml({
+    critical: [...receiversFor(a.critical, secretOf, a.slackChannel), ...dev],
+    warning: [...receiversFor(a.warning, secretOf, a.slackChannel), ...dev],
+    ...(a.deadMansSwitch === "webhook" ? { deadMansSwitch: { url: secretOf(deadMansSwitchSecretKey) } } : {}),
   });
 }
 
@@ -63,10 +116,7 @@ export function renderStackFiles(input: StackObservabilityInput): Record<string,
     [`rules-tests/apex-alerts.test.yml`]: promtoolTestsYaml([`../rules/${ruleFileName}`], settings.runbookBaseUrl),
     "alertmanager.yml":
       "# Secret receiver URLs/keys are placeholders naming their config key; the deployed file is a secret.\n" +
-      alertmanagerConfigYaml({
-        critical: receiversFor(settings.alerting.critical, placeholder, settings.alerting.slackChannel),
-        warning: receiversFor(settings.alerting.warning, placeholder, settings.alerting.slackChannel),
-      }),
+      stackAlertmanagerConfig(settings, placeholder),
   };
   for (const d of apexDashboards()) files[`dashboards/${d.file}`] = d.json;
   return files;
