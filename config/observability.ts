@@ -144,7 +144,7 @@ const common = {
   evaluationInterval: "15s",
   hosts: {},
   grafana: { deploy: true, folder: "Apex" },
-  alerting: { critical: [], warning: [], deadMansSwitch: "none" },
+  alerting: { critical: [], warning: [], deadMansSwitch: "none" as const },
 };
 
 /** Observability config keys (namespace `apex`); see docs/observability.md. */

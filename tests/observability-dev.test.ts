@@ -5,7 +5,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { httpPaths, metrics, runtimeEnv, services } from "../app/src/contract";
-import { alertRules } from "../alerts";
+import { rulesFor } from "../alerts";
 import { runStack, type RecordedResource, type StackRun } from "./harness";
 
 const SLACK_URL = "https://hooks.slack.com/services/T000/B000/KNOWN-slack-secret";
@@ -113,7 +113,7 @@ describe("dev stack (docker): observability", () => {
 
   it("mounts the alert rules next to the config", () => {
     const rules = parse(upload(container(services.prometheus.name), "/etc/prometheus/rules/apex-alerts.yml"));
-    expect(rules.groups[0].rules.map((r: any) => r.alert)).toEqual(alertRules.map((r) => r.alert));
+    expect(rules.groups[0].rules.map((r: any) => r.alert)).toEqual(rulesFor("docker").map((r) => r.alert));
     expect(rules.groups[0].rules.map((r: any) => r.alert)).toEqual(expect.arrayContaining(["Watchdog", "NoActiveAgents", "TaskQueueStalled", "DatabaseDown"]));
   });
 

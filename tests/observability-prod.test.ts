@@ -2,7 +2,7 @@
 import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runtimeEnv, services } from "../app/src/contract";
-import { alertRules } from "../alerts";
+import { rulesFor } from "../alerts";
 import { PROD_RUNBOOK_BASE_URL, runStack, type RecordedResource, type StackRun } from "./harness";
 import { NetworkPolicyEvaluator, type Endpoint } from "./harness/network-policy";
 
@@ -95,7 +95,11 @@ describe("prod stack (kubernetes): observability", () => {
     expect(mounts).toMatchObject({ config: "/etc/prometheus/config", rules: "/etc/prometheus/rules", data: "/prometheus" });
     const cm = configMap("prometheus-config");
     expect(pod.volumes.find((v: any) => v.name === "rules").configMap.items).toEqual([{ key: "rules.apex-alerts.yml", path: "apex-alerts.yml" }]);
-    expect(parse(cm.inputs.data["rules.apex-alerts.yml"]).groups[0].rules.map((r: any) => r.alert)).toEqual(expect.arrayContaining(alertRules.map((r) => r.alert)));
+    const rules = parse(cm.inputs.data["rules.apex-alerts.yml"]).groups[0].rules;
+    expect(rules.map((r: any) => r.alert)).toEqual(rulesFor("kubernetes").map((r) => r.alert));
+    expect(rules.map((r: any) => r.alert)).toEqual(expect.arrayContaining(["Watchdog", "ApexPodOOMKilled", "ApexPodCrashLooping", "ApexHpaAtMaxReplicas", "ApexPvcFillingUp"]));
+    // The pod alerts watch this stack's namespace, not the tool sandboxes'.
+    expect(rules.find((r: any) => r.alert === "ApexPodOOMKilled").expr).toContain(`namespace="${NS}"`);
   });
 
   it("scrapes every apex-api and apex-worker pod through headless Services, and the exporter and Alertmanager by Service", () => {

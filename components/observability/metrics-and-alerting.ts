@@ -84,7 +84,7 @@ export class MetricsAndAlerting extends pulumi.ComponentResource {
     this.prometheus = deployService(`${name}-prometheus`, prometheusSpec({
       image: images.prometheus,
       config: stackPrometheusConfig({ stack: platform.stack, settings, platform: scrapePlatform }),
-      rules: { [ruleFileName]: stackRuleFile(settings) },
+      rules: { [ruleFileName]: stackRuleFile(settings, scrapePlatform) },
       retention: settings.retention,
       storageSize: settings.storage.prometheus,
       publishPort: docker,
@@ -99,7 +99,9 @@ export class MetricsAndAlerting extends pulumi.ComponentResource {
     if (platform.target === "kubernetes") {
       const labels = (service: string) => ({ ...platform.labels, "app.kubernetes.io/name": service, "app.kubernetes.io/component": "monitoring" });
       // Headless Services: Prometheus resolves every replica of the runtime through their A records.
-      for (const t of replicatedScrapeTargets.filter((t) => t.name !== am.name)) {
+      // The Alertmanagers' headless Service is the one below, should they ever be scraped per replica too.
+      const scraped: readonly { readonly name: string; readonly port: number }[] = replicatedScrapeTargets;
+      for (const t of scraped.filter((t) => t.name !== am.name)) {
         new k8s.core.v1.Service(`${name}-${t.name}-headless`, {
           metadata: { name: headlessServiceName(t.name), namespace: platform.namespace, labels: labels(t.name) },
           spec: { clusterIP: "None", selector: selectorLabels(t.name, platform.stack), ports: [{ name: "metrics", port: t.port, targetPort: t.port, protocol: "TCP" }] },

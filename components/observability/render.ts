@@ -3,7 +3,7 @@
  * to out/<stack>/ and what promtool checks. Secrets never appear: receiver URLs/keys are replaced
  * by placeholders naming the config key that holds them.
  */
-import { alertRules, promtoolTestsYaml, ruleFileYaml } from "../../alerts";
+import { promtoolTestsYaml, ruleFileYaml, rulesFor, type AlertTarget, type KubernetesRuleOptions } from "../../alerts";
 import { apexDashboards } from "../../dashboards";
 import { receiverSecretKey, type ObservabilitySettings } from "../../config/observability";
 import { services } from "../../app/src/contract/services";
@@ -101,19 +101,29 @@ export function stackAlertmanagerConfig(settings: ObservabilitySettings, secretO
   });
 }
 
-export const stackRuleFile = (settings: ObservabilitySettings): string =>
-  ruleFileYaml(alertRules, { runbookBaseUrl: settings.runbookBaseUrl });
+/** The rules of a target; on Kubernetes the pod alerts watch the stack's namespace only (not the tool sandboxes'). */
+function ruleScope(platform: ScrapePlatform | AlertTarget): { target: AlertTarget; opts: KubernetesRuleOptions } {
+  if (typeof platform === "string") return { target: platform, opts: {} };
+  return platform.kind === "kubernetes" ? { target: "kubernetes", opts: { namespace: platform.namespace } } : { target: "docker", opts: {} };
+}
+
+/** The stack's rule file: `rulesFor(target)` rendered with the runbook base from config. */
+export function stackRuleFile(settings: ObservabilitySettings, platform: ScrapePlatform | AlertTarget): string {
+  const { target, opts } = ruleScope(platform);
+  return ruleFileYaml(rulesFor(target, opts), { runbookBaseUrl: settings.runbookBaseUrl });
+}
 
 /** The files of out/<stack>/. prometheus.yml there reads `rules/*.yml` (relative) so promtool resolves them. */
 export function renderStackFiles(input: StackObservabilityInput): Record<string, string> {
   const { settings } = input;
   const placeholder = (key: string) => (key === receiverSecretKey.pagerduty ? `<secret apex:${key}>` : `https://secret.invalid/apex:${key}`);
+  const scope = ruleScope(input.platform);
   const files: Record<string, string> = {
     "prometheus.yml":
       `# Deployed with rule_files: ["${prometheusPaths.rulesGlob}"]; here relative so promtool finds rules/.\n` +
       stackPrometheusConfig({ ...input, ruleFiles: ["rules/*.yml"] }),
-    [`rules/${ruleFileName}`]: stackRuleFile(settings),
-    [`rules-tests/apex-alerts.test.yml`]: promtoolTestsYaml([`../rules/${ruleFileName}`], settings.runbookBaseUrl),
+    [`rules/${ruleFileName}`]: stackRuleFile(settings, input.platform),
+    [`rules-tests/apex-alerts.test.yml`]: promtoolTestsYaml([`../rules/${ruleFileName}`], settings.runbookBaseUrl, scope.target, scope.opts),
     "alertmanager.yml":
       "# Secret receiver URLs/keys are placeholders naming their config key; the deployed file is a secret.\n" +
       stackAlertmanagerConfig(settings, placeholder),
