@@ -4,6 +4,7 @@ import { overviewDashboard } from "./overview";
 import { performanceDashboard } from "./performance";
 import { costDashboard } from "./cost";
 import { errorsDashboard } from "./errors";
+import { forGrafanaTarget } from "./grafana-target";
 
 export interface RenderedDashboard {
   /** File name under out/<stack>/dashboards/ and the Pulumi resource name suffix. */
@@ -18,7 +19,7 @@ const builders: readonly (() => Dashboard)[] = [overviewDashboard, performanceDa
 
 export function apexDashboards(): RenderedDashboard[] {
   return builders.map((build) => {
-    const d = build();
+    const d = forGrafanaTarget(build());
     if (!d.uid || !d.title) throw new Error(`dashboard ${JSON.stringify(d.title)} has no uid or title`);
     // Stable panel ids (links and "view panel" URLs use them); the builders leave them unset.
     (d.panels ?? []).forEach((p, i) => {
