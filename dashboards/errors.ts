@@ -4,21 +4,22 @@ import { PanelBuilder as TimeseriesPanel } from "@grafana/grafana-foundation-sdk
 import { PanelBuilder as BarchartPanel } from "@grafana/grafana-foundation-sdk/barchart";
 import { PanelBuilder as StateTimelinePanel } from "@grafana/grafana-foundation-sdk/statetimeline";
 import { breakerStateValue, metrics } from "../app/src/contract/metrics";
-import { apexDashboard, instantTable, query, range, rateInterval, legend, thresholds } from "./common";
+import { thresholds as alertThresholds } from "../alerts/rules";
+import { apexDashboard, finishedShare, instantTable, query, range, rateInterval, legend, thresholds } from "./common";
 
 export function errorsDashboard(): Dashboard {
-  const { tasksTotal, taskErrorsTotal, circuitBreakerState } = metrics;
+  const { taskErrorsTotal, circuitBreakerState } = metrics;
   return apexDashboard("apex-errors", "Apex / Errors", "Task failures, error types and LLM circuit breakers.")
     .withPanel(
       new TimeseriesPanel()
         .title("Error rate")
         .legend(legend())
-        .description("Share of finished tasks that failed. HighTaskFailureRate fires above 5% for 5m.")
-        .withTarget(
-          query("A", `sum(rate(${tasksTotal.name}{status="failed"}[${rateInterval}])) / sum(rate(${tasksTotal.name}[${rateInterval}]))`, "failed tasks"),
+        .description(
+          `Failed ÷ (succeeded + failed); skipped and cancelled tasks are neither. HighTaskFailureRate fires above ${alertThresholds.taskFailureRatio * 100}% for 5m.`,
         )
+        .withTarget(query("A", finishedShare("failed", (s) => `rate(${s}[${rateInterval}])`), "failed share"))
         .unit("percentunit").min(0)
-        .thresholds(thresholds(0.05))
+        .thresholds(thresholds(alertThresholds.taskFailureRatio))
         .span(24).height(9),
     )
     .withPanel(
