@@ -5,8 +5,11 @@
  *
  *   1. /metrics of the API and the workers exposes every metric and label dashboards/ and alerts/ use;
  *   2. one DAG is one trace across the API and worker processes, and its log lines carry its ids;
- *   3. the fake provider starts failing: CircuitBreakerOpen and HighTaskFailureRate become active
- *      (pending or firing) in Prometheus, and every dashboard query returns data.
+ *   3. in Prometheus, with the dev stack's rule file: the Watchdog fires; an idle healthy platform
+ *      leaves NoActiveAgents and TaskQueueStalled silent; the increase of cost by model and by agent
+ *      equals the API's figure to the cent; a failing provider makes CircuitBreakerOpen and
+ *      HighTaskFailureRate active; every dashboard query returns data; with every worker gone
+ *      (one SIGKILLed, one stopped) and tasks queued, NoActiveAgents and TaskQueueStalled fire.
  *
  * Without /usr/bin/prometheus (Debian package `prometheus`) part 3 is skipped outside CI and fails in CI.
  */
@@ -15,7 +18,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { alertRules, exporterMetrics, prometheusMetrics } from "../../alerts";
+import { Client } from "pg";
+import { exporterMetrics, prometheusMetrics, rulesFor, thresholds } from "../../alerts";
+import { metrics } from "../../app/src/contract/metrics";
 import { ruleFileName, stackRuleFile } from "../../components/observability/render";
 import { prometheusConfigYaml } from "../../components/observability/prometheus-config";
 import { replicatedScrapeTargets } from "../../components/observability/scrape-jobs";
@@ -33,6 +38,12 @@ import { prometheusAvailable, prometheusBinary, startPrometheus, type RunningPro
 const adminKey = `apex_e2e_${randomBytes(24).toString("base64url")}`;
 const openaiKey = `sk-e2e-${randomBytes(16).toString("hex")}`;
 const model = "openai/gpt-4o-mini";
+/**
+ * Called only by the cost check, with usage worth $4.50 a call at the price table's $2.50/M input
+ * and $10/M output, so that a lost first increment would be off by dollars, not by a rounding.
+ */
+const pricedModel = "openai/gpt-4o";
+const pricedUsage = { input: 1_000_000, output: 200_000 };
 
 let db: TestDatabase;
 let fake: FakeLlmServer;
@@ -60,6 +71,7 @@ interface DagJson {
   status: string;
   trace_id?: string;
   tasks: { id: string; status: string }[];
+  totals?: { cost_usd: number };
 }
 
 async function waitForDag(id: string, done: (d: DagJson) => boolean, timeoutMs = 30_000): Promise<DagJson> {
@@ -77,13 +89,13 @@ const targetLabels = new Set(["job", "instance"]);
 const finished = (d: DagJson) => ["succeeded", "failed", "cancelled"].includes(d.status);
 
 /** A fan-out/fan-in DAG of LLM tasks; one attempt each, so a provider failure fails the task. */
-const fanDag = (agentId: string, n: number) => ({
+const fanDag = (agentId: string, n: number, taskModel: string = model) => ({
   agent_id: agentId,
   name: `e2e-${n}`,
   tasks: [
-    { id: "left", kind: "llm", model, prompt: `left ${n}`, max_attempts: 1 },
-    { id: "right", kind: "llm", model, prompt: `right ${n}`, max_attempts: 1 },
-    { id: "join", kind: "llm", model, prompt: "join {{tasks.left.output}} {{tasks.right.output}}", depends_on: ["left", "right"], max_attempts: 1 },
+    { id: "left", kind: "llm", model: taskModel, prompt: `left ${n}`, max_attempts: 1 },
+    { id: "right", kind: "llm", model: taskModel, prompt: `right ${n}`, max_attempts: 1 },
+    { id: "join", kind: "llm", model: taskModel, prompt: "join {{tasks.left.output}} {{tasks.right.output}}", depends_on: ["left", "right"], max_attempts: 1 },
   ],
 });
 
@@ -95,7 +107,10 @@ async function scrape(url: string): Promise<Map<string, MetricFamily>> {
 
 beforeAll(async () => {
   workDir = mkdtempSync(join(tmpdir(), "apex-e2e-"));
-  [db, fake, receiver] = await Promise.all([createTestDatabase(), startFakeLlmServer({ apiKey: openaiKey }), startOtlpReceiver()]);
+  [db, fake, receiver] = await Promise.all([createTestDatabase(), startFakeLlmServer({
+    apiKey: openaiKey,
+    answerFor: (_api, body) => ((body as { model?: string }).model === pricedModel.split("/")[1] ? { kind: "success", usage: pricedUsage } : undefined),
+  }), startOtlpReceiver()]);
   const common = {
     DATABASE_URL: db.url,
     OPENAI_API_KEY: openaiKey,
@@ -109,7 +124,8 @@ beforeAll(async () => {
   const listening = await api.waitForLog((l) => l.message === "apex-api listening", 60_000);
   apiUrl = `http://127.0.0.1:${String(listening.http_port)}`;
   for (const i of [1, 2]) {
-    workers.push(startRuntimeProcess(`apex-worker-${i}`, "apex-worker", { ...common, APEX_METRICS_PORT: "0", APEX_WORKER_CONCURRENCY: "2" }));
+    // A 10 s lease: a crashed worker stops counting as alive 10 s after its last heartbeat.
+    workers.push(startRuntimeProcess(`apex-worker-${i}`, "apex-worker", { ...common, APEX_METRICS_PORT: "0", APEX_WORKER_CONCURRENCY: "2", APEX_LEASE_MS: "10000" }));
   }
   await Promise.all(workers.map((w) => w.waitForLog((l) => l.message === "apex-worker running", 60_000)));
   // The worker binds its metrics port beside running (a previous process may still hold the port).
@@ -125,13 +141,29 @@ afterAll(async () => {
   if (workDir) rmSync(workDir, { recursive: true, force: true });
 }, 60_000);
 
+/** The agent of the first DAGs, reused by the later ones. */
+let firstAgent: string | undefined;
+const agentId = (): string => {
+  if (!firstAgent) throw new Error("the first test creates the agent");
+  return firstAgent;
+};
+
+async function withClient<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
 describe("telemetry of the running runtime", () => {
-  let agentId: string;
   let tracedDag: DagJson;
 
   it("runs DAGs through the API and workers against the fake provider", async () => {
-    agentId = (await call<{ id: string }>("POST", "/v1/agents", { name: `e2e-${randomBytes(4).toString("hex")}` })).id;
-    const ids = await Promise.all([1, 2, 3, 4].map(async (n) => (await call<{ id: string }>("POST", "/v1/dags", fanDag(agentId, n))).id));
+    firstAgent = (await call<{ id: string }>("POST", "/v1/agents", { name: `e2e-${randomBytes(4).toString("hex")}` })).id;
+    const ids = await Promise.all([1, 2, 3, 4].map(async (n) => (await call<{ id: string }>("POST", "/v1/dags", fanDag(agentId(), n))).id));
     const dags = await Promise.all(ids.map((id) => waitForDag(id, finished)));
     expect(dags.map((d) => d.status)).toEqual(["succeeded", "succeeded", "succeeded", "succeeded"]);
     tracedDag = dags[0]!;
@@ -153,7 +185,7 @@ describe("telemetry of the running runtime", () => {
     }
     const exporterOnly = new Set<string>([...Object.values(exporterMetrics), ...Object.values(prometheusMetrics)]);
     const queries = [
-      ...alertRules.map((r) => ({ where: `alert ${r.alert}`, expr: r.expr, legendLabels: [] as readonly string[] })),
+      ...rulesFor("docker").map((r) => ({ where: `alert ${r.alert}`, expr: r.expr, legendLabels: [] as readonly string[] })),
       ...dashboardQueries(apexDashboards()).map((q) => ({ where: `${q.dashboard} / ${q.panel}`, expr: q.expr, legendLabels: q.legendLabels })),
     ];
     expect(queries.length).toBeGreaterThan(10);
@@ -198,7 +230,7 @@ describe("telemetry of the running runtime", () => {
       expect(a.parentSpanId).toBe(root[0]!.spanId);
       expect(a.service).toBe("apex-worker");
       expect(a.attributes.dag_id).toBe(tracedDag.id);
-      expect(a.attributes.agent_id).toBe(agentId);
+      expect(a.attributes.agent_id).toBe(agentId());
     }
     const calls = spans.filter((s) => s.name === "llm_call");
     for (const c of calls) {
@@ -215,7 +247,7 @@ describe("telemetry of the running runtime", () => {
     for (const l of lines) {
       expect(l.trace_id).toBe(traceId);
       expect(attempts.find((a) => a.attributes.task_id === l.task_id)!.spanId).toBe(l.span_id);
-      expect(l).toMatchObject({ level: "INFO", agent_id: agentId, service: "apex-worker" });
+      expect(l).toMatchObject({ level: "INFO", agent_id: agentId(), service: "apex-worker" });
       expect(l.tokens_used).toBeGreaterThan(0);
       expect(l.cost).toBeGreaterThan(0);
       expect(typeof l.duration_ms).toBe("number");
@@ -225,86 +257,169 @@ describe("telemetry of the running runtime", () => {
     expect(allLogs).not.toContain(adminKey);
     expect(allLogs).not.toContain(openaiKey);
   });
+});
 
-  it.skipIf(!prometheusAvailable() && !process.env.CI)(
-    `fires CircuitBreakerOpen and HighTaskFailureRate in a real Prometheus with the generated config and rules (${prometheusBinary})`,
-    async () => {
-      expect(prometheusAvailable(), `${prometheusBinary} is missing: apt-get install prometheus`).toBe(true);
-      // The generated files: the stack's rule file unchanged; the config from the generator with local
-      // static targets and short intervals.
-      const { settings } = stackObservability({ stack: "dev" });
-      mkdirSync(join(workDir, "rules"));
-      writeFileSync(join(workDir, "rules", ruleFileName), stackRuleFile(settings));
-      const local = (port: number) => `127.0.0.1:${port}`;
-      const apiPort = Number(new URL(apiUrl).port);
-      const targets: Record<string, string[]> = {
-        [services.api.name]: [local(apiPort)],
-        [services.worker.name]: workerMetricsPorts.map(local),
-      };
-      writeFileSync(
-        join(workDir, "prometheus.yml"),
-        prometheusConfigYaml({
-          scrapeInterval: "1s",
-          evaluationInterval: "1s",
-          jobs: replicatedScrapeTargets.map((t) => ({
-            name: t.name,
-            metricsPath: httpPaths.metrics,
-            discovery: { kind: "static" as const, targets: targets[t.name]! },
-          })),
-          ruleFiles: [join(workDir, "rules", "*.yml")],
-          alertmanagers: [],
-        }),
-      );
-      prometheus = await startPrometheus(join(workDir, "prometheus.yml"), workDir);
-      expect((await prometheus.ruleNames()).sort()).toEqual(alertRules.map((r) => r.alert).sort());
+/**
+ * The stack's own rule file in a real Prometheus scraping the running runtime: the dead man's
+ * switch fires, an idle healthy platform pages nobody, every dollar is counted, the breaker and
+ * failure-rate alerts fire, every dashboard query returns data, and losing every worker pages.
+ */
+describe.skipIf(!prometheusAvailable() && !process.env.CI)(`alerts and dashboards in a real Prometheus (${prometheusBinary})`, () => {
+  const dockerRules = rulesFor("docker");
+  const alertState = async (name: string) => (await prometheus!.alerts()).find((a) => a.labels.alertname === name);
+  const poll = async <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 45_000): Promise<T> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = await fn();
+      if (v !== undefined) return v;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  };
+  const reaches = (states: readonly string[]) => (name: string, timeoutMs = 45_000) =>
+    poll(`${name} ${states.join(" or ")}`, async () => {
+      const a = await alertState(name);
+      return a && states.includes(a.state) ? a : undefined;
+    }, timeoutMs);
+  const firing = reaches(["firing"]);
+  const active = reaches(["pending", "firing"]);
 
-      // Healthy traffic first, scraped: then the provider fails and so do the tasks.
-      const poll = async <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 45_000): Promise<T> => {
-        const deadline = Date.now() + timeoutMs;
-        for (;;) {
-          const v = await fn();
-          if (v !== undefined) return v;
-          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-          await new Promise((r) => setTimeout(r, 500));
-        }
-      };
-      await poll("both jobs scraped up", async () => {
-        const t = await prometheus!.targets();
-        return t.length === 3 && t.every((x) => x.health === "up") ? true : undefined;
+  beforeAll(async () => {
+    expect(prometheusAvailable(), `${prometheusBinary} is missing: apt-get install prometheus`).toBe(true);
+    // The dev stack's rule file unchanged; the config from the generator with local static targets
+    // and short intervals.
+    const { settings } = stackObservability({ stack: "dev" });
+    mkdirSync(join(workDir, "rules"));
+    writeFileSync(join(workDir, "rules", ruleFileName), stackRuleFile(settings, "docker"));
+    const local = (port: number) => `127.0.0.1:${port}`;
+    const apiPort = Number(new URL(apiUrl).port);
+    const targets: Record<string, string[]> = {
+      [services.api.name]: [local(apiPort)],
+      [services.worker.name]: workerMetricsPorts.map(local),
+    };
+    writeFileSync(
+      join(workDir, "prometheus.yml"),
+      prometheusConfigYaml({
+        scrapeInterval: "1s",
+        evaluationInterval: "1s",
+        jobs: replicatedScrapeTargets.map((t) => ({
+          name: t.name,
+          metricsPath: httpPaths.metrics,
+          discovery: { kind: "static" as const, targets: targets[t.name]! },
+        })),
+        ruleFiles: [join(workDir, "rules", "*.yml")],
+        alertmanagers: [],
+      }),
+    );
+    prometheus = await startPrometheus(join(workDir, "prometheus.yml"), workDir);
+    expect((await prometheus.ruleNames()).sort()).toEqual(dockerRules.map((r) => r.alert).sort());
+    await poll("the API and both workers scraped up", async () => {
+      const t = await prometheus!.targets();
+      return t.length === 3 && t.every((x) => x.health === "up") ? true : undefined;
+    });
+  }, 60_000);
+
+  it("fires the Watchdog and pages nobody on an idle healthy platform", async () => {
+    expect((await firing("Watchdog")).labels).toMatchObject({ severity: "none" });
+    // Idle: every DAG of the first part has finished, both workers are alive.
+    const open = await call<{ dags: DagJson[] }>("GET", "/v1/dags?limit=100");
+    expect(open.dags.filter((d) => !finished(d))).toEqual([]);
+    // Prometheus reports a live gauge before the idle window starts (at its own start the gauge is
+    // absent for an evaluation or two, which NoActiveAgents rightly treats as "nothing can run").
+    await poll("a scraped active-agents gauge", async () => {
+      const [n] = await prometheus!.vector(`count_over_time(max(${metrics.activeAgents.name})[5s:1s])`);
+      return n && n.value >= 5 ? true : undefined;
+    });
+    // Then 15 evaluations (1 s apart) of an idle platform, none of which may make the alerts pending.
+    const windowStart = Date.now() / 1000;
+    const windowSeconds = 15;
+    await poll("the idle window to pass", async () => (Date.now() / 1000 > windowStart + windowSeconds + 1 ? true : undefined));
+    const windowEnd = windowStart + windowSeconds;
+    expect((await prometheus!.vector(`max(${metrics.workersAlive.name})`, windowEnd))[0]?.value).toBe(2);
+    expect((await prometheus!.vector(`min_over_time(max(${metrics.activeAgents.name})[${windowSeconds}s:1s])`, windowEnd))[0]?.value).toBeGreaterThan(0);
+    for (const name of ["NoActiveAgents", "TaskQueueStalled"]) {
+      expect(await prometheus!.vector(`count_over_time(ALERTS{alertname="${name}"}[${windowSeconds}s])`, windowEnd), name).toEqual([]);
+    }
+  }, 90_000);
+
+  it("counts every dollar: the increase of cost by model and by agent equals the API's figure to the cent", async () => {
+    // A fresh agent and a model nobody has called: their series start at 0 on every worker.
+    const agent = (await call<{ id: string }>("POST", "/v1/agents", { name: `e2e-cost-${randomBytes(4).toString("hex")}` })).id;
+    const byModel = `${metrics.costTotal.name}{model="${pricedModel}", job="${services.worker.name}"}`;
+    const byAgent = `${metrics.agentCostTotal.name}{agent_id="${agent}", job="${services.worker.name}"}`;
+    for (const selector of [byModel, byAgent]) {
+      await poll(`${selector} at 0 in Prometheus on both workers`, async () => {
+        const v = await prometheus!.vector(selector);
+        return v.length === 2 && v.every((s) => s.value === 0) ? true : undefined;
       });
-      const healthy = await Promise.all([5, 6].map(async (n) => (await call<{ id: string }>("POST", "/v1/dags", fanDag(agentId, n))).id));
-      await Promise.all(healthy.map((id) => waitForDag(id, finished)));
-      await poll("succeeded tasks in Prometheus", async () => {
-        const r = await prometheus!.query(`sum(increase(apex_tasks_total{status="succeeded"}[1m]))`);
-        return r.result.length > 0 ? true : undefined;
-      });
-
-      fake.failNow({ kind: "error", status: 503, message: "upstream overloaded" });
-      const failing = await Promise.all([7, 8, 9, 10, 11, 12].map(async (n) => (await call<{ id: string }>("POST", "/v1/dags", fanDag(agentId, n))).id));
-
-      const active = await poll("CircuitBreakerOpen and HighTaskFailureRate active", async () => {
-        const alerts = await prometheus!.alerts();
-        const byName = (n: string) => alerts.find((a) => a.labels.alertname === n && (a.state === "pending" || a.state === "firing"));
-        const breaker = byName("CircuitBreakerOpen");
-        const failure = byName("HighTaskFailureRate");
-        return breaker && failure ? { breaker, failure } : undefined;
-      });
-      expect(active.breaker.labels).toMatchObject({ provider: "openai", severity: "critical" });
-      expect(active.failure.labels).toMatchObject({ severity: "warning" });
-      expect(Number(active.failure.value)).toBeGreaterThan(0.05);
-      const stillOpen = await Promise.all(failing.map((id) => call<DagJson>("GET", `/v1/dags/${id}`)));
-      expect(stillOpen.some((d) => d.tasks.some((t) => t.status === "failed"))).toBe(true);
-
-      // Every dashboard query returns data from the scraped runtime.
-      for (const q of dashboardQueries(apexDashboards())) {
-        const expr = expandGrafanaMacros(q.expr);
-        const r = await poll(`data for ${q.dashboard} / ${q.panel}`, async () => {
-          const res = await prometheus!.query(expr);
-          return res.result.length > 0 ? res : undefined;
-        }, 15_000);
-        expect(r.result.length, `${q.dashboard} / ${q.panel}: ${expr}`).toBeGreaterThan(0);
+    }
+    const ids = await Promise.all([1, 2].map(async (n) => (await call<{ id: string }>("POST", "/v1/dags", fanDag(agent, n, pricedModel))).id));
+    const dags = await Promise.all(ids.map((id) => waitForDag(id, finished)));
+    expect(dags.map((d) => d.status)).toEqual(["succeeded", "succeeded"]);
+    const apiTotal = dags.reduce((sum, d) => sum + d.totals!.cost_usd, 0);
+    // Six calls of $4.50: a lost first increment (the bug this guards) would be off by dollars.
+    expect(apiTotal).toBeCloseTo(27, 6);
+    await poll("the last calls scraped", async () => {
+      const [s] = await prometheus!.vector(`sum(${byModel})`);
+      return s && Math.abs(s.value - apiTotal) < 1e-6 ? true : undefined;
+    });
+    // increase() per series, evaluated at that series' last scrape so nothing is extrapolated past
+    // it; the first sample is 0, so nothing is extrapolated before it either.
+    const increaseOf = async (selector: string) => {
+      let total = 0;
+      for (const s of await prometheus!.vector(`timestamp(${selector})`)) {
+        const one = `${selector.slice(0, -1)}, instance="${s.labels.instance}"}`;
+        const [inc] = await prometheus!.vector(`increase(${one}[15m])`, s.value);
+        total += inc?.value ?? 0;
       }
-    },
-    100_000,
-  );
+      return total;
+    };
+    const [modelIncrease, agentIncrease] = [await increaseOf(byModel), await increaseOf(byAgent)];
+    expect(modelIncrease).toBeCloseTo(apiTotal, 2);
+    expect(agentIncrease).toBeCloseTo(apiTotal, 2);
+    // And the alert sees it at once: $27 in an hour is over the $10 threshold.
+    expect(Number((await active("CostOverspend")).value)).toBeGreaterThan(thresholds.costPerHourUsd);
+  }, 120_000);
+
+  it("fires CircuitBreakerOpen and HighTaskFailureRate when the provider fails", async () => {
+    const healthy = await Promise.all([5, 6].map(async (n) => (await call<{ id: string }>("POST", "/v1/dags", fanDag(agentId(), n))).id));
+    await Promise.all(healthy.map((id) => waitForDag(id, finished)));
+    fake.failNow({ kind: "error", status: 503, message: "upstream overloaded" });
+    const failing = await Promise.all([7, 8, 9, 10, 11, 12].map(async (n) => (await call<{ id: string }>("POST", "/v1/dags", fanDag(agentId(), n))).id));
+    const [breaker, failure] = await Promise.all([active("CircuitBreakerOpen"), active("HighTaskFailureRate")]);
+    expect(breaker.labels).toMatchObject({ provider: "openai", severity: "critical" });
+    expect(failure.labels).toMatchObject({ severity: "warning" });
+    expect(Number(failure.value)).toBeGreaterThan(thresholds.taskFailureRatio);
+    const stillOpen = await Promise.all(failing.map((id) => call<DagJson>("GET", `/v1/dags/${id}`)));
+    expect(stillOpen.some((d) => d.tasks.some((t) => t.status === "failed"))).toBe(true);
+    fake.recover();
+  }, 90_000);
+
+  it("returns data for every dashboard query", async () => {
+    for (const q of dashboardQueries(apexDashboards())) {
+      const expr = expandGrafanaMacros(q.expr);
+      const r = await poll(`data for ${q.dashboard} / ${q.panel}`, async () => {
+        const res = await prometheus!.query(expr);
+        return res.result.length > 0 ? res : undefined;
+      }, 15_000);
+      expect(r.result.length, `${q.dashboard} / ${q.panel}: ${expr}`).toBeGreaterThan(0);
+    }
+  }, 60_000);
+
+  it("fires NoActiveAgents and TaskQueueStalled once every worker is gone", async () => {
+    // One worker crashes (its heartbeat goes stale after the lease), the other shuts down cleanly.
+    await workers[0]!.kill();
+    await workers[1]!.stop();
+    const queued = (await call<{ id: string }>("POST", "/v1/dags", fanDag(agentId(), 13))).id;
+    // Ten minutes of waiting, without waiting ten minutes: the ready tasks are made older in the store.
+    const backdated = await withClient(db.url, (c) =>
+      c.query(`UPDATE tasks SET next_run_at = now() - interval '10 minutes', updated_at = now() - interval '10 minutes' WHERE dag_id = $1 AND status = 'ready'`, [queued]),
+    );
+    expect(backdated.rowCount).toBe(2);
+    await poll("no live worker in Prometheus", async () => ((await prometheus!.vector(`max(${metrics.workersAlive.name})`))[0]?.value === 0 ? true : undefined), 60_000);
+    const [noAgents, stalled] = await Promise.all([firing("NoActiveAgents", 120_000), firing("TaskQueueStalled", 120_000)]);
+    expect(noAgents.labels).toMatchObject({ severity: "critical" });
+    expect(stalled.labels).toMatchObject({ severity: "critical" });
+    expect(Number(stalled.value)).toBeGreaterThanOrEqual(600);
+  }, 180_000);
 });

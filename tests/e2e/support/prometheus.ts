@@ -30,6 +30,8 @@ export interface AlertState {
 export interface RunningPrometheus {
   readonly url: string;
   query(expr: string): Promise<{ resultType: string; result: unknown[] }>;
+  /** An instant query's vector as numbers, evaluated now or at `time` (Unix seconds). */
+  vector(expr: string, time?: number): Promise<{ readonly labels: Readonly<Record<string, string>>; readonly value: number }[]>;
   alerts(): Promise<AlertState[]>;
   /** Rule groups as loaded (to prove the generated file was loaded whole). */
   ruleNames(): Promise<string[]>;
@@ -81,6 +83,14 @@ export async function startPrometheus(configFile: string, dataDir: string): Prom
   return {
     url,
     query: (expr) => api(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`),
+    vector: async (expr, time) => {
+      const at = time === undefined ? "" : `&time=${time}`;
+      const data = await api<{ resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] }>(
+        `${url}/api/v1/query?query=${encodeURIComponent(expr)}${at}`,
+      );
+      if (data.resultType !== "vector") throw new Error(`prometheus: ${expr} is a ${data.resultType}, not a vector`);
+      return data.result.map((r) => ({ labels: r.metric, value: Number(r.value[1]) }));
+    },
     alerts: async () => (await api<{ alerts: AlertState[] }>(`${url}/api/v1/alerts`)).alerts,
     ruleNames: async () =>
       (await api<{ groups: { rules: { name: string }[] }[] }>(`${url}/api/v1/rules`)).groups.flatMap((g) => g.rules.map((r) => r.name)),

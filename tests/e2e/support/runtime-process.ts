@@ -13,6 +13,8 @@ export interface RuntimeProcess {
   /** Resolves with the first log line matching `predicate` (already seen or upcoming). */
   waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
+  /** SIGKILL: the process dies without its shutdown (no lease hand-back, no heartbeat row removed). */
+  kill(): Promise<void>;
 }
 
 export function startRuntimeProcess(name: string, bin: "apex-api" | "apex-worker", env: Record<string, string>): RuntimeProcess {
@@ -69,6 +71,11 @@ export function startRuntimeProcess(name: string, bin: "apex-api" | "apex-worker
       const killer = setTimeout(() => child.kill("SIGKILL"), 5_000);
       await exit;
       clearTimeout(killer);
+    },
+    async kill() {
+      if (exited !== undefined) return;
+      child.kill("SIGKILL");
+      await exit;
     },
   };
 }
