@@ -1,6 +1,5 @@
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import { z } from "zod";
+import { repoRunbookBaseUrl, runbookBaseUrlProblem } from "../alerts/runbook-url";
 import { bool, hostname, imageReference, ipv4Cidr, list, memoryQuantity, nonEmptyText, oneOf, section } from "./fields";
 import { plainSection, secretSection } from "./section";
 
@@ -12,26 +11,6 @@ const url = () => {
   const e = { error: 'expected an http(s) URL such as "https://grafana.example.com"' };
   return z.string(e).regex(/^https?:\/\/[^\s]+$/, e);
 };
-/** RFC 2606/6761 names kept for examples and tests (localhost stays usable: a local docs server). */
-const placeholderHost = /(^|\.)(example|invalid|test)$|(^|\.)example\.(com|net|org)$/i;
-/** The org the stack files once carried as a stand-in (`https://github.com/example/apex/...`). */
-const placeholderRepo = /^\/examples?(\/|$)/i;
-
-/** Why `url` cannot be the base of a clickable runbook link, or undefined when it can. */
-export function runbookBaseUrlProblem(url: string): string | undefined {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return "is not an absolute URL (a relative path opens nothing from a page or a Slack message)";
-  }
-  if (parsed.protocol === "file:") return parsed.pathname.replace(/\/+$/, "") === "" ? "names no directory" : undefined;
-  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return `has the scheme "${parsed.protocol}" (expected https, http or file)`;
-  if (placeholderHost.test(parsed.hostname)) return `has the placeholder host "${parsed.hostname}"`;
-  if (/^(www\.)?github\.com$/i.test(parsed.hostname) && placeholderRepo.test(parsed.pathname)) return "points at the placeholder github.com/example";
-  return undefined;
-}
-
 const runbookBaseUrl = () => {
   const form = 'the absolute URL of your docs/runbooks, such as "https://github.com/<your-org>/apex/blob/main/docs/runbooks"';
   return z.string({ error: `expected ${form} (required in prod)` }).superRefine((url, ctx) => {
@@ -40,8 +19,6 @@ const runbookBaseUrl = () => {
   });
 };
 
-/** Dev default: this checkout's docs/runbooks as a file:// URL (absolute, opens on the machine running the stack). */
-export const localRunbookBaseUrl = (): string => pathToFileURL(resolve(__dirname, "..", "docs", "runbooks")).href;
 
 const receiverKinds = ["webhook", "slack", "pagerduty"] as const;
 const receivers = () => list(oneOf(receiverKinds), `receivers (${receiverKinds.map((k) => `"${k}"`).join(", ")})`);
@@ -77,7 +54,9 @@ const schema = section({
   retention: duration("15d"),
   /** Loki retention (compactor), e.g. "168h". */
   logRetention: duration("168h"),
-  storage: section({ prometheus: memoryQuantity(), loki: memoryQuantity(), grafana: memoryQuantity() }),
+  /** How long Jaeger keeps spans (Badger TTL, a Go duration such as "72h"). */
+  traceRetention: z.string({ error: 'expected a Go duration such as "72h"' }).regex(/^(\d+(\.\d+)?(h|m|s|ms))+$/, { error: 'expected a Go duration such as "72h" (hours at most: no "d")' }),
+  storage: section({ prometheus: memoryQuantity(), loki: memoryQuantity(), grafana: memoryQuantity(), jaeger: memoryQuantity() }),
   /**
    * Kubernetes: Ingress hosts of the UIs (routed by the stack's Ingress, TLS as apex:ingress.tls).
    * Prometheus and Alertmanager have no login of their own: only route them behind an
@@ -131,7 +110,8 @@ const schema = section({
   /**
    * Base of the alerts' runbook_url: absolute (http(s) or file), never a placeholder. Required in
    * prod (no default: only the operator knows where the runbooks are published); dev default: this
-   * checkout's docs/runbooks as a file:// URL.
+   * checkout's docs/runbooks as a file:// URL. The rule renderer (alerts/runbook-url.ts) applies
+   * the same check.
    */
   runbookBaseUrl: runbookBaseUrl(),
 });
@@ -142,6 +122,7 @@ const common = {
   images,
   scrapeInterval: "15s",
   evaluationInterval: "15s",
+  traceRetention: "72h",
   hosts: {},
   grafana: { deploy: true, folder: "Apex" },
   alerting: { critical: [], warning: [], deadMansSwitch: "none" as const },
@@ -150,11 +131,11 @@ const common = {
 /** Observability config keys (namespace `apex`); see docs/observability.md. */
 export const observabilitySections = {
   observability: plainSection({
-    description: "Jaeger/Prometheus/Alertmanager/Grafana/Loki: images, scrape and evaluation intervals, retention, volume sizes, Grafana URL/folder, alert receivers per severity, runbook base URL.",
+    description: "Jaeger/Prometheus/Alertmanager/Grafana/Loki: images, scrape and evaluation intervals, metric/log/trace retention, volume sizes, Grafana URL/folder, alert receivers per severity, dead man's switch, dev alert receiver, Prometheus remote_write, runbook base URL (required in prod).",
     schema,
     defaults: {
-      dev: { ...common, alerting: { ...common.alerting, devReceiver: true }, runbookBaseUrl: localRunbookBaseUrl(), retention: "7d", logRetention: "72h", storage: { prometheus: "2Gi", loki: "2Gi", grafana: "512Mi" } },
-      prod: { ...common, alerting: { ...common.alerting, devReceiver: false }, retention: "15d", logRetention: "168h", storage: { prometheus: "20Gi", loki: "20Gi", grafana: "1Gi" } },
+      dev: { ...common, alerting: { ...common.alerting, devReceiver: true }, runbookBaseUrl: repoRunbookBaseUrl(), retention: "7d", logRetention: "72h", storage: { prometheus: "2Gi", loki: "2Gi", grafana: "512Mi", jaeger: "10Gi" } },
+      prod: { ...common, alerting: { ...common.alerting, devReceiver: false }, retention: "15d", logRetention: "168h", storage: { prometheus: "20Gi", loki: "20Gi", grafana: "1Gi", jaeger: "10Gi" } },
     },
   }),
   grafanaAdminPassword: secretSection({

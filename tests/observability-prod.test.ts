@@ -292,6 +292,38 @@ describe("prod stack (kubernetes): observability", () => {
     await expect(refused("ftp://files.ops.internal/runbooks")).rejects.toThrow(/apex:observability\.runbookBaseUrl: .*scheme "ftp:"/);
   });
 
+  it("builds each concern as its own component under Observability: Tracing, MetricsAndAlerting, Logging, Grafana", () => {
+    const byUrn = new Map(run.resources.map((r) => [r.urn, r]));
+    /** Types of the components above `r`, outermost first. */
+    const chain = (r: RecordedResource): string[] => {
+      const types: string[] = [];
+      for (let p = byUrn.get(r.parentUrn); p; p = byUrn.get(p.parentUrn)) types.unshift(p.type);
+      return types;
+    };
+    const under = (name: string) => chain(workload(name));
+    const obs = "apex:observability:Observability";
+    expect(under("jaeger").slice(0, 2)).toEqual([obs, "apex:observability:Tracing"]);
+    for (const name of ["prometheus", "alertmanager", "postgres-exporter"]) expect(under(name).slice(0, 2), name).toEqual([obs, "apex:observability:MetricsAndAlerting"]);
+    for (const name of ["loki", "alloy"]) expect(under(name).slice(0, 2), name).toEqual([obs, "apex:observability:Logging"]);
+    expect(under("grafana").slice(0, 2)).toEqual([obs, "apex:observability:Grafana"]);
+    expect(chain(run.ofType("grafana:oss/dashboard:Dashboard")[0]!).slice(0, 3)).toEqual([obs, "apex:observability:Grafana", "apex:observability:GrafanaContent"]);
+    // Child names derive from their component's name.
+    const concerns = run.resources.filter((r) => /^apex:observability:(Tracing|MetricsAndAlerting|Logging|Grafana)$/.test(r.type));
+    expect(concerns.map((c) => c.name).sort()).toEqual(["apex-observability-grafana", "apex-observability-logging", "apex-observability-metrics", "apex-observability-tracing"]);
+    for (const c of concerns) {
+      for (const child of run.resources.filter((r) => r.parentUrn === c.urn)) expect(child.name.startsWith(`${c.name}-`), `${child.name} under ${c.name}`).toBe(true);
+    }
+  });
+
+  it("keeps traces for apex:observability.traceRetention on a storage.jaeger volume", async () => {
+    expect(container(workload("jaeger")).env.find((e: any) => e.name === "BADGER_SPAN_STORE_TTL").value).toBe("72h");
+    const longer = await runStack({ stack: "prod", secrets: SECRETS, config: { observability: { traceRetention: "336h", storage: { jaeger: "40Gi" } } } });
+    const jaeger = longer.one("kubernetes:apps/v1:StatefulSet", (r) => r.inputs.metadata.name === "jaeger");
+    expect(jaeger.inputs.spec.template.spec.containers[0].env.find((e: any) => e.name === "BADGER_SPAN_STORE_TTL").value).toBe("336h");
+    expect(jaeger.inputs.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe("40Gi");
+    await expect(runStack({ stack: "prod", secrets: SECRETS, config: { observability: { traceRetention: "14d" } } })).rejects.toThrow(/apex:observability\.traceRetention: expected a Go duration such as "72h"/);
+  });
+
   it("uses no service discovery that needs RBAC for Prometheus", () => {
     const prom = workload("prometheus");
     expect(prom.inputs.spec.template.spec.automountServiceAccountToken).toBe(false);

@@ -15,7 +15,7 @@ export const otlpEndpoint = `http://${services.jaeger.name}:${services.jaeger.ot
 
 export interface TracingArgs {
   readonly platform: Platform;
-  /** Parsed `apex:observability` (images). */
+  /** Parsed `apex:observability` (images.jaeger, storage.jaeger, traceRetention). */
   readonly settings: ObservabilitySettings;
   /** Resources Jaeger waits for (the observability Secret on Kubernetes). Default none. */
   readonly dependsOn?: readonly pulumi.Resource[];
@@ -31,7 +31,12 @@ export class Tracing extends pulumi.ComponentResource {
   constructor(name: string, args: TracingArgs, opts?: pulumi.ComponentResourceOptions) {
     super("apex:observability:Tracing", name, {}, opts);
     const docker = args.platform.target === "docker";
-    this.jaeger = deployService(`${name}-jaeger`, jaegerSpec({ image: args.settings.images.jaeger, publishPorts: docker }), args.platform, {
+    this.jaeger = deployService(`${name}-jaeger`, jaegerSpec({
+      image: args.settings.images.jaeger,
+      publishPorts: docker,
+      storageSize: args.settings.storage.jaeger,
+      spanRetention: args.settings.traceRetention,
+    }), args.platform, {
       parent: this, dependsOn: [...(args.dependsOn ?? [])], ...movedFrom(args.previousHome, "jaeger"),
     });
     if (!docker) {
