@@ -1,9 +1,21 @@
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
 import { parse } from "yaml";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { repoRunbookBaseUrl, ruleFileYaml, watchdogRule } from "../alerts";
+import { startAlertReceiver, type AlertReceiver } from "../app/src/bin/alert-receiver";
 import { services } from "../app/src/contract";
+import { createLogger } from "../app/src/telemetry/logger";
+import { alertmanagerConfigYaml } from "../components/observability/alertmanager-config";
 import { alloyConfig } from "../components/observability/alloy";
 import { lokiConfigYaml } from "../components/observability/loki";
-import { prometheusSpec } from "../components/observability/prometheus";
+import { prometheusReplicaEnv, prometheusSpec } from "../components/observability/prometheus";
+import { prometheusConfigYaml } from "../components/observability/prometheus-config";
+import { replicaLabel } from "../components/observability/render";
 import { promtailDockerConfigYaml } from "../components/observability/promtail-config";
 import { configChecksumEnv } from "../components/observability/sizing";
 
@@ -41,4 +53,132 @@ describe("generated configs of the observability services", () => {
     expect(checksum({ ...base, config: "global: {scrape_interval: 5s}\n" })).not.toBe(checksum(base));
     expect(checksum({ ...base, retention: "30d" })).toBe(checksum(base));
   });
+});
+
+/**
+ * The HA wiring with the real binaries (Debian's prometheus 2.42 and prometheus-alertmanager 0.25):
+ * two Prometheus replicas with the generated external labels and alert relabelling, three
+ * Alertmanagers clustered by --cluster.peer, the dev alert-receiver as the webhook. Pod names and
+ * IPs are stood in for by env values and 127.0.0.1 ports.
+ */
+const prometheusBin = spawnSync("prometheus", ["--version"]).status === 0;
+const alertmanagerBin = ["prometheus-alertmanager", "alertmanager"].find((b) => spawnSync(b, ["--version"]).status === 0);
+const haBinaries = prometheusBin && alertmanagerBin !== undefined;
+if (!haBinaries && process.env.CI !== "true") console.warn("prometheus / prometheus-alertmanager not found: skipping the HA test (apt-get install prometheus prometheus-alertmanager)");
+
+describe.skipIf(!haBinaries && process.env.CI !== "true")("Prometheus pair and Alertmanager cluster (real binaries)", () => {
+  const processes: ChildProcess[] = [];
+  const alerts: Record<string, unknown>[] = [];
+  let work: string;
+  let receiver: AlertReceiver;
+  let ports: { prom: number[]; amWeb: number[]; amCluster: number[] };
+
+  const freePort = () =>
+    new Promise<number>((done, fail) => {
+      const s = createServer().listen(0, "127.0.0.1", () => {
+        const { port } = s.address() as { port: number };
+        s.close(() => done(port));
+      });
+      s.once("error", fail);
+    });
+  async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = await probe().catch(() => undefined);
+      if (v !== undefined) return v;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  const getJson = async (url: string): Promise<any> => { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const r = await fetch(url);
+    if (!r.ok) throw new Error(`${url}: ${r.status}`);
+    return r.json();
+  };
+
+  beforeAll(async () => {
+    expect(haBinaries, "prometheus and prometheus-alertmanager must be installed in CI").toBe(true);
+    work = mkdtempSync(join(tmpdir(), "apex-ha-"));
+    const sink = new Writable({
+      write(chunk: Buffer, _e, done) {
+        for (const l of chunk.toString("utf8").split("\n")) if (l.trim()) alerts.push(JSON.parse(l) as Record<string, unknown>);
+        done();
+      },
+    });
+    receiver = await startAlertReceiver({ port: 0, host: "127.0.0.1", logger: createLogger({ service: "alert-receiver", destination: sink, level: "info" }) });
+    ports = { prom: [await freePort(), await freePort()], amWeb: [await freePort(), await freePort(), await freePort()], amCluster: [await freePort(), await freePort(), await freePort()] };
+
+    writeFileSync(join(work, "alertmanager.yml"), alertmanagerConfigYaml({ critical: [], warning: [], deadMansSwitch: { url: `http://127.0.0.1:${receiver.port}/alerts` } }));
+    ports.amWeb.forEach((web, i) => {
+      const peers = ports.amCluster.filter((_, j) => j !== i).map((p) => `--cluster.peer=127.0.0.1:${p}`);
+      processes.push(spawn(alertmanagerBin!, [
+        `--config.file=${join(work, "alertmanager.yml")}`, `--storage.path=${join(work, `am-${i}`)}`, `--web.listen-address=127.0.0.1:${web}`,
+        `--cluster.listen-address=127.0.0.1:${ports.amCluster[i]}`, ...peers, "--cluster.settle-timeout=2s",
+      ], { stdio: "ignore" }));
+    });
+
+    writeFileSync(join(work, "rules.yml"), ruleFileYaml([watchdogRule], { runbookBaseUrl: repoRunbookBaseUrl() }));
+    const config = prometheusConfigYaml({
+      scrapeInterval: "1s",
+      evaluationInterval: "1s",
+      scrapeTimeout: "1s",
+      jobs: [{ name: "prometheus", discovery: { kind: "static", targets: ["localhost:0"] } }],
+      ruleFiles: [join(work, "rules.yml")],
+      alertmanagers: ports.amWeb.map((p) => `127.0.0.1:${p}`),
+      externalLabels: { stack: "ha-test", [replicaLabel]: `\${${prometheusReplicaEnv}}` },
+      alertLabelsDropped: [replicaLabel],
+    });
+    ports.prom.forEach((port, i) => {
+      // Each replica scrapes itself under the job name "prometheus".
+      writeFileSync(join(work, `prometheus-${i}.yml`), config.replace("localhost:0", `127.0.0.1:${port}`));
+      processes.push(spawn("prometheus", [
+        `--config.file=${join(work, `prometheus-${i}.yml`)}`, `--storage.tsdb.path=${join(work, `prom-${i}`)}`, `--web.listen-address=127.0.0.1:${port}`,
+        "--enable-feature=expand-external-labels",
+        // Firing alerts are re-sent every minute by default; the first send precedes Alertmanager discovery.
+        "--rules.alert.resend-delay=1s",
+      ], { stdio: "ignore", env: { ...process.env, [prometheusReplicaEnv]: `prometheus-${i}` } }));
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    // Wait for each to exit (SIGKILL after 10 s), so no process outlives the test.
+    await Promise.all(processes.map((p) => new Promise<void>((done) => {
+      if (p.exitCode !== null || p.signalCode !== null) return done();
+      const force = setTimeout(() => p.kill("SIGKILL"), 10_000);
+      p.once("exit", () => {
+        clearTimeout(force);
+        done();
+      });
+      p.kill("SIGTERM");
+    })));
+    await receiver?.close();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it("labels each replica's series with its own replica, and the replicas' Watchdogs reach the cluster as one alert", async () => {
+    for (const [i, port] of ports.prom.entries()) {
+      const federated = await waitFor(`prometheus-${i} federating its own up`, async () => {
+        const text = await (await fetch(`http://127.0.0.1:${port}/federate?match[]=up`)).text();
+        return text.includes("up{") ? text : undefined;
+      });
+      expect(federated).toContain(`replica="prometheus-${i}"`);
+    }
+    // Every Alertmanager holds the Watchdog once, without the replica label, from both replicas.
+    for (const web of ports.amWeb) {
+      const watchdogs = await waitFor(`Watchdog on :${web}`, async () => {
+        const list = (await getJson(`http://127.0.0.1:${web}/api/v2/alerts`)) as { labels: Record<string, string> }[];
+        const w = list.filter((a) => a.labels.alertname === "Watchdog");
+        return w.length > 0 ? w : undefined;
+      });
+      expect(watchdogs.map((a) => a.labels)).toEqual([{ alertname: "Watchdog", severity: "none", stack: "ha-test" }]);
+    }
+    const status = await waitFor("a settled cluster of three", async () => {
+      const s = await getJson(`http://127.0.0.1:${ports.amWeb[0]}/api/v2/status`);
+      return s.cluster?.status === "ready" && s.cluster.peers.length === 3 ? s : undefined;
+    });
+    expect(status.cluster.peers).toHaveLength(3);
+    // The dead man's switch gets pinged.
+    const ping = await waitFor("the dead man's switch ping", async () => alerts.find((l) => l.alertname === "Watchdog"));
+    expect(ping).toMatchObject({ receiver: "deadmansswitch", status: "firing", labels: { alertname: "Watchdog", severity: "none", stack: "ha-test" } });
+  }, 60_000);
 });

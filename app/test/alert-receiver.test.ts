@@ -99,8 +99,15 @@ describe("alert-receiver", () => {
         return ready ? true : undefined;
       });
     });
-    afterAll(() => {
-      alertmanager?.kill("SIGTERM");
+    afterAll(async () => {
+      const am = alertmanager;
+      if (am && am.exitCode === null && am.signalCode === null) {
+        const exited = new Promise((done) => am.once("exit", done));
+        am.kill("SIGTERM");
+        const force = setTimeout(() => am.kill("SIGKILL"), 10_000);
+        await exited;
+        clearTimeout(force);
+      }
       if (work) rmSync(work, { recursive: true, force: true });
     });
 
