@@ -1,7 +1,8 @@
 /**
  * Kubernetes-only alerts on the platform's own pods: the kubernetes-mixin essentials
  * (KubePodCrashLooping, KubeHpaMaxedOut, KubePersistentVolumeFillingUp, and an OOMKilled rule on
- * kube_pod_container_status_last_terminated_reason), over kube-state-metrics and kubelet metrics.
+ * kube_pod_container_status_last_terminated_reason), over kube-state-metrics and, when the stack
+ * scrapes them (`kubeletVolumeStats`), the kubelets' volume stats.
  */
 import { kubernetesMetrics as k } from "./sources";
 import type { AlertRule } from "./types";
@@ -13,6 +14,12 @@ export interface KubernetesRuleOptions {
    * Unset: every namespace the scraped kube-state-metrics and kubelets report.
    */
   readonly namespace?: string;
+  /**
+   * The kubelets' volume stats are scraped (`apex:observability.kubeletVolumeStats`): adds
+   * ApexPvcFillingUp. Default false: without that data the rule could never fire, and a rule
+   * that cannot fire must not look as if it watched the volumes.
+   */
+  readonly kubeletVolumeStats?: boolean;
 }
 
 export const kubernetesThresholds = {
@@ -30,7 +37,7 @@ export function kubernetesRules(opts: KubernetesRuleOptions = {}): AlertRule[] {
     return all.length ? `{${all.join(", ")}}` : "";
   };
   const pod = "{{ $labels.namespace }}/{{ $labels.pod }}";
-  return [
+  const pods: AlertRule[] = [
     {
       alert: "ApexPodOOMKilled",
       // A restart in the last 10 minutes whose cause was the memory limit. The reason alone stays
@@ -65,6 +72,8 @@ export function kubernetesRules(opts: KubernetesRuleOptions = {}): AlertRule[] {
         "HPA {{ $labels.namespace }}/{{ $labels.horizontalpodautoscaler }} has run {{ $value }} replicas, its maximum, for 15 minutes: " +
         "load is above what autoscaling may add (a KEDA ScaledObject's HPA is named keda-hpa-<scaledobject>).",
     },
+  ];
+  const pvcFillingUp: AlertRule[] = [
     {
       alert: "ApexPvcFillingUp",
       expr: `${k.volumeUsedBytes}${sel()} / ${k.volumeCapacityBytes}${sel()} > ${kubernetesThresholds.pvcUsedRatio}`,
@@ -76,4 +85,5 @@ export function kubernetesRules(opts: KubernetesRuleOptions = {}): AlertRule[] {
         "(threshold 85%). A full volume stops Postgres, Prometheus or Loki from writing.",
     },
   ];
+  return opts.kubeletVolumeStats ? [...pods, ...pvcFillingUp] : pods;
 }

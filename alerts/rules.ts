@@ -20,11 +20,13 @@ export const postgresExporterJob = services.postgresExporter.name;
 
 /**
  * Jobs whose targets ApexTargetDown watches on `target`: every job of its generated scrape config
- * (Kubernetes adds kube-state-metrics) except postgres-exporter, which PostgresExporterDown covers
- * (one alert per failure, not two).
+ * (Kubernetes adds kube-state-metrics, and the kubelets when `kubeletVolumeStats`: a kubelet that
+ * cannot be scraped blinds ApexPvcFillingUp) except postgres-exporter, which PostgresExporterDown
+ * covers (one alert per failure, not two).
  */
-export function targetDownJobsFor(target: AlertTarget): readonly string[] {
-  const jobs = apexScrapeJobs(target === "kubernetes" ? { kind: "kubernetes", namespace: "apex" } : { kind: "docker" }).map((j) => j.name);
+export function targetDownJobsFor(target: AlertTarget, opts: Pick<KubernetesRuleOptions, "kubeletVolumeStats"> = {}): readonly string[] {
+  const platform = target === "kubernetes" ? { kind: "kubernetes" as const, namespace: "apex" } : { kind: "docker" as const };
+  const jobs = apexScrapeJobs(platform, { kubeletVolumeStats: opts.kubeletVolumeStats }).map((j) => j.name);
   if (!jobs.includes(postgresExporterJob)) throw new Error(`alert rules: no scrape job "${postgresExporterJob}" for PostgresExporterDown`);
   for (const j of jobs) if (!/^[A-Za-z0-9_-]+$/.test(j)) throw new Error(`alert rules: scrape job name "${j}" is not usable in a job=~ regex`);
   return jobs.filter((j) => j !== postgresExporterJob);
@@ -67,7 +69,7 @@ export const watchdogRule: AlertRule = {
 };
 
 /** The rules of both targets; only ApexTargetDown's job list differs between them. */
-function commonRules(target: AlertTarget): AlertRule[] {
+function commonRules(target: AlertTarget, opts: KubernetesRuleOptions = {}): AlertRule[] {
   return [
     watchdogRule,
     {
@@ -144,7 +146,7 @@ function commonRules(target: AlertTarget): AlertRule[] {
     },
     {
       alert: "ApexTargetDown",
-      expr: `${prometheusMetrics.up}{job=~"${targetDownJobsFor(target).join("|")}"} == 0`,
+      expr: `${prometheusMetrics.up}{job=~"${targetDownJobsFor(target, opts).join("|")}"} == 0`,
       for: "5m",
       severity: "warning",
       summary: "Prometheus cannot scrape {{ $labels.job }} target {{ $labels.instance }}",
@@ -174,14 +176,16 @@ export const alertTargets: readonly AlertTarget[] = ["docker", "kubernetes"];
 
 /**
  * The rule list of a stack's target: the common rules, plus on Kubernetes the pod alerts over
- * kube-state-metrics and kubelet metrics (scoped to `opts.namespace` when given).
+ * kube-state-metrics (scoped to `opts.namespace` when given), and ApexPvcFillingUp over the
+ * kubelets' volume stats only with `opts.kubeletVolumeStats` (the stack scrapes them).
  */
 export function rulesFor(target: AlertTarget, opts: KubernetesRuleOptions = {}): readonly AlertRule[] {
   switch (target) {
     case "docker":
+      if (opts.kubeletVolumeStats) throw new Error("alert rules: kubeletVolumeStats is only for the kubernetes target (there are no kubelets on docker)");
       return alertRules;
     case "kubernetes":
-      return [...commonRules("kubernetes"), ...kubernetesRules(opts)];
+      return [...commonRules("kubernetes", opts), ...kubernetesRules(opts)];
     default:
       throw new Error(`alert rules: unknown target "${String(target)}" (expected ${alertTargets.map((t) => `"${t}"`).join(" or ")})`);
   }

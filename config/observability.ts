@@ -108,6 +108,18 @@ const schema = section({
     username: nonEmptyText("a user name").optional(),
   }).optional(),
   /**
+   * Kubernetes only, an explicit operator choice: scrape every node's kubelet for the stack's PVC
+   * usage (and render ApexPvcFillingUp). It grants Prometheus's ServiceAccount `get` on
+   * `nodes/metrics` and get/list/watch on `nodes` through a ClusterRole and ClusterRoleBinding,
+   * the stack's only cluster-wide grant (docs/security.md). Default false: no PVC alert.
+   */
+  kubeletVolumeStats: bool(),
+  /**
+   * Kubernetes, with `kubeletVolumeStats`: the nodes' addresses (where the kubelets listen on
+   * 10250), for Prometheus's NetworkPolicy egress. Required then, refused otherwise.
+   */
+  nodeCidrs: list(ipv4Cidr(), "IPv4 CIDRs").optional(),
+  /**
    * Base of the alerts' runbook_url: absolute (http(s) or file), never a placeholder. Required in
    * prod (no default: only the operator knows where the runbooks are published); dev default: this
    * checkout's docs/runbooks as a file:// URL. The rule renderer (alerts/runbook-url.ts) applies
@@ -126,12 +138,13 @@ const common = {
   hosts: {},
   grafana: { deploy: true, folder: "Apex" },
   alerting: { critical: [], warning: [], deadMansSwitch: "none" as const },
+  kubeletVolumeStats: false,
 };
 
 /** Observability config keys (namespace `apex`); see docs/observability.md. */
 export const observabilitySections = {
   observability: plainSection({
-    description: "Jaeger/Prometheus/Alertmanager/Grafana/Loki: images, scrape and evaluation intervals, metric/log/trace retention, volume sizes, Grafana URL/folder, alert receivers per severity, dead man's switch, dev alert receiver, Prometheus remote_write, runbook base URL (required in prod).",
+    description: "Jaeger/Prometheus/Alertmanager/Grafana/Loki: images, scrape and evaluation intervals, metric/log/trace retention, volume sizes, Grafana URL/folder, alert receivers per severity, dead man's switch, dev alert receiver, Prometheus remote_write, runbook base URL (required in prod), opt-in kubelet volume stats (PVC usage; a cluster-wide grant) and the node CIDRs they need.",
     schema,
     defaults: {
       dev: { ...common, alerting: { ...common.alerting, devReceiver: true }, runbookBaseUrl: repoRunbookBaseUrl(), retention: "7d", logRetention: "72h", storage: { prometheus: "2Gi", loki: "2Gi", grafana: "512Mi", jaeger: "10Gi" } },
@@ -157,10 +170,14 @@ export const receiverSecretKey = {
   pagerduty: "alertmanagerPagerdutyRoutingKey",
 } as const satisfies Record<(typeof receiverKinds)[number], keyof typeof observabilitySections>;
 
-/** Rules spanning keys: listed receivers need their secret; UI hosts need Kubernetes; an external Grafana needs URL and password. */
+/**
+ * Rules spanning keys: listed receivers need their secret; UI hosts and kubelet volume stats need
+ * Kubernetes (the stats also the node and API server CIDRs); an external Grafana needs URL and password.
+ */
 export function observabilityCrossChecks(c: {
   readonly target: string;
   readonly observability: ObservabilitySettings;
+  readonly network: { readonly apiServerCidrs: readonly string[] };
   readonly [key: string]: unknown;
 }): { key: string; message: string }[] {
   const problems: { key: string; message: string }[] = [];
@@ -179,6 +196,7 @@ export function observabilityCrossChecks(c: {
     }
     if (o.uiSourceRanges !== undefined) problems.push({ key: "apex:observability.uiSourceRanges", message: `only used when apex:target is "kubernetes" (docker publishes the UIs on localhost), got ${JSON.stringify(o.uiSourceRanges)}` });
   }
+  problems.push(...kubeletVolumeStatsProblems(c.target, o, c.network.apiServerCidrs));
   if (o.alerting.deadMansSwitch === "webhook" && c.alertmanagerDeadMansSwitchUrl === undefined) {
     problems.push({ key: "apex:alertmanagerDeadMansSwitchUrl", message: 'required by apex:observability.alerting.deadMansSwitch ("webhook"): set it with `pulumi config set --secret apex:alertmanagerDeadMansSwitchUrl <url>`, got nothing' });
   }
@@ -186,6 +204,29 @@ export function observabilityCrossChecks(c: {
   if (!o.grafana.deploy) {
     if (o.grafana.url === undefined) problems.push({ key: "apex:observability.grafana.url", message: "required when apex:observability.grafana.deploy is false: expected the external Grafana's URL, got nothing" });
     if (c.grafanaAdminPassword === undefined) problems.push({ key: "apex:grafanaAdminPassword", message: "required when apex:observability.grafana.deploy is false: expected the external Grafana's admin password, got nothing" });
+  }
+  return problems;
+}
+
+/** kubeletVolumeStats only on Kubernetes, and then with the CIDRs its NetworkPolicy egress needs. */
+function kubeletVolumeStatsProblems(target: string, o: ObservabilitySettings, apiServerCidrs: readonly string[]): { key: string; message: string }[] {
+  const key = "apex:observability.kubeletVolumeStats";
+  const cidrsKey = "apex:observability.nodeCidrs";
+  if (target !== "kubernetes") {
+    const problems: { key: string; message: string }[] = [];
+    if (o.kubeletVolumeStats) problems.push({ key, message: `only used when apex:target is "kubernetes" (PVC usage comes from the kubelets; docker has none), got true` });
+    if (o.nodeCidrs !== undefined) problems.push({ key: cidrsKey, message: `only used when apex:target is "kubernetes" with ${key} true, got ${JSON.stringify(o.nodeCidrs)}` });
+    return problems;
+  }
+  if (!o.kubeletVolumeStats) {
+    return o.nodeCidrs !== undefined ? [{ key: cidrsKey, message: `only used when ${key} is true (Prometheus then scrapes the kubelets), got ${JSON.stringify(o.nodeCidrs)}` }] : [];
+  }
+  const problems: { key: string; message: string }[] = [];
+  if (o.nodeCidrs === undefined || o.nodeCidrs.length === 0) {
+    problems.push({ key: cidrsKey, message: `required when ${key} is true (Prometheus reaches each node's kubelet on 10250 through the namespace's NetworkPolicy): expected a list of IPv4 CIDRs such as ["10.0.0.0/16"], got ${o.nodeCidrs === undefined ? "nothing" : "[]"}` });
+  }
+  if (apiServerCidrs.length === 0) {
+    problems.push({ key: "apex:network.apiServerCidrs", message: `required when ${key} is true (Prometheus discovers the nodes through the API server): expected a list of IPv4 CIDRs, got []` });
   }
   return problems;
 }

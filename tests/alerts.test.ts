@@ -87,9 +87,12 @@ describe("alert rules", () => {
     );
   });
 
-  it("rulesFor: docker gets the common rules, kubernetes adds the four pod alerts", () => {
+  it("rulesFor: docker gets the common rules, kubernetes adds the pod alerts (ApexPvcFillingUp only when the kubelets are scraped)", () => {
     expect(rulesFor("docker")).toEqual(alertRules);
-    const k8s = rulesFor("kubernetes");
+    expect(rulesFor("kubernetes").map((r) => r.alert)).not.toContain("ApexPvcFillingUp");
+    expect(rulesFor("kubernetes", { kubeletVolumeStats: false })).toEqual(rulesFor("kubernetes"));
+    expect(() => rulesFor("docker", { kubeletVolumeStats: true })).toThrow(/kubeletVolumeStats is only for the kubernetes target/);
+    const k8s = rulesFor("kubernetes", { kubeletVolumeStats: true });
     expect(k8s.slice(0, alertRules.length).map((r) => r.alert)).toEqual(alertRules.map((r) => r.alert));
     // The same rules but ApexTargetDown, which also watches the Kubernetes-only scrape jobs.
     for (const [i, r] of alertRules.entries()) if (r.alert !== "ApexTargetDown") expect(k8s[i], r.alert).toEqual(r);

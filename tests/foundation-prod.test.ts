@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { parse } from "yaml";
 import { runtimeEnv, secretKeys, services } from "../app/src/contract";
+import { kubeletVolumeStatsOffWarning } from "../components/observability/kubelet-volume-stats";
 import { PROD_RUNBOOK_BASE_URL, runStack, type RecordedResource, type StackRun } from "./harness";
 import { NetworkPolicyEvaluator, type Endpoint } from "./harness/network-policy";
 
@@ -67,8 +68,9 @@ describe("prod stack (kubernetes)", () => {
     expect(run.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", (r) => r.inputs.metadata.name === "alertmanager-to-receivers-egress").inputs.spec.egress[0].ports).toEqual([{ port: 443, protocol: "TCP" }]);
   });
 
-  it("previews Pulumi.prod.yaml without a warning (Grafana content provisioned through its Ingress host)", () => {
-    expect(warnings).toEqual([]);
+  it("previews Pulumi.prod.yaml with no warning but the kubelet volume stats one (Grafana content provisioned through its Ingress host)", () => {
+    // apex:observability.kubeletVolumeStats is off by default: the preview says what that leaves out.
+    expect(warnings).toEqual([kubeletVolumeStatsOffWarning]);
     expect(run.outputs.grafanaUrl).toBe("https://grafana.apex.example.com");
     expect(run.outputs.jaegerUrl).toBe("https://jaeger.apex.example.com");
     const http = run.one("kubernetes:networking.k8s.io/v1:Ingress", (r) => r.inputs.metadata.name === "apex");

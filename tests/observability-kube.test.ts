@@ -1,6 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 /**
- * Pod health on Kubernetes (kube-state-metrics, its RBAC, scrape job and flows) and trace storage
+ * Pod health on Kubernetes (kube-state-metrics, its RBAC, scrape job and flows), PVC usage (the
+ * opt-in kubelet volume stats: off by default, its cluster-wide grant when on) and trace storage
  * (Jaeger + Badger on a volume) on both stacks, under Pulumi mocks.
  */
 import { spawnSync } from "node:child_process";
@@ -8,11 +9,15 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { beforeAll, describe, expect, it } from "vitest";
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { services } from "../app/src/contract";
 import { jaegerBadgerPaths, jaegerSpec, jaegerStorageDefaults } from "../components/observability/jaeger";
 import { kubeStateMetricsImage, kubeStateMetricsSpec } from "../components/observability/kube-state-metrics";
-import { apexScrapeJobNames } from "../components/observability/scrape-jobs";
+import { kubeletAccessName, kubeletVolumeStatsOffWarning } from "../components/observability/kubelet-volume-stats";
+import { apexScrapeJobNames, kubeletJobName, kubeletScrapeJob, serviceAccountFiles } from "../components/observability/scrape-jobs";
+import { evaluatePolicies } from "../policy/lib/evaluate";
+import { apexPolicies } from "../policy/policies";
 import { runStack, type RecordedResource, type StackRun } from "./harness";
 import { validateKubernetesObject } from "./harness/kubernetes-schema";
 import { NetworkPolicyEvaluator, type Endpoint } from "./harness/network-policy";
@@ -21,9 +26,24 @@ const NS = "apex";
 const KSM = services.kubeStateMetrics;
 let prod: StackRun;
 let dev: StackRun;
+/** prod with apex:observability.kubeletVolumeStats on (and the node CIDRs it needs). */
+let kubelet: StackRun;
+const NODE_CIDRS = ["10.0.0.0/16"];
+const kubeletConfig = { observability: { kubeletVolumeStats: true, nodeCidrs: NODE_CIDRS } };
+/** What each run logged with pulumi.log.warn. */
+const warned: Record<"prod" | "kubelet", string[]> = { prod: [], kubelet: [] };
+async function recordingWarnings(into: string[], run: () => Promise<StackRun>): Promise<StackRun> {
+  const warn = vi.spyOn(pulumi.log, "warn").mockImplementation(async (message: string) => { into.push(message); });
+  try {
+    return await run();
+  } finally {
+    warn.mockRestore();
+  }
+}
 beforeAll(async () => {
-  prod = await runStack({ stack: "prod" });
+  prod = await recordingWarnings(warned.prod, () => runStack({ stack: "prod" }));
   dev = await runStack({ stack: "dev" });
+  kubelet = await recordingWarnings(warned.kubelet, () => runStack({ stack: "prod", config: kubeletConfig }));
 });
 
 const named = (run: StackRun, type: string, name: string): RecordedResource[] =>
@@ -35,8 +55,12 @@ const workload = (name: string): RecordedResource => {
 };
 const container = (w: RecordedResource): any => w.inputs.spec.template.spec.containers[0];
 const envOf = (c: any): Record<string, string> => Object.fromEntries((c.env as any[]).filter((e) => "value" in e).map((e) => [e.name, e.value]));
-const prodPrometheusYaml = (): string =>
-  prod.one("kubernetes:core/v1:ConfigMap", (r) => r.inputs.metadata.name === "prometheus-config").inputs.data["config.prometheus.yml"];
+const prometheusConfigMap = (run: StackRun): RecordedResource => run.one("kubernetes:core/v1:ConfigMap", (r) => r.inputs.metadata.name === "prometheus-config");
+const prometheusYamlOf = (run: StackRun): string => prometheusConfigMap(run).inputs.data["config.prometheus.yml"];
+const prodPrometheusYaml = (): string => prometheusYamlOf(prod);
+const rulesOf = (run: StackRun): any[] => parse(prometheusConfigMap(run).inputs.data["rules.apex-alerts.yml"]).groups.flatMap((g: any) => g.rules);
+const CLUSTER_ROLE = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole";
+const CLUSTER_ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding";
 
 describe("kube-state-metrics (prod, kubernetes)", () => {
   it("watches only the stack namespace and the resources the pod alerts read, with a pinned v2 image", () => {
@@ -135,6 +159,164 @@ describe("kube-state-metrics (prod, kubernetes)", () => {
 
   it("refuses a namespace that is not a DNS label, naming the field", () => {
     expect(() => kubeStateMetricsSpec({ image: kubeStateMetricsImage, namespace: "Apex Prod" })).toThrow(/kube-state-metrics: namespace: expected a DNS label.*got "Apex Prod"/);
+  });
+});
+
+describe("PVC usage: off by default (prod, kubernetes)", () => {
+  it("binds nothing cluster-wide, mounts no token into Prometheus, scrapes no kubelet", () => {
+    expect(prod.ofType(CLUSTER_ROLE_BINDING)).toEqual([]);
+    expect(prod.ofType(CLUSTER_ROLE).filter((r) => JSON.stringify(r.inputs).includes("nodes"))).toEqual([]);
+    const pod = workload(services.prometheus.name).inputs.spec.template.spec;
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(parse(prodPrometheusYaml()).scrape_configs.map((j: any) => j.job_name)).not.toContain(kubeletJobName);
+    expect(prodPrometheusYaml()).not.toContain("kubernetes_sd_configs");
+  });
+
+  it("does not render ApexPvcFillingUp, and ApexTargetDown does not watch a kubelet job", () => {
+    const rules = rulesOf(prod);
+    expect(rules.map((r) => r.alert)).not.toContain("ApexPvcFillingUp");
+    expect(rules.map((r) => r.alert)).toEqual(expect.arrayContaining(["ApexPodOOMKilled", "ApexPodCrashLooping", "ApexHpaAtMaxReplicas"]));
+    expect(rules.find((r) => r.alert === "ApexTargetDown").expr).not.toContain(kubeletJobName);
+  });
+
+  it("warns once at preview, naming the key and what turning it on grants", () => {
+    const mine = warned.prod.filter((w) => w.includes("apex:observability.kubeletVolumeStats"));
+    expect(mine).toEqual([kubeletVolumeStatsOffWarning]);
+    expect(mine[0]).toMatch(/ApexPvcFillingUp is not rendered/);
+    expect(mine[0]).toMatch(/get on nodes\/metrics and get\/list\/watch on nodes \(a ClusterRole and ClusterRoleBinding/);
+    expect(warned.kubelet.filter((w) => w.includes("kubeletVolumeStats"))).toEqual([]);
+  });
+
+  it("opens no flow to the nodes' kubelets", () => {
+    const ev = new NetworkPolicyEvaluator(prod.resources);
+    const prometheus: Endpoint = { id: "prometheus", namespace: NS, labels: { "app.kubernetes.io/name": services.prometheus.name } };
+    expect(ev.allows(prometheus, { id: "node", ip: "10.0.12.34" }, 10250, "TCP")).toBe(false);
+  });
+});
+
+describe("PVC usage: apex:observability.kubeletVolumeStats true (prod, kubernetes)", () => {
+  const name = kubeletAccessName({ namespaceName: NS, stack: "prod" });
+
+  it("a ClusterRole with exactly get on nodes/metrics and get/list/watch on nodes", () => {
+    expect(name).toBe("apex-prod-prometheus-kubelet");
+    const roles = kubelet.ofType(CLUSTER_ROLE).filter((r) => r.inputs.metadata.name === name);
+    expect(roles).toHaveLength(1);
+    expect(roles[0]!.inputs.rules).toEqual([
+      { apiGroups: [""], resources: ["nodes/metrics"], verbs: ["get"] },
+      { apiGroups: [""], resources: ["nodes"], verbs: ["get", "list", "watch"] },
+    ]);
+    validateKubernetesObject(roles[0]!);
+  });
+
+  it("the stack's only ClusterRoleBinding: that role, to the prometheus ServiceAccount of the stack namespace", () => {
+    const bindings = kubelet.ofType(CLUSTER_ROLE_BINDING);
+    expect(bindings).toHaveLength(1);
+    expect(bindings[0]!.inputs).toMatchObject({ metadata: { name } });
+    expect(bindings[0]!.inputs.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name });
+    expect(bindings[0]!.inputs.subjects).toEqual([{ kind: "ServiceAccount", name: services.prometheus.name, namespace: NS }]);
+    validateKubernetesObject(bindings[0]!);
+    // The subject exists: the ServiceAccount the Prometheus pods run as.
+    const sa = kubelet.one("kubernetes:core/v1:ServiceAccount", (r) => r.inputs.metadata.name === services.prometheus.name);
+    expect(sa.inputs.metadata.namespace).toBe(NS);
+    expect(sa.inputs.automountServiceAccountToken).toBe(true);
+  });
+
+  it("mounts the token into Prometheus only, and starts Prometheus after the binding", () => {
+    const prometheus = kubelet.one("kubernetes:apps/v1:StatefulSet", (r) => r.inputs.metadata.name === services.prometheus.name);
+    expect(prometheus.inputs.spec.template.spec).toMatchObject({ serviceAccountName: services.prometheus.name, automountServiceAccountToken: true });
+    const binding = kubelet.one(CLUSTER_ROLE_BINDING);
+    const waitsFor = (r: RecordedResource, on: RecordedResource, seen = new Set<string>()): boolean =>
+      kubelet.dependenciesOf(r).some((d) => d.urn === on.urn || (!seen.has(d.urn) && (seen.add(d.urn), waitsFor(d, on, seen))));
+    const parentOf = (r: RecordedResource) => kubelet.resources.find((x) => x.urn === r.parentUrn)!;
+    expect(waitsFor(parentOf(prometheus), binding), "the prometheus service component waits for the ClusterRoleBinding").toBe(true);
+    const mounted = [...kubelet.ofType("kubernetes:apps/v1:Deployment"), ...kubelet.ofType("kubernetes:apps/v1:StatefulSet")]
+      .filter((w) => w.inputs.spec.template.spec.automountServiceAccountToken === true).map((w) => w.inputs.metadata.name).sort();
+    const before = [...prod.ofType("kubernetes:apps/v1:Deployment"), ...prod.ofType("kubernetes:apps/v1:StatefulSet")]
+      .filter((w) => w.inputs.spec.template.spec.automountServiceAccountToken === true).map((w) => w.inputs.metadata.name);
+    expect(mounted).toEqual([...before, services.prometheus.name].sort());
+  });
+
+  it("scrapes every node's kubelet on 10250 over https with the token and the cluster CA, keeping only the namespace's volume stats", () => {
+    const job = parse(prometheusYamlOf(kubelet)).scrape_configs.find((j: any) => j.job_name === kubeletJobName);
+    expect(job).toEqual({
+      job_name: kubeletJobName,
+      metrics_path: "/metrics",
+      scheme: "https",
+      authorization: { type: "Bearer", credentials_file: serviceAccountFiles.token },
+      tls_config: { ca_file: serviceAccountFiles.ca },
+      kubernetes_sd_configs: [{ role: "node" }],
+      relabel_configs: [{ source_labels: ["__meta_kubernetes_node_address_InternalIP"], regex: "(.+)", target_label: "__address__", replacement: "${1}:10250", action: "replace" }],
+      metric_relabel_configs: [{
+        source_labels: ["__name__", "namespace"],
+        regex: `(kubelet_volume_stats_used_bytes|kubelet_volume_stats_capacity_bytes|kubelet_volume_stats_available_bytes);${NS}`,
+        action: "keep",
+      }],
+    });
+    expect(serviceAccountFiles).toEqual({ token: "/var/run/secrets/kubernetes.io/serviceaccount/token", ca: "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt" });
+    // The keep rule as Prometheus applies it: anchored, on "<__name__>;<namespace>".
+    const keep = new RegExp(`^(?:${job.metric_relabel_configs[0].regex})$`);
+    for (const kept of ["used", "capacity", "available"]) expect(keep.test(`kubelet_volume_stats_${kept}_bytes;${NS}`), kept).toBe(true);
+    for (const dropped of [
+      `kubelet_volume_stats_used_bytes;${NS}-sandbox`, "kubelet_volume_stats_used_bytes;kube-system", "kubelet_volume_stats_used_bytes;",
+      `kubelet_volume_stats_inodes_used;${NS}`, `kubelet_running_pods;${NS}`, `apiserver_request_total;${NS}`,
+    ]) expect(keep.test(dropped), dropped).toBe(false);
+    // The in-cluster Kubernetes mount points, as the scrape job reads them.
+    expect(kubeletScrapeJob(NS).bearerTokenFile).toBe(serviceAccountFiles.token);
+    expect(() => kubeletScrapeJob("Apex Prod")).toThrow(/kubelet scrape job: namespace: expected a DNS label.*got "Apex Prod"/);
+  });
+
+  it("renders ApexPvcFillingUp over the namespace's volumes, and ApexTargetDown watches the kubelet job", () => {
+    const rules = rulesOf(kubelet);
+    const pvc = rules.find((r) => r.alert === "ApexPvcFillingUp");
+    expect(pvc).toMatchObject({ for: "5m", labels: { severity: "warning" } });
+    expect(pvc.expr).toBe(`kubelet_volume_stats_used_bytes{namespace="${NS}"} / kubelet_volume_stats_capacity_bytes{namespace="${NS}"} > 0.85`);
+    expect(rules.map((r) => r.alert).filter((a) => a !== "ApexPvcFillingUp")).toEqual(rulesOf(prod).map((r) => r.alert));
+    expect(rules.find((r) => r.alert === "ApexTargetDown").expr).toMatch(new RegExp(`job=~"[^"]*\\|${kubeletJobName}"`));
+  });
+
+  it("lets Prometheus reach the kubelets on 10250 and the API server, nothing more", () => {
+    const ev = new NetworkPolicyEvaluator(kubelet.resources);
+    const pod = (id: string, podName: string): Endpoint => ({ id, namespace: NS, labels: { "app.kubernetes.io/name": podName } });
+    const prometheus = pod("prometheus", services.prometheus.name);
+    const node = { id: "node", ip: "10.0.12.34" };
+    expect(ev.allows(prometheus, node, 10250, "TCP")).toBe(true);
+    expect(ev.allows(prometheus, { id: "kube-apiserver", ip: "10.0.0.1" }, 443, "TCP")).toBe(true);
+    expect(ev.allows(prometheus, node, 10255, "TCP")).toBe(false);
+    expect(ev.allows(prometheus, node, 22, "TCP")).toBe(false);
+    expect(ev.allows(prometheus, { id: "elsewhere", ip: "192.168.1.10" }, 10250, "TCP")).toBe(false);
+    for (const other of [services.grafana.name, services.alertmanager.name, services.worker.name]) {
+      expect(ev.allows(pod(other, other), node, 10250, "TCP"), other).toBe(false);
+    }
+    const egress = kubelet.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", (r) => r.inputs.metadata.name === "prometheus-to-kubelet-egress");
+    expect(egress.inputs.spec.egress).toEqual([{ to: NODE_CIDRS.map((cidr) => ({ ipBlock: { cidr } })), ports: [{ port: 10250, protocol: "TCP" }] }]);
+  });
+});
+
+describe("PVC usage: the opted-in stack passes the policy pack", () => {
+  it("no mandatory violation (the pack forbids cluster-wide grants to the worker, not this one)", async () => {
+    const findings = await evaluatePolicies(apexPolicies, kubelet.resources.map((r) => ({ type: r.type, name: r.name, urn: r.urn, props: r.inputs })));
+    expect(findings.filter((f) => f.enforcementLevel === "mandatory").map((f) => `${f.policy}: ${f.message}`)).toEqual([]);
+  });
+});
+
+describe("PVC usage: refused where it cannot work, naming the key", () => {
+  it("docker (dev) with the key true", async () => {
+    await expect(runStack({ stack: "dev", config: { observability: { kubeletVolumeStats: true } } }))
+      .rejects.toThrow(/apex:observability\.kubeletVolumeStats: only used when apex:target is "kubernetes".*got true/);
+  });
+
+  it("kubernetes without the node CIDRs or the API server's", async () => {
+    await expect(runStack({ stack: "prod", config: { observability: { kubeletVolumeStats: true } } }))
+      .rejects.toThrow(/apex:observability\.nodeCidrs: required when apex:observability\.kubeletVolumeStats is true/);
+    await expect(runStack({ stack: "prod", config: { ...kubeletConfig, network: { apiServerCidrs: [] } } }))
+      .rejects.toThrow(/apex:network\.apiServerCidrs: required when apex:observability\.kubeletVolumeStats is true/);
+  });
+
+  it("node CIDRs without the key, or on docker", async () => {
+    await expect(runStack({ stack: "prod", config: { observability: { nodeCidrs: NODE_CIDRS } } }))
+      .rejects.toThrow(/apex:observability\.nodeCidrs: only used when apex:observability\.kubeletVolumeStats is true/);
+    await expect(runStack({ stack: "dev", config: { observability: { nodeCidrs: NODE_CIDRS } } }))
+      .rejects.toThrow(/apex:observability\.nodeCidrs: only used when apex:target is "kubernetes"/);
   });
 });
 

@@ -5,9 +5,12 @@ import { runStack, type RecordedResource, type StackRun } from "./harness";
 
 let prod: StackRun;
 let dev: StackRun;
+/** prod with the one opt-in cluster-wide grant: apex:observability.kubeletVolumeStats. */
+let kubelet: StackRun;
 beforeAll(async () => {
   prod = await runStack({ stack: "prod", config: { rbac: { adminGroups: ["platform-admins"], operatorGroups: ["sre", "oncall"], viewerGroups: [] } } });
   dev = await runStack({ stack: "dev" });
+  kubelet = await runStack({ stack: "prod", config: { observability: { kubeletVolumeStats: true, nodeCidrs: ["10.0.0.0/16"] } } });
 });
 
 const clusterRole = (name: string) => prod.one("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", (r) => r.inputs.metadata.name === name);
@@ -76,6 +79,22 @@ describe("Kubernetes RBAC for workloads", () => {
     const patches = prod.ofType("kubernetes:core/v1:ServiceAccountPatch");
     expect(patches.map((p) => `${p.inputs.metadata.namespace}/${p.inputs.metadata.name}:${p.inputs.automountServiceAccountToken}`).sort())
       .toEqual(["apex-sandbox/default:false", "apex/default:false"]);
+  });
+
+  it("by default binds nothing cluster-wide; apex:observability.kubeletVolumeStats adds exactly one ClusterRoleBinding: node metrics for prometheus", () => {
+    expect(prod.ofType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")).toEqual([]);
+    const crbs = kubelet.ofType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding");
+    expect(crbs.map((b) => ({ role: b.inputs.roleRef.name, subjects: b.inputs.subjects }))).toEqual([
+      { role: "apex-prod-prometheus-kubelet", subjects: [{ kind: "ServiceAccount", name: services.prometheus.name, namespace: "apex" }] },
+    ]);
+    const role = kubelet.one("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", (r) => r.inputs.metadata.name === "apex-prod-prometheus-kubelet");
+    // Read-only, nodes only: no nodes/proxy (the kubelet's whole API, exec included), no Secrets, no writes.
+    const pairs = (role.inputs.rules as any[]).flatMap((r) => r.resources.flatMap((res: string) => r.verbs.map((v: string) => `${res}:${v}`))).sort();
+    expect(pairs).toEqual(["nodes/metrics:get", "nodes:get", "nodes:list", "nodes:watch"]);
+    expect((role.inputs.rules as any[]).every((r) => r.apiGroups.length === 1 && r.apiGroups[0] === "")).toBe(true);
+    // Nothing else changes: the people roles and every namespaced binding are those of the default stack.
+    expect(kubelet.ofType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole").map((r) => r.inputs.metadata.name).sort())
+      .toEqual(["apex-admin", "apex-operator", "apex-prod-prometheus-kubelet", "apex-viewer"]);
   });
 
   it("dev (Docker) has no Kubernetes RBAC", () => {

@@ -6,6 +6,7 @@
  * Expected annotation text is written out literally so that a broken template fails the test.
  */
 import { stringify } from "yaml";
+import { kubeletJobName } from "../../components/observability/scrape-jobs";
 import { metrics } from "../../app/src/contract/metrics";
 import { kubernetesThresholds, type KubernetesRuleOptions } from "../kubernetes-rules";
 import { postgresExporterJob, rulesFor, targetDownJobsFor } from "../rules";
@@ -88,7 +89,7 @@ export function promtoolCases(runbookBaseUrl: string, target: AlertTarget = "doc
     ...latencyCases(firing),
     ...breakerCases(firing),
     ...databaseDownCases(firing),
-    ...targetDownCases(firing, targetDownJobsFor(target)),
+    ...targetDownCases(firing, targetDownJobsFor(target, opts)),
     ...postgresExporterDownCases(firing),
     ...(target === "kubernetes" ? kubernetesCases(firing, opts) : []),
   ];
@@ -455,7 +456,8 @@ function kubernetesCases(firing: Firing, opts: KubernetesRuleOptions): PromtoolC
   // With a namespace, the same symptoms in another team's namespace must stay silent.
   const foreign = opts.namespace ? [{ namespace: "other-team" }] : [];
   const ksm = { instance: "kube-state-metrics:8080", job: "kube-state-metrics" };
-  const kubelet = { instance: "node-1:10250", job: "kubelet" };
+  // As the kubelet job stores them: `instance` is the node name (node discovery sets it).
+  const kubelet = { instance: "ip-10-0-1-23.ec2.internal", job: kubeletJobName };
   const m = kubernetesMetrics;
   const container = (namespace: string, pod: string, name: string) => ({ ...ksm, namespace, pod, container: name });
   const worker = container(ns, "apex-worker-7d9f-abcde", "worker");
@@ -563,7 +565,7 @@ function kubernetesCases(firing: Firing, opts: KubernetesRuleOptions): PromtoolC
     series(m.volumeCapacityBytes, labels, `${100 * gib}x30`),
     series(m.volumeUsedBytes, labels, usedGib.split(" ").map((v) => { const [n, x] = v.split("x"); return `${Number(n) * gib}x${x}`; }).join(" ")),
   ];
-  const pvcFull: PromtoolCase = {
+  const pvcFull = (): PromtoolCase => ({
     // 86% used from 3m: firing at 8m. 85% exactly never fires.
     boundary: { alert: "ApexPvcFillingUp", conditionFrom: "3m" },
     group: {
@@ -586,6 +588,7 @@ function kubernetesCases(firing: Firing, opts: KubernetesRuleOptions): PromtoolC
         },
       ],
     },
-  };
-  return [oom, crash, hpaMax, pvcFull];
+  });
+  // Only when the kubelets are scraped: otherwise the rule is not rendered.
+  return opts.kubeletVolumeStats ? [oom, crash, hpaMax, pvcFull()] : [oom, crash, hpaMax];
 }

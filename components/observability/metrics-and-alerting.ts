@@ -7,6 +7,10 @@
  * Kubernetes: 2 Prometheus replicas (own PVC each, external label `replica` = pod name, dropped from
  * alerts) and 3 clustered Alertmanagers (gossip on 9094); every Prometheus sends every alert to
  * every Alertmanager, which notify once between them. Docker: one of each, clustering off.
+ *
+ * Kubernetes with `kubeletVolumeStats` (opt-in): Prometheus also scrapes every node's kubelet for
+ * the namespace's PVC usage, through the ClusterRole of kubelet-volume-stats.ts and its mounted
+ * token; without it ApexPvcFillingUp is not rendered and the preview warns.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -17,6 +21,7 @@ import { deployService, selectorLabels, type DeployedService, type Platform, typ
 import { alertReceiver, alertReceiverSpec } from "./alert-receiver";
 import { alertmanagerClusterPort, alertmanagerSpec } from "./alertmanager";
 import { KubeStateMetrics, kubeStateMetricsFlows } from "./kube-state-metrics";
+import { KubeletAccess, kubeletFlows, kubeletVolumeStatsOffWarning } from "./kubelet-volume-stats";
 import { movedFrom, type PreviousHome } from "./moved";
 import { postgresExporterSpec, type PostgresTarget } from "./postgres-exporter";
 import { prometheusSpec } from "./prometheus";
@@ -51,6 +56,8 @@ export class MetricsAndAlerting extends pulumi.ComponentResource {
   public readonly postgresExporter: DeployedService;
   /** Kubernetes only: pod, HPA and PVC state for the pod alerts. */
   public readonly kubeStateMetrics?: KubeStateMetrics;
+  /** Kubernetes with `kubeletVolumeStats` only: Prometheus's cluster-wide grant to read the kubelets. */
+  public readonly kubeletAccess?: KubeletAccess;
   /** The dev alert-receiver; undefined unless `alerting.devReceiver`. */
   public readonly alertReceiver?: DeployedService;
   /** Kubernetes NetworkPolicy flows: scrapes, alert delivery and gossip, the exporter's connection (empty on docker). */
@@ -65,12 +72,24 @@ export class MetricsAndAlerting extends pulumi.ComponentResource {
     if (settings.alerting.devReceiver && args.runtimeImage === undefined) {
       throw new Error("apex:observability.alerting.devReceiver: the alert-receiver runs in the runtime image, which was not given");
     }
+    if (settings.kubeletVolumeStats && platform.target !== "kubernetes") {
+      throw new Error('apex:observability.kubeletVolumeStats: only used when apex:target is "kubernetes" (PVC usage comes from the kubelets; docker has none), got true');
+    }
     const docker = platform.target === "docker";
     const images = settings.images;
     const scrapePlatform: ScrapePlatform = platform.target === "kubernetes" ? { kind: "kubernetes", namespace: platform.namespaceName } : { kind: "docker" };
     const replicas = observabilityReplicas(scrapePlatform.kind);
     const child = (suffix: string): pulumi.ComponentResourceOptions => ({ parent: this, dependsOn: [...(args.dependsOn ?? [])], ...movedFrom(args.previousHome, suffix) });
     const am = services.alertmanager;
+    const kubeletVolumeStats = platform.target === "kubernetes" && settings.kubeletVolumeStats;
+    if (platform.target === "kubernetes" && kubeletVolumeStats) {
+      if (!settings.nodeCidrs?.length) throw new Error("apex:observability.nodeCidrs: required when apex:observability.kubeletVolumeStats is true (Prometheus reaches each node's kubelet on 10250), got nothing");
+      if (!args.apiServer?.cidrs.length) throw new Error("apex:network.apiServerCidrs: required when apex:observability.kubeletVolumeStats is true (Prometheus discovers the nodes through the API server), got nothing");
+      // Bound before Prometheus starts, so its first node discovery and scrapes are allowed.
+      this.kubeletAccess = new KubeletAccess(`${name}-kubelet-access`, { platform }, { parent: this, dependsOn: [...(args.dependsOn ?? [])] });
+    } else if (platform.target === "kubernetes") {
+      pulumi.log.warn(kubeletVolumeStatsOffWarning, this);
+    }
 
     this.postgresExporter = deployService(`${name}-postgres-exporter`, postgresExporterSpec({ image: images.postgresExporter, database: args.database }), platform, child("postgres-exporter"));
     this.alertmanager = deployService(`${name}-alertmanager`, alertmanagerSpec({
@@ -81,6 +100,7 @@ export class MetricsAndAlerting extends pulumi.ComponentResource {
       replicas: replicas.alertmanager,
       peers: replicas.alertmanager > 1 ? [`${serviceHost(scrapePlatform, headlessServiceName(am.name))}:${alertmanagerClusterPort}`] : [],
     }), platform, child("alertmanager"));
+    const prometheusOpts = { ...child("prometheus"), ...(this.kubeletAccess ? { dependsOn: [...(args.dependsOn ?? []), this.kubeletAccess.clusterRoleBinding] } : {}) };
     this.prometheus = deployService(`${name}-prometheus`, prometheusSpec({
       image: images.prometheus,
       config: stackPrometheusConfig({ stack: platform.stack, settings, platform: scrapePlatform }),
@@ -91,7 +111,8 @@ export class MetricsAndAlerting extends pulumi.ComponentResource {
       replicas: replicas.prometheus,
       replicaLabel: !docker,
       ...(settings.remoteWrite && settings.remoteWrite.auth !== "none" ? { remoteWriteSecret: args.remoteWriteSecret } : {}),
-    }), platform, child("prometheus"));
+      kubernetesApiAccess: kubeletVolumeStats,
+    }), platform, prometheusOpts);
     if (settings.alerting.devReceiver && args.runtimeImage !== undefined) {
       this.alertReceiver = deployService(`${name}-alert-receiver`, alertReceiverSpec({ image: args.runtimeImage }), platform, { parent: this });
     }
@@ -125,6 +146,7 @@ export class MetricsAndAlerting extends pulumi.ComponentResource {
       this.flows.push(...metricsFlows(args));
       this.kubeStateMetrics = new KubeStateMetrics(`${name}-kube-state-metrics`, { platform }, { parent: this, dependsOn: [...(args.dependsOn ?? [])] });
       this.flows.push(...kubeStateMetricsFlows({ apiServer: args.apiServer }));
+      if (kubeletVolumeStats) this.flows.push(...kubeletFlows({ nodeCidrs: settings.nodeCidrs ?? [], apiServer: args.apiServer }));
     }
     this.registerOutputs({ prometheusHost: this.prometheus.host, alertmanagerHost: this.alertmanager.host });
   }

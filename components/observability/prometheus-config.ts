@@ -13,7 +13,27 @@ export type TargetDiscovery =
    * DNS A lookup, one target per address: every replica behind Docker's network alias (dev) or a
    * headless Kubernetes Service (prod). Needs no Kubernetes API access, hence no RBAC.
    */
-  | { readonly kind: "dns"; readonly names: readonly string[]; readonly port: number; readonly refreshInterval?: string };
+  | { readonly kind: "dns"; readonly names: readonly string[]; readonly port: number; readonly refreshInterval?: string }
+  /**
+   * Kubernetes service discovery through the API server, with the pod's in-cluster credentials
+   * (its mounted ServiceAccount token): one target per object of `role`. Needs RBAC to list and
+   * watch those objects, and Prometheus built with it (Debian's promtool is not).
+   */
+  | { readonly kind: "kubernetes"; readonly role: KubernetesSdRole };
+
+/** `kubernetes_sd_configs` roles; "node" finds every node, addressed at its kubelet. */
+export const kubernetesSdRoles = ["node", "pod", "service", "endpoints", "endpointslice", "ingress"] as const;
+export type KubernetesSdRole = (typeof kubernetesSdRoles)[number];
+
+/**
+ * One `relabel_configs` / `metric_relabel_configs` step. `regex` is anchored by Prometheus (RE2);
+ * source label values are joined with ";".
+ */
+export type Relabel =
+  /** Writes `replacement` ($1... from `regex`, default "(.*)" and "$1") to `targetLabel` when `regex` matches. */
+  | { readonly action: "replace"; readonly sourceLabels: readonly string[]; readonly regex?: string; readonly targetLabel: string; readonly replacement?: string }
+  /** keep: drops every target / series that does not match; drop: every one that does. */
+  | { readonly action: "keep" | "drop"; readonly sourceLabels: readonly string[]; readonly regex: string };
 
 export interface ScrapeJob {
   /** `job` label; use the service name from the contract. */
@@ -23,6 +43,16 @@ export interface ScrapeJob {
   readonly metricsPath?: string;
   /** Default: the global scrape interval. */
   readonly scrapeInterval?: string;
+  /** Default "http". */
+  readonly scheme?: "http" | "https";
+  /** Bearer token read from a file at every scrape (a projected ServiceAccount token rotates). Default none. */
+  readonly bearerTokenFile?: string;
+  /** CA bundle that verifies an https target's certificate. Default: the system's. */
+  readonly caFile?: string;
+  /** Target relabelling (before the scrape). Default none. */
+  readonly relabel?: readonly Relabel[];
+  /** Series relabelling (after the scrape, before storage): what to keep of a large endpoint. Default none. */
+  readonly metricRelabel?: readonly Relabel[];
 }
 
 export interface PrometheusConfigInput {
@@ -60,6 +90,7 @@ export interface RemoteWrite {
 const duration = /^(\d+(ms|s|m|h|d|w|y))+$/;
 const hostPort = /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/;
 const jobName = /^[a-zA-Z_][a-zA-Z0-9_-]*$/;
+const labelName = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 function seconds(d: string): number {
   const unit: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800, y: 31536000 };
@@ -89,9 +120,19 @@ function check(input: PrometheusConfigInput): void {
     if (d.kind === "static") {
       if (d.targets.length === 0) fail(`${at}.discovery.targets`, "expected at least one host:port");
       d.targets.forEach((t, j) => hostPort.test(t) || fail(`${at}.discovery.targets[${j}]`, `expected host:port, got "${t}"`));
-    } else {
+    } else if (d.kind === "dns") {
       if (d.names.length === 0) fail(`${at}.discovery.names`, "expected at least one DNS name");
       if (!(Number.isInteger(d.port) && d.port > 0 && d.port < 65536)) fail(`${at}.discovery.port`, `expected a port, got ${d.port}`);
+    } else if (!(kubernetesSdRoles as readonly string[]).includes(d.role)) {
+      fail(`${at}.discovery.role`, `expected one of ${kubernetesSdRoles.join(", ")}, got "${d.role}"`);
+    }
+    if (job.scheme !== undefined && job.scheme !== "http" && job.scheme !== "https") fail(`${at}.scheme`, `expected "http" or "https", got "${String(job.scheme)}"`);
+    for (const [field, file] of [["bearerTokenFile", job.bearerTokenFile], ["caFile", job.caFile]] as const) {
+      if (file !== undefined && !file.startsWith("/")) fail(`${at}.${field}`, `expected an absolute file path, got "${file}"`);
+    }
+    if (job.bearerTokenFile !== undefined && job.scheme !== "https") fail(`${at}.bearerTokenFile`, "a token is only sent over https (set scheme: \"https\")");
+    for (const field of ["relabel", "metricRelabel"] as const) {
+      (job[field] ?? []).forEach((r, j) => checkRelabel(r, `${at}.${field}[${j}]`, fail));
     }
   });
   const am = input.alertmanagers;
@@ -117,6 +158,28 @@ function check(input: PrometheusConfigInput): void {
   }
 }
 
+function checkRelabel(r: Relabel, at: string, fail: (field: string, msg: string) => never): void {
+  if (r.sourceLabels.length === 0) fail(`${at}.sourceLabels`, "expected at least one label name");
+  r.sourceLabels.forEach((l, i) => labelName.test(l) || fail(`${at}.sourceLabels[${i}]`, `expected a label name, got "${l}"`));
+  if (r.action === "replace" && !labelName.test(r.targetLabel)) fail(`${at}.targetLabel`, `expected a label name, got "${r.targetLabel}"`);
+  if (r.regex !== undefined) {
+    try {
+      new RegExp(r.regex);
+    } catch {
+      fail(`${at}.regex`, `expected a regular expression, got "${r.regex}"`);
+    }
+  }
+}
+
+function relabelConfig(r: Relabel): Record<string, unknown> {
+  return {
+    source_labels: [...r.sourceLabels],
+    ...(r.regex !== undefined ? { regex: r.regex } : {}),
+    ...(r.action === "replace" ? { target_label: r.targetLabel, ...(r.replacement !== undefined ? { replacement: r.replacement } : {}) } : {}),
+    action: r.action,
+  };
+}
+
 function remoteWriteConfig(rw: RemoteWrite): Record<string, unknown> {
   const auth = rw.auth;
   return {
@@ -132,7 +195,23 @@ function discoveryConfig(d: TargetDiscovery): Record<string, unknown> {
       return { static_configs: [{ targets: [...d.targets] }] };
     case "dns":
       return { dns_sd_configs: [{ names: [...d.names], type: "A", port: d.port, ...(d.refreshInterval ? { refresh_interval: d.refreshInterval } : {}) }] };
+    case "kubernetes":
+      return { kubernetes_sd_configs: [{ role: d.role }] };
   }
+}
+
+function scrapeConfig(job: ScrapeJob): Record<string, unknown> {
+  return {
+    job_name: job.name,
+    metrics_path: job.metricsPath ?? "/metrics",
+    ...(job.scrapeInterval ? { scrape_interval: job.scrapeInterval } : {}),
+    ...(job.scheme ? { scheme: job.scheme } : {}),
+    ...(job.bearerTokenFile ? { authorization: { type: "Bearer", credentials_file: job.bearerTokenFile } } : {}),
+    ...(job.caFile ? { tls_config: { ca_file: job.caFile } } : {}),
+    ...discoveryConfig(job.discovery),
+    ...(job.relabel?.length ? { relabel_configs: job.relabel.map(relabelConfig) } : {}),
+    ...(job.metricRelabel?.length ? { metric_relabel_configs: job.metricRelabel.map(relabelConfig) } : {}),
+  };
 }
 
 function alertingConfig(input: PrometheusConfigInput): Record<string, unknown> {
@@ -160,12 +239,7 @@ export function prometheusConfig(input: PrometheusConfigInput): Record<string, u
     rule_files: [...input.ruleFiles],
     ...alertingConfig(input),
     ...(input.remoteWrite ? { remote_write: [remoteWriteConfig(input.remoteWrite)] } : {}),
-    scrape_configs: input.jobs.map((job) => ({
-      job_name: job.name,
-      metrics_path: job.metricsPath ?? "/metrics",
-      ...(job.scrapeInterval ? { scrape_interval: job.scrapeInterval } : {}),
-      ...discoveryConfig(job.discovery),
-    })),
+    scrape_configs: input.jobs.map(scrapeConfig),
   };
 }
 

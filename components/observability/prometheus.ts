@@ -33,6 +33,11 @@ export interface PrometheusSpecArgs {
   readonly replicaLabel?: boolean;
   /** The remote_write credential, written to `remoteWriteSecretFile` at start. Default none. */
   readonly remoteWriteSecret?: SecretRef;
+  /**
+   * Kubernetes: mount the ServiceAccount token, with which Prometheus discovers the nodes and
+   * the kubelets authorise its scrape. Only for `kubeletVolumeStats`; default false (no token).
+   */
+  readonly kubernetesApiAccess?: boolean;
 }
 
 export function prometheusSpec(args: PrometheusSpecArgs): ServiceSpec {
@@ -70,6 +75,7 @@ export function prometheusSpec(args: PrometheusSpecArgs): ServiceSpec {
     },
     scaling: { replicas },
     stateful: true,
+    ...(args.kubernetesApiAccess ? { kubernetesApiAccess: true } : {}),
     // The image's `nobody`, which owns /prometheus in it (Docker seeds new volumes from the image).
     user: { uid: 65534, gid: 65534 },
     volumes: [

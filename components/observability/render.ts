@@ -76,7 +76,7 @@ export function stackPrometheusConfig(input: StackObservabilityInput): string {
   return prometheusConfigYaml({
     scrapeInterval: input.settings.scrapeInterval,
     evaluationInterval: input.settings.evaluationInterval,
-    jobs: apexScrapeJobs(input.platform),
+    jobs: apexScrapeJobs(input.platform, { kubeletVolumeStats: input.settings.kubeletVolumeStats }),
     ruleFiles: input.ruleFiles ?? [prometheusPaths.rulesGlob],
     alertmanagers: clustered
       ? { kind: "dns", names: [serviceHost(input.platform, headlessServiceName(am.name))], port: am.port, refreshInterval: "30s" }
@@ -101,15 +101,19 @@ export function stackAlertmanagerConfig(settings: ObservabilitySettings, secretO
   });
 }
 
-/** The rules of a target; on Kubernetes the pod alerts watch the stack's namespace only (not the tool sandboxes'). */
-function ruleScope(platform: ScrapePlatform | AlertTarget): { target: AlertTarget; opts: KubernetesRuleOptions } {
-  if (typeof platform === "string") return { target: platform, opts: {} };
-  return platform.kind === "kubernetes" ? { target: "kubernetes", opts: { namespace: platform.namespace } } : { target: "docker", opts: {} };
+/**
+ * The rules of a target; on Kubernetes the pod alerts watch the stack's namespace only (not the
+ * tool sandboxes'), and ApexPvcFillingUp is there only when the kubelets are scraped.
+ */
+function ruleScope(platform: ScrapePlatform | AlertTarget, settings: ObservabilitySettings): { target: AlertTarget; opts: KubernetesRuleOptions } {
+  if (platform === "docker" || (typeof platform === "object" && platform.kind === "docker")) return { target: "docker", opts: {} };
+  const namespace = typeof platform === "object" && platform.kind === "kubernetes" ? { namespace: platform.namespace } : {};
+  return { target: "kubernetes", opts: { ...namespace, kubeletVolumeStats: settings.kubeletVolumeStats } };
 }
 
 /** The stack's rule file: `rulesFor(target)` rendered with the runbook base from config. */
 export function stackRuleFile(settings: ObservabilitySettings, platform: ScrapePlatform | AlertTarget): string {
-  const { target, opts } = ruleScope(platform);
+  const { target, opts } = ruleScope(platform, settings);
   return ruleFileYaml(rulesFor(target, opts), { runbookBaseUrl: settings.runbookBaseUrl });
 }
 
@@ -117,7 +121,7 @@ export function stackRuleFile(settings: ObservabilitySettings, platform: ScrapeP
 export function renderStackFiles(input: StackObservabilityInput): Record<string, string> {
   const { settings } = input;
   const placeholder = (key: string) => (key === receiverSecretKey.pagerduty ? `<secret apex:${key}>` : `https://secret.invalid/apex:${key}`);
-  const scope = ruleScope(input.platform);
+  const scope = ruleScope(input.platform, settings);
   const files: Record<string, string> = {
     "prometheus.yml":
       `# Deployed with rule_files: ["${prometheusPaths.rulesGlob}"]; here relative so promtool finds rules/.\n` +
