@@ -1,5 +1,5 @@
 /**
- * OpenTelemetry tracing for apex-api and apex-worker: the NodeSDK with an OTLP trace exporter,
+ * OpenTelemetry tracing for apex-api and apex-worker: a NodeTracerProvider with an OTLP trace exporter,
  * W3C trace-context + baggage for the carriers Apex stores, and a span processor that copies the
  * baggage keys agent_id / task_id / dag_id onto every span as attributes.
  *
@@ -14,7 +14,7 @@
  */
 import { type Context, type Span, propagation } from "@opentelemetry/api";
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
-import { NodeSDK } from "@opentelemetry/sdk-node";
+import { defaultResource, detectResources, envDetector, hostDetector, osDetector, processDetector, resourceFromAttributes } from "@opentelemetry/resources";
 import {
   BatchSpanProcessor,
   RandomIdGenerator,
@@ -23,6 +23,8 @@ import {
   type Span as SdkSpan,
   type SpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
+import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
+import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
 import { runtimeEnv } from "../contract/env";
 import { services } from "../contract/services";
 import { installInstrumentations } from "./instrumentations";
@@ -184,7 +186,7 @@ function validateEndpoint(endpoint: string): string {
   return endpoint;
 }
 
-/** Starts the OpenTelemetry NodeSDK for this process (once, before the runtime does any work). */
+/** Starts OpenTelemetry tracing for this process (once, before the runtime does any work). */
 export function startTracing(options: TracingOptions): Tracing {
   const protocol = options.protocol ?? resolveOtlpProtocol(process.env);
   const configured = options.endpoint === undefined ? process.env[runtimeEnv.otlpEndpoint] : options.endpoint;
@@ -200,25 +202,21 @@ export function startTracing(options: TracingOptions): Tracing {
     ...[...exporting, ...(options.spanProcessors ?? [])].map((p) => new SupersededSpanFilter(p)),
   ];
 
-  const sdk = new NodeSDK({
-    serviceName: options.serviceName,
-    textMapPropagator: wirePropagator,
-    idGenerator,
-    spanProcessors,
-    // Traces only: logs go to stdout (Loki) and metrics to /metrics (Prometheus). Without these
-    // empty lists the SDK would start its own OTLP log and metric exporters from the environment.
-    metricReaders: [],
-    logRecordProcessors: [],
-    // Registered by installInstrumentations, ahead of the modules they patch.
-    instrumentations: [],
-  });
-  sdk.start();
+  // The trace SDK alone, not NodeSDK: that one also loads the metric and log SDKs and every
+  // exporter (a second of start-up per process) for signals this runtime does not send over OTLP.
+  // The resource is what NodeSDK would detect (OTEL_RESOURCE_ATTRIBUTES, host, OS, process), with
+  // `service.name` from the caller.
+  const resource = defaultResource()
+    .merge(detectResources({ detectors: [envDetector, hostDetector, osDetector, processDetector] }))
+    .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: options.serviceName }));
+  const provider = new NodeTracerProvider({ resource, idGenerator, spanProcessors });
+  provider.register({ propagator: wirePropagator });
   // Log lines name the same service as the spans, so Loki and Jaeger agree.
   setLogServiceName(options.serviceName);
   return {
     endpoint,
     protocol,
     forceFlush: () => Promise.all(spanProcessors.map((p) => p.forceFlush())).then(() => undefined),
-    shutdown: () => sdk.shutdown(),
+    shutdown: () => provider.shutdown(),
   };
 }
