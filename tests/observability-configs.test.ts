@@ -1,6 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -18,6 +17,7 @@ import { prometheusConfigYaml } from "../components/observability/prometheus-con
 import { replicaLabel } from "../components/observability/render";
 import { promtailDockerConfigYaml } from "../components/observability/promtail-config";
 import { configChecksumEnv } from "../components/observability/sizing";
+import { freePort, waitFor as waitUntil } from "../app/test/helpers/wait";
 
 describe("generated configs of the observability services", () => {
   it("Loki listens on the contract port and keeps logs for the configured retention", () => {
@@ -73,23 +73,8 @@ describe.skipIf(!haBinaries && process.env.CI !== "true")("Prometheus pair and A
   let receiver: AlertReceiver;
   let ports: { prom: number[]; amWeb: number[]; amCluster: number[] };
 
-  const freePort = () =>
-    new Promise<number>((done, fail) => {
-      const s = createServer().listen(0, "127.0.0.1", () => {
-        const { port } = s.address() as { port: number };
-        s.close(() => done(port));
-      });
-      s.once("error", fail);
-    });
-  async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await probe().catch(() => undefined);
-      if (v !== undefined) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
+  // Probes here fetch from processes that are still starting: a refused connection is "not yet".
+  const waitFor = <T>(what: string, probe: () => Promise<T | undefined>) => waitUntil(what, () => probe().catch(() => undefined), { timeoutMs: 30_000 });
   const getJson = async (url: string): Promise<any> => { // eslint-disable-line @typescript-eslint/no-explicit-any
     const r = await fetch(url);
     if (!r.ok) throw new Error(`${url}: ${r.status}`);

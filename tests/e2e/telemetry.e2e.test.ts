@@ -34,6 +34,7 @@ import { parseExposition, type MetricFamily } from "../../app/test/telemetry-sup
 import { startRuntimeProcess, type RuntimeProcess } from "./support/runtime-process";
 import { dashboardQueries, expandGrafanaMacros, queryNeeds } from "./support/promql";
 import { prometheusAvailable, prometheusBinary, startPrometheus, type RunningPrometheus } from "./support/prometheus";
+import { waitFor } from "../../app/test/helpers/wait";
 
 const adminKey = `apex_e2e_${randomBytes(24).toString("base64url")}`;
 const openaiKey = `sk-e2e-${randomBytes(16).toString("hex")}`;
@@ -267,15 +268,7 @@ describe("telemetry of the running runtime", () => {
 describe.skipIf(!prometheusAvailable() && !process.env.CI)(`alerts and dashboards in a real Prometheus (${prometheusBinary})`, () => {
   const dockerRules = rulesFor("docker");
   const alertState = async (name: string) => (await prometheus!.alerts()).find((a) => a.labels.alertname === name);
-  const poll = async <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 45_000): Promise<T> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await fn();
-      if (v !== undefined) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  };
+  const poll = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 45_000) => waitFor(what, fn, { timeoutMs, intervalMs: 500 });
   const reaches = (states: readonly string[]) => (name: string, timeoutMs = 45_000) =>
     poll(`${name} ${states.join(" or ")}`, async () => {
       const a = await alertState(name);

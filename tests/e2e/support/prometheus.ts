@@ -3,23 +3,12 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
+import { freePort } from "../../../app/test/helpers/wait";
 
 export const prometheusBinary = process.env.PROMETHEUS_BIN ?? "/usr/bin/prometheus";
 export const prometheusAvailable = (): boolean => existsSync(prometheusBinary);
 
-/** A free TCP port on 127.0.0.1 (Prometheus cannot report an ephemeral port back). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface AlertState {
   readonly labels: Readonly<Record<string, string>>;
