@@ -105,6 +105,8 @@ describe("dev stack (docker): observability", () => {
     expect(jobs["apex-worker"].metrics_path).toBe(httpPaths.metrics);
     reachable(jobs["postgres-exporter"].static_configs[0].targets[0], services.postgresExporter.port);
     reachable(config.alerting.alertmanagers[0].static_configs[0].targets[0], services.alertmanager.port);
+    const alertmanager = jobs.alertmanager.dns_sd_configs[0];
+    expect(reachable(`${alertmanager.names[0]}:${alertmanager.port}`, services.alertmanager.port)).toHaveLength(1);
     expect(config.rule_files).toEqual(["/etc/prometheus/rules/*.yml"]);
     expect(config.global.external_labels).toEqual({ stack: "dev" });
     // The worker really listens where it is scraped.

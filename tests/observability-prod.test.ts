@@ -104,17 +104,18 @@ describe("prod stack (kubernetes): observability", () => {
     expect(rules.find((r: any) => r.alert === "ApexPodOOMKilled").expr).toContain(`namespace="${NS}"`);
   });
 
-  it("scrapes every apex-api and apex-worker pod through headless Services, and the exporter and Alertmanager by Service", () => {
+  it("scrapes every apex-api, apex-worker and Alertmanager pod through headless Services, and the exporter by Service", () => {
     const config = parse(configMap("prometheus-config").inputs.data["config.prometheus.yml"]);
     const jobs = Object.fromEntries(config.scrape_configs.map((j: any) => [j.job_name, j]));
-    for (const [job, contractPort] of [[services.api.name, services.api.httpPort], [services.worker.name, services.worker.metricsPort]] as const) {
+    const replicated = [[services.api.name, services.api.httpPort], [services.worker.name, services.worker.metricsPort], [services.alertmanager.name, services.alertmanager.port]] as const;
+    for (const [job, contractPort] of replicated) {
       const sd = jobs[job].dns_sd_configs[0];
       expect(sd.port).toBe(contractPort);
       const [name, ns] = String(sd.names[0]).split(".");
       expect(ns).toBe(NS);
       const headless = service(name!);
       expect(headless.inputs.spec.clusterIP).toBe("None");
-      expect(headless.inputs.spec.ports[0].port).toBe(contractPort);
+      expect(headless.inputs.spec.ports.map((p: any) => p.port)).toContain(contractPort);
       const w = workload(job);
       expect(selects(headless, w), `${name} selects ${job}'s pods`).toBe(true);
       expect(container(w).ports.map((p: any) => p.containerPort)).toContain(contractPort);

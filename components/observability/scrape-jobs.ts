@@ -97,7 +97,8 @@ export function apexScrapeJobs(platform: ScrapePlatform, opts: ScrapeOptions = {
   return [
     ...replicatedScrapeTargets.map((t) => replicated(t.name, t.port)),
     single(services.postgresExporter.name, services.postgresExporter.port),
-    single(services.alertmanager.name, services.alertmanager.port),
+    // Clustered on Kubernetes: every replica through the headless Service the cluster gossips over.
+    replicated(services.alertmanager.name, services.alertmanager.port),
     { name: services.prometheus.name, discovery: { kind: "static", targets: [`localhost:${services.prometheus.port}`] } },
     ...(platform.kind === "kubernetes" ? [single(services.kubeStateMetrics.name, services.kubeStateMetrics.port)] : []),
     ...(platform.kind === "kubernetes" && opts.kubeletVolumeStats ? [kubeletScrapeJob(platform.namespace)] : []),
