@@ -14,6 +14,8 @@
  *   run.secretValues           // every secret plaintext fed to the run (config + generated)
  *   run.dependenciesOf(r)      // resources `r` waits for (dependsOn + input dependencies)
  *   r.deleteBeforeReplace      // the resource option, as the engine would receive it
+ *   r.protect, r.retainOnDelete  // likewise (false when unset)
+ *   run.invokes                // every provider function the program called: { token, inputs }
  *
  * RecordedResource: `type` (type token), `name` (logical name), `urn`, `parentUrn`, `custom`,
  * `inputs` (with secret values visible, for wiring asserts) and `plainInputs` (every secret
@@ -29,6 +31,11 @@
  *               OPERATOR_SET_CONFIG keys the committed file leaves to the operator)
  *   program     a function to run instead of index.ts (component tests: build a few components
  *               with `new ...` inside it); what it returns becomes `outputs`
+ *   stackReferences  outputs of the stacks a `pulumi.StackReference` reads, by stack name
+ *
+ * AWS under mocks: invokes (getAuthorizationToken, getCallerIdentity, getRegion...) and the
+ * provider-computed attributes the program reads (RDS address, ElastiCache endpoint, ECR URL) get
+ * deterministic values in account MOCK_AWS.accountId, region MOCK_AWS.region.
  *
  * The mock runtime is process-global: runs are serialised, and each test file keeps vitest's
  * per-file isolation. Config errors reject the returned promise with the ConfigError.
@@ -52,6 +59,16 @@ export interface RecordedResource {
   readonly dependencies: readonly string[];
   /** The `deleteBeforeReplace` resource option (false when unset). */
   readonly deleteBeforeReplace: boolean;
+  /** The `protect` resource option (false when unset): `pulumi destroy` stops on it. */
+  readonly protect: boolean;
+  /** The `retainOnDelete` resource option (false when unset): a delete leaves the cloud object in place. */
+  readonly retainOnDelete: boolean;
+}
+
+/** A provider function the program invoked. */
+export interface RecordedInvoke {
+  readonly token: string;
+  readonly inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
 export interface StackRun {
@@ -61,6 +78,7 @@ export interface StackRun {
   /** Top-level output names whose value is a Pulumi secret (encrypted in state, hidden by the CLI). */
   readonly secretOutputs: readonly string[];
   readonly secretValues: readonly string[];
+  readonly invokes: readonly RecordedInvoke[];
   ofType(type: string): RecordedResource[];
   one(type: string, where?: (r: RecordedResource) => boolean): RecordedResource;
   dependenciesOf(r: RecordedResource): RecordedResource[];
@@ -73,6 +91,8 @@ export interface RunStackOptions {
   readonly config?: Readonly<Record<string, unknown>>;
   readonly secrets?: Readonly<Record<string, string>>;
   readonly stackFile?: boolean;
+  /** Outputs of referenced stacks (`new pulumi.StackReference(name)`), by stack name. */
+  readonly stackReferences?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
@@ -121,9 +141,66 @@ function unwrapSecrets(v: unknown, replace: boolean): unknown {
   return Object.fromEntries(Object.entries(v).map(([k, e]) => [k, unwrapSecrets(e, replace)]));
 }
 
+/** The AWS account and region every mocked AWS value belongs to. */
+export const MOCK_AWS = { accountId: "123456789012", region: "eu-west-1", partition: "aws" } as const;
+const awsArn = (service: string, resource: string) => `arn:aws:${service}:${MOCK_AWS.region}:${MOCK_AWS.accountId}:${resource}`;
+const ecrRegistry = `${MOCK_AWS.accountId}.dkr.ecr.${MOCK_AWS.region}.amazonaws.com`;
+const hexOf = (text: string, length: number) => Buffer.from(text).toString("hex").padEnd(length, "0").slice(0, length);
+
+/** Results of the provider functions the program invokes; anything else echoes its inputs. */
+function mockInvoke(token: string, inputs: Record<string, any>): Record<string, unknown> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  switch (token) {
+    case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+      return {
+        id: MOCK_AWS.region,
+        authorizationToken: Buffer.from("AWS:mock-ecr-password").toString("base64"),
+        userName: "AWS",
+        password: "mock-ecr-password",
+        proxyEndpoint: `https://${inputs.registryId ?? MOCK_AWS.accountId}.dkr.ecr.${MOCK_AWS.region}.amazonaws.com`,
+        expiresAt: "2099-01-01T00:00:00Z",
+      };
+    case "aws:index/getCallerIdentity:getCallerIdentity":
+      return { id: MOCK_AWS.accountId, accountId: MOCK_AWS.accountId, arn: `arn:aws:iam::${MOCK_AWS.accountId}:user/ci`, userId: "AIDAMOCK" };
+    case "aws:index/getRegion:getRegion":
+      return { id: MOCK_AWS.region, name: MOCK_AWS.region, region: MOCK_AWS.region, endpoint: `ec2.${MOCK_AWS.region}.amazonaws.com`, description: "Europe (Ireland)" };
+    case "aws:index/getPartition:getPartition":
+      return { id: MOCK_AWS.partition, partition: MOCK_AWS.partition, dnsSuffix: "amazonaws.com", reverseDnsPrefix: "com.amazonaws" };
+    default:
+      return inputs;
+  }
+}
+
 /** Provider-computed outputs the program reads, with deterministic mock values. */
-function mockState(type: string, name: string, inputs: Record<string, any>): Record<string, unknown> { // eslint-disable-line @typescript-eslint/no-explicit-any
+function mockState(type: string, name: string, inputs: Record<string, any>, stackReferences: RunStackOptions["stackReferences"]): Record<string, unknown> { // eslint-disable-line @typescript-eslint/no-explicit-any
   switch (type) {
+    case "pulumi:pulumi:StackReference": {
+      const stack = String(inputs.name ?? name);
+      const outputs = stackReferences?.[stack];
+      if (outputs === undefined) throw new Error(`StackReference "${stack}": the test gave no outputs for it (runStack's stackReferences)`);
+      return { name: stack, outputs, secretOutputNames: [] };
+    }
+    case "aws:rds/instance:Instance": {
+      const address = `${inputs.identifier ?? name}.c${hexOf(name, 11)}.${MOCK_AWS.region}.rds.amazonaws.com`;
+      const port = Number(inputs.port ?? 5432);
+      return {
+        ...inputs, address, port, endpoint: `${address}:${port}`, arn: awsArn("rds", `db:${inputs.identifier ?? name}`),
+        ...(inputs.manageMasterUserPassword ? { masterUserSecrets: [{ secretArn: awsArn("secretsmanager", `secret:rds!db-${hexOf(name, 8)}`), secretStatus: "active", kmsKeyId: inputs.masterUserSecretKmsKeyId ?? "" }] } : {}),
+      };
+    }
+    case "aws:elasticache/replicationGroup:ReplicationGroup": {
+      const id = String(inputs.replicationGroupId ?? name);
+      return {
+        ...inputs, arn: awsArn("elasticache", `replicationgroup:${id}`), port: Number(inputs.port ?? 6379),
+        primaryEndpointAddress: `master.${id}.${hexOf(id, 6)}.euw1.cache.amazonaws.com`,
+        readerEndpointAddress: `replica.${id}.${hexOf(id, 6)}.euw1.cache.amazonaws.com`,
+      };
+    }
+    case "aws:ecr/repository:Repository":
+      return { ...inputs, arn: awsArn("ecr", `repository/${inputs.name ?? name}`), registryId: MOCK_AWS.accountId, repositoryUrl: `${ecrRegistry}/${inputs.name ?? name}` };
+    case "aws:kms/key:Key":
+      return { ...inputs, arn: awsArn("kms", `key/${hexOf(name, 8)}-mock`), keyId: `${hexOf(name, 8)}-mock` };
+    case "aws:ec2/securityGroup:SecurityGroup":
+      return { ...inputs, arn: awsArn("ec2", `security-group/sg-${hexOf(name, 17)}`) };
     case "docker:index/image:Image": {
       const imageName = String(inputs.imageName);
       const repo = imageName.replace(/:[^/:]+$/, "");
@@ -135,7 +212,7 @@ function mockState(type: string, name: string, inputs: Record<string, any>): Rec
     case "random:index/randomPassword:RandomPassword":
       return { ...inputs, result: `generated-${name}-${"x".repeat(Number(inputs.length ?? 16))}`.slice(0, Math.max(Number(inputs.length ?? 16), 24)) };
     default:
-      return inputs;
+      return type.startsWith("aws:") ? { arn: awsArn(type.split(/[:/]/)[1] ?? "aws", name), ...inputs } : inputs;
   }
 }
 
@@ -200,12 +277,13 @@ async function runOnce(options: RunStackOptions): Promise<StackRun> {
   }
 
   const records: RecordedResource[] = [];
+  const invokes: RecordedInvoke[] = [];
   const meta = new Map<string, RegistrationMeta>();
   await pulumi.runtime.setMocks({
     newResource(args) {
       const inputs = unwrapSecrets(args.inputs, false) as Record<string, unknown>;
       const plainInputs = unwrapSecrets(args.inputs, true) as Record<string, unknown>;
-      const state = mockState(args.type, args.name, inputs);
+      const state = mockState(args.type, args.name, inputs, options.stackReferences);
       if (args.type === "random:index/randomPassword:RandomPassword" && typeof state.result === "string") secretValues.push(state.result);
       const key = `${args.type}::${args.name}`;
       const m = meta.get(key);
@@ -219,11 +297,15 @@ async function runOnce(options: RunStackOptions): Promise<StackRun> {
         plainInputs,
         dependencies: m?.dependencies ?? [],
         deleteBeforeReplace: m?.deleteBeforeReplace ?? false,
+        protect: m?.protect ?? false,
+        retainOnDelete: m?.retainOnDelete ?? false,
       });
-      return { id: `${args.name}-id`, state };
+      const id = args.type === "aws:ec2/securityGroup:SecurityGroup" ? `sg-${hexOf(args.name, 17)}` : `${args.name}-id`;
+      return { id, state };
     },
     call(args) {
-      return args.inputs;
+      invokes.push({ token: args.token, inputs: unwrapSecrets(args.inputs, false) as Record<string, unknown> });
+      return mockInvoke(args.token, args.inputs);
     },
   }, "apex", options.stack, false);
   captureRegistrations(meta);
@@ -264,7 +346,15 @@ async function runOnce(options: RunStackOptions): Promise<StackRun> {
   // URNs arrive with the registration response, after newResource recorded the resource.
   const resources = records.map((r) => {
     const m = meta.get(`${r.type}::${r.name}`);
-    return { ...r, urn: m?.urn ?? r.urn, parentUrn: m?.parent ?? r.parentUrn, dependencies: m?.dependencies ?? r.dependencies, deleteBeforeReplace: m?.deleteBeforeReplace ?? r.deleteBeforeReplace };
+    return {
+      ...r,
+      urn: m?.urn ?? r.urn,
+      parentUrn: m?.parent ?? r.parentUrn,
+      dependencies: m?.dependencies ?? r.dependencies,
+      deleteBeforeReplace: m?.deleteBeforeReplace ?? r.deleteBeforeReplace,
+      protect: m?.protect ?? r.protect,
+      retainOnDelete: m?.retainOnDelete ?? r.retainOnDelete,
+    };
   });
   const byUrn = new Map(resources.map((r) => [r.urn, r]));
   return {
@@ -273,6 +363,7 @@ async function runOnce(options: RunStackOptions): Promise<StackRun> {
     outputs,
     secretOutputs,
     secretValues,
+    invokes,
     ofType: (type) => resources.filter((r) => r.type === type),
     one(type, where) {
       const hits = resources.filter((r) => r.type === type && (where ? where(r) : true));
@@ -331,9 +422,11 @@ interface RegisterRequest {
   getParent(): string;
   getDependenciesList(): string[];
   getDeletebeforereplace(): boolean;
+  getProtect(): boolean | undefined;
+  getRetainondelete(): boolean | undefined;
 }
 
-interface RegistrationMeta { parent: string; dependencies: string[]; deleteBeforeReplace: boolean; urn?: string }
+interface RegistrationMeta { parent: string; dependencies: string[]; deleteBeforeReplace: boolean; protect: boolean; retainOnDelete: boolean; urn?: string }
 type Callback = (err: unknown, resp?: { getUrn(): string }) => void;
 
 /** Wraps the mock monitor to keep what setMocks' callback does not see: parent, dependencies, URN. */
@@ -343,7 +436,13 @@ function captureRegistrations(meta: Map<string, RegistrationMeta>): void {
   const original = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req, cb) => {
     const key = `${req.getType()}::${req.getName()}`;
-    const entry: RegistrationMeta = { parent: req.getParent(), dependencies: req.getDependenciesList(), deleteBeforeReplace: req.getDeletebeforereplace() };
+    const entry: RegistrationMeta = {
+      parent: req.getParent(),
+      dependencies: req.getDependenciesList(),
+      deleteBeforeReplace: req.getDeletebeforereplace(),
+      protect: req.getProtect() ?? false,
+      retainOnDelete: req.getRetainondelete() ?? false,
+    };
     meta.set(key, entry);
     original(req, (err, resp) => {
       if (resp) entry.urn = resp.getUrn();
