@@ -92,7 +92,7 @@ export function loadConfig(source: ConfigSource = pulumiConfigSource()): ApexCon
     }
     const raw = plain.get(key);
     const given = raw === undefined ? undefined : decode(raw, section.schema);
-    const merged = mergeOver(section.defaults?.[environment], given);
+    const merged = mergeOver(defaultsFor(section, environment), given);
     const parsed = section.schema.safeParse(merged);
     if (parsed.success) values[key] = parsed.data;
     else problems.push(...issuesToProblems(key, parsed.error, merged));
@@ -136,6 +136,13 @@ function readSecret(
     problems.push({ key: `apex:${key}`, message: "expected an http(s) URL such as \"https://hooks.slack.com/services/...\", got a value that is not one" });
   }
   return pulumi.secret(entry.value);
+}
+
+/** A section's defaults in `environment`: the environment's own deep-merged over `all`. */
+export function defaultsFor(section: Extract<ConfigSection, { kind: "plain" }>, environment: Environment): unknown {
+  const all = section.defaults?.all;
+  const own = section.defaults?.[environment];
+  return all === undefined ? own : mergeOver(all, own);
 }
 
 /** How a raw value is shown in an error: never an encrypted value's plaintext. */

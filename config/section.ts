@@ -21,8 +21,12 @@ export interface PlainSection<S extends z.ZodType = z.ZodType> {
   /** One line for docs/configuration.md. */
   readonly description: string;
   readonly schema: S;
-  /** Defaults per environment; what a stack file does not set comes from here. */
-  readonly defaults?: { readonly [E in Environment]?: DeepPartial<z.input<S>> };
+  /**
+   * Defaults: `all` for every environment (a default that is the same in dev and prod is written
+   * once, here), then an environment's own deep-merged over it. What a stack file does not set
+   * comes from these.
+   */
+  readonly defaults?: { readonly [E in Environment | "all"]?: DeepPartial<z.input<S>> };
 }
 
 /**
