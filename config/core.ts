@@ -186,6 +186,11 @@ export const coreSections = {
     schema: section({ httpFetchAllowHosts: list(hostPattern(), "host names") }),
     defaults: { dev: { httpFetchAllowHosts: [] }, prod: { httpFetchAllowHosts: [] } },
   }),
+  protection: plainSection({
+    description: "Guards on what holds data (database, cache, namespaces, Vault mounts, volumes): `protect` stops `pulumi destroy` and replacements on them; `retainOnDelete` leaves the object in place when Pulumi deletes it.",
+    schema: section({ protect: bool(), retainOnDelete: bool() }),
+    defaults: { dev: { protect: false, retainOnDelete: false }, prod: { protect: true, retainOnDelete: true } },
+  }),
   openaiApiKey: secretSection({ description: "OpenAI API key (secret; stored in `apex-secrets` as OPENAI_API_KEY).", requiredIn: ["prod"] }),
   anthropicApiKey: secretSection({ description: "Anthropic API key (secret; stored in `apex-secrets` as ANTHROPIC_API_KEY).", requiredIn: ["prod"] }),
   postgresPassword: secretSection({
