@@ -3,6 +3,7 @@ import { coreSections } from "./core";
 import type { ConfigProblem } from "./errors";
 import type { ApexConfig } from "./index";
 import { observabilityCrossChecks, observabilitySections } from "./observability";
+import { sandboxCrossChecks, sandboxSections } from "./sandbox";
 import { securityCrossChecks, securitySections } from "./security";
 
 /**
@@ -13,6 +14,7 @@ import { securityCrossChecks, securitySections } from "./security";
 export const configSections = {
   ...coreSections,
   ...securitySections,
+  ...sandboxSections,
   ...observabilitySections,
 } as const;
 
@@ -25,5 +27,6 @@ export type ConfigSections = typeof configSections;
 export const configChecks: readonly ((config: ApexConfig) => ConfigProblem[])[] = [
   coreChecks,
   securityCrossChecks,
+  sandboxCrossChecks,
   observabilityCrossChecks,
 ];
