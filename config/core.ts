@@ -4,9 +4,6 @@ import {
   bool,
   dnsLabel,
   hostname,
-  imageReference,
-  imageRepository,
-  imageTag,
   ipv4Address,
   ipv4Cidr,
   list,
@@ -81,22 +78,6 @@ export const coreSections = {
       dev: { dns: { namespace: "kube-system", podLabels: { "k8s-app": "kube-dns" } } },
       prod: { dns: { namespace: "kube-system", podLabels: { "k8s-app": "kube-dns" } } },
     },
-  }),
-  images: plainSection({
-    description: "The runtime image (built from app/Dockerfile; pushed when `push`) and the Postgres/Redis images.",
-    schema: section({
-      runtime: section({ repository: imageRepository(), tag: imageTag(), push: bool(), platform: nonEmptyText().optional() }),
-      postgres: imageReference(),
-      redis: imageReference(),
-    }),
-    defaults: {
-      dev: { runtime: { repository: "apex/runtime", tag: "dev", push: false }, postgres: "postgres:16-alpine", redis: "redis:7-alpine" },
-      prod: { runtime: { push: true, platform: "linux/amd64" }, postgres: "postgres:16-alpine", redis: "redis:7-alpine" },
-    },
-  }),
-  registry: plainSection({
-    description: "Registry the runtime image is pushed to (prod). The password is the secret `apex:registryPassword`.",
-    schema: section({ server: nonEmptyText('a registry host such as "ghcr.io"'), username: nonEmptyText() }).optional(),
   }),
   api: plainSection({
     description: "apex-api: fixed replicas (Docker, or Kubernetes with `autoscaling: null`), HPA bounds, requests/limits.",
