@@ -1,6 +1,7 @@
 import { coreChecks } from "./checks";
 import { coreSections } from "./core";
 import type { ConfigProblem } from "./errors";
+import { imageSections } from "./images";
 import type { ApexConfig } from "./index";
 import { observabilityCrossChecks, observabilitySections } from "./observability";
 import { sandboxCrossChecks, sandboxSections } from "./sandbox";
@@ -13,6 +14,7 @@ import { securityCrossChecks, securitySections } from "./security";
  */
 export const configSections = {
   ...coreSections,
+  ...imageSections,
   ...securitySections,
   ...sandboxSections,
   ...observabilitySections,
