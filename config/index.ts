@@ -30,22 +30,35 @@ export interface ConfigSource {
   readonly stack: string;
   /** Keys of the `apex` namespace without the prefix. */
   entries(): ReadonlyMap<string, RawConfigValue>;
+  /**
+   * A secret key's value as the source's own secret Output (the engine's `requireSecret`), once
+   * loadConfig has checked its shape. Sources without one hand over `pulumi.secret(value)`.
+   */
+  secretOutput?(key: string): pulumi.Output<string>;
 }
 
-/** Reads the `apex:*` keys the CLI passed to this program. */
+/**
+ * Reads the `apex:*` keys through `pulumi.Config("apex")`: plain keys with `get` (structured ones
+ * are JSON, decoded against their zod schema), secret keys with `requireSecret`, so the program
+ * only ever holds them as secret Outputs. The engine's key list is read for the names alone, to
+ * report a misspelt key instead of ignoring it.
+ */
 export function pulumiConfigSource(): ConfigSource {
+  const config = new pulumi.Config(CONFIG_NAMESPACE);
   const runtime = pulumi.runtime as unknown as { isConfigSecret?: (key: string) => boolean };
+  const prefix = `${CONFIG_NAMESPACE}:`;
   return {
     stack: pulumi.getStack(),
     entries() {
       const out = new Map<string, RawConfigValue>();
-      for (const [fullKey, value] of Object.entries(pulumi.runtime.allConfig())) {
-        const prefix = `${CONFIG_NAMESPACE}:`;
-        if (!fullKey.startsWith(prefix)) continue;
-        out.set(fullKey.slice(prefix.length), { value, secret: runtime.isConfigSecret?.(fullKey) ?? false });
+      const keys = Object.keys(pulumi.runtime.allConfig()).filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
+      for (const key of keys) {
+        const value = config.get(key);
+        if (value !== undefined) out.set(key, { value, secret: runtime.isConfigSecret?.(`${prefix}${key}`) ?? false });
       }
       return out;
     },
+    secretOutput: (key) => config.requireSecret(key),
   };
 }
 
@@ -87,7 +100,7 @@ export function loadConfig(source: ConfigSource = pulumiConfigSource()): ApexCon
   const values: Record<string, unknown> = {};
   for (const [key, section] of Object.entries(configSections) as [string, ConfigSection][]) {
     if (section.kind === "secret") {
-      values[key] = readSecret(key, section, entries.get(key), environment, problems);
+      values[key] = readSecret(key, section, entries.get(key), environment, problems, source.secretOutput);
       continue;
     }
     const raw = plain.get(key);
@@ -111,6 +124,7 @@ function readSecret(
   entry: RawConfigValue | undefined,
   environment: Environment,
   problems: ConfigProblem[],
+  secretOutput?: (key: string) => pulumi.Output<string>,
 ): pulumi.Output<string> | undefined {
   const setIt = `set it with \`pulumi config set --secret apex:${key} <value>\``;
   if (entry === undefined) {
@@ -135,7 +149,7 @@ function readSecret(
   if (section.format === "url" && !isHttpUrl(entry.value)) {
     problems.push({ key: `apex:${key}`, message: "expected an http(s) URL such as \"https://hooks.slack.com/services/...\", got a value that is not one" });
   }
-  return pulumi.secret(entry.value);
+  return secretOutput ? secretOutput(key) : pulumi.secret(entry.value);
 }
 
 /** A section's defaults in `environment`: the environment's own deep-merged over `all`. */

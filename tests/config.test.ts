@@ -1,4 +1,5 @@
-import { describe, expect, it } from "vitest";
+import * as pulumi from "@pulumi/pulumi";
+import { describe, expect, it, vi } from "vitest";
 import { ConfigError, loadConfig, mergeOver, type ConfigSource } from "../config";
 import { operatorStackConfig, runStack } from "./harness";
 
@@ -165,6 +166,24 @@ describe("stack config", () => {
     expect(mergeOver({ a: { b: 1 } }, { a: null })).toEqual({ a: null });
     expect(loadConfig(source("prod", { ...prodMinimum(), workers: { autoscaling: null, replicas: 4 } }, prodSecrets())).workers)
       .toMatchObject({ autoscaling: null, replicas: 4, concurrency: 8 });
+  });
+
+  it("in a Pulumi run, reads through pulumi.Config(\"apex\"): secrets are the engine's requireSecret Outputs, plain keys decoded against the schema", async () => {
+    const requireSecret = vi.spyOn(pulumi.Config.prototype, "requireSecret");
+    const run = await runStack({
+      stack: "dev",
+      stackFile: false,
+      config: { workers: { replicas: 5 } },
+      secrets: { openaiApiKey: "sk-from-the-engine-0123456789" },
+      program: () => {
+        const config = loadConfig();
+        return { replicas: config.workers.replicas, concurrency: config.workers.concurrency, openaiApiKey: config.openaiApiKey };
+      },
+    });
+    expect(run.outputs).toMatchObject({ replicas: 5, concurrency: 4, openaiApiKey: "sk-from-the-engine-0123456789" });
+    expect(run.secretOutputs).toEqual(["openaiApiKey"]);
+    expect(requireSecret.mock.calls).toEqual([["openaiApiKey"]]);
+    requireSecret.mockRestore();
   });
 
   it("stops the program itself (pulumi preview) with the key named", async () => {
