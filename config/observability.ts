@@ -20,6 +20,35 @@ const runbookBaseUrl = () => {
 };
 
 
+/** An IdP endpoint: https, or http to a loopback address only (a local IdP in dev). */
+const idpUrl = () => {
+  const e = { error: 'expected an https URL such as "https://login.example.com/oauth2/v1/token" (http only to localhost)' };
+  return z.string(e).regex(/^(https:\/\/[^\s]+|http:\/\/(localhost|127\.0\.0\.1)(:\d+)?(\/[^\s]*)?)$/, e);
+};
+const grafanaOidc = () => section({
+  /** Label of the login button ("Sign in with <name>"). */
+  name: nonEmptyText('a display name such as "Okta"').default("SSO"),
+  authUrl: idpUrl(),
+  tokenUrl: idpUrl(),
+  /** The UserInfo endpoint. */
+  apiUrl: idpUrl(),
+  clientId: nonEmptyText("the OAuth client id Grafana is registered under"),
+  scopes: list(z.string().regex(/^\S+$/, { error: "expected a scope without spaces" }), "OAuth scopes").min(1, { error: "expected at least one scope" }).default(["openid", "profile", "email"]),
+  /** JMESPath over the token/UserInfo claims giving "Admin", "Editor" or "Viewer". */
+  roleAttributePath: nonEmptyText(`a JMESPath expression such as "contains(groups[*], 'apex-admins') && 'Admin' || 'Viewer'"`),
+  /** Refuse the login when roleAttributePath yields no valid role (instead of Viewer). */
+  roleAttributeStrict: bool().default(true),
+  /** JMESPath giving the user's groups; required with allowedGroups. */
+  groupsAttributePath: nonEmptyText('a JMESPath expression such as "groups"').optional(),
+  /** Only members of these groups may sign in. */
+  allowedGroups: list(nonEmptyText("a group name"), "group names").min(1, { error: "expected at least one group (or leave allowedGroups unset)" }).optional(),
+  /** Send every visitor straight to the IdP; the local form stays at /login?disableAutoLogin. */
+  autoLogin: bool().default(false),
+  /** Hide the local login form (break-glass then goes through the API or by turning this off). */
+  disableLoginForm: bool().default(false),
+  usePkce: bool().default(true),
+});
+
 const receiverKinds = ["webhook", "slack", "pagerduty"] as const;
 const receivers = () => list(oneOf(receiverKinds), `receivers (${receiverKinds.map((k) => `"${k}"`).join(", ")})`);
 
@@ -69,17 +98,23 @@ const schema = section({
     alertmanager: hostname().optional(),
   }),
   /**
-   * Kubernetes: client CIDRs allowed to open the routed UIs that have no login of their own
-   * (Jaeger, Prometheus, Alertmanager): ingress-nginx `whitelist-source-range` on their Ingress.
-   * Unset: whoever reaches the Ingress. Grafana (own login) is never restricted by it.
+   * Kubernetes: client CIDRs allowed to open the routed UIs (Grafana, Jaeger, Prometheus,
+   * Alertmanager): ingress-nginx `whitelist-source-range` on their Ingress. Unset: whoever
+   * reaches the Ingress. Grafana keeps its own login (OIDC and the local admin) behind it.
    */
   uiSourceRanges: list(ipv4Cidr(), "IPv4 CIDRs").optional(),
   grafana: section({
-    /** Grafana the content is provisioned into. Unset: the Grafana this stack deploys (dev: http://127.0.0.1:<devHostPort>). */
+    /**
+     * `deploy: false`: the external Grafana the content is provisioned into through its API.
+     * `deploy: true`: the URL users open the deployed Grafana at (its root_url), when not the
+     * one of `hosts.grafana` (or, on docker, http://127.0.0.1:<devHostPort>).
+     */
     url: url().optional(),
-    /** Deploy Grafana in this stack. false: provision into `url` only. */
+    /** Deploy Grafana in this stack (content provisioned from files). false: provision into `url` through the API. */
     deploy: z.boolean({ error: "expected true or false" }),
     folder: nonEmptyText("a folder title"),
+    /** Sign-in through an OpenID Connect provider (Grafana generic OAuth), for the deployed Grafana. Client secret: `apex:grafanaOidcClientSecret`. */
+    oidc: grafanaOidc().optional(),
   }),
   alerting: section({
     critical: receivers(),
@@ -144,7 +179,7 @@ const common = {
 /** Observability config keys (namespace `apex`); see docs/observability.md. */
 export const observabilitySections = {
   observability: plainSection({
-    description: "Jaeger/Prometheus/Alertmanager/Grafana/Loki: images, scrape and evaluation intervals, metric/log/trace retention, volume sizes, Grafana URL/folder, alert receivers per severity, dead man's switch, dev alert receiver, Prometheus remote_write, runbook base URL (required in prod), opt-in kubelet volume stats (PVC usage; a cluster-wide grant) and the node CIDRs they need.",
+    description: "Jaeger/Prometheus/Alertmanager/Grafana/Loki: images, scrape and evaluation intervals, metric/log/trace retention, volume sizes, Grafana URL/folder/OIDC sign-in, alert receivers per severity, dead man's switch, dev alert receiver, Prometheus remote_write, runbook base URL (required in prod), opt-in kubelet volume stats (PVC usage; a cluster-wide grant) and the node CIDRs they need.",
     schema,
     defaults: {
       dev: { ...common, alerting: { ...common.alerting, devReceiver: true }, runbookBaseUrl: repoRunbookBaseUrl(), retention: "7d", logRetention: "72h", storage: { prometheus: "2Gi", loki: "2Gi", grafana: "512Mi", jaeger: "10Gi" } },
@@ -155,6 +190,10 @@ export const observabilitySections = {
     description: "Grafana `admin` password (secret). Generated (random, 24 chars) when not set; read it with `pulumi stack output --show-secrets grafanaAdminPassword`.",
     requiredIn: [],
     minLength: 12,
+  }),
+  grafanaOidcClientSecret: secretSection({
+    description: "Client secret of the OIDC client of `apex:observability.grafana.oidc` (secret); the deployed Grafana reads it from the `apex-observability` Secret.",
+    requiredIn: [],
   }),
   alertmanagerWebhookUrl: secretSection({ description: "Webhook URL for the `webhook` alert receiver (secret).", requiredIn: [], format: "url" }),
   alertmanagerSlackUrl: secretSection({ description: "Slack incoming-webhook URL for the `slack` alert receiver (secret).", requiredIn: [], format: "url" }),
@@ -204,6 +243,26 @@ export function observabilityCrossChecks(c: {
   if (!o.grafana.deploy) {
     if (o.grafana.url === undefined) problems.push({ key: "apex:observability.grafana.url", message: "required when apex:observability.grafana.deploy is false: expected the external Grafana's URL, got nothing" });
     if (c.grafanaAdminPassword === undefined) problems.push({ key: "apex:grafanaAdminPassword", message: "required when apex:observability.grafana.deploy is false: expected the external Grafana's admin password, got nothing" });
+  }
+  problems.push(...grafanaOidcProblems(c.target, o, c.grafanaOidcClientSecret !== undefined));
+  return problems;
+}
+
+/** OIDC configures the Grafana this stack deploys, needs its client secret and a URL the IdP can send browsers back to. */
+function grafanaOidcProblems(target: string, o: ObservabilitySettings, secretSet: boolean): { key: string; message: string }[] {
+  const key = "apex:observability.grafana.oidc";
+  const oidc = o.grafana.oidc;
+  if (oidc === undefined) {
+    return secretSet ? [{ key: "apex:grafanaOidcClientSecret", message: `only used with ${key}, which is not set` }] : [];
+  }
+  const problems: { key: string; message: string }[] = [];
+  if (!o.grafana.deploy) problems.push({ key, message: "only used when apex:observability.grafana.deploy is true (it configures the Grafana this stack deploys; configure an external Grafana's sign-in there)" });
+  if (!secretSet) problems.push({ key: "apex:grafanaOidcClientSecret", message: `required when ${key} is set: set it with \`pulumi config set --secret apex:grafanaOidcClientSecret <client secret>\`, got nothing` });
+  if (target === "kubernetes" && o.grafana.deploy && o.hosts.grafana === undefined && o.grafana.url === undefined) {
+    problems.push({ key: "apex:observability.hosts.grafana", message: `required when ${key} is set: the IdP redirects browsers back to <Grafana URL>/login/generic_oauth, which an in-cluster URL is not; got nothing` });
+  }
+  if (oidc.allowedGroups !== undefined && oidc.groupsAttributePath === undefined) {
+    problems.push({ key: `${key}.groupsAttributePath`, message: `required with ${key}.allowedGroups (where Grafana finds the user's groups in the claims), got nothing` });
   }
   return problems;
 }

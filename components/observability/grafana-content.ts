@@ -1,14 +1,16 @@
 /**
- * What Grafana shows, provisioned through its API with @pulumiverse/grafana and an explicit
- * provider: a folder, the Prometheus / Jaeger / Loki data sources linked on trace_id (Loki log
- * line -> Jaeger trace; Jaeger span -> Loki logs; Prometheus exemplar -> Jaeger), the dashboards.
+ * What an EXTERNAL Grafana (`grafana.deploy: false`) shows, provisioned through its API with
+ * @pulumiverse/grafana and an explicit provider: the folder, the data sources of
+ * grafana-datasources.ts, the dashboards. `pulumi up` must reach that Grafana's URL. The Grafana
+ * this stack deploys reads the same content from files instead (grafana-provisioning.ts).
  */
 import * as grafana from "@pulumiverse/grafana";
 import * as pulumi from "@pulumi/pulumi";
 import type { RenderedDashboard } from "../../dashboards";
+import { apexDatasources, type DatasourceKey, type DatasourceUrls } from "./grafana-datasources";
+import { grafanaFolderUid } from "./grafana-provisioning";
 
-/** Stable data source uids: dashboards and the trace links refer to them. */
-export const datasourceUids = { prometheus: "apex-prometheus", jaeger: "apex-jaeger", loki: "apex-loki" } as const;
+export { datasourceUids, traceIdMatcher } from "./grafana-datasources";
 
 export interface GrafanaContentArgs {
   /** Grafana base URL as seen from where `pulumi up` runs. */
@@ -17,17 +19,14 @@ export interface GrafanaContentArgs {
   readonly auth: pulumi.Input<string>;
   readonly folderTitle: string;
   /** Data source URLs as Grafana's server reaches them (this stack's service names and ports). */
-  readonly datasources: { readonly prometheus: string; readonly jaeger: string; readonly loki: string };
+  readonly datasources: DatasourceUrls;
   readonly dashboards: readonly RenderedDashboard[];
 }
-
-/** Loki derived field: the runtime's JSON logs carry "trace_id":"<32 hex>". */
-export const traceIdMatcher = '"trace_id":"([0-9a-f]{32})"';
 
 export class GrafanaContent extends pulumi.ComponentResource {
   public readonly provider: grafana.Provider;
   public readonly folder: grafana.oss.Folder;
-  public readonly datasources: Record<keyof typeof datasourceUids, grafana.oss.DataSource>;
+  public readonly datasources: Record<DatasourceKey, grafana.oss.DataSource>;
   public readonly dashboards: grafana.oss.Dashboard[];
 
   constructor(name: string, args: GrafanaContentArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -35,58 +34,25 @@ export class GrafanaContent extends pulumi.ComponentResource {
     this.provider = new grafana.Provider(`${name}-provider`, { url: args.url, auth: pulumi.secret(args.auth), retries: 10 }, { parent: this });
     const child = { parent: this, provider: this.provider };
 
-    this.folder = new grafana.oss.Folder(`${name}-folder`, { title: args.folderTitle, uid: "apex" }, child);
+    this.folder = new grafana.oss.Folder(`${name}-folder`, { title: args.folderTitle, uid: grafanaFolderUid }, child);
 
-    const prometheus = new grafana.oss.DataSource(`${name}-prometheus`, {
-      type: "prometheus",
-      name: "Prometheus",
-      uid: datasourceUids.prometheus,
-      url: args.datasources.prometheus,
+    const created = apexDatasources(args.datasources).map((d) => [d.key, new grafana.oss.DataSource(`${name}-${d.key}`, {
+      type: d.type,
+      name: d.name,
+      uid: d.uid,
+      url: d.url,
       accessMode: "proxy",
-      isDefault: true,
-      jsonDataEncoded: JSON.stringify({
-        httpMethod: "POST",
-        timeInterval: "15s",
-        exemplarTraceIdDestinations: [{ name: "trace_id", datasourceUid: datasourceUids.jaeger }],
-      }),
-    }, child);
-    const loki = new grafana.oss.DataSource(`${name}-loki`, {
-      type: "loki",
-      name: "Loki",
-      uid: datasourceUids.loki,
-      url: args.datasources.loki,
-      accessMode: "proxy",
-      jsonDataEncoded: JSON.stringify({
-        maxLines: 1000,
-        derivedFields: [{ name: "TraceID", matcherRegex: traceIdMatcher, datasourceUid: datasourceUids.jaeger, url: "${__value.raw}", urlDisplayLabel: "Open trace in Jaeger" }],
-      }),
-    }, child);
-    const jaeger = new grafana.oss.DataSource(`${name}-jaeger`, {
-      type: "jaeger",
-      name: "Jaeger",
-      uid: datasourceUids.jaeger,
-      url: args.datasources.jaeger,
-      accessMode: "proxy",
-      jsonDataEncoded: JSON.stringify({
-        tracesToLogsV2: {
-          datasourceUid: datasourceUids.loki,
-          spanStartTimeShift: "-5m",
-          spanEndTimeShift: "5m",
-          filterByTraceID: false,
-          filterBySpanID: false,
-          customQuery: true,
-          query: '{service_name=~"apex-.+"} | json | trace_id="${__trace.traceId}"',
-        },
-      }),
-    }, child);
-    this.datasources = { prometheus, loki, jaeger };
+      ...(d.isDefault ? { isDefault: true } : {}),
+      jsonDataEncoded: JSON.stringify(d.jsonData),
+    }, child)] as const);
+    this.datasources = Object.fromEntries(created) as Record<DatasourceKey, grafana.oss.DataSource>;
 
     this.dashboards = args.dashboards.map((d) => new grafana.oss.Dashboard(`${name}-${d.uid}`, {
       configJson: d.json,
       folder: this.folder.uid,
       overwrite: true,
       message: "Managed by Pulumi (dashboards/)",
-    }, { ...child, dependsOn: [prometheus] }));
+    }, { ...child, dependsOn: [this.datasources.prometheus] }));
 
     this.registerOutputs({ folder: this.folder.uid });
   }

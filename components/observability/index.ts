@@ -7,7 +7,8 @@
  *   MetricsAndAlerting  metrics-and-alerting.ts  Prometheus + rules, Alertmanager, postgres_exporter,
  *                                                the dev alert-receiver
  *   Logging             logging.ts               Loki + promtail (docker) / Alloy (kubernetes)
- *   Grafana             grafana.ts               Grafana and its content (data sources, dashboards)
+ *   Grafana             grafana.ts               Grafana with its content provisioned from files, or an
+ *                                                external Grafana's content through its API
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -37,6 +38,7 @@ export { Grafana, type GrafanaArgs } from "./grafana";
 export const OBSERVABILITY_SECRET_NAME = "apex-observability";
 const secretKey = {
   grafanaAdminPassword: "GF_SECURITY_ADMIN_PASSWORD",
+  grafanaOidcClientSecret: "GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET",
   alertmanagerConfig: "ALERTMANAGER_CONFIG",
   remoteWriteSecret: "PROMETHEUS_REMOTE_WRITE_SECRET",
 } as const;
@@ -51,6 +53,8 @@ export interface ObservabilityArgs {
   readonly database: PostgresTarget;
   /** `apex:grafanaAdminPassword`. Default: generated (24 characters). */
   readonly grafanaAdminPassword?: pulumi.Input<string>;
+  /** `apex:grafanaOidcClientSecret`: required when `settings.grafana.oidc` is set. */
+  readonly grafanaOidcClientSecret?: pulumi.Input<string>;
   /** Secret values of the receivers named in `settings.alerting`. */
   readonly receiverSecrets: ReceiverSecrets;
   /** `apex:alertmanagerDeadMansSwitchUrl`: required when `settings.alerting.deadMansSwitch` is "webhook". */
@@ -87,6 +91,9 @@ function checkArgs(args: ObservabilityArgs): void {
     if (!settings.grafana.url) throw new Error("apex:observability.grafana.url: required when apex:observability.grafana.deploy is false (the external Grafana to provision), got nothing");
     if (args.grafanaAdminPassword === undefined) throw new Error("apex:grafanaAdminPassword: required when apex:observability.grafana.deploy is false (the external Grafana's admin password), got nothing");
   }
+  if (settings.grafana.oidc !== undefined && args.grafanaOidcClientSecret === undefined) {
+    throw new Error("apex:grafanaOidcClientSecret: required when apex:observability.grafana.oidc is set: set it with `pulumi config set --secret apex:grafanaOidcClientSecret <client secret>`, got nothing");
+  }
   if (args.platform.target === "docker") {
     const hosts = Object.entries(settings.hosts).filter(([, h]) => h !== undefined);
     if (hosts.length > 0) throw new Error(`apex:observability.hosts.${hosts[0]?.[0]}: Ingress hosts apply to the kubernetes target only; on docker the UIs are published on ${args.platform.publishAddress}`);
@@ -106,7 +113,8 @@ export class Observability extends pulumi.ComponentResource {
   public readonly grafana?: DeployedService;
   /** promtail (docker) / Alloy (kubernetes). */
   public readonly logShipper: DeployedService;
-  public readonly grafanaContent: GrafanaContent;
+  /** An external Grafana's content (API); undefined when Grafana is deployed here (provisioned from files). */
+  public readonly grafanaContent?: GrafanaContent;
   public readonly grafanaUrl: string;
   public readonly jaegerUrl: string;
   public readonly prometheusUrl: string;
@@ -133,6 +141,8 @@ export class Observability extends pulumi.ComponentResource {
     const remoteWriteAuth = settings.remoteWrite !== undefined && settings.remoteWrite.auth !== "none";
     const secretValues: Record<string, pulumi.Input<string>> = { [secretKey.grafanaAdminPassword]: this.grafanaAdminPassword, [secretKey.alertmanagerConfig]: alertmanagerConfig };
     if (remoteWriteAuth && args.remoteWriteSecret !== undefined) secretValues[secretKey.remoteWriteSecret] = pulumi.secret(args.remoteWriteSecret);
+    const oidcSecret = settings.grafana.deploy && settings.grafana.oidc !== undefined && args.grafanaOidcClientSecret !== undefined;
+    if (oidcSecret) secretValues[secretKey.grafanaOidcClientSecret] = pulumi.secret(args.grafanaOidcClientSecret);
     const ref = (key: string): SecretRef => ({ secret: OBSERVABILITY_SECRET_NAME, key });
 
     let platform: Platform = args.platform;
@@ -177,8 +187,8 @@ export class Observability extends pulumi.ComponentResource {
       if (args.platform.target === "docker") return `http://${args.platform.publishAddress}:${hostPort}`;
       const host = settings.hosts[key];
       if (host) {
-        // Grafana has its own login; the others have none, so they honour the allowlist.
-        const sourceRanges = key === "grafana" ? undefined : settings.uiSourceRanges;
+        // Every UI honours the allowlist, Grafana too (its own login stays behind it).
+        const sourceRanges = settings.uiSourceRanges;
         this.routes.push({ host, service, port, protocol: "http", ...(sourceRanges ? { sourceRanges } : {}) });
         return `${args.tls ? "https" : "http"}://${host}`;
       }
@@ -190,11 +200,9 @@ export class Observability extends pulumi.ComponentResource {
     this.jaegerUrl = ui("jaeger", j.name, j.uiPort, j.uiPort);
     this.prometheusUrl = ui("prometheus", p.name, p.port, p.port);
     this.alertmanagerUrl = ui("alertmanager", a.name, a.port, a.port);
-    // checkArgs guarantees a URL when Grafana is not deployed here.
+    // checkArgs guarantees a URL when Grafana is not deployed here. The deployed Grafana reads its
+    // content from files: pulumi never needs to reach it.
     this.grafanaUrl = settings.grafana.url ?? grafanaDeployedUrl ?? "";
-    if (args.platform.target === "kubernetes" && !settings.grafana.url && !settings.hosts.grafana) {
-      pulumi.log.warn(`Grafana content is provisioned through ${this.grafanaUrl}, reachable only from inside the cluster: set apex:observability.hosts.grafana (or apex:observability.grafana.url) when pulumi runs outside it`, this);
-    }
 
     const http = (d: DeployedService, port: string) => `http://${d.endpoint(port)}`;
     this.grafanaStack = new Grafana(`${name}-grafana`, {
@@ -202,6 +210,7 @@ export class Observability extends pulumi.ComponentResource {
       settings,
       url: this.grafanaUrl,
       adminPassword: { ref: ref(secretKey.grafanaAdminPassword), value: this.grafanaAdminPassword },
+      ...(oidcSecret ? { oidcClientSecret: ref(secretKey.grafanaOidcClientSecret) } : {}),
       datasources: { prometheus: http(this.prometheus, "http"), jaeger: http(this.jaeger, "ui"), loki: http(this.loki, "http") },
       dashboards: apexDashboards(),
       dependsOn,
