@@ -6,7 +6,9 @@ import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { httpPaths, metrics, runtimeEnv, services } from "../app/src/contract";
 import { rulesFor } from "../alerts";
+import { grafanaProvisioningPaths } from "../components/observability/grafana-provisioning";
 import { runStack, type RecordedResource, type StackRun } from "./harness";
+import { datasourceFileProblems, interpolated, providerFileProblems } from "./grafana/provisioning";
 
 const SLACK_URL = "https://hooks.slack.com/services/T000/B000/KNOWN-slack-secret";
 const WEBHOOK_URL = "https://alerts.example.com/hook?token=KNOWN-webhook-secret";
@@ -157,31 +159,35 @@ describe("dev stack (docker): observability", () => {
     expect(containers().every((x) => x.inputs.labels.some((l: any) => l.label === "app.kubernetes.io/instance" && l.value === "apex-dev"))).toBe(true);
   });
 
-  it("provisions Grafana through an explicit provider at the published port, with data sources at this stack's service names and ports", () => {
-    const provider = run.one("pulumi:providers:grafana");
-    expect(provider.inputs.url).toBe(`http://127.0.0.1:${services.grafana.devHostPort}`);
-    expect(provider.plainInputs.auth).toBe("[secret]");
-    expect(provider.inputs.auth).toBe(`admin:${GRAFANA_PASSWORD}`);
-    const ds = Object.fromEntries(run.ofType("grafana:oss/dataSource:DataSource").map((d) => [d.inputs.type, d.inputs]));
+  it("provisions Grafana's data sources from a file uploaded into the container, at this stack's service names and ports", () => {
+    const grafana = container(services.grafana.name);
+    const text = upload(grafana, `${grafanaProvisioningPaths.datasources}/apex.yaml`);
+    expect(datasourceFileProblems(text)).toEqual([]);
+    const ds = Object.fromEntries((interpolated(parse(text).datasources) as any[]).map((d) => [d.type, d]));
     expect(reachable(new URL(ds.prometheus.url).host, services.prometheus.port)[0]?.inputs.name).toBe(`${PREFIX}-prometheus`);
     expect(reachable(new URL(ds.jaeger.url).host, services.jaeger.uiPort)[0]?.inputs.name).toBe(`${PREFIX}-jaeger`);
     expect(reachable(new URL(ds.loki.url).host, services.loki.port)[0]?.inputs.name).toBe(`${PREFIX}-loki`);
-    // trace_id links both ways.
-    const loki = JSON.parse(ds.loki.jsonDataEncoded);
-    expect(loki.derivedFields[0]).toMatchObject({ datasourceUid: ds.jaeger.uid, url: "${__value.raw}" });
-    expect(new RegExp(loki.derivedFields[0].matcherRegex).exec('{"level":"INFO","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}')?.[1]).toBe("4bf92f3577b34da6a3ce929d0e0e4736");
-    const jaeger = JSON.parse(ds.jaeger.jsonDataEncoded);
-    expect(jaeger.tracesToLogsV2).toMatchObject({ datasourceUid: ds.loki.uid });
-    expect(jaeger.tracesToLogsV2.query).toContain('trace_id="${__trace.traceId}"');
+    // trace_id links both ways, template variables intact after Grafana's env interpolation.
+    expect(ds.loki.jsonData.derivedFields[0]).toMatchObject({ datasourceUid: ds.jaeger.uid, url: "${__value.raw}" });
+    expect(new RegExp(ds.loki.jsonData.derivedFields[0].matcherRegex).exec('{"level":"INFO","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}')?.[1]).toBe("4bf92f3577b34da6a3ce929d0e0e4736");
+    expect(ds.jaeger.jsonData.tracesToLogsV2).toMatchObject({ datasourceUid: ds.loki.uid });
+    expect(ds.jaeger.jsonData.tracesToLogsV2.query).toContain('trace_id="${__trace.traceId}"');
   });
 
-  it("imports the four dashboards into the folder", () => {
-    const folder = run.one("grafana:oss/folder:Folder");
-    expect(folder.inputs.title).toBe("Apex");
-    const dashboards = run.ofType("grafana:oss/dashboard:Dashboard");
-    expect(dashboards.map((d) => JSON.parse(d.inputs.configJson).uid).sort()).toEqual(["apex-cost", "apex-errors", "apex-overview", "apex-performance"]);
-    for (const d of dashboards) expect(d.inputs.folder).toBe(folder.inputs.uid);
-    expect(dashboards.some((d) => d.inputs.configJson.includes(metrics.costTotal.name))).toBe(true);
+  it("uploads the dashboard provider (folder Apex) and the four dashboards where it reads them; pulumi never calls Grafana's API", () => {
+    const grafana = container(services.grafana.name);
+    const providers = upload(grafana, `${grafanaProvisioningPaths.dashboardProviders}/apex.yaml`);
+    expect(providerFileProblems(providers)).toEqual([]);
+    const [provider] = parse(providers).providers;
+    expect(provider).toMatchObject({ folder: "Apex", folderUid: "apex", options: { path: grafanaProvisioningPaths.dashboards } });
+    const dashboards = (grafana.inputs.uploads as any[]).filter((u) => u.file.startsWith(`${provider.options.path}/`));
+    expect(dashboards.map((u) => JSON.parse(u.content).uid).sort()).toEqual(["apex-cost", "apex-errors", "apex-overview", "apex-performance"]);
+    for (const u of dashboards) expect(u.file).toBe(`${provider.options.path}/${JSON.parse(u.content).uid}.json`);
+    expect(dashboards.some((u) => u.content.includes(metrics.costTotal.name))).toBe(true);
+    // Each provisioning folder is its own volume mount, so the image's other provisioning folders stay.
+    const mounts = (grafana.inputs.volumes as any[]).map((m) => m.containerPath);
+    expect(mounts).toEqual(expect.arrayContaining(Object.values(grafanaProvisioningPaths)));
+    expect(run.resources.filter((r) => r.type.startsWith("grafana:") || r.type === "pulumi:providers:grafana")).toEqual([]);
   });
 
   it("keeps the Grafana password and the receiver URLs out of plain state; Alertmanager gets them as a secret", () => {
@@ -260,13 +266,42 @@ describe("dev stack (docker): observability", () => {
     const provider = external.one("pulumi:providers:grafana");
     expect(provider.inputs.url).toBe("https://grafana.example.com");
     expect(provider.inputs.auth).toBe("admin:external-KNOWN-password");
+    expect(provider.plainInputs.auth).toBe("[secret]");
     expect(external.outputs.grafanaUrl).toBe("https://grafana.example.com");
-    expect(external.ofType("grafana:oss/dashboard:Dashboard")).toHaveLength(4);
+    // Through the API: the folder, the three data sources (same uids and links as the files), the dashboards.
+    const folder = external.one("grafana:oss/folder:Folder");
+    expect(folder.inputs).toMatchObject({ title: "Apex", uid: "apex" });
+    const ds = Object.fromEntries(external.ofType("grafana:oss/dataSource:DataSource").map((d) => [d.inputs.type, d.inputs]));
+    expect(Object.fromEntries(Object.entries(ds).map(([type, d]) => [type, d.uid]))).toEqual({ prometheus: "apex-prometheus", loki: "apex-loki", jaeger: "apex-jaeger" });
+    expect(JSON.parse(ds.loki.jsonDataEncoded).derivedFields[0]).toMatchObject({ datasourceUid: "apex-jaeger", url: "${__value.raw}" });
+    const dashboards = external.ofType("grafana:oss/dashboard:Dashboard");
+    expect(dashboards.map((d) => JSON.parse(d.inputs.configJson).uid).sort()).toEqual(["apex-cost", "apex-errors", "apex-overview", "apex-performance"]);
+    for (const d of dashboards) expect(d.inputs.folder).toBe("apex");
+  });
+
+  it("signs in to the deployed Grafana through OIDC from config, the client secret from the secret map", async () => {
+    const oidc = {
+      authUrl: "http://127.0.0.1:8081/realms/apex/protocol/openid-connect/auth",
+      tokenUrl: "http://127.0.0.1:8081/realms/apex/protocol/openid-connect/token",
+      apiUrl: "http://127.0.0.1:8081/realms/apex/protocol/openid-connect/userinfo",
+      clientId: "grafana",
+      roleAttributePath: "'Viewer'",
+    };
+    const withOidc = await runStack({ stack: "dev", config: { observability: { grafana: { oidc } } }, secrets: { grafanaOidcClientSecret: "oidc-KNOWN-client-secret" } });
+    const gf = withOidc.one("docker:index/container:Container", (c) => c.inputs.name === `${PREFIX}-grafana`);
+    const env = envOf(gf);
+    expect(env).toMatchObject({ GF_AUTH_GENERIC_OAUTH_ENABLED: "true", GF_AUTH_GENERIC_OAUTH_NAME: "SSO", GF_AUTH_GENERIC_OAUTH_TOKEN_URL: oidc.tokenUrl, GF_AUTH_GENERIC_OAUTH_SCOPES: "openid profile email", GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET: "oidc-KNOWN-client-secret", GF_SERVER_ROOT_URL: "http://127.0.0.1:3001" });
+    expect(JSON.stringify(withOidc.resources.map((r) => r.plainInputs))).not.toContain("oidc-KNOWN-client-secret");
   });
 
   it("rejects bad observability config naming the key", async () => {
     await expect(runStack({ stack: "dev", config: { observability: { hosts: { grafana: "grafana.example.com" } } } })).rejects.toThrow(/apex:observability\.hosts\.grafana/);
     await expect(runStack({ stack: "dev", config: { observability: { scrapeInterval: "15 seconds" } } })).rejects.toThrow(/apex:observability\.scrapeInterval.*Prometheus duration/);
     await expect(runStack({ stack: "dev", config: { observability: { grafana: { deploy: false } } } })).rejects.toThrow(/apex:observability\.grafana\.url/);
+    const oidc = { authUrl: "https://idp.example.com/auth", tokenUrl: "https://idp.example.com/token", apiUrl: "https://idp.example.com/userinfo", clientId: "grafana", roleAttributePath: "'Viewer'" };
+    await expect(runStack({ stack: "dev", config: { observability: { grafana: { oidc } } } })).rejects.toThrow(/apex:grafanaOidcClientSecret: required when apex:observability\.grafana\.oidc is set/);
+    await expect(runStack({ stack: "dev", config: { observability: { grafana: { oidc: { ...oidc, tokenUrl: "http://idp.example.com/token" } } } }, secrets: { grafanaOidcClientSecret: "x" } })).rejects.toThrow(/apex:observability\.grafana\.oidc\.tokenUrl.*https/);
+    await expect(runStack({ stack: "dev", config: { observability: { grafana: { oidc: { ...oidc, allowedGroups: ["ops"] } } } }, secrets: { grafanaOidcClientSecret: "x" } })).rejects.toThrow(/apex:observability\.grafana\.oidc\.groupsAttributePath/);
+    await expect(runStack({ stack: "dev", secrets: { grafanaOidcClientSecret: "x" } })).rejects.toThrow(/apex:grafanaOidcClientSecret: only used with apex:observability\.grafana\.oidc/);
   });
 });
