@@ -10,6 +10,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { runtimeEnv, services } from "./app/src/contract";
+import { clusterFromConfig } from "./components/aws/cluster-network";
 import { loadConfig } from "./config";
 import { Postgres } from "./components/data/postgres";
 import { Redis } from "./components/data/redis";
@@ -30,6 +31,8 @@ import { ApexVault } from "./components/security/vault";
 
 function apex() {
   const config = loadConfig();
+  // The cluster: kubeconfig (secret), AWS provider and network, from config or a referenced stack (docs/cluster.md).
+  const cluster = clusterFromConfig(config);
 
   // ---- Platform: the deploy context every component renders into ----------------------------
   const secrets = new StackSecrets("apex-secrets", {
@@ -49,7 +52,7 @@ function apex() {
     : new KubernetesPlatformResources("apex-kubernetes", {
         stack: config.stack,
         namespace: config.namespace,
-        kubeconfig: config.kubeconfig,
+        kubeconfig: cluster.kubeconfig,
         context: config.kubernetes.context,
         storageClass: config.kubernetes.storageClass,
         secrets: secrets.values,
@@ -84,7 +87,7 @@ function apex() {
     database: postgres,
     redis,
     api: config.api,
-    workers: { ...config.workers, dockerSocketGid: config.docker.socketGid },
+    workers: { ...config.workers, dockerSocketGid: config.docker.socketGid, iamRoleArn: cluster.workerRoleArn },
     logLevel: config.logLevel,
     llm: config.llm,
     tools: config.tools,

@@ -5,7 +5,7 @@ import type { ApexConfig } from "./index";
 import { plainSection } from "./section";
 
 /**
- * Cluster wiring keys (namespace `apex`, docs/aws.md "Cluster wiring"): where the Kubernetes
+ * Cluster wiring keys (namespace `apex`, docs/cluster.md): where the Kubernetes
  * provider's kubeconfig comes from (the secret `apex:kubeconfig` in config/core.ts, or a
  * StackReference), the AWS region and network the data stores join, and the worker's IAM role.
  */

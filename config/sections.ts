@@ -1,4 +1,5 @@
 import { coreChecks } from "./checks";
+import { clusterCrossChecks, clusterSections } from "./cluster";
 import { coreSections } from "./core";
 import type { ConfigProblem } from "./errors";
 import { imageSections } from "./images";
@@ -14,6 +15,7 @@ import { securityCrossChecks, securitySections } from "./security";
  */
 export const configSections = {
   ...coreSections,
+  ...clusterSections,
   ...imageSections,
   ...securitySections,
   ...sandboxSections,
@@ -28,6 +30,7 @@ export type ConfigSections = typeof configSections;
  */
 export const configChecks: readonly ((config: ApexConfig) => ConfigProblem[])[] = [
   coreChecks,
+  clusterCrossChecks,
   securityCrossChecks,
   sandboxCrossChecks,
   observabilityCrossChecks,

@@ -4,7 +4,7 @@ import { kubeconfigFromReference, networkSources } from "../../config/cluster";
 import type { ApexConfig } from "../../config";
 import { ApexCluster, type ApexClusterArgs } from "./cluster";
 
-/** The network the AWS data stores join (docs/aws.md, "Cluster wiring"). */
+/** The network the AWS data stores join (docs/cluster.md). */
 export interface ClusterNetwork {
   readonly vpcId: pulumi.Input<string>;
   /** Private subnets for the data stores' subnet groups. */

@@ -7,7 +7,10 @@ export interface KubernetesPlatformArgs {
   readonly stack: string;
   /** Namespace to create; every namespaced object of the stack lives in it. */
   readonly namespace: string;
-  /** Kubeconfig contents (a secret). Default: the ambient kubeconfig. */
+  /**
+   * Kubeconfig contents (`apex:kubeconfig`, or the referenced stack's: clusterFromConfig). Kept a
+   * secret in state whatever its source. Default: the ambient kubeconfig.
+   */
   readonly kubeconfig?: pulumi.Input<string>;
   /** Kubeconfig context. Default: the current context. */
   readonly context?: string;
@@ -31,7 +34,7 @@ export class KubernetesPlatformResources extends pulumi.ComponentResource {
     super("apex:platform:KubernetesPlatform", name, {}, opts);
     const labels = stackLabels(args.stack);
     this.provider = new k8s.Provider(`${name}-provider`, {
-      kubeconfig: args.kubeconfig,
+      kubeconfig: args.kubeconfig === undefined ? undefined : pulumi.secret(args.kubeconfig),
       context: args.context,
       enableServerSideApply: true,
     }, { parent: this });

@@ -42,6 +42,8 @@ export interface ApexRuntimeArgs {
     readonly sandboxHardened?: "auto" | "required" | "off";
     /** Group owning the Docker socket (sandbox driver "docker", dev only). */
     readonly dockerSocketGid?: number;
+    /** IAM role of the worker's ServiceAccount (IRSA, `apex:aws.workerRoleArn`). Default: none. */
+    readonly iamRoleArn?: string;
   };
   readonly logLevel: string;
   readonly llm: {
@@ -174,6 +176,8 @@ export function workerSpec(args: ApexRuntimeArgs): ServiceSpec {
     dependsOn: [services.api.name],
     // The kubernetes sandbox driver creates Pods through the API; RBAC comes from the security component.
     kubernetesApiAccess: args.workers.sandboxDriver === "kubernetes",
+    // IRSA: EKS's pod identity webhook gives pods of this ServiceAccount the role's credentials.
+    serviceAccountAnnotations: args.workers.iamRoleArn ? { "eks.amazonaws.com/role-arn": args.workers.iamRoleArn } : undefined,
     // Dev only: the docker sandbox driver starts sandbox containers through the engine's socket.
     supplementalGroups: dockerSandbox && args.workers.dockerSocketGid !== undefined ? [args.workers.dockerSocketGid] : undefined,
     volumes: [

@@ -49,7 +49,7 @@ export class KubernetesService extends pulumi.ComponentResource {
     }
 
     this.serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-sa`, {
-      metadata: meta(),
+      metadata: { ...meta(), annotations: spec.serviceAccountAnnotations },
       automountServiceAccountToken: spec.kubernetesApiAccess ?? false,
     }, child);
 

@@ -34,6 +34,8 @@ export interface ServiceSpec {
   readonly stateful?: boolean;
   /** Needs the Kubernetes API (e.g. the worker's sandbox driver). Default false: token not mounted. */
   readonly kubernetesApiAccess?: boolean;
+  /** Annotations of the Kubernetes ServiceAccount (e.g. IRSA's `eks.amazonaws.com/role-arn`). Ignored on Docker. */
+  readonly serviceAccountAnnotations?: Readonly<Record<string, string>>;
   /** Extra labels on every object of this service. */
   readonly labels?: Readonly<Record<string, string>>;
   /** Extra groups of the container user (e.g. the Docker socket's group for the dev sandbox driver). */
