@@ -1,6 +1,6 @@
 import type { ApexPolicy } from "./lib/resource";
 import { containerPolicies } from "./rules/containers";
-import { elastiCacheEncrypted, rdsHardened } from "./rules/data-stores";
+import { dataStorePolicies } from "./rules/data-stores";
 import { recommendedLabelsPresent } from "./rules/labels";
 import { policyExemptions } from "./rules/exemptions";
 import { workerRbacScopedToSandbox } from "./rules/rbac";
@@ -18,8 +18,7 @@ export const apexPolicies: readonly ApexPolicy[] = [
   noPlainSecrets,
   workerRbacScopedToSandbox,
   vaultPoliciesLeastPrivilege,
-  rdsHardened,
-  elastiCacheEncrypted,
+  ...dataStorePolicies,
   recommendedLabelsPresent,
   policyExemptions,
 ];
