@@ -5,10 +5,12 @@
  */
 import { z } from "zod";
 import { runtimeEnv } from "./contract/env";
+import type { SandboxToleration } from "./contract/sandbox";
 import { services } from "./contract/services";
 import { defaultBreakerPolicy, type BreakerPolicy } from "./coord/types";
 import type { ProviderRateLimits } from "./llm/gateway";
 import { providerNames, type ProviderName } from "./llm/model-id";
+import { sandboxNodeSelectorSchema, sandboxTolerationsSchema } from "./sandbox/placement";
 import { createHttpFetchTool } from "./tools/builtin/http-fetch";
 import type { DbTimeouts } from "./store/db";
 
@@ -45,8 +47,8 @@ export const defaultApiMaxWatchesPerKey = 50;
 export const defaultApprovalTtlMs = 24 * 60 * 60_000;
 const booleanFlag = optionalString.pipe(z.enum(["true", "false"], { error: "expected true or false" }).optional());
 
-/** A variable holding a JSON object, parsed then checked by `schema` (issues name the field inside). */
-const jsonObject = <S extends z.ZodType>(schema: S, example: string) =>
+/** A variable holding JSON, parsed then checked by `schema` (issues name the field inside). */
+const jsonValue = <S extends z.ZodType>(schema: S, example: string) =>
   optionalString
     .transform((v, ctx) => {
       if (v === undefined) return undefined;
@@ -130,10 +132,12 @@ const envSchema = z.object({
   [runtimeEnv.sandboxDriver]: z.enum(["local", "docker", "kubernetes"]).default("local"),
   [runtimeEnv.sandboxImage]: optionalString,
   [runtimeEnv.sandboxRuntimeClass]: optionalString,
+  [runtimeEnv.sandboxNodeSelector]: jsonValue(sandboxNodeSelectorSchema, '{"apex.dev/pool":"sandbox"}'),
+  [runtimeEnv.sandboxTolerations]: jsonValue(sandboxTolerationsSchema, '[{"key":"apex.dev/sandbox","operator":"Equal","value":"true","effect":"NoSchedule"}]'),
   [runtimeEnv.sandboxHardened]: z.enum(["auto", "required", "off"]).default("auto"),
   [runtimeEnv.toolHttpAllowlist]: hostList,
-  [runtimeEnv.llmRateLimits]: jsonObject(rateLimitsSchema, '{"openai":{"requestsPerMinute":500,"tokensPerMinute":200000}}'),
-  [runtimeEnv.llmBreaker]: jsonObject(breakerSchema, '{"failureThreshold":5,"cooldownMs":30000}'),
+  [runtimeEnv.llmRateLimits]: jsonValue(rateLimitsSchema, '{"openai":{"requestsPerMinute":500,"tokensPerMinute":200000}}'),
+  [runtimeEnv.llmBreaker]: jsonValue(breakerSchema, '{"failureThreshold":5,"cooldownMs":30000}'),
   [runtimeEnv.bootstrapAdminKey]: optionalString,
   [runtimeEnv.openaiApiKey]: optionalString,
   [runtimeEnv.anthropicApiKey]: optionalString,
@@ -177,6 +181,9 @@ export interface RuntimeConfig {
   /** Image of the docker/kubernetes sandbox drivers; unset = the contract's name. */
   readonly sandboxImage?: string;
   readonly sandboxRuntimeClass?: string;
+  /** The sandbox node pool's labels and taint tolerations (kubernetes driver); unset = none. */
+  readonly sandboxNodeSelector?: Readonly<Record<string, string>>;
+  readonly sandboxTolerations?: readonly SandboxToleration[];
   /** Hardening of the local sandbox driver: `auto` (default) uses bubblewrap + seccomp + cgroups and fails closed without bubblewrap; `required` also needs cgroups; `off` runs tools unsandboxed. */
   readonly sandboxHardened: "auto" | "required" | "off";
   /** Hosts `http_fetch` may GET; undefined = the tool is not registered (default deny). */
@@ -229,6 +236,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig 
     sandboxDriver: e[runtimeEnv.sandboxDriver],
     sandboxImage: e[runtimeEnv.sandboxImage],
     sandboxRuntimeClass: e[runtimeEnv.sandboxRuntimeClass],
+    sandboxNodeSelector: e[runtimeEnv.sandboxNodeSelector],
+    sandboxTolerations: e[runtimeEnv.sandboxTolerations],
     sandboxHardened: e[runtimeEnv.sandboxHardened],
     httpFetchAllowHosts: e[runtimeEnv.toolHttpAllowlist],
     llmRateLimits: e[runtimeEnv.llmRateLimits] ?? {},

@@ -1,6 +1,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { runtimeEnv, sandboxSpec } from "../../app/src/contract";
 import type { ApexConfig } from "../../config";
+import { sandboxQuota } from "../../config/sandbox";
 import type { Platform } from "../service";
 import type { SandboxRuntime, SandboxRuntimeArgs } from "./sandbox";
 
@@ -36,15 +37,25 @@ export function sandboxArgsFromConfig(
       egressAllowlist: config.sandbox.egressAllowlist,
       privateRanges: config.sandbox.privateRanges,
       runtimeClass: config.sandbox.runtimeClass,
-      quota: config.sandbox.quota,
+      nodePool: config.sandbox.nodePool,
+      quota: sandboxQuota(config),
     },
   };
 }
 
-/** Env telling the workers' sandbox drivers which image (and RuntimeClass) the stack provides. */
-export function sandboxEnv(sandbox: Pick<SandboxRuntime, "imageRef" | "runtimeClassName">): Record<string, pulumi.Input<string>> {
+/**
+ * Env telling the workers' sandbox drivers which image, RuntimeClass and node pool the stack
+ * provides (the pool as JSON, parsed and checked by the runtime's app/src/config.ts).
+ */
+export function sandboxEnv(sandbox: Pick<SandboxRuntime, "imageRef" | "runtimeClassName" | "nodePool">): Record<string, pulumi.Input<string>> {
   return {
     [runtimeEnv.sandboxImage]: sandbox.imageRef,
     ...(sandbox.runtimeClassName ? { [runtimeEnv.sandboxRuntimeClass]: sandbox.runtimeClassName } : {}),
+    ...(sandbox.nodePool
+      ? {
+        [runtimeEnv.sandboxNodeSelector]: JSON.stringify(sandbox.nodePool.nodeSelector),
+        [runtimeEnv.sandboxTolerations]: JSON.stringify(sandbox.nodePool.tolerations),
+      }
+      : {}),
   };
 }

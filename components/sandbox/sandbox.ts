@@ -1,8 +1,9 @@
 import * as docker from "@pulumi/docker";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { sandboxSpec } from "../../app/src/contract";
+import { sandboxSpec, type SandboxPlacement } from "../../app/src/contract";
 import { buildSandboxPod } from "../../app/src/sandbox/pod-template";
+import { SANDBOX_ADMISSION_POLICY, sandboxPodValidations } from "./admission";
 import { sandboxDockerSettings, type SandboxDockerSettings } from "./docker-settings";
 import { allowlistEgressRules, dnsEgressRule, type EgressAllowRule } from "./egress";
 
@@ -37,6 +38,9 @@ export interface SandboxKubernetesArgs {
   readonly privateRanges: readonly string[];
   /** gVisor-style RuntimeClass for sandbox Pods; null: the node's default runtime. */
   readonly runtimeClass: { readonly name: string; readonly handler: string } | null;
+  /** The dedicated, tainted node pool sandbox Pods run on (its kubelet sets podPidsLimit); null: any node. */
+  readonly nodePool: SandboxPlacement | null;
+  /** The namespace's ResourceQuota (config/sandbox.ts `sandboxQuota`: max workers x concurrency by default). */
   readonly quota: { readonly pods: number; readonly cpu: string; readonly memory: string };
 }
 
@@ -62,6 +66,8 @@ export class SandboxRuntime extends pulumi.ComponentResource {
   /** Docker target: engine settings of a sandbox container. */
   public readonly dockerSettings?: pulumi.Output<SandboxDockerSettings>;
   public readonly runtimeClassName?: string;
+  /** Kubernetes target: the sandbox node pool's selector and tolerations, when there is one. */
+  public readonly nodePool?: SandboxPlacement;
   /** Kubernetes target: the namespace and its guard rails. */
   public readonly kubernetes?: SandboxKubernetesResources;
 
@@ -85,8 +91,10 @@ export class SandboxRuntime extends pulumi.ComponentResource {
     } else {
       const runtimeClassName = kube.runtimeClass?.name;
       this.runtimeClassName = runtimeClassName;
+      this.nodePool = kube.nodePool ?? undefined;
+      const placement = { runtimeClassName, nodeSelector: kube.nodePool?.nodeSelector, tolerations: kube.nodePool?.tolerations };
       this.podTemplate = this.imageRef.apply((image) =>
-        JSON.stringify(buildSandboxPod({ name: "apex-sandbox-template", image, argv: ["python3"], runtimeClassName }), null, 2));
+        JSON.stringify(buildSandboxPod({ name: "apex-sandbox-template", image, argv: ["python3"], ...placement }), null, 2));
       this.kubernetes = this.renderKubernetes(name, kube, this.podTemplate);
     }
 
@@ -156,15 +164,57 @@ export class SandboxRuntime extends pulumi.ComponentResource {
       },
     }, child);
 
+    // Scheduling: the RuntimeClass admission plugin adds the pool's selector and tolerations to
+    // every Pod naming the class, so runsc Pods land only where runsc is installed.
     const runtimeClass = kube.runtimeClass
-      ? new k8s.node.v1.RuntimeClass(`${name}-runtime-class`, { metadata: { name: kube.runtimeClass.name, labels }, handler: kube.runtimeClass.handler }, child)
+      ? new k8s.node.v1.RuntimeClass(`${name}-runtime-class`, {
+        metadata: { name: kube.runtimeClass.name, labels },
+        handler: kube.runtimeClass.handler,
+        scheduling: kube.nodePool
+          ? { nodeSelector: { ...kube.nodePool.nodeSelector }, tolerations: kube.nodePool.tolerations.map((t) => ({ ...t })) }
+          : undefined,
+      }, child)
       : undefined;
+
+    const admission = this.renderAdmission(name, kube, labels, child);
 
     const podTemplateConfigMap = new k8s.core.v1.ConfigMap(`${name}-pod-template`, {
       metadata: { name: POD_TEMPLATE_CONFIGMAP, namespace, labels },
       data: { [POD_TEMPLATE_KEY]: podTemplate },
     }, child);
-    return { namespace: ns, networkPolicies, quota, limitRange, runtimeClass, podTemplateConfigMap };
+    return { namespace: ns, networkPolicies, quota, limitRange, runtimeClass, podTemplateConfigMap, ...admission };
+  }
+
+  /** The admission policy refusing sandbox Pods without the RuntimeClass and node pool (admission.ts); none when neither is configured. */
+  private renderAdmission(
+    name: string,
+    kube: SandboxKubernetesArgs,
+    labels: Readonly<Record<string, string>>,
+    child: pulumi.CustomResourceOptions,
+  ): Pick<SandboxKubernetesResources, "admissionPolicy" | "admissionPolicyBinding"> {
+    const validations = sandboxPodValidations({ runtimeClassName: kube.runtimeClass?.name, nodePool: kube.nodePool ?? undefined });
+    if (validations.length === 0) return {};
+    const inSandboxNamespace = { matchLabels: { "kubernetes.io/metadata.name": sandboxSpec.namespace } };
+    const admissionPolicy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(`${name}-admission-policy`, {
+      metadata: { name: SANDBOX_ADMISSION_POLICY, labels },
+      spec: {
+        failurePolicy: "Fail",
+        matchConstraints: {
+          namespaceSelector: inSandboxNamespace,
+          resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["pods"] }],
+        },
+        validations,
+      },
+    }, child);
+    const admissionPolicyBinding = new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(`${name}-admission-binding`, {
+      metadata: { name: SANDBOX_ADMISSION_POLICY, labels },
+      spec: {
+        policyName: admissionPolicy.metadata.name,
+        validationActions: ["Deny"],
+        matchResources: { namespaceSelector: inSandboxNamespace },
+      },
+    }, child);
+    return { admissionPolicy, admissionPolicyBinding };
   }
 }
 
@@ -175,4 +225,7 @@ export interface SandboxKubernetesResources {
   readonly limitRange: k8s.core.v1.LimitRange;
   readonly runtimeClass?: k8s.node.v1.RuntimeClass;
   readonly podTemplateConfigMap: k8s.core.v1.ConfigMap;
+  /** Refuses sandbox Pods without the RuntimeClass / node pool; absent when neither is configured. */
+  readonly admissionPolicy?: k8s.admissionregistration.v1.ValidatingAdmissionPolicy;
+  readonly admissionPolicyBinding?: k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding;
 }

@@ -140,6 +140,11 @@ function createSandbox(config: RuntimeConfig, tools: ToolRegistry): SandboxDrive
     case "docker":
       return new DockerSandboxDriver({ image });
     case "kubernetes":
-      return new KubernetesSandboxDriver({ image, runtimeClassName: config.sandboxRuntimeClass });
+      return new KubernetesSandboxDriver({
+        image,
+        runtimeClassName: config.sandboxRuntimeClass,
+        nodeSelector: config.sandboxNodeSelector,
+        tolerations: config.sandboxTolerations,
+      });
   }
 }

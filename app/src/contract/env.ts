@@ -39,6 +39,10 @@ export const runtimeEnv = {
   sandboxImage: "APEX_SANDBOX_IMAGE",
   /** RuntimeClass of sandbox Pods (e.g. gVisor); unset = the node's default runtime. */
   sandboxRuntimeClass: "APEX_SANDBOX_RUNTIME_CLASS",
+  /** JSON node labels of the sandbox node pool, e.g. `{"apex.dev/pool":"sandbox"}`; unset = any node. */
+  sandboxNodeSelector: "APEX_SANDBOX_NODE_SELECTOR",
+  /** JSON list of tolerations of the sandbox pool's taint, e.g. `[{"key":"apex.dev/sandbox","operator":"Equal","value":"true","effect":"NoSchedule"}]`. */
+  sandboxTolerations: "APEX_SANDBOX_TOLERATIONS",
   /** Local sandbox driver hardening: `auto` (default; without bwrap a worker with code-running tools refuses to start), `required` (also needs cgroups), `off` (no sandbox, logged loudly). */
   sandboxHardened: "APEX_SANDBOX_HARDENED",
   /** Comma-separated hosts (`docs.python.org`, `*.wikipedia.org`) `http_fetch` may GET; unset = no http_fetch tool. */

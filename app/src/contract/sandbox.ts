@@ -1,8 +1,8 @@
 /**
  * The tool sandbox's constraints (seed §3). The infrastructure renders them into the sandbox
  * namespace, LimitRange and pod template; the worker's sandbox drivers apply them when they start
- * a sandbox. Kubernetes has no per-pod PID field, so `pidsLimit` is enforced by the drivers and
- * documented for the kubelet's `podPidsLimit`.
+ * a sandbox. Kubernetes has no per-pod PID field, so `pidsLimit` is enforced by the drivers and,
+ * on Kubernetes, by the sandbox node pool's kubelet `podPidsLimit` (docs/sandbox.md).
  */
 export const sandboxSpec = {
   image: "apex-sandbox",
@@ -53,3 +53,26 @@ export const sandboxSpec = {
 } as const;
 
 export type SandboxSpec = typeof sandboxSpec;
+
+/** Taint effects a sandbox toleration may name (core/v1 Toleration.effect). */
+export const sandboxTaintEffects = ["NoSchedule", "PreferNoSchedule", "NoExecute"] as const;
+
+/** A toleration of the sandbox node pool's taint: the core/v1 Toleration fields sandboxes use. */
+export interface SandboxToleration {
+  readonly key: string;
+  /** `Equal` matches `value`; `Exists` matches any value (and carries none). */
+  readonly operator: "Equal" | "Exists";
+  readonly value?: string;
+  readonly effect: (typeof sandboxTaintEffects)[number];
+}
+
+/**
+ * Where sandbox Pods run: the dedicated, tainted node pool's labels (nodeSelector) and the
+ * tolerations of its taint. The stack renders it into the RuntimeClass's scheduling, the pod
+ * template and the admission policy; the worker reads it from APEX_SANDBOX_NODE_SELECTOR and
+ * APEX_SANDBOX_TOLERATIONS.
+ */
+export interface SandboxPlacement {
+  readonly nodeSelector: Readonly<Record<string, string>>;
+  readonly tolerations: readonly SandboxToleration[];
+}

@@ -1,11 +1,13 @@
-import { sandboxSpec } from "../contract";
+import { sandboxSpec, type SandboxToleration } from "../contract";
 import { sandboxLabels } from "./identity";
+import { sandboxNodeSelectorSchema, sandboxTolerationsSchema } from "./placement";
 
 /**
  * The sandbox Pod: one per tool execution, in the sandbox namespace. The worker's kubernetes
  * driver creates it at run time and the infrastructure exports the same manifest as the pod
  * template, so both always agree. Every limit comes from `contract/sandbox.ts`. Kubernetes has no
- * per-pod PID field: the 100-PID cap is the kubelet's `podPidsLimit`.
+ * per-pod PID field: the 100-PID cap is the sandbox node pool's kubelet `podPidsLimit`, and the
+ * nodeSelector and tolerations below put the Pod on that pool.
  */
 
 export interface SandboxPodOptions {
@@ -20,6 +22,10 @@ export interface SandboxPodOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** e.g. `gvisor` for a RuntimeClass that runs `runsc`. Default none (the node's runtime). */
   readonly runtimeClassName?: string;
+  /** Labels of the sandbox node pool's nodes. Default none (any node). */
+  readonly nodeSelector?: Readonly<Record<string, string>>;
+  /** Tolerations of the sandbox node pool's taint. Default none. */
+  readonly tolerations?: readonly SandboxToleration[];
   /** Becomes `activeDeadlineSeconds` (rounded up). Default the contract's default timeout. */
   readonly timeoutMs?: number;
   /** Extra labels (e.g. the task id) on the Pod. */
@@ -41,6 +47,8 @@ export interface SandboxPod {
     hostPID: false;
     hostIPC: false;
     runtimeClassName?: string;
+    nodeSelector?: Record<string, string>;
+    tolerations?: SandboxToleration[];
     securityContext: {
       runAsNonRoot: true;
       runAsUser: number;
@@ -96,6 +104,10 @@ export function buildSandboxPod(opts: SandboxPodOptions): SandboxPod {
     if (!envName.test(name)) throw new TypeError(`buildSandboxPod: env.${name} is not a valid environment variable name`);
     return { name, value };
   });
+  const nodeSelector = sandboxNodeSelectorSchema.safeParse(opts.nodeSelector ?? {});
+  if (!nodeSelector.success) throw new TypeError(`buildSandboxPod: nodeSelector: ${issueText(nodeSelector.error)}`);
+  const tolerations = sandboxTolerationsSchema.safeParse(opts.tolerations ?? []);
+  if (!tolerations.success) throw new TypeError(`buildSandboxPod: tolerations: ${issueText(tolerations.error)}`);
   const timeoutMs = opts.timeoutMs ?? sandboxSpec.defaultTimeoutMs;
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new TypeError(`buildSandboxPod: timeoutMs must be positive, got ${timeoutMs}`);
   const { uid, gid } = sandboxSpec.user;
@@ -117,6 +129,8 @@ export function buildSandboxPod(opts: SandboxPodOptions): SandboxPod {
       hostPID: false,
       hostIPC: false,
       ...(opts.runtimeClassName ? { runtimeClassName: opts.runtimeClassName } : {}),
+      ...(Object.keys(nodeSelector.data).length > 0 ? { nodeSelector: { ...nodeSelector.data } } : {}),
+      ...(tolerations.data.length > 0 ? { tolerations: tolerations.data.map((t) => ({ ...t })) } : {}),
       securityContext: { runAsNonRoot: true, runAsUser: uid, runAsGroup: gid, fsGroup: gid, seccompProfile },
       containers: [
         {
@@ -146,3 +160,6 @@ export function buildSandboxPod(opts: SandboxPodOptions): SandboxPod {
     },
   };
 }
+
+const issueText = (error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] }): string =>
+  error.issues.map((i) => `${i.path.map(String).join(".") || "(value)"}: ${i.message}`).join("; ");

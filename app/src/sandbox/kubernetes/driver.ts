@@ -1,5 +1,5 @@
 import { constants } from "node:os";
-import { sandboxSpec } from "../../contract";
+import { sandboxSpec, type SandboxToleration } from "../../contract";
 import { SandboxError } from "../errors";
 import { newSandboxName } from "../identity";
 import { assertValidRequest, defaultMaxOutputBytes } from "../output";
@@ -18,6 +18,10 @@ export interface KubernetesSandboxOptions {
   readonly kubeconfigContext?: string;
   /** e.g. `gvisor`. Default none. */
   readonly runtimeClassName?: string;
+  /** The sandbox node pool's labels (APEX_SANDBOX_NODE_SELECTOR). Default none. */
+  readonly nodeSelector?: Readonly<Record<string, string>>;
+  /** Tolerations of the sandbox node pool's taint (APEX_SANDBOX_TOLERATIONS). Default none. */
+  readonly tolerations?: readonly SandboxToleration[];
   /** Time allowed for scheduling and image pull on top of the run's timeout. Default 60 s. */
   readonly startupGraceMs?: number;
   /** Cap on the log bytes read back. Default 1 MiB. */
@@ -58,6 +62,12 @@ function signalName(n: number | undefined): string | null {
   return null;
 }
 
+/** " on nodes k=v,..." for the isolation summary; empty without a node pool. */
+function placementText(nodeSelector: Readonly<Record<string, string>> | undefined): string {
+  const labels = Object.entries(nodeSelector ?? {}).map(([k, v]) => `${k}=${v}`);
+  return labels.length > 0 ? ` on nodes ${labels.join(",")}` : "";
+}
+
 /** One Pod per run in the sandbox namespace: create, watch to completion, read logs, delete. */
 export class KubernetesSandboxDriver implements SandboxDriver {
   readonly name = "kubernetes" as const;
@@ -74,7 +84,7 @@ export class KubernetesSandboxDriver implements SandboxDriver {
 
   limits(): AppliedLimits {
     return {
-      isolation: `pod${this.opts.runtimeClassName ? ` (runtimeClass ${this.opts.runtimeClassName})` : ""}`,
+      isolation: `pod${this.opts.runtimeClassName ? ` (runtimeClass ${this.opts.runtimeClassName})` : ""}${placementText(this.opts.nodeSelector)}`,
       network: `NetworkPolicy of namespace ${this.namespace} (default-deny, from the infrastructure)`,
       filesystem: `readOnlyRootFilesystem, memory-backed emptyDir ${sandboxSpec.tmpfs.path} (${sandboxSpec.tmpfs.kubernetes})`,
       user: `uid ${sandboxSpec.user.uid} (runAsNonRoot)`,
@@ -105,7 +115,9 @@ export class KubernetesSandboxDriver implements SandboxDriver {
       argv: req.argv,
       env: req.env ?? {},
       timeoutMs: req.timeoutMs,
-      ...(this.opts.runtimeClassName ? { runtimeClassName: this.opts.runtimeClassName } : {}),
+      runtimeClassName: this.opts.runtimeClassName,
+      nodeSelector: this.opts.nodeSelector,
+      tolerations: this.opts.tolerations,
     });
 
     const stop = new AbortController();
