@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { runtimeEnv } from "./contract/env";
 import type { SandboxToleration } from "./contract/sandbox";
+import { defaultLlmRequestTimeoutMs, minWorkerShutdownGraceMs } from "./contract/worker-drain";
 import { services } from "./contract/services";
 import { defaultBreakerPolicy, type BreakerPolicy } from "./coord/types";
 import type { ProviderRateLimits } from "./llm/gateway";
@@ -138,6 +139,8 @@ const envSchema = z.object({
   [runtimeEnv.toolHttpAllowlist]: hostList,
   [runtimeEnv.llmRateLimits]: jsonValue(rateLimitsSchema, '{"openai":{"requestsPerMinute":500,"tokensPerMinute":200000}}'),
   [runtimeEnv.llmBreaker]: jsonValue(breakerSchema, '{"failureThreshold":5,"cooldownMs":30000}'),
+  [runtimeEnv.llmTimeoutMs]: optionalInteger(1_000, 3_600_000, "milliseconds from 1000 to 3600000"),
+  [runtimeEnv.workerShutdownGraceMs]: optionalInteger(1_000, 7_200_000, "milliseconds from 1000 to 7200000"),
   [runtimeEnv.bootstrapAdminKey]: optionalString,
   [runtimeEnv.openaiApiKey]: optionalString,
   [runtimeEnv.anthropicApiKey]: optionalString,
@@ -192,6 +195,10 @@ export interface RuntimeConfig {
   readonly llmRateLimits: Partial<Record<ProviderName, ProviderRateLimits>>;
   /** Overrides of the LLM circuit breaker policy (the rest from coord's defaultBreakerPolicy). */
   readonly llmBreaker: Partial<BreakerPolicy>;
+  /** Client timeout of one LLM provider request. Default 120 s. */
+  readonly llmTimeoutMs: number;
+  /** How long in-flight tasks may finish on SIGTERM; never shorter than an LLM call (contract/worker-drain.ts). */
+  readonly workerShutdownGraceMs: number;
   readonly bootstrapAdminKey?: string;
   readonly openaiApiKey?: string;
   readonly anthropicApiKey?: string;
@@ -210,6 +217,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig 
     throw new Error(`invalid runtime configuration: ${problems.join("; ")}`);
   }
   const e = parsed.data;
+  const llmTimeoutMs = e[runtimeEnv.llmTimeoutMs] ?? defaultLlmRequestTimeoutMs;
+  const minGraceMs = minWorkerShutdownGraceMs(llmTimeoutMs);
+  const workerShutdownGraceMs = e[runtimeEnv.workerShutdownGraceMs] ?? minGraceMs;
+  if (workerShutdownGraceMs < minGraceMs) {
+    // A shorter drain would cut off a call in flight, and its retry would pay for it again.
+    throw new Error(
+      `invalid runtime configuration: ${runtimeEnv.workerShutdownGraceMs}: expected at least ${minGraceMs} ` +
+        `(${runtimeEnv.llmTimeoutMs} ${llmTimeoutMs} + ${minGraceMs - llmTimeoutMs} ms margin), got ${workerShutdownGraceMs}`,
+    );
+  }
   const rawDbUrl = e[runtimeEnv.databaseUrl];
   const password = e[runtimeEnv.databasePassword];
   return {
@@ -242,6 +259,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig 
     httpFetchAllowHosts: e[runtimeEnv.toolHttpAllowlist],
     llmRateLimits: e[runtimeEnv.llmRateLimits] ?? {},
     llmBreaker: e[runtimeEnv.llmBreaker] ?? {},
+    llmTimeoutMs,
+    workerShutdownGraceMs,
     bootstrapAdminKey: e[runtimeEnv.bootstrapAdminKey],
     openaiApiKey: e[runtimeEnv.openaiApiKey],
     anthropicApiKey: e[runtimeEnv.anthropicApiKey],

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 /**
- * apex-worker: claims and runs tasks. Config from env (contract/env.ts). Serves /metrics and
- * /healthz on APEX_METRICS_PORT. SIGTERM: stop claiming, let in-flight tasks finish within the
- * grace period, release the rest (back to ready, attempt not spent), exit.
+ * apex-worker: claims and runs tasks. Config from env (contract/env.ts). Serves /metrics, /healthz
+ * and /readyz on APEX_METRICS_PORT. SIGTERM: stop claiming (/readyz turns 503, /healthz stays 200
+ * so the liveness probe lets the drain run), let in-flight tasks finish within
+ * APEX_WORKER_SHUTDOWN_GRACE_MS, which is never shorter than an LLM call (APEX_LLM_TIMEOUT_MS plus a
+ * margin: contract/worker-drain.ts), release the rest (back to ready, attempt not spent), exit.
  */
 // First: instruments http, fastify, grpc, pg and ioredis before anything below requires them.
 import "../telemetry/register";
@@ -16,9 +18,6 @@ import { startTracing } from "../telemetry/tracing";
 import { startMetricsServer } from "./metrics-server";
 import { openRuntime, type Runtime } from "./runtime";
 import { onShutdownSignal } from "./signals";
-
-/** Time in-flight tasks get to finish on SIGTERM; below Kubernetes' default 30 s grace period. */
-export const shutdownGraceMs = 20_000;
 
 export function createWorker(rt: Runtime): Worker {
   return new Worker(
@@ -43,7 +42,7 @@ async function main(): Promise<void> {
   let stopping = false;
   // The worker neither waits for nor dies of its metrics port (the previous process may still hold it).
   const stopBinding = new AbortController();
-  const metrics = startMetricsServer(config.metricsPort, () => !stopping, undefined, { signal: stopBinding.signal }).then(
+  const metrics = startMetricsServer(config.metricsPort, () => true, undefined, { signal: stopBinding.signal, ready: () => !stopping }).then(
     (server) => {
       logger.info({ metrics_port: server.port }, "metrics server listening");
       return server;
@@ -58,7 +57,8 @@ async function main(): Promise<void> {
   onShutdownSignal(async () => {
     stopping = true;
     stopBinding.abort();
-    await worker.stop(shutdownGraceMs);
+    logger.info({ grace_ms: config.workerShutdownGraceMs }, "draining: no new claims; in-flight tasks finish within the grace period");
+    await worker.stop(config.workerShutdownGraceMs);
     unregisterClusterGauges();
     untrackAgentSeries();
     await (await metrics)?.close();

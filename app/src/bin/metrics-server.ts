@@ -1,6 +1,8 @@
 /**
- * The worker's tiny HTTP server: Prometheus text on /metrics, liveness on /healthz. A port still
- * held by the previous process (a restart on the same port) is retried for a while, not fatal.
+ * The worker's tiny HTTP server: Prometheus text on /metrics, liveness on /healthz, readiness on
+ * /readyz (503 while the worker drains, while /healthz stays 200 so a liveness probe does not kill
+ * a drain). A port still held by the previous process (a restart on the same port) is retried for
+ * a while, not fatal.
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -21,11 +23,13 @@ export interface MetricsServerOptions {
   readonly bindRetryMs?: number;
   /** Stops the retries: the promise then rejects. */
   readonly signal?: AbortSignal;
+  /** What /readyz answers (200 when true, else 503). Default: `healthy`. */
+  readonly ready?: () => boolean;
 }
 
 const bindRetryEveryMs = 250;
 
-/** Serves /metrics and /healthz on `port`; resolves once bound, retrying EADDRINUSE for `bindRetryMs`. */
+/** Serves /metrics, /healthz and /readyz on `port`; resolves once bound, retrying EADDRINUSE for `bindRetryMs`. */
 export async function startMetricsServer(port: number, healthy: () => boolean, host = "0.0.0.0", options: MetricsServerOptions = {}): Promise<MetricsServer> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
@@ -36,8 +40,8 @@ export async function startMetricsServer(port: number, healthy: () => boolean, h
         ({ contentType, body }) => res.writeHead(200, { "content-type": contentType }).end(body),
         (err: Error) => res.writeHead(500, { "content-type": "text/plain" }).end(`metrics error: ${err.message}\n`),
       );
-    } else if (path === httpPaths.health) {
-      const ok = healthy();
+    } else if (path === httpPaths.health || path === httpPaths.ready) {
+      const ok = path === httpPaths.ready && options.ready ? options.ready() : healthy();
       res.writeHead(ok ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify({ status: ok ? "ok" : "stopping" }));
     } else {
       res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");

@@ -68,6 +68,7 @@ export async function openRuntime(config: RuntimeConfig, options: OpenRuntimeOpt
     anthropic: config.anthropicApiKey ? { apiKey: config.anthropicApiKey, baseURL: config.anthropicBaseUrl } : undefined,
     rateLimits: config.llmRateLimits,
     breaker: config.llmBreaker,
+    requestTimeoutMs: config.llmTimeoutMs,
     ...llmGatewayTelemetry(),
   });
   // Every status, error type and provider breaker series exists from the first scrape (rate() needs a

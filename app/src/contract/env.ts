@@ -51,6 +51,10 @@ export const runtimeEnv = {
   llmRateLimits: "APEX_LLM_RATE_LIMITS",
   /** JSON, any subset of `{"failureThreshold":5,"cooldownMs":30000,"probeLeaseMs":120000}` (the defaults). */
   llmBreaker: "APEX_LLM_BREAKER",
+  /** Client timeout of one LLM provider request (ms, 1000–3600000). Default 120000 (contract/worker-drain.ts). */
+  llmTimeoutMs: "APEX_LLM_TIMEOUT_MS",
+  /** How long a worker's in-flight tasks may finish on SIGTERM (ms); at least APEX_LLM_TIMEOUT_MS. Default: the timeout + 15 s. */
+  workerShutdownGraceMs: "APEX_WORKER_SHUTDOWN_GRACE_MS",
   bootstrapAdminKey: "APEX_BOOTSTRAP_ADMIN_KEY",
   openaiApiKey: "OPENAI_API_KEY",
   anthropicApiKey: "ANTHROPIC_API_KEY",

@@ -3,3 +3,4 @@ export * from "./services";
 export * from "./env";
 export * from "./metrics";
 export * from "./sandbox";
+export * from "./worker-drain";

@@ -3,6 +3,7 @@
  * `local` unless disabled, then any replacements. The gateway calls them; the submission check
  * (model-check.ts) asks the same map which providers are enabled and which models they have.
  */
+import { defaultLlmRequestTimeoutMs } from "../contract/worker-drain";
 import type { LlmGatewayOptions } from "./gateway";
 import type { ProviderName } from "./model-id";
 import { createAnthropicProvider } from "./providers/anthropic";
@@ -12,8 +13,8 @@ import type { LlmProvider } from "./providers/provider";
 
 export type ProviderSettings = Pick<LlmGatewayOptions, "openai" | "anthropic" | "local" | "providers">;
 
-/** Default client timeout of each provider request. */
-export const defaultRequestTimeoutMs = 120_000;
+/** Default client timeout of each provider request (the worker's drain is derived from it). */
+export const defaultRequestTimeoutMs = defaultLlmRequestTimeoutMs;
 
 /** Creating a provider makes no request: the SDK clients connect on their first call. */
 export function configuredProviders(settings: ProviderSettings, timeoutMs = defaultRequestTimeoutMs): Map<ProviderName, LlmProvider> {
