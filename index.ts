@@ -110,6 +110,7 @@ function apex() {
       password: { secret: STACK_SECRET_NAME, key: stackSecretKeys.postgresPassword }, sslmode: "disable",
     },
     grafanaAdminPassword: config.grafanaAdminPassword,
+    grafanaOidcClientSecret: config.grafanaOidcClientSecret,
     receiverSecrets: {
       alertmanagerWebhookUrl: config.alertmanagerWebhookUrl,
       alertmanagerSlackUrl: config.alertmanagerSlackUrl,

@@ -68,29 +68,34 @@ describe("prod stack (kubernetes)", () => {
     expect(run.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", (r) => r.inputs.metadata.name === "alertmanager-to-receivers-egress").inputs.spec.egress[0].ports).toEqual([{ port: 443, protocol: "TCP" }]);
   });
 
-  it("previews Pulumi.prod.yaml with no warning but the kubelet volume stats one (Grafana content provisioned through its Ingress host)", () => {
+  it("previews Pulumi.prod.yaml with no warning but the kubelet volume stats one (Grafana's content from files, no Grafana API call)", () => {
     // apex:observability.kubeletVolumeStats is off by default: the preview says what that leaves out.
     expect(warnings).toEqual([kubeletVolumeStatsOffWarning]);
     expect(run.outputs.grafanaUrl).toBe("https://grafana.apex.example.com");
     expect(run.outputs.jaegerUrl).toBe("https://jaeger.apex.example.com");
-    const http = run.one("kubernetes:networking.k8s.io/v1:Ingress", (r) => r.inputs.metadata.name === "apex");
-    expect(http.inputs.spec.rules.map((r: any) => r.host)).toContain("grafana.apex.example.com");
+    expect(run.resources.filter((r) => r.type.startsWith("grafana:") || r.type === "pulumi:providers:grafana")).toEqual([]);
+    expect(run.one("kubernetes:core/v1:ConfigMap", (r) => r.inputs.metadata.name === "grafana-config").inputs.data).toHaveProperty("provisioning-datasources.apex.yaml");
   });
 
-  it("serves Jaeger (no login of its own) only to apex:observability.uiSourceRanges, on its own Ingress; Grafana stays open", () => {
+  it("serves Grafana and Jaeger only to apex:observability.uiSourceRanges, on their own Ingress; Grafana signs in through OIDC", () => {
     const open = run.one("kubernetes:networking.k8s.io/v1:Ingress", (r) => r.inputs.metadata.name === "apex");
     const restricted = run.one("kubernetes:networking.k8s.io/v1:Ingress", (r) => r.inputs.metadata.name === "apex-restricted");
     expect(restricted.inputs.metadata.annotations["nginx.ingress.kubernetes.io/whitelist-source-range"]).toBe("203.0.113.0/24");
     expect(open.inputs.metadata.annotations["nginx.ingress.kubernetes.io/whitelist-source-range"]).toBeUndefined();
-    expect(restricted.inputs.spec.rules).toEqual([{
-      host: "jaeger.apex.example.com",
-      http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: services.jaeger.name, port: { number: services.jaeger.uiPort } } } }] },
-    }]);
-    expect(open.inputs.spec.rules.map((r: any) => r.host)).not.toContain("jaeger.apex.example.com");
+    const route = (host: string, name: string, port: number) => ({ host, http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name, port: { number: port } } } }] } });
+    expect(restricted.inputs.spec.rules).toEqual([
+      route("grafana.apex.example.com", services.grafana.name, services.grafana.port),
+      route("jaeger.apex.example.com", services.jaeger.name, services.jaeger.uiPort),
+    ]);
+    for (const host of ["grafana.apex.example.com", "jaeger.apex.example.com"]) expect(open.inputs.spec.rules.map((r: any) => r.host)).not.toContain(host);
     // Its own certificate Secret (cert-manager writes one per Ingress), same issuer and class.
-    expect(restricted.inputs.spec.tls).toEqual([{ hosts: ["jaeger.apex.example.com"], secretName: "apex-api-tls-restricted" }]);
+    expect(restricted.inputs.spec.tls).toEqual([{ hosts: ["grafana.apex.example.com", "jaeger.apex.example.com"], secretName: "apex-api-tls-restricted" }]);
     expect(restricted.inputs.spec.ingressClassName).toBe("nginx");
     expect(restricted.inputs.metadata.annotations["cert-manager.io/cluster-issuer"]).toBe("letsencrypt-prod");
+    const grafana = run.one("kubernetes:apps/v1:StatefulSet", (r) => r.inputs.metadata.name === "grafana").inputs.spec.template.spec.containers[0];
+    const env = (name: string) => grafana.env.find((e: any) => e.name === name);
+    expect(env("GF_AUTH_GENERIC_OAUTH_ENABLED").value).toBe("true");
+    expect(env("GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET").valueFrom.secretKeyRef).toEqual({ name: "apex-observability", key: "GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET" });
   });
 
   it("exports the endpoints a user needs, without credentials", () => {

@@ -1,8 +1,15 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
+import { createHash } from "node:crypto";
 import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runtimeEnv, services } from "../app/src/contract";
 import { rulesFor } from "../alerts";
+import { datasourceUids } from "../components/observability/grafana-datasources";
+import { grafanaProvisioningPaths, provisioningFile } from "../components/observability/grafana-provisioning";
+import { CONFIG_HASH_ANNOTATION } from "../components/service/kubernetes";
+import { grafanaProblems } from "./grafana/check-dashboard";
+import { grafana1023 } from "./grafana/grafana-10.2.3";
+import { datasourceFileProblems, interpolated, providerFileProblems } from "./grafana/provisioning";
 import { PROD_RUNBOOK_BASE_URL, runStack, type RecordedResource, type StackRun } from "./harness";
 import { NetworkPolicyEvaluator, type Endpoint } from "./harness/network-policy";
 
@@ -30,6 +37,9 @@ const container = (w: RecordedResource): any => w.inputs.spec.template.spec.cont
 const service = (name: string): RecordedResource => run.one("kubernetes:core/v1:Service", (r) => r.inputs.metadata.name === name);
 const configMap = (name: string): RecordedResource => run.one("kubernetes:core/v1:ConfigMap", (r) => r.inputs.metadata.name === name);
 const podLabels = (w: RecordedResource): Record<string, string> => w.inputs.spec.template.metadata.labels;
+const grafanaConfig = (): Record<string, string> => configMap("grafana-config").inputs.data;
+/** The data sources as Grafana reads them from its provisioning file (after its env interpolation). */
+const provisionedDatasources = (): any[] => interpolated(parse(grafanaConfig()[`provisioning-datasources.${provisioningFile}`]!).datasources) as any[];
 const selects = (svc: RecordedResource, w: RecordedResource) =>
   Object.entries(svc.inputs.spec.selector as Record<string, string>).every(([k, v]) => podLabels(w)[k] === v);
 
@@ -136,8 +146,8 @@ describe("prod stack (kubernetes): observability", () => {
     expect(config.global.external_labels).toEqual({ stack: "prod", replica: "${PROMETHEUS_REPLICA}" });
     expect(config.alerting.alert_relabel_configs).toEqual([{ action: "labeldrop", regex: "replica" }]);
     // Grafana keeps querying the Service, which balances over both replicas.
-    const ds = run.ofType("grafana:oss/dataSource:DataSource").find((d) => d.inputs.type === "prometheus")!;
-    expect(new URL(ds.inputs.url).hostname).toBe("prometheus");
+    const ds = provisionedDatasources().find((d) => d.type === "prometheus");
+    expect(new URL(ds.url).hostname).toBe("prometheus");
     expect(service("prometheus").inputs.spec.clusterIP).toBeUndefined();
     expect(run.one("kubernetes:policy/v1:PodDisruptionBudget", (r) => r.inputs.metadata.name === "prometheus").inputs.spec.maxUnavailable).toBe(1);
   });
@@ -189,7 +199,8 @@ describe("prod stack (kubernetes): observability", () => {
     const critical = config.receivers.find((r: any) => r.name === "critical");
     expect(critical.pagerduty_configs[0].routing_key).toBe(SECRETS.alertmanagerPagerdutyRoutingKey);
     expect(critical.slack_configs[0].api_url).toBe(SECRETS.alertmanagerSlackUrl);
-    expect(Object.keys(secret.inputs.stringData).sort()).toEqual(["ALERTMANAGER_CONFIG", "GF_SECURITY_ADMIN_PASSWORD"]);
+    // Grafana's OIDC client secret too: Pulumi.prod.yaml signs Grafana in through OIDC.
+    expect(Object.keys(secret.inputs.stringData).sort()).toEqual(["ALERTMANAGER_CONFIG", "GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET", "GF_SECURITY_ADMIN_PASSWORD"]);
     expect(secret.plainInputs.stringData).toBe("[secret]");
     const env = container(workload("alertmanager")).env.find((e: any) => e.name === "ALERTMANAGER_CONFIG");
     expect(env.valueFrom.secretKeyRef).toEqual({ name: "apex-observability", key: "ALERTMANAGER_CONFIG" });
@@ -208,13 +219,50 @@ describe("prod stack (kubernetes): observability", () => {
     expect(container(resolve(uri.split("/")[0]!, services.postgres.port)).name).toBe("postgres");
   });
 
-  it("points Grafana's data sources at this stack's Services and ports, and the provider at the Grafana host", () => {
-    const ds = Object.fromEntries(run.ofType("grafana:oss/dataSource:DataSource").map((d) => [d.inputs.type, d.inputs]));
+  it("points Grafana's provisioned data sources at this stack's Services and ports; pulumi never calls Grafana's API", () => {
+    expect(datasourceFileProblems(grafanaConfig()[`provisioning-datasources.${provisioningFile}`])).toEqual([]);
+    const ds = Object.fromEntries(provisionedDatasources().map((d) => [d.type, d]));
     expect(container(resolve(new URL(ds.prometheus.url).host, services.prometheus.port)).name).toBe("prometheus");
     expect(container(resolve(new URL(ds.jaeger.url).host, services.jaeger.uiPort)).name).toBe("jaeger");
     expect(container(resolve(new URL(ds.loki.url).host, services.loki.port)).name).toBe("loki");
-    expect(run.one("pulumi:providers:grafana").inputs.url).toBe(`https://${HOSTS.grafana}`);
-    expect(run.ofType("grafana:oss/dashboard:Dashboard")).toHaveLength(4);
+    expect(Object.fromEntries(Object.entries(ds).map(([type, d]) => [type, d.uid]))).toEqual({ prometheus: datasourceUids.prometheus, loki: datasourceUids.loki, jaeger: datasourceUids.jaeger });
+    expect(ds.loki.jsonData.derivedFields[0]).toMatchObject({ datasourceUid: datasourceUids.jaeger, url: "${__value.raw}" });
+    expect(run.resources.filter((r) => r.type.startsWith("grafana:") || r.type === "pulumi:providers:grafana" || r.type === "apex:observability:GrafanaContent")).toEqual([]);
+  });
+
+  it("mounts the provisioning files read-only from Grafana's ConfigMap at the provisioning paths, and rolls Grafana when they change", () => {
+    const gf = workload("grafana");
+    const pod = gf.inputs.spec.template.spec;
+    const cm = configMap("grafana-config");
+    // What Grafana finds at each path: the ConfigMap items of the volume mounted there.
+    const at = (path: string): Record<string, string> => {
+      const mount = container(gf).volumeMounts.find((m: any) => m.mountPath === path);
+      expect(mount, path).toBeDefined();
+      expect(mount.readOnly, path).toBe(true);
+      const volume = pod.volumes.find((v: any) => v.name === mount.name);
+      expect(volume.configMap.name).toBe(cm.inputs.metadata.name);
+      return Object.fromEntries(volume.configMap.items.map((i: any) => [i.path, cm.inputs.data[i.key]]));
+    };
+    const providers = at(grafanaProvisioningPaths.dashboardProviders)[provisioningFile]!;
+    expect(providerFileProblems(providers)).toEqual([]);
+    const [provider] = parse(providers).providers;
+    expect(provider).toMatchObject({ folder: "Apex", folderUid: "apex", allowUiUpdates: false });
+    const dashboards = at(provider.options.path);
+    expect(Object.keys(dashboards).sort()).toEqual(["apex-cost.json", "apex-errors.json", "apex-overview.json", "apex-performance.json"]);
+    // Each file as provisioned passes Grafana 10.2.3's rules, referring only to the provisioned data sources.
+    const uids = provisionedDatasources().map((d) => d.uid);
+    for (const [file, json] of Object.entries(dashboards)) {
+      const model = JSON.parse(json);
+      expect(`${model.uid}.json`).toBe(file);
+      expect(grafanaProblems(model, grafana1023, { datasourceUids: uids }), file).toEqual([]);
+    }
+    expect(at(grafanaProvisioningPaths.datasources)[provisioningFile]).toBe(grafanaConfig()[`provisioning-datasources.${provisioningFile}`]);
+    // The pod template carries a digest of the ConfigMap: new content, new template, rolled pod.
+    const digest = createHash("sha256");
+    for (const key of Object.keys(cm.inputs.data).sort()) digest.update(key).update("\0").update(cm.inputs.data[key]).update("\0");
+    expect(gf.inputs.spec.template.metadata.annotations[CONFIG_HASH_ANNOTATION]).toBe(digest.digest("hex"));
+    // Under the 1 MiB a ConfigMap may hold.
+    expect(Buffer.byteLength(JSON.stringify(cm.inputs.data))).toBeLessThan(1024 * 1024);
   });
 
   it("routes the configured UI hosts through the stack's Ingress with TLS, and outputs their URLs", () => {
@@ -309,7 +357,7 @@ describe("prod stack (kubernetes): observability", () => {
     for (const name of ["prometheus", "alertmanager", "postgres-exporter"]) expect(under(name).slice(0, 2), name).toEqual([obs, "apex:observability:MetricsAndAlerting"]);
     for (const name of ["loki", "alloy"]) expect(under(name).slice(0, 2), name).toEqual([obs, "apex:observability:Logging"]);
     expect(under("grafana").slice(0, 2)).toEqual([obs, "apex:observability:Grafana"]);
-    expect(chain(run.ofType("grafana:oss/dashboard:Dashboard")[0]!).slice(0, 3)).toEqual([obs, "apex:observability:Grafana", "apex:observability:GrafanaContent"]);
+    expect(chain(configMap("grafana-config")).slice(0, 2)).toEqual([obs, "apex:observability:Grafana"]);
     // Child names derive from their component's name.
     const concerns = run.resources.filter((r) => /^apex:observability:(Tracing|MetricsAndAlerting|Logging|Grafana)$/.test(r.type));
     expect(concerns.map((c) => c.name).sort()).toEqual(["apex-observability-grafana", "apex-observability-logging", "apex-observability-metrics", "apex-observability-tracing"]);
@@ -378,5 +426,97 @@ describe("prod stack (kubernetes): Prometheus remote_write", () => {
     await expect(refused({ remoteWrite: { url: remoteWrite.url, auth: "token" } })).rejects.toThrow(/apex:observability\.remoteWrite\.auth: expected one of "none", "basic", "bearer"/);
     await expect(refused({}, { ...SECRETS, prometheusRemoteWriteSecret: RW_SECRET })).rejects.toThrow(/apex:prometheusRemoteWriteSecret: only used with apex:observability\.remoteWrite/);
     await expect(refused({ alerting: { deadMansSwitch: "webhook" } }, { ...SECRETS, alertmanagerDeadMansSwitchUrl: "not a url" })).rejects.toThrow(/apex:alertmanagerDeadMansSwitchUrl/);
+  });
+});
+
+describe("prod stack (kubernetes): Grafana behind the allowlist, signed in through OIDC", () => {
+  const OIDC_SECRET = "oidc-KNOWN-client-secret-7f3a";
+  const oidc = {
+    name: "Okta",
+    authUrl: "https://login.example.com/oauth2/v1/authorize",
+    tokenUrl: "https://login.example.com/oauth2/v1/token",
+    apiUrl: "https://login.example.com/oauth2/v1/userinfo",
+    clientId: "apex-grafana",
+    roleAttributePath: "contains(groups[*], 'apex-admins') && 'Admin' || 'Viewer'",
+    groupsAttributePath: "groups",
+    allowedGroups: ["apex-admins", "apex-viewers"],
+  };
+  let sso: StackRun;
+  beforeAll(async () => {
+    sso = await runStack({
+      stack: "prod",
+      secrets: { ...SECRETS, grafanaOidcClientSecret: OIDC_SECRET },
+      config: { observability: { hosts: HOSTS, uiSourceRanges: ["203.0.113.0/24"], grafana: { oidc } } },
+    });
+  });
+  const grafana = () => sso.one("kubernetes:apps/v1:StatefulSet", (r) => r.inputs.metadata.name === "grafana").inputs.spec.template.spec.containers[0];
+
+  it("serves Grafana on the restricted Ingress with Jaeger, only to apex:observability.uiSourceRanges", () => {
+    const ingress = (name: string) => sso.one("kubernetes:networking.k8s.io/v1:Ingress", (r) => r.inputs.metadata.name === name);
+    const restricted = ingress("apex-restricted");
+    expect(restricted.inputs.metadata.annotations["nginx.ingress.kubernetes.io/whitelist-source-range"]).toBe("203.0.113.0/24");
+    const hosts = Object.fromEntries(restricted.inputs.spec.rules.map((r: any) => [r.host, r.http.paths[0].backend.service]));
+    expect(hosts).toEqual({
+      [HOSTS.grafana]: { name: services.grafana.name, port: { number: services.grafana.port } },
+      [HOSTS.jaeger]: { name: services.jaeger.name, port: { number: services.jaeger.uiPort } },
+    });
+    expect(ingress("apex").inputs.spec.rules.map((r: any) => r.host)).not.toContain(HOSTS.grafana);
+  });
+
+  it("configures Grafana's generic OAuth from config, redirecting under its https host, the client secret by secretKeyRef", () => {
+    const env = Object.fromEntries(grafana().env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
+    expect(env).toMatchObject({
+      GF_SERVER_ROOT_URL: `https://${HOSTS.grafana}`,
+      GF_AUTH_GENERIC_OAUTH_ENABLED: "true",
+      GF_AUTH_GENERIC_OAUTH_NAME: "Okta",
+      GF_AUTH_GENERIC_OAUTH_CLIENT_ID: "apex-grafana",
+      GF_AUTH_GENERIC_OAUTH_AUTH_URL: oidc.authUrl,
+      GF_AUTH_GENERIC_OAUTH_TOKEN_URL: oidc.tokenUrl,
+      GF_AUTH_GENERIC_OAUTH_API_URL: oidc.apiUrl,
+      GF_AUTH_GENERIC_OAUTH_ROLE_ATTRIBUTE_PATH: oidc.roleAttributePath,
+      GF_AUTH_GENERIC_OAUTH_ROLE_ATTRIBUTE_STRICT: "true",
+      GF_AUTH_GENERIC_OAUTH_ALLOWED_GROUPS: '["apex-admins","apex-viewers"]',
+      GF_AUTH_GENERIC_OAUTH_USE_PKCE: "true",
+      // Break-glass: the local admin and its form stay.
+      GF_AUTH_DISABLE_LOGIN_FORM: "false",
+      GF_SECURITY_ADMIN_PASSWORD: { secretKeyRef: { name: "apex-observability", key: "GF_SECURITY_ADMIN_PASSWORD" } },
+      GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET: { secretKeyRef: { name: "apex-observability", key: "GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET" } },
+    });
+    const secret = sso.one("kubernetes:core/v1:Secret", (r) => r.inputs.metadata.name === "apex-observability");
+    expect(secret.inputs.stringData.GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET).toBe(OIDC_SECRET);
+    expect(JSON.stringify(sso.resources.map((r) => r.plainInputs))).not.toContain(OIDC_SECRET);
+    expect(JSON.stringify(sso.outputs)).not.toContain(OIDC_SECRET);
+  });
+
+  it("refuses OIDC that cannot work, naming the key", async () => {
+    const refused = (config: Record<string, unknown>, secrets: Record<string, string> = { ...SECRETS, grafanaOidcClientSecret: OIDC_SECRET }) => runStack({ stack: "prod", secrets, config });
+    // Pulumi.prod.yaml's secure: entry removed: OIDC without its client secret.
+    await expect(refused({ grafanaOidcClientSecret: undefined }, SECRETS)).rejects.toThrow(/apex:grafanaOidcClientSecret: required when apex:observability\.grafana\.oidc is set/);
+    await expect(refused({ observability: { hosts: { grafana: undefined } } })).rejects.toThrow(/apex:observability\.hosts\.grafana: required when apex:observability\.grafana\.oidc is set/);
+    await expect(refused({ observability: { grafana: { deploy: false, url: "https://grafana.ops.example.com" } } }, { ...SECRETS, grafanaOidcClientSecret: OIDC_SECRET, grafanaAdminPassword: "external-KNOWN-password" }))
+      .rejects.toThrow(/apex:observability\.grafana\.oidc: only used when apex:observability\.grafana\.deploy is true/);
+    await expect(refused({ observability: { grafana: { oidc: { apiUrl: "http://login.example.com/userinfo" } } } })).rejects.toThrow(/apex:observability\.grafana\.oidc\.apiUrl: expected an https URL/);
+  });
+});
+
+describe("prod stack (kubernetes): an external Grafana (grafana.deploy false)", () => {
+  it("deploys no Grafana and provisions the external one through its API: provider, folder, three data sources, four dashboards", async () => {
+    const external = await runStack({
+      stack: "prod",
+      secrets: { ...SECRETS, grafanaAdminPassword: "external-KNOWN-password" },
+      config: { grafanaOidcClientSecret: undefined, observability: { hosts: { grafana: undefined }, grafana: { deploy: false, url: "https://grafana.ops.example.com", oidc: undefined } } },
+    });
+    expect(external.ofType("kubernetes:apps/v1:StatefulSet").some((r) => r.inputs.metadata.name === "grafana")).toBe(false);
+    expect(external.ofType("kubernetes:core/v1:ConfigMap").some((r) => r.inputs.metadata.name === "grafana-config")).toBe(false);
+    const provider = external.one("pulumi:providers:grafana");
+    expect(provider.inputs.url).toBe("https://grafana.ops.example.com");
+    expect(provider.plainInputs.auth).toBe("[secret]");
+    expect(external.one("grafana:oss/folder:Folder").inputs).toMatchObject({ title: "Apex", uid: "apex" });
+    const ds = external.ofType("grafana:oss/dataSource:DataSource").map((d) => d.inputs);
+    expect(ds.map((d) => d.uid).sort()).toEqual([datasourceUids.jaeger, datasourceUids.loki, datasourceUids.prometheus]);
+    // The external Grafana reaches this stack's data sources by their in-cluster names.
+    expect(ds.find((d) => d.type === "prometheus")!.url).toBe(`http://${services.prometheus.name}:${services.prometheus.port}`);
+    expect(external.ofType("grafana:oss/dashboard:Dashboard").map((d) => JSON.parse(d.inputs.configJson).uid).sort()).toEqual(["apex-cost", "apex-errors", "apex-overview", "apex-performance"]);
+    expect(external.outputs.grafanaUrl).toBe("https://grafana.ops.example.com");
   });
 });
