@@ -175,8 +175,13 @@ describe("config errors name the key", () => {
   });
 
   it("refuses IRSA and a stack reference on the docker target", async () => {
-    const e = await runStack({ stack: "dev", config: { aws: { workerRoleArn: "arn:aws:iam::123456789012:role/x" } } }).then(() => undefined, (err: unknown) => err);
+    const e = await runStack({
+      stack: "dev",
+      config: { aws: { workerRoleArn: "arn:aws:iam::123456789012:role/x" }, cluster: { stackReference: REF, outputs: { vpcId: null, privateSubnetIds: null, clusterSecurityGroupIds: [] } } },
+    }).then(() => undefined, (err: unknown) => err);
+    expect(e).toBeInstanceOf(ConfigError);
     expect(String(e)).toContain('apex:aws.workerRoleArn: only used on target "kubernetes"');
+    expect(String(e)).toContain('apex:cluster.stackReference: only used on target "kubernetes"');
   });
 
   it("fails the update naming the referenced output when it holds no subnet ids", async () => {
