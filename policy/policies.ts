@@ -4,6 +4,7 @@ import { dataStorePolicies } from "./rules/data-stores";
 import { recommendedLabelsPresent } from "./rules/labels";
 import { policyExemptions } from "./rules/exemptions";
 import { workerRbacScopedToSandbox } from "./rules/rbac";
+import { sandboxRuntimeClassEnforced } from "./rules/sandbox";
 import { noPlainSecrets } from "./rules/secrets";
 import { vaultPoliciesLeastPrivilege } from "./rules/vault";
 import { workloadPolicies } from "./rules/workloads";
@@ -17,6 +18,7 @@ export const apexPolicies: readonly ApexPolicy[] = [
   ...workloadPolicies,
   noPlainSecrets,
   workerRbacScopedToSandbox,
+  sandboxRuntimeClassEnforced,
   vaultPoliciesLeastPrivilege,
   ...dataStorePolicies,
   recommendedLabelsPresent,

@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-explicit-any */
 /**
  * Kubernetes sandbox parity (issue 14, item 7) and the sandbox quota (item 6), component by
  * component: the config section and its quota check, the SandboxRuntime's RuntimeClass, pod
@@ -15,6 +14,7 @@ import { sandboxCrossChecks, sandboxDemand, sandboxQuota, sandboxSections } from
 import { SANDBOX_ADMISSION_POLICY, celString, sandboxPodValidations } from "../components/sandbox/admission";
 import { sandboxEnv } from "../components/sandbox/from-config";
 import { SandboxRuntime, type SandboxKubernetesArgs } from "../components/sandbox/sandbox";
+import { sandboxRuntimeClassEnforced } from "../policy/rules/sandbox";
 import { runStack, type StackRun } from "./harness";
 import { isValidatable, validateKubernetesObject } from "./harness/kubernetes-schema";
 
@@ -264,6 +264,15 @@ describe("SandboxRuntime on Kubernetes (prod defaults)", () => {
     expect(bare.resources.filter((r) => r.type.includes("admissionregistration"))).toEqual([]);
     const spec = JSON.parse(bare.outputs.podTemplate).spec;
     expect([spec.runtimeClassName, spec.nodeSelector, spec.tolerations]).toEqual([undefined, undefined, undefined]);
+  });
+
+  it("the policy pack's sandbox-runtime-class-enforced passes these objects, and fails the stack without RuntimeClass", () => {
+    const plain = (run: StackRun) => run.resources.map((r) => ({ type: r.type, name: r.name, urn: r.urn, props: r.inputs }));
+    expect(sandboxRuntimeClassEnforced.check(plain(prod))).toEqual([]);
+    expect(sandboxRuntimeClassEnforced.check(plain(bare)).map((v) => v.message)).toEqual([
+      expect.stringContaining("sets no runtimeClassName"),
+      expect.stringContaining("no ValidatingAdmissionPolicy requires a RuntimeClass"),
+    ]);
   });
 
   it("every object validates against the Kubernetes OpenAPI schema (ValidatingAdmissionPolicy v1 included), and so does the template", () => {

@@ -189,6 +189,22 @@ describe("sandbox pod template", () => {
     validate(p);
   });
 
+  it("carries the node pool's selector and tolerations when given, and stays a valid Pod", () => {
+    const tolerations = [{ key: "apex.dev/sandbox", operator: "Equal", value: "true", effect: "NoSchedule" }, { key: "gvisor", operator: "Exists", effect: "NoExecute" }] as const;
+    const p = buildSandboxPod({ name: "x", image: "i:1", argv: ["true"], nodeSelector: { "apex.dev/pool": "sandbox" }, tolerations });
+    expect(p.spec.nodeSelector).toEqual({ "apex.dev/pool": "sandbox" });
+    expect(p.spec.tolerations).toEqual(tolerations);
+    validate(p);
+    const plain = buildSandboxPod({ name: "x", image: "i:1", argv: ["true"], nodeSelector: {}, tolerations: [] });
+    expect([plain.spec.nodeSelector, plain.spec.tolerations]).toEqual([undefined, undefined]);
+  });
+
+  it("rejects a bad node selector or toleration naming the field", () => {
+    expect(() => buildSandboxPod({ name: "ok", image: "i", argv: ["x"], nodeSelector: { "apex.dev/pool": "not ok!" } })).toThrow(/nodeSelector: apex\.dev\/pool: expected a label value/);
+    expect(() => buildSandboxPod({ name: "ok", image: "i", argv: ["x"], tolerations: [{ key: "k", operator: "Exists", value: "v", effect: "NoSchedule" }] }))
+      .toThrow(/tolerations: 0\.value: expected no value with operator "Exists"/);
+  });
+
   it("rejects bad input naming the field", () => {
     expect(() => buildSandboxPod({ name: "Bad_Name", image: "i", argv: ["x"] })).toThrow(/name "Bad_Name"/);
     expect(() => buildSandboxPod({ name: "ok", image: "i", argv: ["x"], env: { "A-B": "1" } })).toThrow(/env\.A-B/);
@@ -241,6 +257,32 @@ contexts: [{ name: test, context: { cluster: fake, user: worker, namespace: apex
     expect(pod.spec.automountServiceAccountToken).toBe(false);
     expect(api.requests.some((q) => q.method === "DELETE" && q.url.startsWith(`/api/v1/namespaces/${sandboxSpec.namespace}/pods/${pod.metadata.name}`))).toBe(true);
     expect(api.pods.size).toBe(0);
+  });
+
+  it("puts the Pod on the sandbox node pool with the RuntimeClass it was configured with", async () => {
+    const placed = new KubernetesSandboxDriver({
+      image: "apex-sandbox:test",
+      kubeconfigPath: join(dir, "kubeconfig"),
+      startupGraceMs: 1000,
+      runtimeClassName: "gvisor",
+      nodeSelector: { "apex.dev/pool": "sandbox" },
+      tolerations: [{ key: "apex.dev/sandbox", operator: "Equal", value: "true", effect: "NoSchedule" }],
+    });
+    try {
+      api.requests.length = 0;
+      const r = await placed.run(req(["python3", "-c", "print(1)"]));
+      expect(r.exitCode).toBe(0);
+      expect(r.limits?.isolation).toBe("pod (runtimeClass gvisor) on nodes apex.dev/pool=sandbox");
+      const pod = api.requests.find((q) => q.method === "POST")?.body as SandboxPod;
+      validate(pod);
+      expect(pod.spec).toMatchObject({
+        runtimeClassName: "gvisor",
+        nodeSelector: { "apex.dev/pool": "sandbox" },
+        tolerations: [{ key: "apex.dev/sandbox", operator: "Equal", value: "true", effect: "NoSchedule" }],
+      });
+    } finally {
+      placed.close();
+    }
   });
 
   it("reports a failing program's exit code and merged logs", async () => {
