@@ -209,5 +209,7 @@ function prodSecrets(): Record<string, string> {
     alertmanagerSlackUrl: "https://hooks.slack.com/services/T0/B0/x",
     // ...and pings a dead man's switch.
     alertmanagerDeadMansSwitchUrl: "https://hc-ping.com/00000000-0000-0000-0000-000000000000",
+    // ...and signs Grafana in through OIDC.
+    grafanaOidcClientSecret: "oidc-client-000000",
   };
 }
