@@ -25,7 +25,8 @@ import { RuntimeImage } from "./components/runtime/image";
 import { ApexRuntime } from "./components/runtime/runtime";
 import { sandboxArgsFromConfig, sandboxEnv } from "./components/sandbox/from-config";
 import { SandboxRuntime } from "./components/sandbox/sandbox";
-import { rbacArgsFromConfig, vaultArgsFromConfig } from "./components/security/from-config";
+import { rbacArgsFromConfig, secretsSyncArgsFromConfig, vaultArgsFromConfig } from "./components/security/from-config";
+import { SecretsSync } from "./components/security/secrets-operator";
 import { KubernetesRbac } from "./components/security/rbac";
 import { ApexVault } from "./components/security/vault";
 
@@ -36,8 +37,9 @@ function apex() {
 
   // ---- Platform: the deploy context every component renders into ----------------------------
   const secrets = new StackSecrets("apex-secrets", {
-    openaiApiKey: config.openaiApiKey,
-    anthropicApiKey: config.anthropicApiKey,
+    // With a secrets operator the LLM keys live in Vault and reach the runtime through its Secret only.
+    openaiApiKey: config.vault.secretsOperator === "none" ? config.openaiApiKey : undefined,
+    anthropicApiKey: config.vault.secretsOperator === "none" ? config.anthropicApiKey : undefined,
     postgresPassword: config.postgresPassword,
     bootstrapAdminKey: config.bootstrapAdminKey,
   });
@@ -48,6 +50,7 @@ function apex() {
         host: config.docker.host,
         publishAddress: config.docker.publishAddress,
         secrets: secrets.values,
+        protection: config.protection,
       })
     : new KubernetesPlatformResources("apex-kubernetes", {
         stack: config.stack,
@@ -56,6 +59,7 @@ function apex() {
         context: config.kubernetes.context,
         storageClass: config.kubernetes.storageClass,
         secrets: secrets.values,
+        protection: config.protection,
       });
   const platform = base.platform;
   /** Workloads start after the Secret they reference exists. */
@@ -81,6 +85,11 @@ function apex() {
   });
   // The tool sandbox runtime: its image reaches the workers' sandbox drivers through env.
   const sandbox = new SandboxRuntime("apex-sandbox", sandboxArgsFromConfig(config, platform, config.registryPassword));
+  // Vault (docs/security.md): Apex's KV mount, policies, the LLM keys, Kubernetes auth; with
+  // apex:vault.secretsOperator the operator syncs the keys into the Secret the runtime reads.
+  const vault = new ApexVault("apex-vault", vaultArgsFromConfig(config, platform));
+  const syncArgs = secretsSyncArgsFromConfig(config, platform, vault);
+  const llmKeysSync = syncArgs && new SecretsSync("apex-secrets-sync", syncArgs);
   const runtime = new ApexRuntime("apex-runtime", {
     platform,
     image: image.ref,
@@ -92,8 +101,9 @@ function apex() {
     llm: config.llm,
     tools: config.tools,
     secretKeysPresent: Object.keys(secrets.values),
+    llmKeys: llmKeysSync && syncArgs ? { secret: llmKeysSync.secretName, keys: syncArgs.source.keys } : undefined,
     extraEnv: { [runtimeEnv.otlpEndpoint]: otlpEndpoint, ...sandboxEnv(sandbox) },
-  }, afterSecrets);
+  }, llmKeysSync ? { dependsOn: [...(base instanceof KubernetesPlatformResources ? [base.secret] : []), llmKeysSync.ready] } : afterSecrets);
   flows.push(...runtimeFlows({
     llmEgress: { cidrs: config.network.llmEgressCidrs, except: config.network.llmEgressExcept },
     apiServer: config.workers.sandboxDriver === "kubernetes"
@@ -127,8 +137,7 @@ function apex() {
   flows.push(...observability.flows);
   routes.push(...observability.routes);
 
-  // Security: Vault, Kubernetes RBAC (the sandbox runtime is above, before the workers; docs/security.md).
-  const vault = new ApexVault("apex-vault", vaultArgsFromConfig(config, platform, secrets.values));
+  // Security: Kubernetes RBAC (Vault and the sandbox runtime are above, before the workers; docs/security.md).
   if (platform.target === "kubernetes" && sandbox.kubernetes) {
     new KubernetesRbac("apex-rbac", rbacArgsFromConfig(config, platform, sandbox.kubernetes.namespace.metadata.name));
   }

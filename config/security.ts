@@ -1,6 +1,7 @@
+import { X509Certificate } from "node:crypto";
 import { z } from "zod";
 import type { ConfigProblem } from "./errors";
-import { bool, imageReference, list, nonEmptyText, positiveInt, section } from "./fields";
+import { bool, imageReference, list, nonEmptyText, oneOf, positiveInt, section } from "./fields";
 import type { ApexConfig } from "./index";
 import { plainSection, secretSection } from "./section";
 
@@ -16,7 +17,49 @@ const port = () => {
 
 const groupNames = () => list(nonEmptyText("a group name"), "group names");
 
-const vaultDefaults = { devImage: "hashicorp/vault:1.15.6", devHostPort: 8200, kubernetesAuthPath: "kubernetes", tokenTtlSeconds: 3600, llmKeysVersion: 1 };
+/** A Vault mount path: segments of letters, digits, `_`, `.`, `-`, no leading or trailing slash. */
+const vaultPath = () => {
+  const e = { error: 'expected a Vault mount path such as "apex" or "teams/apex" (no leading or trailing slash)' };
+  return z.string(e).regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, e);
+};
+
+/** One or more PEM certificates; each block must parse as X.509 (public material, plain config). */
+const pemCertificates = () => {
+  const e = { error: "expected PEM certificates (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)" };
+  return z.string(e).refine((text) => {
+    const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+    if (blocks.length === 0 || text.replace(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g, "").trim() !== "") return false;
+    return blocks.every((b) => {
+      try {
+        new X509Certificate(b);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  }, e);
+};
+
+const httpsUrl = () => {
+  const e = { error: 'expected an https URL of the cluster\'s API server that Vault can reach, such as "https://api.cluster.example.com:6443"' };
+  return z.string(e).regex(/^https:\/\/[^\s/]+(\/[^\s]*)?$/, e);
+};
+
+/** Where the runtime's LLM keys come from on Kubernetes (docs/security.md, "LLM keys from Vault"). */
+export const secretsOperators = ["external-secrets", "vault-secrets-operator", "none"] as const;
+export type SecretsOperator = (typeof secretsOperators)[number];
+
+const vaultDefaults = {
+  devImage: "hashicorp/vault:1.15.6",
+  devHostPort: 8200,
+  // A mount of Apex's own (created, protected): never a mount other teams share.
+  kvMount: { path: "apex", manage: true },
+  kubernetesAuth: { path: "kubernetes-apex", manage: true },
+  // The API server's token audience on EKS and most clusters (kubectl create token x, then decode `aud`).
+  kubernetesAudience: "https://kubernetes.default.svc",
+  tokenTtlSeconds: 3600,
+  llmKeysVersion: 1,
+};
 const rbacDefaults = { adminGroups: ["apex-admins"], operatorGroups: ["apex-operators"], viewerGroups: ["apex-viewers"] };
 
 /** Security config keys (namespace `apex`): Vault, Kubernetes RBAC groups (the sandbox's are in config/sandbox.ts). */
@@ -31,20 +74,24 @@ export const securitySections = {
     minLength: 8,
   }),
   vault: plainSection({
-    description: "Vault details: dev-mode image and host port (dev), whether the program owns the KV v2 `secret` mount, the Kubernetes auth mount path, the API server address Vault reviews tokens against, role token TTL, and the version of the write-only LLM key secret (bump it to push rotated keys).",
+    description: "Vault details: dev-mode image and host port (dev); the KV v2 mount and the Kubernetes auth mount, each created by the program or adopted by path (`manage: false`); the API server address and cluster CA Vault reviews tokens with; Vault's own CA for the secrets operator; which operator syncs the LLM keys (external-secrets, vault-secrets-operator, none); role token TTL; the version of the write-only LLM key secret (bump it to push rotated keys).",
     schema: section({
       devImage: imageReference(),
       devHostPort: port(),
-      manageKvMount: bool(),
-      kubernetesAuthPath: nonEmptyText(),
-      kubernetesHost: httpUrl(),
+      kvMount: section({ path: vaultPath(), manage: bool() }),
+      kubernetesAuth: section({ path: vaultPath(), manage: bool() }),
+      kubernetesHost: httpsUrl().optional(),
+      kubernetesCaCert: pemCertificates().optional(),
+      kubernetesAudience: nonEmptyText("the API server's service account token audience"),
+      caCert: pemCertificates().optional(),
+      secretsOperator: oneOf(secretsOperators),
       tokenTtlSeconds: positiveInt(),
       llmKeysVersion: positiveInt(),
     }),
     defaults: {
-      // Dev-mode Vault mounts `secret/` as KV v2 itself; creating it again fails.
-      dev: { ...vaultDefaults, manageKvMount: false, kubernetesHost: "https://kubernetes.default.svc" },
-      prod: { ...vaultDefaults, manageKvMount: true, kubernetesHost: "https://kubernetes.default.svc" },
+      all: vaultDefaults,
+      dev: { secretsOperator: "none" },
+      prod: { secretsOperator: "external-secrets" },
     },
   }),
   rbac: plainSection({
@@ -59,6 +106,19 @@ export function securityCrossChecks(c: ApexConfig): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   if (c.target === "kubernetes" && c.vaultAddress === undefined) {
     problems.push({ key: "apex:vaultAddress", message: 'required when apex:target is "kubernetes": expected the URL of an existing Vault, got nothing' });
+  }
+  const v = c.vault;
+  if (c.target === "kubernetes" && v.kubernetesAuth.manage) {
+    // Vault runs outside the cluster: kubernetes.default.svc resolves nowhere it can reach, and it has no CA to trust.
+    if (v.kubernetesHost === undefined) {
+      problems.push({ key: "apex:vault.kubernetesHost", message: 'required when apex:target is "kubernetes" and the program configures the auth mount: expected the https URL of the API server Vault can reach (e.g. the EKS endpoint), got nothing' });
+    }
+    if (v.kubernetesCaCert === undefined) {
+      problems.push({ key: "apex:vault.kubernetesCaCert", message: 'required when apex:target is "kubernetes" and the program configures the auth mount: expected the PEM CA of the cluster\'s API server, got nothing' });
+    }
+  }
+  if (c.target !== "kubernetes" && v.secretsOperator !== "none") {
+    problems.push({ key: "apex:vault.secretsOperator", message: `expected "none" on target "${c.target}" (the operators run in Kubernetes), got ${JSON.stringify(v.secretsOperator)}` });
   }
   return problems;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { loadConfig, type ConfigSource } from "../config";
-import { PROD_RUNBOOK_BASE_URL } from "./harness";
+import { PROD_RUNBOOK_BASE_URL, TEST_CLUSTER_CA, TEST_KUBERNETES_HOST } from "./harness";
 
 type Entry = [string, { value: string; secret: boolean }];
 
@@ -22,6 +22,7 @@ const prodBase = {
   registry: { server: "registry.example.com", username: "ci" },
   network: { apiServerCidrs: ["10.0.0.0/16"] },
   vaultAddress: "https://vault.example.com:8200",
+  vault: { kubernetesHost: TEST_KUBERNETES_HOST, kubernetesCaCert: TEST_CLUSTER_CA },
   observability: { runbookBaseUrl: PROD_RUNBOOK_BASE_URL },
 };
 const prodSecrets = { openaiApiKey: "sk-openai-config-test", anthropicApiKey: "sk-ant-config-test", registryPassword: "registry-token" };
@@ -36,18 +37,18 @@ const problemsOf = (fn: () => unknown): string[] => {
 };
 
 describe("security config", () => {
-  it("dev defaults: dev-mode Vault that leaves the pre-mounted KV alone, deny-all sandbox, seed groups", () => {
+  it("dev defaults: dev-mode Vault with Apex's own KV mount, no secrets operator, deny-all sandbox, seed groups", () => {
     const c = loadConfig(source("dev", {}));
     expect(c.vaultAddress).toBeUndefined();
-    expect(c.vault).toMatchObject({ devHostPort: 8200, manageKvMount: false, kubernetesAuthPath: "kubernetes", llmKeysVersion: 1 });
+    expect(c.vault).toMatchObject({ devHostPort: 8200, kvMount: { path: "apex", manage: true }, kubernetesAuth: { path: "kubernetes-apex", manage: true }, secretsOperator: "none", llmKeysVersion: 1 });
     expect(c.sandbox).toMatchObject({ egressAllowlist: [], runtimeClass: null, quota: { pods: 32 } });
     expect(c.sandbox.privateRanges).toContain("169.254.0.0/16");
     expect(c.rbac).toEqual({ adminGroups: ["apex-admins"], operatorGroups: ["apex-operators"], viewerGroups: ["apex-viewers"] });
   });
 
-  it("prod: owns the KV mount and takes the Vault token as a secret", () => {
+  it("prod: a dedicated KV mount, ESO, and the Vault token as a secret", () => {
     const c = loadConfig(source("prod", prodBase, { ...prodSecrets, vaultToken: "hvs.prod-token-value" }));
-    expect(c.vault.manageKvMount).toBe(true);
+    expect(c.vault).toMatchObject({ kvMount: { path: "apex", manage: true }, secretsOperator: "external-secrets" });
     expect(c.vaultAddress).toBe("https://vault.example.com:8200");
     expect(c.vaultToken).toBeDefined();
   });

@@ -1,6 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { stackLabels, type DockerPlatform } from "../service";
+import { unprotected, type Protection } from "./protection";
 import { STACK_SECRET_NAME } from "./secrets";
 
 export interface DockerPlatformArgs {
@@ -13,6 +14,8 @@ export interface DockerPlatformArgs {
   readonly publishAddress: string;
   /** Values of `apex-secrets` (StackSecrets.values). */
   readonly secrets: Readonly<Record<string, pulumi.Input<string>>>;
+  /** apex:protection, handed to services through the platform. Default: none. */
+  readonly protection?: Protection;
 }
 
 /**
@@ -43,6 +46,7 @@ export class DockerPlatformResources extends pulumi.ComponentResource {
       namePrefix: args.namePrefix,
       publishAddress: args.publishAddress,
       secrets: { [STACK_SECRET_NAME]: args.secrets },
+      protection: args.protection ?? unprotected,
     };
     this.registerOutputs({ network: this.network.name });
   }

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stackLabels, type KubernetesPlatform } from "../service";
+import { keepOptions, unprotected, type Protection } from "./protection";
 import { STACK_SECRET_NAME } from "./secrets";
 
 export interface KubernetesPlatformArgs {
@@ -18,6 +19,8 @@ export interface KubernetesPlatformArgs {
   readonly storageClass?: string;
   /** Values of `apex-secrets` (StackSecrets.values). */
   readonly secrets: Readonly<Record<string, pulumi.Input<string>>>;
+  /** apex:protection: guards the Namespace (deleting it deletes every PVC in it) and the stack's stateful workloads. Default: none. */
+  readonly protection?: Protection;
 }
 
 /**
@@ -33,6 +36,7 @@ export class KubernetesPlatformResources extends pulumi.ComponentResource {
   constructor(name: string, args: KubernetesPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
     super("apex:platform:KubernetesPlatform", name, {}, opts);
     const labels = stackLabels(args.stack);
+    const protection = args.protection ?? unprotected;
     this.provider = new k8s.Provider(`${name}-provider`, {
       kubeconfig: args.kubeconfig === undefined ? undefined : pulumi.secret(args.kubeconfig),
       context: args.context,
@@ -49,7 +53,7 @@ export class KubernetesPlatformResources extends pulumi.ComponentResource {
           "pod-security.kubernetes.io/warn": "restricted",
         },
       },
-    }, child);
+    }, { ...child, ...keepOptions(protection) });
     this.secret = new k8s.core.v1.Secret(`${name}-secret`, {
       metadata: { name: STACK_SECRET_NAME, namespace: this.namespace.metadata.name, labels },
       type: "Opaque",
@@ -64,6 +68,7 @@ export class KubernetesPlatformResources extends pulumi.ComponentResource {
       namespace: this.namespace.metadata.name,
       namespaceName: args.namespace,
       storageClass: args.storageClass,
+      protection,
     };
     this.registerOutputs({ namespace: this.namespace.metadata.name });
   }

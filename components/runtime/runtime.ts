@@ -61,6 +61,11 @@ export interface ApexRuntimeArgs {
   };
   /** Keys present in `apex-secrets` (unset LLM keys are left out of the env). */
   readonly secretKeysPresent: readonly string[];
+  /**
+   * Where OPENAI_API_KEY/ANTHROPIC_API_KEY come from when a secrets operator syncs them from Vault:
+   * the Secret it writes and the keys it holds. Unset: `apex-secrets` (keys in secretKeysPresent).
+   */
+  readonly llmKeys?: { readonly secret: string; readonly keys: readonly string[] };
   /** Env for both processes from other components (e.g. OTEL_EXPORTER_OTLP_ENDPOINT from observability). */
   readonly extraEnv?: Readonly<Record<string, pulumi.Input<string>>>;
 }
@@ -107,7 +112,9 @@ function sharedEnv(args: ApexRuntimeArgs, serviceName: string) {
     [runtimeEnv.openaiApiKey, stackSecretKeys.openaiApiKey],
     [runtimeEnv.anthropicApiKey, stackSecretKeys.anthropicApiKey],
   ] as const) {
-    if (args.secretKeysPresent.includes(key)) secretEnv[envName] = fromSecret(key);
+    if (args.llmKeys) {
+      if (args.llmKeys.keys.includes(key)) secretEnv[envName] = { secret: args.llmKeys.secret, key };
+    } else if (args.secretKeysPresent.includes(key)) secretEnv[envName] = fromSecret(key);
   }
   return { env, secretEnv };
 }

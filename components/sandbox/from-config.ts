@@ -32,6 +32,7 @@ export function sandboxArgsFromConfig(
     image,
     kubernetes: {
       provider: platform.provider,
+      protection: platform.protection,
       labels: platform.labels,
       dns: config.kubernetes.dns,
       egressAllowlist: config.sandbox.egressAllowlist,

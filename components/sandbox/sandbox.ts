@@ -3,6 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { sandboxSpec, type SandboxPlacement } from "../../app/src/contract";
 import { buildSandboxPod } from "../../app/src/sandbox/pod-template";
+import { keepOptions, unprotected, type Protection } from "../platform/protection";
 import { SANDBOX_ADMISSION_POLICY, sandboxPodValidations } from "./admission";
 import { sandboxDockerSettings, type SandboxDockerSettings } from "./docker-settings";
 import { allowlistEgressRules, dnsEgressRule, type EgressAllowRule } from "./egress";
@@ -28,6 +29,8 @@ export interface SandboxImageArgs {
 
 export interface SandboxKubernetesArgs {
   readonly provider: k8s.Provider;
+  /** apex:protection on the sandbox Namespace (docs/protection.md). Default: none. */
+  readonly protection?: Protection;
   /** The stack's recommended labels. */
   readonly labels: Readonly<Record<string, string>>;
   /** Where the cluster DNS runs (allowed only when there is an egress allowlist). */
@@ -117,7 +120,7 @@ export class SandboxRuntime extends pulumi.ComponentResource {
           "pod-security.kubernetes.io/warn-version": "latest",
         },
       },
-    }, child);
+    }, { ...child, ...keepOptions(kube.protection ?? unprotected) });
     const namespace = ns.metadata.name;
 
     const networkPolicies = [new k8s.networking.v1.NetworkPolicy(`${name}-default-deny`, {

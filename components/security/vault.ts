@@ -3,7 +3,8 @@ import * as random from "@pulumi/random";
 import * as vault from "@pulumi/vault";
 import { secretKeys, services } from "../../app/src/contract";
 import { deployService, DockerService, type DockerPlatform, type ServiceSpec } from "../service";
-import { apexVaultPolicies, renderVaultPolicy, vaultLayout } from "./vault-policies";
+import { keepOptions, unprotected, type Protection } from "../platform/protection";
+import { apexVaultPolicies, renderVaultPolicy, vaultLayout, type ApexVaultPolicyKey, type VaultPolicyDoc } from "./vault-policies";
 
 /** A dev-mode Vault container on the stack's Docker engine (in-memory, unsealed, root token). */
 export interface DevVaultArgs {
@@ -23,23 +24,40 @@ export interface ExistingVaultArgs {
   readonly token?: pulumi.Input<string>;
 }
 
+/** A Vault mount the program creates (`manage: true`, protected per apex:protection) or adopts by path. */
+export interface VaultMountRef {
+  readonly path: string;
+  /** False: the mount exists already and is not the program's; nothing is created or deleted there. */
+  readonly manage: boolean;
+}
+
+/** A Vault role bound to one Kubernetes ServiceAccount. */
+export interface VaultKubernetesRole {
+  readonly name: string;
+  readonly serviceAccount: string;
+  readonly namespace: string;
+  /** Apex policy the role's tokens carry. */
+  readonly policy: ApexVaultPolicyKey;
+  /** `aud` the login JWT must carry; unset: any audience the API server accepts. */
+  readonly audience?: string;
+}
+
 /** Kubernetes auth for the workloads' ServiceAccounts. */
 export interface VaultKubernetesAuthArgs {
-  /** Auth mount path, e.g. "kubernetes". */
-  readonly path: string;
-  /** API server address Vault sends TokenReviews to. */
-  readonly kubernetesHost: string;
-  /** PEM CA of the API server; unset: Vault's own in-cluster CA. */
-  readonly kubernetesCaCert?: pulumi.Input<string>;
+  /** Auth mount: a dedicated one (default `kubernetes-apex`) or an existing one by path (then only roles are created). */
+  readonly mount: VaultMountRef;
+  /** API server address Vault sends TokenReviews to (required when the program configures the mount). */
+  readonly kubernetesHost?: string;
+  /** PEM CA of that API server (required with kubernetesHost). */
+  readonly kubernetesCaCert?: string;
   readonly tokenTtlSeconds: number;
-  /** One Vault role per workload ServiceAccount. */
-  readonly roles: readonly { readonly name: string; readonly serviceAccount: string; readonly namespace: string }[];
+  readonly roles: readonly VaultKubernetesRole[];
 }
 
 export interface ApexVaultArgs {
   readonly server: DevVaultArgs | ExistingVaultArgs;
-  /** Create the KV v2 mount `secret`. False when it already exists (dev-mode Vault pre-mounts it). */
-  readonly manageKvMount: boolean;
+  /** Apex's KV v2 mount: a dedicated one (default `apex`) or an existing one by path. */
+  readonly kvMount: VaultMountRef;
   /** Kubernetes target only. */
   readonly kubernetesAuth?: VaultKubernetesAuthArgs;
   /** The LLM keys (Pulumi secrets); stored with the provider's write-only field, so no plaintext in Vault's state. */
@@ -49,13 +67,17 @@ export interface ApexVaultArgs {
     /** `dataJsonWoVersion`: bump it to write rotated keys (write-only data is not diffed). */
     readonly version: number;
   };
+  /** Guards on the mounts the program creates. Default: none. */
+  readonly protection?: Protection;
 }
 
 const devRootTokenSecret = "vault-dev";
 
 /**
- * Vault for Apex: the KV v2 mount, the apex-read and per-role policies, the LLM keys as a KV v2
- * secret, Kubernetes auth roles for the workloads; in dev also the dev-mode server itself.
+ * Vault for Apex: its KV v2 mount (created and protected, or adopted by path), the apex-read and
+ * per-role policies on that mount, the LLM keys as a KV v2 secret, Kubernetes auth (mount created
+ * and configured with the API server and its CA, or adopted) with roles for the workloads and the
+ * secrets operator; in dev also the dev-mode server itself.
  */
 export class ApexVault extends pulumi.ComponentResource {
   public readonly provider: vault.Provider;
@@ -63,11 +85,19 @@ export class ApexVault extends pulumi.ComponentResource {
   public readonly address: pulumi.Output<string>;
   /** Dev only: the root token (secret). */
   public readonly devRootToken?: pulumi.Output<string>;
-  public readonly policies: Record<keyof typeof apexVaultPolicies, vault.Policy>;
+  public readonly policies: Record<ApexVaultPolicyKey, vault.Policy>;
+  /** Path of Apex's KV v2 mount. */
+  public readonly kvMountPath: string;
+  /** Only when the program manages the mount. */
   public readonly kvMount?: vault.Mount;
   public readonly llmKeysSecret?: vault.kv.SecretV2;
+  /** Path of the Kubernetes auth mount (Kubernetes target). */
+  public readonly kubernetesAuthPath?: string;
+  /** Only when the program manages the auth mount. */
   public readonly kubernetesAuthBackend?: vault.AuthBackend;
   public readonly kubernetesRoles: vault.kubernetes.AuthBackendRole[] = [];
+  /** The same roles by role name. */
+  public readonly kubernetesRoleByName = new Map<string, vault.kubernetes.AuthBackendRole>();
 
   constructor(name: string, args: ApexVaultArgs, opts?: pulumi.ComponentResourceOptions) {
     super("apex:security:Vault", name, {}, opts);
@@ -99,19 +129,23 @@ export class ApexVault extends pulumi.ComponentResource {
     }
     const child = { parent: this, provider: this.provider };
 
-    if (args.manageKvMount) {
+    const protection = args.protection ?? unprotected;
+    this.kvMountPath = args.kvMount.path;
+    if (args.kvMount.manage) {
       this.kvMount = new vault.Mount(`${name}-kv`, {
-        path: vaultLayout.mount,
+        path: args.kvMount.path,
         type: "kv",
         options: { version: "2" },
-        description: "KV v2 secrets; Apex keeps its own under apex/",
-      }, child);
+        description: "KV v2 secrets of Apex (apex:vault.kvMount)",
+      }, { ...child, ...keepOptions(protection) });
     }
-    const mountPath = this.kvMount?.path ?? pulumi.output(vaultLayout.mount);
+    const mountPath = this.kvMount?.path ?? pulumi.output(args.kvMount.path);
 
-    const policies = {} as Record<keyof typeof apexVaultPolicies, vault.Policy>;
-    for (const [key, doc] of Object.entries(apexVaultPolicies) as [keyof typeof apexVaultPolicies, (typeof apexVaultPolicies)[keyof typeof apexVaultPolicies]][]) {
-      policies[key] = new vault.Policy(`${name}-${doc.name}`, { name: doc.name, policy: renderVaultPolicy(doc) }, child);
+    const docs = apexVaultPolicies(args.kvMount.path);
+    const policies = {} as Record<ApexVaultPolicyKey, vault.Policy>;
+    for (const [key, doc] of Object.entries(docs) as [ApexVaultPolicyKey, VaultPolicyDoc][]) {
+      // A policy on a mount the program creates waits for it (the paths name it).
+      policies[key] = new vault.Policy(`${name}-${doc.name}`, { name: doc.name, policy: renderVaultPolicy(doc) }, { ...child, dependsOn: this.kvMount ? [this.kvMount] : [] });
     }
     this.policies = policies;
 
@@ -131,31 +165,48 @@ export class ApexVault extends pulumi.ComponentResource {
 
     if (args.kubernetesAuth) {
       const auth = args.kubernetesAuth;
-      this.kubernetesAuthBackend = new vault.AuthBackend(`${name}-kubernetes-auth`, {
-        type: "kubernetes",
-        path: auth.path,
-        description: "Apex workloads log in with their ServiceAccount tokens",
-      }, child);
-      const config = new vault.kubernetes.AuthBackendConfig(`${name}-kubernetes-auth-config`, {
-        backend: this.kubernetesAuthBackend.path,
-        kubernetesHost: auth.kubernetesHost,
-        kubernetesCaCert: auth.kubernetesCaCert,
-      }, child);
+      this.kubernetesAuthPath = auth.mount.path;
+      let backend: pulumi.Input<string> = auth.mount.path;
+      const roleDeps: pulumi.Resource[] = [];
+      if (auth.mount.manage) {
+        if (auth.kubernetesHost === undefined || auth.kubernetesCaCert === undefined) {
+          throw new Error(`vault: the Kubernetes auth mount "${auth.mount.path}" is configured by the program, which needs kubernetesHost and kubernetesCaCert`);
+        }
+        this.kubernetesAuthBackend = new vault.AuthBackend(`${name}-kubernetes-auth`, {
+          type: "kubernetes",
+          path: auth.mount.path,
+          description: "Apex workloads and the secrets operator log in with their ServiceAccount tokens",
+        }, { ...child, ...keepOptions(protection) });
+        backend = this.kubernetesAuthBackend.path;
+        // No token_reviewer_jwt: Vault reviews each login with the client's own short-lived JWT, so
+        // no long-lived reviewer token exists anywhere; the logging-in ServiceAccount needs
+        // system:auth-delegator (SecretsSync binds it for the operator's). docs/security.md.
+        roleDeps.push(new vault.kubernetes.AuthBackendConfig(`${name}-kubernetes-auth-config`, {
+          backend,
+          kubernetesHost: auth.kubernetesHost,
+          kubernetesCaCert: auth.kubernetesCaCert,
+          disableLocalCaJwt: true,
+        }, child));
+      }
       for (const role of auth.roles) {
-        this.kubernetesRoles.push(new vault.kubernetes.AuthBackendRole(`${name}-role-${role.name}`, {
-          backend: this.kubernetesAuthBackend.path,
+        const created = new vault.kubernetes.AuthBackendRole(`${name}-role-${role.name}`, {
+          backend,
           roleName: role.name,
           boundServiceAccountNames: [role.serviceAccount],
           boundServiceAccountNamespaces: [role.namespace],
-          tokenPolicies: [policies.read.name],
+          audience: role.audience,
+          tokenPolicies: [policies[role.policy].name],
           tokenTtl: auth.tokenTtlSeconds,
           tokenMaxTtl: auth.tokenTtlSeconds * 4,
-        }, { ...child, dependsOn: [config] }));
+        }, { ...child, dependsOn: roleDeps });
+        this.kubernetesRoles.push(created);
+        this.kubernetesRoleByName.set(role.name, created);
       }
     }
 
     this.registerOutputs({
       address: this.address,
+      kvMountPath: this.kvMountPath,
       policies: Object.values(this.policies).map((p) => p.name),
       kubernetesRoles: this.kubernetesRoles.map((r) => r.roleName),
     });

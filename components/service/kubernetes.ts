@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
+import { retainOptions } from "../platform/protection";
 import { selectorLabels, serviceLabels } from "./labels";
 import { isAutoscaled, type ProbeSpec, type ServiceSpec, type VolumeSpec } from "./model";
 import type { KubernetesPlatform } from "./platform";
@@ -87,6 +88,8 @@ export class KubernetesService extends pulumi.ComponentResource {
           replicas,
           selector: { matchLabels: selector },
           template,
+          // The PVCs outlive the StatefulSet (deleted or scaled down); deleting the data is a separate, explicit act.
+          persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
           volumeClaimTemplates: dataVolumes.map((v) => ({
             metadata: { name: v.name, labels },
             spec: {
@@ -96,7 +99,7 @@ export class KubernetesService extends pulumi.ComponentResource {
             },
           })),
         },
-      }, { ...child, dependsOn: this.service ? [this.service] : [] });
+      }, { ...child, ...retainOptions(platform.protection), dependsOn: this.service ? [this.service] : [] });
     } else {
       this.workload = new k8s.apps.v1.Deployment(`${name}-deployment`, {
         metadata: meta(),

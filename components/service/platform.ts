@@ -1,6 +1,7 @@
 import type * as docker from "@pulumi/docker";
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
+import type { Protection } from "../platform/protection";
 
 /**
  * The deploy context a target needs to render a ServiceSpec. Built once by components/platform
@@ -18,6 +19,8 @@ interface PlatformBase {
    * here (so dependencies must be deployed first) and registers what it deployed.
    */
   readonly deployed: Map<string, pulumi.Resource>;
+  /** The stack's guards (apex:protection), applied to stateful services' workloads (docs/protection.md). */
+  readonly protection: Protection;
 }
 
 export interface DockerPlatform extends PlatformBase {

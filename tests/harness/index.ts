@@ -44,6 +44,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse, parseDocument } from "yaml";
+import { TEST_CLUSTER_CA, TEST_KUBERNETES_HOST } from "./cluster-ca";
+export { TEST_CLUSTER_CA, TEST_KUBERNETES_HOST } from "./cluster-ca";
 
 export interface RecordedResource {
   readonly type: string;
@@ -229,7 +231,11 @@ export const PROD_RUNBOOK_BASE_URL = "https://git.ops.internal/platform/apex/-/b
  * test removes one with `config: { ...: undefined }` to see the error naming it.
  */
 export const OPERATOR_SET_CONFIG: Readonly<Record<string, Record<string, unknown>>> = {
-  prod: { observability: { runbookBaseUrl: PROD_RUNBOOK_BASE_URL } },
+  prod: {
+    observability: { runbookBaseUrl: PROD_RUNBOOK_BASE_URL },
+    // The cluster's own API server address and CA, which Vault's Kubernetes auth needs.
+    vault: { kubernetesHost: TEST_KUBERNETES_HOST, kubernetesCaCert: TEST_CLUSTER_CA },
+  },
 };
 
 /** readStackFile(stack) with OPERATOR_SET_CONFIG deep-merged over it: the config every stack run starts from. */
