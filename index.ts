@@ -21,7 +21,8 @@ import { KubernetesPlatformResources } from "./components/platform/kubernetes";
 import { dnsFlow, NetworkFlows, type NetworkFlow } from "./components/platform/network-flows";
 import { STACK_SECRET_NAME, StackSecrets, stackSecretKeys } from "./components/platform/secrets";
 import { runtimeFlows } from "./components/runtime/flows";
-import { RuntimeImage } from "./components/runtime/image";
+import { imageTargetsFromConfig } from "./components/registry/from-config";
+import { RuntimeImage, runtimeImageArgs } from "./components/runtime/image";
 import { ApexRuntime } from "./components/runtime/runtime";
 import { sandboxArgsFromConfig, sandboxEnv } from "./components/sandbox/from-config";
 import { SandboxRuntime } from "./components/sandbox/sandbox";
@@ -79,12 +80,11 @@ function apex() {
   }, afterSecrets);
   const redis = new Redis("apex-redis", { platform, image: config.images.redis, resources: config.redis.resources });
 
-  const image = new RuntimeImage("apex-runtime-image", {
-    ...config.images.runtime,
-    registry: config.registry && config.registryPassword ? { ...config.registry, password: config.registryPassword } : undefined,
-  });
+  // Images: ECR repositories (prod) or the configured registry, tagged with the commit, run by digest (docs/images.md).
+  const imageTargets = imageTargetsFromConfig(config, { protection: config.protection, provider: cluster.awsProvider });
+  const image = new RuntimeImage("apex-runtime-image", runtimeImageArgs(config.images.runtime, imageTargets.runtime));
   // The tool sandbox runtime: its image reaches the workers' sandbox drivers through env.
-  const sandbox = new SandboxRuntime("apex-sandbox", sandboxArgsFromConfig(config, platform, config.registryPassword));
+  const sandbox = new SandboxRuntime("apex-sandbox", sandboxArgsFromConfig(config, platform, imageTargets.sandbox));
   // Vault (docs/security.md): Apex's KV mount, policies, the LLM keys, Kubernetes auth; with
   // apex:vault.secretsOperator the operator syncs the keys into the Secret the runtime reads.
   const vault = new ApexVault("apex-vault", vaultArgsFromConfig(config, platform));

@@ -39,19 +39,5 @@ export function coreChecks(c: ApexConfig): ConfigProblem[] {
       message: `expected "local" or "${c.target}" on target "${c.target}", got ${describeGiven(c.workers.sandboxDriver)}`,
     });
   }
-  const runtime = c.images.runtime;
-  if (runtime.push) {
-    if (c.registry === undefined) {
-      problems.push({ key: "apex:registry", message: "required when apex:images.runtime.push is true: expected { server, username }, got nothing" });
-    } else if (!runtime.repository.startsWith(`${c.registry.server}/`)) {
-      problems.push({
-        key: "apex:images.runtime.repository",
-        message: `expected a repository on the registry "${c.registry.server}/...", got ${describeGiven(runtime.repository)}`,
-      });
-    }
-    if (c.registryPassword === undefined) {
-      problems.push({ key: "apex:registryPassword", message: "required when apex:images.runtime.push is true: set it with `pulumi config set --secret apex:registryPassword <token>`, got nothing" });
-    }
-  }
   return problems;
 }

@@ -70,10 +70,10 @@ export const imageRepository = () => {
   return z.string(e).regex(/^[a-z0-9]+([._\-/:][a-z0-9]+)*$/, e).refine((s) => !/:[^/]*$/.test(s), e);
 };
 
-/** Image reference with a tag or digest: "postgres:16-alpine", "redis@sha256:...". */
+/** Image reference with a tag, a digest or both: "postgres:16-alpine", "redis@sha256:...", "redis:7-alpine@sha256:...". */
 export const imageReference = () => {
   const e = expecting('an image reference with a tag or digest such as "postgres:16-alpine"');
-  return z.string(e).regex(/^[a-z0-9]+([._\-/][a-z0-9]+)*(:\d+\/[a-z0-9._\-/]+)?(:[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})$/, e);
+  return z.string(e).regex(/^[a-z0-9]+([._\-/][a-z0-9]+)*(:\d+\/[a-z0-9._\-/]+)?(:[\w][\w.-]{0,127}(@sha256:[a-f0-9]{64})?|@sha256:[a-f0-9]{64})$/, e);
 };
 
 export const imageTag = () => {

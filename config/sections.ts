@@ -2,7 +2,7 @@ import { coreChecks } from "./checks";
 import { clusterCrossChecks, clusterSections } from "./cluster";
 import { coreSections } from "./core";
 import type { ConfigProblem } from "./errors";
-import { imageSections } from "./images";
+import { imageCrossChecks, imageSections } from "./images";
 import type { ApexConfig } from "./index";
 import { observabilityCrossChecks, observabilitySections } from "./observability";
 import { sandboxCrossChecks, sandboxSections } from "./sandbox";
@@ -30,6 +30,7 @@ export type ConfigSections = typeof configSections;
  */
 export const configChecks: readonly ((config: ApexConfig) => ConfigProblem[])[] = [
   coreChecks,
+  imageCrossChecks,
   clusterCrossChecks,
   securityCrossChecks,
   sandboxCrossChecks,

@@ -149,9 +149,13 @@ describe("stack config", () => {
       'apex:ingress.host: required when apex:target is "kubernetes": expected a DNS host name, got nothing',
       'apex:ingress.grpcHost: required when apex:target is "kubernetes": expected a DNS host name, got nothing',
     ]);
-    const noRegistry = problemsOf(source("prod", { ...prod, registry: undefined }, prodSecrets()));
-    expect(noRegistry).toEqual(["apex:registry: required when apex:images.runtime.push is true: expected { server, username }, got nothing"]);
-    const wrongRegistry = problemsOf(source("prod", { ...prod, images: { runtime: { repository: "docker.io/acme/apex", tag: "1" } } }, prodSecrets()));
+    const externalIncomplete = problemsOf(source("prod", { ...prod, registry: { kind: "external" } }, prodSecrets()));
+    expect(externalIncomplete).toEqual([
+      'apex:registry.server: required when apex:registry.kind is "external": expected a non-empty string, got nothing',
+      'apex:registry.username: required when apex:registry.kind is "external": expected a non-empty string, got nothing',
+    ]);
+    const external = { kind: "external", server: "registry.example.com", username: "ci" };
+    const wrongRegistry = problemsOf(source("prod", { ...prod, registry: external, images: { runtime: { repository: "docker.io/acme/apex" } } }, prodSecrets()));
     expect(wrongRegistry).toEqual(['apex:images.runtime.repository: expected a repository on the registry "registry.example.com/...", got "docker.io/acme/apex"']);
     expect(problemsOf(source("dev", { observability: { uiSourceRanges: ["203.0.113.0/24"] } }))).toEqual([
       'apex:observability.uiSourceRanges: only used when apex:target is "kubernetes" (docker publishes the UIs on localhost), got ["203.0.113.0/24"]',

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { parse } from "yaml";
 import { runtimeEnv, secretKeys, services } from "../app/src/contract";
 import { kubeletVolumeStatsOffWarning } from "../components/observability/kubelet-volume-stats";
-import { PROD_RUNBOOK_BASE_URL, runStack, type RecordedResource, type StackRun } from "./harness";
+import { MOCK_AWS, PROD_IMAGE_TAG, PROD_RUNBOOK_BASE_URL, runStack, type RecordedResource, type StackRun } from "./harness";
 import { NetworkPolicyEvaluator, type Endpoint } from "./harness/network-policy";
 
 const SECRETS = {
@@ -29,9 +29,9 @@ const envOf = (w: RecordedResource, name: string): any => container(w).env.find(
 const workloads = () => [...run.ofType("kubernetes:apps/v1:Deployment"), ...run.ofType("kubernetes:apps/v1:StatefulSet")];
 const foundation = (r: RecordedResource) => ["apex-api", "apex-worker", "postgres", "redis"].includes(r.inputs.metadata.name);
 
-/** The Service selecting the pods of the workload running `image`. */
+/** The Service selecting the pods of the workload running `image`, which prod pins by digest (`image@sha256:...`). */
 function serviceForImage(image: string): RecordedResource {
-  const w = workloads().find((x) => container(x).image === image);
+  const w = workloads().find((x) => new RegExp(`^${image}@sha256:[a-f0-9]{64}$`).test(container(x).image));
   if (!w) throw new Error(`no workload runs ${image}`);
   const podLabels = w.inputs.spec.template.metadata.labels as Record<string, string>;
   return run.one("kubernetes:core/v1:Service", (s) =>
@@ -104,7 +104,7 @@ describe("prod stack (kubernetes)", () => {
     expect(run.outputs.grpcEndpoint).toBe("grpc.apex.example.com:443");
     expect(run.outputs.internal.postgres).toMatchObject({ host: "postgres", port: 5432, database: "apex" });
     expect(run.outputs.internal.postgres.url).not.toContain(SECRETS.postgresPassword);
-    expect(run.outputs.runtimeImage).toMatch(/^registry\.example\.com\/apex\/runtime@sha256:[0-9a-f]{64}$/);
+    expect(run.outputs.runtimeImage).toMatch(new RegExp(`^${MOCK_AWS.accountId}\\.dkr\\.ecr\\.${MOCK_AWS.region}\\.amazonaws\\.com/apex/runtime@sha256:[0-9a-f]{64}$`));
   });
 
   it("points DATABASE_URL and REDIS_URL of api and workers at this stack's Postgres and Redis Services", () => {
@@ -262,7 +262,7 @@ describe("prod stack (kubernetes)", () => {
       spec: { accessModes: ["ReadWriteOnce"], storageClassName: "gp3", resources: { requests: { storage: "50Gi" } } },
     })]);
     expect(container(pg).volumeMounts).toContainEqual({ name: "data", mountPath: "/var/lib/postgresql/data" });
-    expect(container(workload("redis")).image).toBe("redis:7-alpine");
+    expect(container(workload("redis")).image).toMatch(/^redis:7-alpine@sha256:[a-f0-9]{64}$/);
     for (const s of run.ofType("kubernetes:core/v1:Service")) expect(s.inputs.spec.type ?? "ClusterIP", s.name).toBe("ClusterIP");
   });
 
@@ -283,13 +283,15 @@ describe("prod stack (kubernetes)", () => {
     expect(http.inputs.metadata.annotations["nginx.ingress.kubernetes.io/backend-protocol"]).toBeUndefined();
   });
 
-  it("builds the runtime image from app/Dockerfile, pushes it, and runs it by digest", () => {
+  it("builds the runtime image from app/Dockerfile, pushes it to ECR tagged with the commit, and runs it by digest", () => {
     const image = run.one("docker:index/image:Image", (r) => r.inputs.build?.dockerfile === "app/Dockerfile");
+    const ecrHost = `${MOCK_AWS.accountId}.dkr.ecr.${MOCK_AWS.region}.amazonaws.com`;
     expect(image.inputs.build).toMatchObject({ context: ".", dockerfile: "app/Dockerfile", platform: "linux/amd64" });
-    expect(image.inputs.imageName).toBe("registry.example.com/apex/runtime:0.1.0");
+    expect(image.inputs.imageName).toBe(`${ecrHost}/apex/runtime:${PROD_IMAGE_TAG}`);
     expect(image.inputs.skipPush).toBe(false);
-    expect(image.inputs.registry).toMatchObject({ server: "registry.example.com", username: "apex-ci", password: SECRETS.registryPassword });
+    expect(image.inputs.registry).toMatchObject({ server: ecrHost, username: "AWS", password: "mock-ecr-password" });
     expect(image.plainInputs.registry).toBe("[secret]");
+    expect(run.outputs.runtimeImage).toMatch(new RegExp(`^${ecrHost}/apex/runtime@sha256:[a-f0-9]{64}$`));
     for (const name of [services.api.name, services.worker.name]) expect(container(workload(name)).image).toBe(run.outputs.runtimeImage);
   });
 });

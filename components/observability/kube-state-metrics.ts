@@ -12,7 +12,7 @@ import { deployService, type DeployedService, type KubernetesPlatform, type Reso
 import { goMemoryLimitEnv } from "./sizing";
 
 /** Pinned release (client-go 1.35); override with `image`. */
-export const kubeStateMetricsImage = "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.19.1";
+export const kubeStateMetricsImage = "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.19.1@sha256:85108987d044b18a098126732f98602df408888c0f7d456241f5abefb9744bc1";
 
 /** `--resources` -> API group: what ApexPodOOMKilled, ApexPodCrashLooping, ApexHpaAtMaxReplicas and ApexPvcFillingUp read. */
 export const kubeStateMetricsResources = {

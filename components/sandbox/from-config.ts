@@ -2,6 +2,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { runtimeEnv, sandboxSpec } from "../../app/src/contract";
 import type { ApexConfig } from "../../config";
 import { sandboxQuota } from "../../config/sandbox";
+import type { ImageTarget } from "../registry/from-config";
 import type { Platform } from "../service";
 import type { SandboxRuntime, SandboxRuntimeArgs } from "./sandbox";
 
@@ -15,15 +16,18 @@ export const sandboxRepository = (runtimeRepository: string): string => {
 export function sandboxArgsFromConfig(
   config: ApexConfig,
   platform: Platform,
-  registryPassword: pulumi.Input<string> | undefined,
+  /** The sandbox image's repository and push credentials (components/registry/from-config.ts). */
+  target: ImageTarget,
 ): SandboxRuntimeArgs {
   const runtimeImage = config.images.runtime;
+  // config/images.ts refuses a prod stack without a tag; dev defaults to "dev".
+  if (runtimeImage.tag === undefined) throw new Error("sandboxArgsFromConfig: apex:images.runtime.tag is not set");
   const image = {
-    repository: sandboxRepository(runtimeImage.repository),
+    repository: target.repository,
     tag: runtimeImage.tag,
     push: runtimeImage.push,
     platform: runtimeImage.platform,
-    registry: config.registry && registryPassword !== undefined ? { ...config.registry, password: registryPassword } : undefined,
+    registry: target.registry,
     // Dev: build on the engine the worker starts sandbox containers on.
     provider: platform.target === "docker" ? platform.provider : undefined,
   };

@@ -3,6 +3,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { sandboxSpec, type SandboxPlacement } from "../../app/src/contract";
 import { buildSandboxPod } from "../../app/src/sandbox/pod-template";
+import type { RegistryCredentials } from "../registry/ecr";
+import { pushRegistry } from "../runtime/image";
 import { keepOptions, unprotected, type Protection } from "../platform/protection";
 import { SANDBOX_ADMISSION_POLICY, sandboxPodValidations } from "./admission";
 import { sandboxDockerSettings, type SandboxDockerSettings } from "./docker-settings";
@@ -16,13 +18,14 @@ export const POD_TEMPLATE_CONFIGMAP = "apex-sandbox-pod-template";
 export const POD_TEMPLATE_KEY = "pod.json";
 
 export interface SandboxImageArgs {
-  /** Repository without tag, e.g. "apex/apex-sandbox" or "ghcr.io/acme/apex-sandbox". */
-  readonly repository: string;
+  /** Repository without tag: "apex/apex-sandbox", an ECR repository URL or "ghcr.io/acme/apex-sandbox". */
+  readonly repository: pulumi.Input<string>;
+  /** The runtime image's tag (the git commit in prod). */
   readonly tag: string;
   /** Push and reference the pushed digest (prod). */
   readonly push: boolean;
   readonly platform?: string;
-  readonly registry?: { readonly server: string; readonly username: string; readonly password: pulumi.Input<string> };
+  readonly registry?: RegistryCredentials;
   /** Engine to build on; default the ambient one. */
   readonly provider?: docker.Provider;
 }
@@ -79,12 +82,10 @@ export class SandboxRuntime extends pulumi.ComponentResource {
     const img = args.image;
     if (img.push && !img.registry) throw new Error("SandboxRuntime: push needs a registry");
     this.image = new docker.Image(`${name}-image`, {
-      imageName: `${img.repository}:${img.tag}`,
+      imageName: pulumi.interpolate`${img.repository}:${img.tag}`,
       build: { context: SANDBOX_CONTEXT, dockerfile: SANDBOX_DOCKERFILE, platform: img.platform, builderVersion: "BuilderBuildKit" },
       skipPush: !img.push,
-      registry: img.push && img.registry
-        ? { server: img.registry.server, username: img.registry.username, password: pulumi.secret(img.registry.password) }
-        : undefined,
+      registry: pushRegistry(img.push, img.registry),
     }, { parent: this, provider: img.provider });
     this.imageRef = img.push ? this.image.repoDigest : this.image.imageName;
 

@@ -222,6 +222,9 @@ function mockState(type: string, name: string, inputs: Record<string, any>, stac
 const generatedSecret = (key: string, stack: string): string =>
   /Url$/.test(key) ? `https://test-secret.invalid/${key}-${stack}-0123456789` : `test-secret-${key}-${stack}-0123456789`;
 
+/** apex:images.runtime.tag of the prod test runs: a git commit, as the CI passes it. */
+export const PROD_IMAGE_TAG = "3f9c2a7e5b1d4c8a9e0f6b2d7a1c5e8f4b3d9a60";
+
 /** apex:observability.runbookBaseUrl of the prod test runs. */
 export const PROD_RUNBOOK_BASE_URL = "https://git.ops.internal/platform/apex/-/blob/main/docs/runbooks";
 
@@ -235,6 +238,8 @@ export const OPERATOR_SET_CONFIG: Readonly<Record<string, Record<string, unknown
     observability: { runbookBaseUrl: PROD_RUNBOOK_BASE_URL },
     // The cluster's own API server address and CA, which Vault's Kubernetes auth needs.
     vault: { kubernetesHost: TEST_KUBERNETES_HOST, kubernetesCaCert: TEST_CLUSTER_CA },
+    // The commit the images are tagged with; the CI passes it as APEX_IMAGE_TAG / GITHUB_SHA.
+    images: { runtime: { tag: PROD_IMAGE_TAG } },
   },
 };
 
