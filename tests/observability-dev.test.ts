@@ -272,7 +272,7 @@ describe("dev stack (docker): observability", () => {
     const folder = external.one("grafana:oss/folder:Folder");
     expect(folder.inputs).toMatchObject({ title: "Apex", uid: "apex" });
     const ds = Object.fromEntries(external.ofType("grafana:oss/dataSource:DataSource").map((d) => [d.inputs.type, d.inputs]));
-    expect(Object.fromEntries(Object.entries(ds).map(([type, d]) => [type, d.uid]))).toEqual({ prometheus: "apex-prometheus", loki: "apex-loki", jaeger: "apex-jaeger" });
+    expect(Object.fromEntries(Object.entries(ds).map(([type, d]) => [type, (d as { uid: string }).uid]))).toEqual({ prometheus: "apex-prometheus", loki: "apex-loki", jaeger: "apex-jaeger" });
     expect(JSON.parse(ds.loki.jsonDataEncoded).derivedFields[0]).toMatchObject({ datasourceUid: "apex-jaeger", url: "${__value.raw}" });
     const dashboards = external.ofType("grafana:oss/dashboard:Dashboard");
     expect(dashboards.map((d) => JSON.parse(d.inputs.configJson).uid).sort()).toEqual(["apex-cost", "apex-errors", "apex-overview", "apex-performance"]);

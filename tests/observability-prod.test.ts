@@ -61,7 +61,8 @@ beforeAll(async () => {
     stack: "prod",
     secrets: SECRETS,
     // uiSourceRanges removed: these tests route every UI host on the open Ingress (foundation-prod covers the allowlist).
-    config: { observability: { hosts: HOSTS, uiSourceRanges: undefined, alerting: { critical: ["pagerduty", "slack"], warning: ["slack"] } } },
+    // In-cluster data stores: the exporter's target and flow are this stack's Postgres (RDS: tests/aws-data-stores.test.ts).
+    config: { dataStores: "in-cluster", observability: { hosts: HOSTS, uiSourceRanges: undefined, alerting: { critical: ["pagerduty", "slack"], warning: ["slack"] } } },
   });
 });
 
@@ -94,9 +95,10 @@ describe("prod stack (kubernetes): observability", () => {
     expect(pvc("alertmanager")).toEqual(["data:1Gi:gp3"]);
     expect(pvc("jaeger")).toEqual(["data:10Gi:gp3"]);
     for (const name of ["postgres-exporter", "alloy"]) expect(workload(name).type).toBe("kubernetes:apps/v1:Deployment");
-    expect(container(workload("jaeger")).image).toBe("jaegertracing/all-in-one:1.53");
+    // Pulumi.prod.yaml pins third-party images by digest (docs/images.md).
+    expect(container(workload("jaeger")).image).toMatch(/^jaegertracing\/all-in-one:1\.53@sha256:[a-f0-9]{64}$/);
     expect(container(workload("prometheus")).args).toContain("--storage.tsdb.retention.time=15d");
-    expect(container(workload("grafana")).image).toBe("grafana/grafana:10.2.3");
+    expect(container(workload("grafana")).image).toMatch(/^grafana\/grafana:10\.2\.\d+@sha256:[a-f0-9]{64}$/);
   });
 
   it("mounts the generated Prometheus config and rules from a ConfigMap into sibling directories", () => {
@@ -220,12 +222,12 @@ describe("prod stack (kubernetes): observability", () => {
   });
 
   it("points Grafana's provisioned data sources at this stack's Services and ports; pulumi never calls Grafana's API", () => {
-    expect(datasourceFileProblems(grafanaConfig()[`provisioning-datasources.${provisioningFile}`])).toEqual([]);
+    expect(datasourceFileProblems(grafanaConfig()[`provisioning-datasources.${provisioningFile}`]!)).toEqual([]);
     const ds = Object.fromEntries(provisionedDatasources().map((d) => [d.type, d]));
     expect(container(resolve(new URL(ds.prometheus.url).host, services.prometheus.port)).name).toBe("prometheus");
     expect(container(resolve(new URL(ds.jaeger.url).host, services.jaeger.uiPort)).name).toBe("jaeger");
     expect(container(resolve(new URL(ds.loki.url).host, services.loki.port)).name).toBe("loki");
-    expect(Object.fromEntries(Object.entries(ds).map(([type, d]) => [type, d.uid]))).toEqual({ prometheus: datasourceUids.prometheus, loki: datasourceUids.loki, jaeger: datasourceUids.jaeger });
+    expect(Object.fromEntries(Object.entries(ds).map(([type, d]) => [type, (d as { uid: string }).uid]))).toEqual({ prometheus: datasourceUids.prometheus, loki: datasourceUids.loki, jaeger: datasourceUids.jaeger });
     expect(ds.loki.jsonData.derivedFields[0]).toMatchObject({ datasourceUid: datasourceUids.jaeger, url: "${__value.raw}" });
     expect(run.resources.filter((r) => r.type.startsWith("grafana:") || r.type === "pulumi:providers:grafana" || r.type === "apex:observability:GrafanaContent")).toEqual([]);
   });
