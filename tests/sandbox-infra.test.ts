@@ -5,12 +5,14 @@ import { buildSandboxPod } from "../app/src/sandbox/pod-template";
 import { sandboxDockerSettings } from "../components/sandbox/docker-settings";
 import { allowlistEgressRules, cidrCovers } from "../components/sandbox/egress";
 import { sandboxRepository } from "../components/sandbox/from-config";
+import { sandboxRuntimeClassEnforced } from "../policy/rules/sandbox";
 import { isDefaultDenyEgress } from "../policy/rules/workloads";
-import { runStack, type StackRun } from "./harness";
+import { MOCK_AWS, runStack, type StackRun } from "./harness";
 import { isValidatable, validateKubernetesObject } from "./harness/kubernetes-schema";
 
 let prod: StackRun;
 let prodOpen: StackRun;
+let prodBare: StackRun;
 let dev: StackRun;
 beforeAll(async () => {
   prod = await runStack({ stack: "prod" });
@@ -19,12 +21,18 @@ beforeAll(async () => {
     config: {
       sandbox: {
         egressAllowlist: [{ cidr: "0.0.0.0/0", ports: [443] }, { cidr: "140.82.112.0/20" }],
-        runtimeClass: { name: "gvisor", handler: "runsc" },
       },
     },
   });
+  prodBare = await runStack({ stack: "prod", config: { sandbox: { runtimeClass: null, nodePool: null } } });
   dev = await runStack({ stack: "dev" });
 });
+
+/** The prod default sandbox node pool (config/sandbox.ts). */
+const pool = {
+  nodeSelector: { "apex.dev/pool": "sandbox" },
+  tolerations: [{ key: "apex.dev/sandbox", operator: "Equal", value: "true", effect: "NoSchedule" }],
+};
 
 const inSandbox = (run: StackRun, type: string) => run.ofType(type).filter((r) => r.inputs.metadata?.namespace === sandboxSpec.namespace);
 
@@ -66,9 +74,12 @@ describe("sandbox namespace (kubernetes)", () => {
     expect(cidrCovers("10.0.0.0/8", "11.0.0.0/8")).toBe(false);
   });
 
-  it("caps the namespace with a ResourceQuota and the contract's LimitRange (default = max = 1 CPU / 512Mi)", () => {
+  it("caps the namespace with a ResourceQuota for max workers x concurrency (10 x 8) and the contract's LimitRange (default = max = 1 CPU / 512Mi)", () => {
     const [quota] = inSandbox(prod, "kubernetes:core/v1:ResourceQuota");
-    expect(quota?.inputs.spec.hard).toMatchObject({ pods: "32", "limits.cpu": "32", "limits.memory": "16Gi", services: "0", persistentvolumeclaims: "0" });
+    expect(quota?.inputs.spec.hard).toEqual({
+      pods: "80", "requests.cpu": "80", "limits.cpu": "80", "requests.memory": "40Gi", "limits.memory": "40Gi",
+      services: "0", "services.loadbalancers": "0", "services.nodeports": "0", persistentvolumeclaims: "0",
+    });
     const [limits] = inSandbox(prod, "kubernetes:core/v1:LimitRange");
     const limit = { cpu: sandboxSpec.cpu.kubernetes, memory: sandboxSpec.memory.kubernetes };
     expect(limit).toEqual({ cpu: "1", memory: "512Mi" });
@@ -78,19 +89,47 @@ describe("sandbox namespace (kubernetes)", () => {
     ]);
   });
 
-  it("creates the gVisor RuntimeClass only when configured, and the template uses it", () => {
-    expect(prod.ofType("kubernetes:node.k8s.io/v1:RuntimeClass")).toEqual([]);
-    expect(prodOpen.one("kubernetes:node.k8s.io/v1:RuntimeClass").inputs).toMatchObject({ metadata: { name: "gvisor" }, handler: "runsc" });
-    expect(JSON.parse(prodOpen.outputs.sandbox.podTemplate).spec.runtimeClassName).toBe("gvisor");
-    expect(prodOpen.outputs.sandbox.runtimeClassName).toBe("gvisor");
-    expect(JSON.parse(prod.outputs.sandbox.podTemplate).spec.runtimeClassName).toBeUndefined();
+  it("prod: the gVisor RuntimeClass scheduled on the sandbox node pool, the template on it, an admission policy requiring both", () => {
+    expect(prod.one("kubernetes:node.k8s.io/v1:RuntimeClass").inputs).toMatchObject({
+      metadata: { name: "gvisor" },
+      handler: "runsc",
+      scheduling: { nodeSelector: pool.nodeSelector, tolerations: pool.tolerations },
+    });
+    expect(JSON.parse(prod.outputs.sandbox.podTemplate).spec).toMatchObject({ runtimeClassName: "gvisor", ...pool });
+    expect(prod.outputs.sandbox.runtimeClassName).toBe("gvisor");
+    const vap = prod.one("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy");
+    expect(vap.inputs.spec.validations.map((v: any) => v.expression)).toEqual([
+      'has(object.spec.runtimeClassName) && object.spec.runtimeClassName == "gvisor"',
+      expect.stringContaining('object.spec.nodeSelector["apex.dev/pool"] == "sandbox"'),
+      expect.stringContaining('t.key == "apex.dev/sandbox"'),
+    ]);
+    expect(prod.one("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding").inputs.spec).toMatchObject({
+      policyName: vap.inputs.metadata.name,
+      validationActions: ["Deny"],
+    });
+  });
+
+  it("the policy pack's sandbox-runtime-class-enforced passes prod and fails the stack without RuntimeClass", () => {
+    const plain = (run: StackRun) => run.resources.map((r) => ({ type: r.type, name: r.name, urn: r.urn, props: r.inputs }));
+    expect(sandboxRuntimeClassEnforced.check(plain(prod))).toEqual([]);
+    expect(sandboxRuntimeClassEnforced.check(plain(prodBare)).map((v) => v.message)).toEqual([
+      expect.stringContaining("sets no runtimeClassName"),
+      expect.stringContaining("no ValidatingAdmissionPolicy requires a RuntimeClass"),
+    ]);
+  });
+
+  it("a stack that sets runtimeClass and nodePool to null gets neither, and no admission policy", () => {
+    expect(prodBare.ofType("kubernetes:node.k8s.io/v1:RuntimeClass")).toEqual([]);
+    expect(prodBare.resources.filter((r) => r.type.includes(":admissionregistration.k8s.io/"))).toEqual([]);
+    const spec = JSON.parse(prodBare.outputs.sandbox.podTemplate).spec;
+    expect([spec.runtimeClassName, spec.nodeSelector, spec.tolerations]).toEqual([undefined, undefined, undefined]);
   });
 
   it("exports the worker driver's own Pod manifest, with the pushed sandbox image digest", () => {
     const image = prod.outputs.sandbox.image as string;
-    expect(image).toMatch(/^registry\.example\.com\/apex\/apex-sandbox@sha256:[0-9a-f]{64}$/);
+    expect(image).toMatch(/\/apex\/apex-sandbox@sha256:[0-9a-f]{64}$/);
     const template = JSON.parse(prod.outputs.sandbox.podTemplate);
-    expect(template).toEqual(buildSandboxPod({ name: "apex-sandbox-template", image, argv: ["python3"] }));
+    expect(template).toEqual(buildSandboxPod({ name: "apex-sandbox-template", image, argv: ["python3"], runtimeClassName: "gvisor", ...pool }));
     const [cm] = inSandbox(prod, "kubernetes:core/v1:ConfigMap");
     expect(JSON.parse(cm!.inputs.data["pod.json"])).toEqual(template);
     const spec = template.spec;
@@ -103,8 +142,10 @@ describe("sandbox namespace (kubernetes)", () => {
 
   it("builds and pushes the sandbox image from sandbox/Dockerfile beside the runtime image", () => {
     const img = prod.one("docker:index/image:Image", (r) => r.inputs.build.dockerfile === "sandbox/Dockerfile");
-    expect(img.inputs).toMatchObject({ imageName: "registry.example.com/apex/apex-sandbox:0.1.0", skipPush: false, build: { context: "sandbox", platform: "linux/amd64" } });
-    expect(img.inputs.registry).toMatchObject({ server: "registry.example.com", username: "apex-ci" });
+    const registry = `${MOCK_AWS.accountId}.dkr.ecr.${MOCK_AWS.region}.amazonaws.com`;
+    expect(img.inputs).toMatchObject({ skipPush: false, build: { context: "sandbox", platform: "linux/amd64" } });
+    expect(img.inputs.imageName).toMatch(new RegExp(`^${registry.replace(/\./g, "\\.")}/apex/apex-sandbox:[0-9a-f]{40}$`));
+    expect(img.inputs.registry).toMatchObject({ server: registry, username: "AWS" });
     expect(img.plainInputs.registry).toBe("[secret]");
     expect(sandboxRepository("apex/runtime")).toBe("apex/apex-sandbox");
     expect(sandboxRepository("runtime")).toBe("apex-sandbox");
@@ -115,8 +156,8 @@ describe("Kubernetes schema", () => {
   it("every sandbox and RBAC object (allowlist and RuntimeClass included) and the pod template are valid objects", () => {
     const mine = prodOpen.resources.filter((r) => r.type.startsWith("kubernetes:") && isValidatable(r.type) &&
       (r.inputs.metadata?.namespace === sandboxSpec.namespace || r.inputs.metadata?.name === sandboxSpec.namespace ||
-        r.type.includes(":rbac.authorization.k8s.io/") || r.type.includes(":node.k8s.io/")));
-    expect(new Set(mine.map((r) => r.type.split(":").pop()))).toEqual(new Set(["Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "RuntimeClass", "ConfigMap", "ClusterRole", "Role", "RoleBinding"]));
+        r.type.includes(":rbac.authorization.k8s.io/") || r.type.includes(":node.k8s.io/") || r.type.includes(":admissionregistration.k8s.io/")));
+    expect(new Set(mine.map((r) => r.type.split(":").pop()))).toEqual(new Set(["Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "RuntimeClass", "ConfigMap", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]));
     for (const r of mine) validateKubernetesObject(r);
     const { Pod } = require("kubernetes-models/v1/Pod") as { Pod: new (data: unknown) => { validate(): void } };
     expect(() => new Pod(JSON.parse(prodOpen.outputs.sandbox.podTemplate)).validate()).not.toThrow();
@@ -130,10 +171,13 @@ describe("the workers know the stack's sandbox image", () => {
     return Object.fromEntries((d.inputs.spec.template.spec.containers[0].env as any[]).filter((e) => "value" in e).map((e) => [e.name, e.value]));
   };
 
-  it("prod: APEX_SANDBOX_IMAGE is the pushed digest; APEX_SANDBOX_RUNTIME_CLASS only with a RuntimeClass", () => {
+  it("prod: APEX_SANDBOX_IMAGE is the pushed digest; the RuntimeClass and node pool only when configured", () => {
     expect(workerEnv(prod)[runtimeEnv.sandboxImage]).toBe(prod.outputs.sandbox.image);
-    expect(workerEnv(prod)[runtimeEnv.sandboxRuntimeClass]).toBeUndefined();
-    expect(workerEnv(prodOpen)[runtimeEnv.sandboxRuntimeClass]).toBe("gvisor");
+    expect(workerEnv(prod)[runtimeEnv.sandboxRuntimeClass]).toBe("gvisor");
+    expect(JSON.parse(workerEnv(prod)[runtimeEnv.sandboxNodeSelector]!)).toEqual(pool.nodeSelector);
+    expect(JSON.parse(workerEnv(prod)[runtimeEnv.sandboxTolerations]!)).toEqual(pool.tolerations);
+    const bare = workerEnv(prodBare);
+    expect([bare[runtimeEnv.sandboxRuntimeClass], bare[runtimeEnv.sandboxNodeSelector], bare[runtimeEnv.sandboxTolerations]]).toEqual([undefined, undefined, undefined]);
   });
 
   it("dev: every worker container gets the locally built image", () => {
