@@ -11,9 +11,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { runtimeEnv, services } from "./app/src/contract";
 import { clusterFromConfig } from "./components/aws/cluster-network";
-import { managedDataStoresFromConfig } from "./components/aws/data-store-access";
 import { loadConfig } from "./config";
-import { dataStoreSecretKeys, inClusterDataStoreAccess, managedDataStoreFlows } from "./components/data/access";
 import { Postgres } from "./components/data/postgres";
 import { Redis } from "./components/data/redis";
 import { Observability, otlpEndpoint } from "./components/observability";
@@ -26,6 +24,7 @@ import { runtimeFlows } from "./components/runtime/flows";
 import { imageTargetsFromConfig } from "./components/registry/from-config";
 import { RuntimeImage, runtimeImageArgs } from "./components/runtime/image";
 import { ApexRuntime } from "./components/runtime/runtime";
+import { workerAutoscalerFromConfig } from "./components/runtime/worker-autoscaler";
 import { sandboxArgsFromConfig, sandboxEnv } from "./components/sandbox/from-config";
 import { SandboxRuntime } from "./components/sandbox/sandbox";
 import { rbacArgsFromConfig, secretsSyncArgsFromConfig, vaultArgsFromConfig } from "./components/security/from-config";
@@ -46,20 +45,13 @@ function apex() {
     postgresPassword: config.postgresPassword,
     bootstrapAdminKey: config.bootstrapAdminKey,
   });
-  // Data stores: RDS + ElastiCache (apex:dataStores "managed") or the stack's own (below); either
-  // way DATABASE_URL and REDIS_URL, credentials inside, are keys of apex-secrets (docs/aws.md).
-  const dbCredentials = { postgres: secrets.values[stackSecretKeys.postgresPassword]!, redis: secrets.values[stackSecretKeys.redisPassword]! };
-  const dataStores = config.dataStores === "managed"
-    ? managedDataStoresFromConfig(config, cluster, dbCredentials)
-    : inClusterDataStoreAccess(dbCredentials);
-  const stackSecretValues = { ...secrets.values, ...dataStores.secretValues };
   const base = config.target === "docker"
     ? new DockerPlatformResources("apex-docker", {
         stack: config.stack,
         namePrefix: `${config.namespace}-${config.stack}`,
         host: config.docker.host,
         publishAddress: config.docker.publishAddress,
-        secrets: stackSecretValues,
+        secrets: secrets.values,
         protection: config.protection,
       })
     : new KubernetesPlatformResources("apex-kubernetes", {
@@ -68,7 +60,7 @@ function apex() {
         kubeconfig: cluster.kubeconfig,
         context: config.kubernetes.context,
         storageClass: config.kubernetes.storageClass,
-        secrets: stackSecretValues,
+        secrets: secrets.values,
         protection: config.protection,
       });
   const platform = base.platform;
@@ -81,15 +73,13 @@ function apex() {
   const routes: IngressRoute[] = [];
 
   // ---- Components ------------------------------------------------------------------------------
-  if (config.dataStores === "in-cluster") {
-    new Postgres("apex-postgres", {
-      platform,
-      image: config.images.postgres,
-      storageSize: config.postgres.storageSize,
-      resources: config.postgres.resources,
-    }, afterSecrets);
-    new Redis("apex-redis", { platform, image: config.images.redis, resources: config.redis.resources }, afterSecrets);
-  }
+  const postgres = new Postgres("apex-postgres", {
+    platform,
+    image: config.images.postgres,
+    storageSize: config.postgres.storageSize,
+    resources: config.postgres.resources,
+  }, afterSecrets);
+  const redis = new Redis("apex-redis", { platform, image: config.images.redis, resources: config.redis.resources });
 
   // Images: ECR repositories (prod) or the configured registry, tagged with the commit, run by digest (docs/images.md).
   const imageTargets = imageTargetsFromConfig(config, { protection: config.protection, provider: cluster.awsProvider });
@@ -104,11 +94,8 @@ function apex() {
   const runtime = new ApexRuntime("apex-runtime", {
     platform,
     image: image.ref,
-    dataStores: {
-      databaseUrl: { secret: STACK_SECRET_NAME, key: dataStoreSecretKeys.databaseUrl },
-      redisUrl: { secret: STACK_SECRET_NAME, key: dataStoreSecretKeys.redisUrl },
-      caVolume: dataStores.caVolume,
-    },
+    database: postgres,
+    redis,
     api: config.api,
     workers: { ...config.workers, dockerSocketGid: config.docker.socketGid, iamRoleArn: cluster.workerRoleArn },
     logLevel: config.logLevel,
@@ -123,18 +110,17 @@ function apex() {
     apiServer: config.workers.sandboxDriver === "kubernetes"
       ? { cidrs: config.network.apiServerCidrs, port: config.network.apiServerPort }
       : undefined,
-    managedDataStores: dataStores.cidrs !== undefined,
   }));
-  if (dataStores.cidrs !== undefined) flows.push(...managedDataStoreFlows(dataStores.cidrs));
+  // KEDA scales the workers on queued work when apex:workers.autoscaler is "keda" (docs/scaling.md).
+  flows.push(...(workerAutoscalerFromConfig(config, platform, runtime.worker)?.flows ?? []));
 
   // Observability: Jaeger, Prometheus + alerts, Alertmanager, postgres_exporter, Loki, Grafana (docs/observability.md).
   const observability = new Observability("apex-observability", {
     platform,
     settings: config.observability,
     database: {
-      ...dataStores.postgres,
-      password: { secret: STACK_SECRET_NAME, key: stackSecretKeys.postgresPassword },
-      caVolume: dataStores.caVolume,
+      host: postgres.host, port: postgres.port, database: postgres.database, user: postgres.user,
+      password: { secret: STACK_SECRET_NAME, key: stackSecretKeys.postgresPassword }, sslmode: "disable",
     },
     grafanaAdminPassword: config.grafanaAdminPassword,
     grafanaOidcClientSecret: config.grafanaOidcClientSecret,
@@ -187,8 +173,8 @@ function apex() {
       namespace: config.namespace,
       api: { http: runtime.api.endpoint("http"), grpc: runtime.api.endpoint("grpc") },
       workerMetrics: runtime.worker.endpoint("metrics"),
-      postgres: dataStores.postgres,
-      redis: dataStores.redis,
+      postgres: { host: postgres.host, port: postgres.port, database: postgres.database, user: postgres.user, url: postgres.url },
+      redis: { host: redis.host, port: redis.port, url: redis.url },
       secretName: STACK_SECRET_NAME,
     },
     runtimeImage: image.ref,

@@ -1,3 +1,4 @@
+import { minWorkerShutdownGraceMs } from "../app/src/contract/worker-drain";
 import { describeGiven, type ConfigProblem } from "./errors";
 import type { ApexConfig } from "./index";
 
@@ -13,6 +14,7 @@ export function coreChecks(c: ApexConfig): ConfigProblem[] {
       });
     }
   }
+  problems.push(...workerScalingChecks(c));
   if (c.target === "kubernetes") {
     for (const field of ["host", "grpcHost"] as const) {
       if (c.ingress[field] === undefined) {
@@ -37,6 +39,27 @@ export function coreChecks(c: ApexConfig): ConfigProblem[] {
     problems.push({
       key: "apex:workers.sandboxDriver",
       message: `expected "local" or "${c.target}" on target "${c.target}", got ${describeGiven(c.workers.sandboxDriver)}`,
+    });
+  }
+  return problems;
+}
+
+/** The KEDA fallback within the autoscaling bounds; a shutdown grace no shorter than an LLM call. */
+function workerScalingChecks(c: ApexConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const { autoscaling, keda, shutdownGraceSeconds } = c.workers;
+  const fallback = keda.fallbackReplicas;
+  if (autoscaling && fallback !== undefined && (fallback < autoscaling.minReplicas || fallback > autoscaling.maxReplicas)) {
+    problems.push({
+      key: "apex:workers.keda.fallbackReplicas",
+      message: `expected a count from apex:workers.autoscaling.minReplicas (${autoscaling.minReplicas}) to maxReplicas (${autoscaling.maxReplicas}), got ${fallback}`,
+    });
+  }
+  const minGraceSeconds = Math.ceil(minWorkerShutdownGraceMs(c.llm.requestTimeoutMs) / 1000);
+  if (shutdownGraceSeconds !== undefined && shutdownGraceSeconds < minGraceSeconds) {
+    problems.push({
+      key: "apex:workers.shutdownGraceSeconds",
+      message: `expected at least ${minGraceSeconds} (apex:llm.requestTimeoutMs ${c.llm.requestTimeoutMs} ms plus the drain margin), so a draining worker never cuts off an LLM call that a retry would pay again; got ${shutdownGraceSeconds}`,
     });
   }
   return problems;

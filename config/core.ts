@@ -15,6 +15,7 @@ import {
   section,
   stringMap,
 } from "./fields";
+import { defaultLlmRequestTimeoutMs } from "../app/src/contract/worker-drain";
 import { plainSection, secretSection } from "./section";
 
 /** The seed's resource model for apex-api and apex-worker (requests 500m/512Mi, limits 2/2Gi). */
@@ -32,6 +33,33 @@ const hostPattern = () => {
 
 /** Per-provider limits shared by all workers (APEX_LLM_RATE_LIMITS); a provider left out is not limited by us. */
 const providerRateLimits = () => section({ requestsPerMinute: positiveInt().optional(), tokensPerMinute: positiveInt().optional() }).optional();
+
+/**
+ * KEDA ScaledObject of the workers (apex:workers.autoscaler "keda"; docs/scaling.md). The operator
+ * queries Prometheus, so its namespace and pod labels open that flow in the NetworkPolicy.
+ */
+const kedaSettings = () =>
+  section({
+    /** Queued + running tasks one worker should carry; default apex:workers.concurrency. */
+    targetTasksPerReplica: positiveInt().optional(),
+    pollingIntervalSeconds: positiveInt(),
+    /** Scale-down waits until the desired count stayed lower this long (HPA behavior). */
+    scaleDownStabilizationSeconds: z.number(secondsError).int(secondsError).min(0, secondsError).max(3_600, secondsError),
+    /** Replicas while Prometheus cannot be queried; default apex:workers.autoscaling.maxReplicas. */
+    fallbackReplicas: positiveInt().optional(),
+    /** Prometheus the operator queries; default this stack's (`http://prometheus.<namespace>.svc:9090`). */
+    prometheusAddress: url().optional(),
+    operatorNamespace: dnsLabel(),
+    operatorPodLabels: stringMap(),
+  });
+const kedaDefaults = {
+  pollingIntervalSeconds: 15,
+  scaleDownStabilizationSeconds: 300,
+  operatorNamespace: "keda",
+  operatorPodLabels: { app: "keda-operator" },
+};
+const secondsError = { error: "expected a whole number of seconds from 0 to 3600" };
+const llmTimeoutError = { error: "expected milliseconds from 1000 to 3600000" };
 
 const url = () => {
   const e = { error: 'expected an http(s) URL such as "https://api.openai.com/v1"' };
@@ -88,10 +116,15 @@ export const coreSections = {
     },
   }),
   workers: plainSection({
-    description: "apex-worker: replicas, HPA bounds, requests/limits, task slots per worker, sandbox driver and the local driver's hardening.",
+    description: "apex-worker: replicas, autoscaling bounds and what scales them (KEDA on queued work, or CPU), requests/limits, task slots per worker, shutdown grace, sandbox driver and the local driver's hardening.",
     schema: section({
       replicas: positiveInt(),
       autoscaling: autoscaling().nullable(),
+      /** Kubernetes, with `autoscaling` set: `keda` (a ScaledObject on queued + running tasks) or `cpu` (an HPA at targetCpuUtilization). */
+      autoscaler: oneOf(["keda", "cpu"]),
+      keda: kedaSettings(),
+      /** SIGTERM drain of a worker (s); default apex:llm.requestTimeoutMs + 15 s, never less. */
+      shutdownGraceSeconds: positiveInt().optional(),
       resources: resources(),
       concurrency: positiveInt(),
       sandboxDriver: oneOf(["local", "docker", "kubernetes"]),
@@ -99,8 +132,9 @@ export const coreSections = {
       sandboxHardened: oneOf(["auto", "required", "off"]),
     }),
     defaults: {
-      dev: { replicas: 3, autoscaling: null, resources: seedResources, concurrency: 4, sandboxDriver: "docker", sandboxHardened: "auto" },
-      prod: { replicas: 2, autoscaling: seedAutoscaling, resources: seedResources, concurrency: 8, sandboxDriver: "kubernetes", sandboxHardened: "required" },
+      all: { keda: kedaDefaults },
+      dev: { replicas: 3, autoscaling: null, autoscaler: "cpu", resources: seedResources, concurrency: 4, sandboxDriver: "docker", sandboxHardened: "auto" },
+      prod: { replicas: 2, autoscaling: seedAutoscaling, autoscaler: "keda", resources: seedResources, concurrency: 8, sandboxDriver: "kubernetes", sandboxHardened: "required" },
     },
   }),
   postgres: plainSection({
@@ -158,9 +192,11 @@ export const coreSections = {
         probeLeaseMs: positiveInt().optional(),
         probeTimeoutMs: positiveInt().optional(),
       }),
+      /** APEX_LLM_TIMEOUT_MS: client timeout of one provider request; the workers' shutdown grace is derived from it. */
+      requestTimeoutMs: z.number(llmTimeoutError).int(llmTimeoutError).min(1_000, llmTimeoutError).max(3_600_000, llmTimeoutError),
     }),
     // Empty: no limits of ours (the providers' own 429s still apply) and the runtime's breaker defaults.
-    defaults: { dev: { rateLimits: {}, breaker: {} }, prod: { rateLimits: {}, breaker: {} } },
+    defaults: { all: { requestTimeoutMs: defaultLlmRequestTimeoutMs }, dev: { rateLimits: {}, breaker: {} }, prod: { rateLimits: {}, breaker: {} } },
   }),
   tools: plainSection({
     description: "Tools: hosts `http_fetch` may GET (https, public addresses only). Empty: no http_fetch tool.",

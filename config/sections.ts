@@ -1,4 +1,3 @@
-import { awsDataStoreCrossChecks, awsDataStoreSections } from "./aws-data-stores";
 import { coreChecks } from "./checks";
 import { clusterCrossChecks, clusterSections } from "./cluster";
 import { coreSections } from "./core";
@@ -17,7 +16,6 @@ import { securityCrossChecks, securitySections } from "./security";
 export const configSections = {
   ...coreSections,
   ...clusterSections,
-  ...awsDataStoreSections,
   ...imageSections,
   ...securitySections,
   ...sandboxSections,
@@ -34,7 +32,6 @@ export const configChecks: readonly ((config: ApexConfig) => ConfigProblem[])[] 
   coreChecks,
   imageCrossChecks,
   clusterCrossChecks,
-  awsDataStoreCrossChecks,
   securityCrossChecks,
   sandboxCrossChecks,
   observabilityCrossChecks,

@@ -1,5 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
-import { httpPaths, runtimeEnv, services } from "../../app/src/contract";
+import {
+  defaultLlmRequestTimeoutMs,
+  httpPaths,
+  minWorkerShutdownGraceMs,
+  podTerminationGraceSeconds,
+  runtimeEnv,
+  services,
+} from "../../app/src/contract";
 import { STACK_SECRET_NAME, stackSecretKeys } from "../platform/secrets";
 import {
   deployService,
@@ -32,13 +39,8 @@ export interface ApexRuntimeArgs {
   readonly platform: Platform;
   /** Runtime image reference (RuntimeImage.ref). */
   readonly image: pulumi.Input<string>;
-  /** DATABASE_URL and REDIS_URL, credentials inside, by reference only (components/data/access.ts). */
-  readonly dataStores: {
-    readonly databaseUrl: SecretRef;
-    readonly redisUrl: SecretRef;
-    /** CA bundle the clients verify the servers with (managed RDS), mounted read-only. */
-    readonly caVolume?: VolumeSpec;
-  };
+  readonly database: { readonly url: string };
+  readonly redis: { readonly url: string };
   readonly api: ProcessSettings;
   readonly workers: ProcessSettings & {
     readonly concurrency: number;
@@ -47,6 +49,10 @@ export interface ApexRuntimeArgs {
     readonly sandboxHardened?: "auto" | "required" | "off";
     /** Group owning the Docker socket (sandbox driver "docker", dev only). */
     readonly dockerSocketGid?: number;
+    /** Who scales an autoscaled worker on Kubernetes: `keda` (a WorkerAutoscaler's ScaledObject; no HPA here) or `cpu` (our HPA). Default `cpu`. */
+    readonly autoscaler?: "keda" | "cpu";
+    /** SIGTERM drain (s); default and minimum: the LLM request timeout + the drain margin (contract/worker-drain.ts). */
+    readonly shutdownGraceSeconds?: number;
     /** IAM role of the worker's ServiceAccount (IRSA, `apex:aws.workerRoleArn`). Default: none. */
     readonly iamRoleArn?: string;
   };
@@ -58,6 +64,8 @@ export interface ApexRuntimeArgs {
     readonly rateLimits?: Readonly<Record<string, { readonly requestsPerMinute?: number; readonly tokensPerMinute?: number } | undefined>>;
     /** APEX_LLM_BREAKER of the workers; empty or unset = the runtime's defaults. */
     readonly breaker?: { readonly failureThreshold?: number; readonly cooldownMs?: number; readonly probeLeaseMs?: number; readonly probeTimeoutMs?: number };
+    /** APEX_LLM_TIMEOUT_MS of the workers; default the runtime's (120 s). */
+    readonly requestTimeoutMs?: number;
   };
   /** Tool settings both processes need (the API validates submissions against the same registry). */
   readonly tools?: {
@@ -78,7 +86,6 @@ export interface ApexRuntimeArgs {
 const DOCKER_SOCKET = "/var/run/docker.sock";
 const fromSecret = (key: string): SecretRef => ({ secret: STACK_SECRET_NAME, key });
 const scratch: VolumeSpec = { kind: "tmp", name: "tmp", mountPath: "/tmp", sizeLimit: "256Mi" };
-const caVolumes = (args: ApexRuntimeArgs): VolumeSpec[] => (args.dataStores.caVolume ? [args.dataStores.caVolume] : []);
 
 /** A node-based health check: the runtime image is not guaranteed to ship wget/curl. */
 const nodeHealthcheck = (port: number, path: string) => [
@@ -97,10 +104,40 @@ function jsonIfSet(value: object | undefined): string | undefined {
 
 const scalingOf = (p: ProcessSettings): ServiceSpec["scaling"] => p.autoscaling ?? { replicas: p.replicas };
 
+/** KEDA scales the workers: the bounds stay (PDB, spread), the HPA is KEDA's own. */
+function workerScalingOf(args: ApexRuntimeArgs): ServiceSpec["scaling"] {
+  const a = args.workers.autoscaling;
+  if (a && args.workers.autoscaler === "keda" && args.platform.target === "kubernetes") {
+    return { minReplicas: a.minReplicas, maxReplicas: a.maxReplicas, external: true };
+  }
+  return scalingOf(args.workers);
+}
+
+/**
+ * A worker's drain, all from the LLM request timeout: the runtime's grace covers a call started
+ * just before SIGTERM, the pod's grace period covers that plus the process's own shutdown.
+ */
+export function workerDrain(args: Pick<ApexRuntimeArgs, "workers" | "llm">): {
+  llmTimeoutMs: number;
+  shutdownGraceMs: number;
+  terminationGracePeriodSeconds: number;
+} {
+  const llmTimeoutMs = args.llm.requestTimeoutMs ?? defaultLlmRequestTimeoutMs;
+  const minimum = minWorkerShutdownGraceMs(llmTimeoutMs);
+  const configured = args.workers.shutdownGraceSeconds;
+  if (configured !== undefined && configured * 1000 < minimum) {
+    throw new Error(`apex:workers.shutdownGraceSeconds: expected at least ${Math.ceil(minimum / 1000)} (the LLM request timeout + margin), got ${configured}`);
+  }
+  const shutdownGraceMs = configured === undefined ? minimum : configured * 1000;
+  return { llmTimeoutMs, shutdownGraceMs, terminationGracePeriodSeconds: podTerminationGraceSeconds(shutdownGraceMs) };
+}
+
 /** The env both processes share: where the data stores are, and the credentials by reference. */
 function sharedEnv(args: ApexRuntimeArgs, serviceName: string) {
   const env: Record<string, pulumi.Input<string>> = {
     NODE_ENV: "production",
+    [runtimeEnv.databaseUrl]: args.database.url,
+    [runtimeEnv.redisUrl]: args.redis.url,
     [runtimeEnv.serviceName]: serviceName,
     [runtimeEnv.logLevel]: args.logLevel,
     ...(args.llm.openaiBaseUrl ? { [runtimeEnv.openaiBaseUrl]: args.llm.openaiBaseUrl } : {}),
@@ -109,8 +146,8 @@ function sharedEnv(args: ApexRuntimeArgs, serviceName: string) {
     ...args.extraEnv,
   };
   const secretEnv: Record<string, SecretRef> = {
-    [runtimeEnv.databaseUrl]: args.dataStores.databaseUrl,
-    [runtimeEnv.redisUrl]: args.dataStores.redisUrl,
+    // DATABASE_URL carries no password; the runtime splices DATABASE_PASSWORD (app/src/config.ts).
+    [runtimeEnv.databasePassword]: fromSecret(stackSecretKeys.postgresPassword),
   };
   for (const [envName, key] of [
     [runtimeEnv.openaiApiKey, stackSecretKeys.openaiApiKey],
@@ -145,7 +182,7 @@ export function apiSpec(args: ApexRuntimeArgs): ServiceSpec {
     dockerHealthcheck: nodeHealthcheck(api.httpPort, httpPaths.ready),
     scaling: scalingOf(args.api),
     dependsOn: [services.postgres.name, services.redis.name],
-    volumes: [scratch, ...caVolumes(args)],
+    volumes: [scratch],
   };
 }
 
@@ -155,8 +192,11 @@ export function workerSpec(args: ApexRuntimeArgs): ServiceSpec {
   const dockerSandbox = args.workers.sandboxDriver === "docker";
   const rateLimits = jsonIfSet(args.llm.rateLimits);
   const breaker = jsonIfSet(args.llm.breaker);
+  const drain = workerDrain(args);
   // Only workers call LLMs and run tools; the API never does.
   const workerOnly: Record<string, string> = {
+    [runtimeEnv.llmTimeoutMs]: String(drain.llmTimeoutMs),
+    [runtimeEnv.workerShutdownGraceMs]: String(drain.shutdownGraceMs),
     ...(rateLimits ? { [runtimeEnv.llmRateLimits]: rateLimits } : {}),
     ...(breaker ? { [runtimeEnv.llmBreaker]: breaker } : {}),
     ...(args.workers.sandboxDriver === "local" && args.workers.sandboxHardened ? { [runtimeEnv.sandboxHardened]: args.workers.sandboxHardened } : {}),
@@ -176,13 +216,15 @@ export function workerSpec(args: ApexRuntimeArgs): ServiceSpec {
     },
     secretEnv: shared.secretEnv,
     resources: args.workers.resources,
-    // The worker serves /metrics and /healthz (no /readyz) on its metrics port (app/src/bin/metrics-server.ts).
+    // The worker serves /metrics, /healthz and /readyz on its metrics port (app/src/bin/metrics-server.ts):
+    // draining, it turns unready while /healthz stays 200, so liveness never cuts a drain short.
     probes: {
-      readiness: { http: { path: httpPaths.health, port: worker.metricsPort }, initialDelaySeconds: 5, periodSeconds: 10 },
+      readiness: { http: { path: httpPaths.ready, port: worker.metricsPort }, initialDelaySeconds: 5, periodSeconds: 10 },
       liveness: { http: { path: httpPaths.health, port: worker.metricsPort }, initialDelaySeconds: 15, periodSeconds: 10 },
     },
     dockerHealthcheck: nodeHealthcheck(worker.metricsPort, httpPaths.health),
-    scaling: scalingOf(args.workers),
+    scaling: workerScalingOf(args),
+    terminationGracePeriodSeconds: drain.terminationGracePeriodSeconds,
     // The seed's Compose order: workers start once the API (which migrates the schema) is healthy.
     dependsOn: [services.api.name],
     // The kubernetes sandbox driver creates Pods through the API; RBAC comes from the security component.
@@ -193,7 +235,6 @@ export function workerSpec(args: ApexRuntimeArgs): ServiceSpec {
     supplementalGroups: dockerSandbox && args.workers.dockerSocketGid !== undefined ? [args.workers.dockerSocketGid] : undefined,
     volumes: [
       scratch,
-      ...caVolumes(args),
       ...(dockerSandbox ? [{ kind: "hostPath", name: "docker-socket", hostPath: DOCKER_SOCKET, mountPath: DOCKER_SOCKET } as const] : []),
     ],
   };

@@ -110,6 +110,9 @@ export class DockerService extends pulumi.ComponentResource {
         wait: healthcheck !== undefined,
         waitTimeout: 120,
         restart: "unless-stopped",
+        // A draining process gets its grace on `docker stop` and when Pulumi replaces the container.
+        stopTimeout: spec.terminationGracePeriodSeconds,
+        destroyGraceSeconds: spec.terminationGracePeriodSeconds,
         logDriver: "json-file",
         logOpts: { "max-size": "10m", "max-file": "3" },
       // Fixed container names: a replacement must remove the old container before creating its successor.

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
 import { retainOptions } from "../platform/protection";
 import { selectorLabels, serviceLabels } from "./labels";
-import { isAutoscaled, type ProbeSpec, type ServiceSpec, type VolumeSpec } from "./model";
+import { isAutoscaled, isCpuAutoscaled, type ProbeSpec, type ServiceSpec, type VolumeSpec } from "./model";
 import type { KubernetesPlatform } from "./platform";
 
 type Container = k8s.types.input.core.v1.Container;
@@ -17,7 +17,8 @@ export interface KubernetesServiceArgs {
 /**
  * A ServiceSpec on Kubernetes: ServiceAccount, ConfigMap (config volumes), Deployment or
  * StatefulSet (stateful specs, PVC per data volume), ClusterIP Service, and for autoscaled specs
- * an autoscaling/v2 HPA (the workload then leaves `spec.replicas` unset) and a PDB.
+ * a PDB and (CPU autoscaling) an autoscaling/v2 HPA; an autoscaled workload leaves `spec.replicas`
+ * unset, to its HPA or the external scaler (KEDA) that owns it.
  * Objects are named exactly `spec.name` so in-namespace DNS names are the contract's names.
  */
 export class KubernetesService extends pulumi.ComponentResource {
@@ -112,7 +113,7 @@ export class KubernetesService extends pulumi.ComponentResource {
       }, child);
     }
 
-    if (autoscaled) {
+    if (isCpuAutoscaled(spec.scaling)) {
       const scaling = spec.scaling;
       this.autoscaler = new k8s.autoscaling.v2.HorizontalPodAutoscaler(`${name}-hpa`, {
         metadata: meta(),
@@ -212,6 +213,7 @@ export function renderPodSpec(
     serviceAccountName: spec.name,
     automountServiceAccountToken: spec.kubernetesApiAccess ?? false,
     enableServiceLinks: false,
+    terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds,
     securityContext: {
       runAsNonRoot: true,
       runAsUser: user.uid,

@@ -21,8 +21,13 @@ export interface ServiceSpec {
   readonly secretEnv?: Readonly<Record<string, SecretRef>>;
   readonly resources: ResourceSpec;
   readonly probes?: { readonly readiness?: ProbeSpec; readonly liveness?: ProbeSpec };
-  /** Fixed replicas, or autoscaling (Kubernetes HPA; Docker runs `min` replicas). */
+  /** Fixed replicas, or autoscaling (Kubernetes: our CPU HPA, or an external scaler such as KEDA; Docker runs `min` replicas). */
   readonly scaling: { readonly replicas: number } | AutoscalingSpec;
+  /**
+   * Seconds between SIGTERM and SIGKILL (Kubernetes `terminationGracePeriodSeconds`, Docker stop
+   * timeout). Default: the target's (30 s on Kubernetes, 10 s on Docker).
+   */
+  readonly terminationGracePeriodSeconds?: number;
   /** Services that must be up (healthy) before this one starts: Docker start order; Kubernetes ignores it. */
   readonly dependsOn?: readonly string[];
   readonly volumes?: readonly VolumeSpec[];
@@ -69,10 +74,23 @@ export interface ResourceSpec {
   readonly limits: { readonly cpu: string; readonly memory: string };
 }
 
-export interface AutoscalingSpec {
+export type AutoscalingSpec = CpuAutoscalingSpec | ExternalAutoscalingSpec;
+
+/** An autoscaling/v2 HPA on CPU utilization. */
+export interface CpuAutoscalingSpec {
   readonly minReplicas: number;
   readonly maxReplicas: number;
   readonly targetCpuUtilization: number;
+}
+
+/**
+ * Scaled by a controller outside the service (a KEDA ScaledObject, which owns its own HPA): no HPA
+ * is rendered and the workload leaves `spec.replicas` unset; the bounds keep the PDB and spread.
+ */
+export interface ExternalAutoscalingSpec {
+  readonly minReplicas: number;
+  readonly maxReplicas: number;
+  readonly external: true;
 }
 
 export type ProbeSpec =
@@ -91,3 +109,4 @@ export type VolumeSpec =
   | { readonly kind: "hostPath"; readonly name: string; readonly hostPath: string; readonly mountPath: string; readonly readOnly?: boolean };
 
 export const isAutoscaled = (s: ServiceSpec["scaling"]): s is AutoscalingSpec => "minReplicas" in s;
+export const isCpuAutoscaled = (s: ServiceSpec["scaling"]): s is CpuAutoscalingSpec => isAutoscaled(s) && !("external" in s);
