@@ -3,6 +3,7 @@ import { containerPolicies } from "./rules/containers";
 import { dataStorePolicies } from "./rules/data-stores";
 import { recommendedLabelsPresent } from "./rules/labels";
 import { policyExemptions } from "./rules/exemptions";
+import { imagePolicies } from "./rules/images";
 import { workerRbacScopedToSandbox } from "./rules/rbac";
 import { sandboxRuntimeClassEnforced } from "./rules/sandbox";
 import { noPlainSecrets } from "./rules/secrets";
@@ -16,6 +17,7 @@ import { workloadPolicies } from "./rules/workloads";
 export const apexPolicies: readonly ApexPolicy[] = [
   ...containerPolicies,
   ...workloadPolicies,
+  ...imagePolicies,
   noPlainSecrets,
   workerRbacScopedToSandbox,
   sandboxRuntimeClassEnforced,

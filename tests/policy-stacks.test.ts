@@ -95,6 +95,7 @@ describe("policy pack over the recorded stacks", () => {
       "sandbox-namespace-default-deny-egress",
       "hpa-managed-workloads-omit-replicas",
       "no-latest-images-in-prod",
+      "prod-images-pinned-by-digest",
       "no-plain-secrets",
       "worker-rbac-scoped-to-sandbox",
       "vault-policies-least-privilege",

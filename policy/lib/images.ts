@@ -22,3 +22,13 @@ export function unpinnedImageProblem(ref: unknown): string | undefined {
   if (pin.kind === "tag" && pin.tag === "latest") return `image "${ref}" uses the latest tag`;
   return undefined;
 }
+
+/** The problem with an image reference that production must pin by digest, or undefined when it is. */
+export function digestPinProblem(ref: unknown): string | undefined {
+  if (ref === undefined) return "has no image";
+  if (typeof ref !== "string" || ref.trim() === "") return "has an empty image reference";
+  const pin = imagePin(ref.trim());
+  if (pin.kind === "digest" && /^sha256:[a-f0-9]{64}$/.test(pin.digest)) return undefined;
+  if (pin.kind === "digest") return `image "${ref}" has a malformed digest (expected sha256:<64 hex>)`;
+  return `image "${ref}" is not pinned by digest (expected "repo:tag@sha256:<64 hex>"; a tag can be re-pointed)`;
+}

@@ -30,6 +30,7 @@ describe("policy/index.ts served by CrossGuard", () => {
       "containers-drop-all-capabilities",
       "containers-no-privilege-escalation",
       "no-latest-images-in-prod",
+      "prod-images-pinned-by-digest",
     ]));
   });
 

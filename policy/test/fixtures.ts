@@ -5,7 +5,7 @@ type Json = Record<string, any>;
 
 export const hardenedContainer = (overrides: Json = {}): Json => ({
   name: "app",
-  image: "registry.example.com/apex/api:0.1.0",
+  image: `registry.example.com/apex/api:0.1.0@sha256:${"0a1b2c3d".repeat(8)}`,
   resources: { requests: { cpu: "500m", memory: "512Mi" }, limits: { cpu: "2", memory: "2Gi" } },
   securityContext: {
     runAsNonRoot: true,
