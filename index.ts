@@ -11,7 +11,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { runtimeEnv, services } from "./app/src/contract";
 import { clusterFromConfig } from "./components/aws/cluster-network";
+import { managedDataStoresFromConfig } from "./components/aws/data-store-access";
 import { loadConfig } from "./config";
+import { dataStoreSecretKeys, inClusterDataStoreAccess, managedDataStoreFlows } from "./components/data/access";
 import { Postgres } from "./components/data/postgres";
 import { Redis } from "./components/data/redis";
 import { Observability, otlpEndpoint } from "./components/observability";
@@ -45,13 +47,20 @@ function apex() {
     postgresPassword: config.postgresPassword,
     bootstrapAdminKey: config.bootstrapAdminKey,
   });
+  // Data stores: RDS + ElastiCache (apex:dataStores "managed") or the stack's own (below); either
+  // way DATABASE_URL and REDIS_URL, credentials inside, are keys of apex-secrets (docs/aws.md).
+  const dbCredentials = { postgres: secrets.values[stackSecretKeys.postgresPassword]!, redis: secrets.values[stackSecretKeys.redisPassword]! };
+  const dataStores = config.dataStores === "managed"
+    ? managedDataStoresFromConfig(config, cluster, dbCredentials)
+    : inClusterDataStoreAccess(dbCredentials);
+  const stackSecretValues = { ...secrets.values, ...dataStores.secretValues };
   const base = config.target === "docker"
     ? new DockerPlatformResources("apex-docker", {
         stack: config.stack,
         namePrefix: `${config.namespace}-${config.stack}`,
         host: config.docker.host,
         publishAddress: config.docker.publishAddress,
-        secrets: secrets.values,
+        secrets: stackSecretValues,
         protection: config.protection,
       })
     : new KubernetesPlatformResources("apex-kubernetes", {
@@ -60,7 +69,7 @@ function apex() {
         kubeconfig: cluster.kubeconfig,
         context: config.kubernetes.context,
         storageClass: config.kubernetes.storageClass,
-        secrets: secrets.values,
+        secrets: stackSecretValues,
         protection: config.protection,
       });
   const platform = base.platform;
@@ -73,13 +82,15 @@ function apex() {
   const routes: IngressRoute[] = [];
 
   // ---- Components ------------------------------------------------------------------------------
-  const postgres = new Postgres("apex-postgres", {
-    platform,
-    image: config.images.postgres,
-    storageSize: config.postgres.storageSize,
-    resources: config.postgres.resources,
-  }, afterSecrets);
-  const redis = new Redis("apex-redis", { platform, image: config.images.redis, resources: config.redis.resources });
+  if (config.dataStores === "in-cluster") {
+    new Postgres("apex-postgres", {
+      platform,
+      image: config.images.postgres,
+      storageSize: config.postgres.storageSize,
+      resources: config.postgres.resources,
+    }, afterSecrets);
+    new Redis("apex-redis", { platform, image: config.images.redis, resources: config.redis.resources }, afterSecrets);
+  }
 
   // Images: ECR repositories (prod) or the configured registry, tagged with the commit, run by digest (docs/images.md).
   const imageTargets = imageTargetsFromConfig(config, { protection: config.protection, provider: cluster.awsProvider });
@@ -94,8 +105,11 @@ function apex() {
   const runtime = new ApexRuntime("apex-runtime", {
     platform,
     image: image.ref,
-    database: postgres,
-    redis,
+    dataStores: {
+      databaseUrl: { secret: STACK_SECRET_NAME, key: dataStoreSecretKeys.databaseUrl },
+      redisUrl: { secret: STACK_SECRET_NAME, key: dataStoreSecretKeys.redisUrl },
+      caVolume: dataStores.caVolume,
+    },
     api: config.api,
     workers: { ...config.workers, dockerSocketGid: config.docker.socketGid, iamRoleArn: cluster.workerRoleArn },
     logLevel: config.logLevel,
@@ -110,7 +124,9 @@ function apex() {
     apiServer: config.workers.sandboxDriver === "kubernetes"
       ? { cidrs: config.network.apiServerCidrs, port: config.network.apiServerPort }
       : undefined,
+    managedDataStores: dataStores.cidrs !== undefined,
   }));
+  if (dataStores.cidrs !== undefined) flows.push(...managedDataStoreFlows(dataStores.cidrs));
   // KEDA scales the workers on queued work when apex:workers.autoscaler is "keda" (docs/scaling.md).
   flows.push(...(workerAutoscalerFromConfig(config, platform, runtime.worker)?.flows ?? []));
 
@@ -119,8 +135,9 @@ function apex() {
     platform,
     settings: config.observability,
     database: {
-      host: postgres.host, port: postgres.port, database: postgres.database, user: postgres.user,
-      password: { secret: STACK_SECRET_NAME, key: stackSecretKeys.postgresPassword }, sslmode: "disable",
+      ...dataStores.postgres,
+      password: { secret: STACK_SECRET_NAME, key: stackSecretKeys.postgresPassword },
+      caVolume: dataStores.caVolume,
     },
     grafanaAdminPassword: config.grafanaAdminPassword,
     grafanaOidcClientSecret: config.grafanaOidcClientSecret,
@@ -173,8 +190,8 @@ function apex() {
       namespace: config.namespace,
       api: { http: runtime.api.endpoint("http"), grpc: runtime.api.endpoint("grpc") },
       workerMetrics: runtime.worker.endpoint("metrics"),
-      postgres: { host: postgres.host, port: postgres.port, database: postgres.database, user: postgres.user, url: postgres.url },
-      redis: { host: redis.host, port: redis.port, url: redis.url },
+      postgres: dataStores.postgres,
+      redis: dataStores.redis,
       secretName: STACK_SECRET_NAME,
     },
     runtimeImage: image.ref,

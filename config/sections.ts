@@ -1,3 +1,4 @@
+import { awsDataStoreCrossChecks, awsDataStoreSections } from "./aws-data-stores";
 import { coreChecks } from "./checks";
 import { clusterCrossChecks, clusterSections } from "./cluster";
 import { coreSections } from "./core";
@@ -16,6 +17,7 @@ import { securityCrossChecks, securitySections } from "./security";
 export const configSections = {
   ...coreSections,
   ...clusterSections,
+  ...awsDataStoreSections,
   ...imageSections,
   ...securitySections,
   ...sandboxSections,
@@ -32,6 +34,7 @@ export const configChecks: readonly ((config: ApexConfig) => ConfigProblem[])[] 
   coreChecks,
   imageCrossChecks,
   clusterCrossChecks,
+  awsDataStoreCrossChecks,
   securityCrossChecks,
   sandboxCrossChecks,
   observabilityCrossChecks,

@@ -99,12 +99,15 @@ describe("dev stack (docker)", () => {
       expect(Number(db.port)).toBe(services.postgres.port);
       expect(db.username).toBe(pgEnv.POSTGRES_USER);
       expect(db.pathname).toBe(`/${pgEnv.POSTGRES_DB}`);
-      expect(db.password).toBe("");
-      expect(env[runtimeEnv.databasePassword]).toBe(pgEnv.POSTGRES_PASSWORD);
+      // Credentials inside the URLs, which are secret container env (apex-secrets' DATABASE_URL, REDIS_URL).
+      expect(db.password).toBe(pgEnv.POSTGRES_PASSWORD);
+      expect(env[runtimeEnv.databasePassword]).toBeUndefined();
       expect(env[runtimeEnv.openaiApiKey]).toBe(SECRETS.openaiApiKey);
       const r = new URL(env[runtimeEnv.redisUrl] as string);
       expect(aliases(redis[0] as RecordedResource)).toContain(r.hostname);
       expect(Number(r.port)).toBe(services.redis.port);
+      expect(r.password).toBe(envMap(redis[0] as RecordedResource).REDIS_PASSWORD);
+      expect(r.password.length).toBeGreaterThanOrEqual(16);
     }
     expect(envMap(byAlias(services.worker.name)[0] as RecordedResource)[runtimeEnv.sandboxDriver]).toBe("docker");
   });

@@ -44,7 +44,8 @@ const warnings: string[] = [];
 beforeAll(async () => {
   const warn = vi.spyOn(pulumi.log, "warn").mockImplementation(async (message: string) => { warnings.push(message); });
   try {
-    run = await runStack({ stack: "prod", secrets: SECRETS });
+    // The in-cluster data stores (Pulumi.prod.yaml says managed: tests/aws-data-stores.test.ts).
+    run = await runStack({ stack: "prod", secrets: SECRETS, config: { dataStores: "in-cluster" } });
   } finally {
     warn.mockRestore();
   }
@@ -107,21 +108,27 @@ describe("prod stack (kubernetes)", () => {
     expect(run.outputs.runtimeImage).toMatch(new RegExp(`^${MOCK_AWS.accountId}\\.dkr\\.ecr\\.${MOCK_AWS.region}\\.amazonaws\\.com/apex/runtime@sha256:[0-9a-f]{64}$`));
   });
 
-  it("points DATABASE_URL and REDIS_URL of api and workers at this stack's Postgres and Redis Services", () => {
-    const pgService = serviceForImage("postgres:16-alpine");
-    const redisService = serviceForImage("redis:7-alpine");
+  it("points DATABASE_URL and REDIS_URL of api and workers (from apex-secrets) at this stack's Postgres and Redis Services", () => {
+    const pgService = serviceForImage(container(statefulSet(services.postgres.name)).image);
+    const redisService = serviceForImage(container(workloads().find((x) => x.inputs.metadata.name === services.redis.name)!).image);
+    const stringData = run.one("kubernetes:core/v1:Secret", (r) => r.inputs.metadata.name === "apex-secrets").inputs.stringData;
     for (const name of [services.api.name, services.worker.name]) {
       const w = workload(name);
-      const db = new URL(envOf(w, runtimeEnv.databaseUrl).value);
+      const fromSecret = (env: string) => {
+        const ref = envOf(w, env).valueFrom.secretKeyRef;
+        expect(ref.name).toBe("apex-secrets");
+        return stringData[ref.key] as string;
+      };
+      const db = new URL(fromSecret(runtimeEnv.databaseUrl));
       expect(db.protocol).toBe("postgres:");
       expect(db.hostname).toBe(pgService.inputs.metadata.name);
       expect(pgService.inputs.spec.ports.map((p: any) => p.port)).toContain(Number(db.port));
-      expect(db.password).toBe("");
+      expect(db.password).toBe(SECRETS.postgresPassword);
       const dbUser = envOf(statefulSet(pgService.inputs.metadata.name), "POSTGRES_USER").value;
       const dbName = envOf(statefulSet(pgService.inputs.metadata.name), "POSTGRES_DB").value;
       expect(db.username).toBe(dbUser);
       expect(db.pathname).toBe(`/${dbName}`);
-      const redis = new URL(envOf(w, runtimeEnv.redisUrl).value);
+      const redis = new URL(fromSecret(runtimeEnv.redisUrl));
       expect(redis.hostname).toBe(redisService.inputs.metadata.name);
       expect(redisService.inputs.spec.ports.map((p: any) => p.port)).toContain(Number(redis.port));
       expect(pgService.inputs.metadata.namespace).toBe(w.inputs.metadata.namespace);
@@ -138,7 +145,7 @@ describe("prod stack (kubernetes)", () => {
     for (const name of [services.api.name, services.worker.name]) {
       const w = workload(name);
       expect(envOf(w, "PGPASSWORD")).toBeUndefined();
-      expect(ref(w, runtimeEnv.databasePassword)).toEqual({ name: "apex-secrets", key: secretKeys.postgresPassword });
+      expect(ref(w, runtimeEnv.databaseUrl)).toEqual({ name: "apex-secrets", key: runtimeEnv.databaseUrl });
       expect(ref(w, runtimeEnv.openaiApiKey)).toEqual({ name: "apex-secrets", key: secretKeys.openaiApiKey });
       expect(ref(w, runtimeEnv.anthropicApiKey)).toEqual({ name: "apex-secrets", key: secretKeys.anthropicApiKey });
     }

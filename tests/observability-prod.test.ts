@@ -61,7 +61,8 @@ beforeAll(async () => {
     stack: "prod",
     secrets: SECRETS,
     // uiSourceRanges removed: these tests route every UI host on the open Ingress (foundation-prod covers the allowlist).
-    config: { observability: { hosts: HOSTS, uiSourceRanges: undefined, alerting: { critical: ["pagerduty", "slack"], warning: ["slack"] } } },
+    // In-cluster data stores: the exporter's target and flow are this stack's Postgres (RDS: tests/aws-data-stores.test.ts).
+    config: { dataStores: "in-cluster", observability: { hosts: HOSTS, uiSourceRanges: undefined, alerting: { critical: ["pagerduty", "slack"], warning: ["slack"] } } },
   });
 });
 

@@ -41,7 +41,8 @@ describe("security config", () => {
     const c = loadConfig(source("dev", {}));
     expect(c.vaultAddress).toBeUndefined();
     expect(c.vault).toMatchObject({ devHostPort: 8200, kvMount: { path: "apex", manage: true }, kubernetesAuth: { path: "kubernetes-apex", manage: true }, secretsOperator: "none", llmKeysVersion: 1 });
-    expect(c.sandbox).toMatchObject({ egressAllowlist: [], runtimeClass: null, quota: { pods: 32 } });
+    expect(c.sandbox).toMatchObject({ egressAllowlist: [], runtimeClass: null, nodePool: null });
+    expect(c.sandbox.quota).toEqual({}); // derived from the workers (config/sandbox.ts sandboxQuota)
     expect(c.sandbox.privateRanges).toContain("169.254.0.0/16");
     expect(c.rbac).toEqual({ adminGroups: ["apex-admins"], operatorGroups: ["apex-operators"], viewerGroups: ["apex-viewers"] });
   });

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { services } from "../../app/src/contract";
+import { STACK_SECRET_NAME, stackSecretKeys } from "../platform/secrets";
 import { deployService, type DeployedService, type Platform, type ResourceSpec, type ServiceSpec } from "../service";
 
 export interface RedisArgs {
@@ -13,24 +14,39 @@ export interface RedisArgs {
 const REDIS_USER = { uid: 999, gid: 1000 };
 const rd = services.redis;
 
+/** Env var (from `apex-secrets`) holding the password clients AUTH with. */
+const PASSWORD_ENV = "REDIS_PASSWORD";
+
 /**
- * Redis as a ServiceSpec. Apex keeps nothing durable in Redis (rate limits, breaker state, event
- * fan-out), so persistence is off and /data is scratch space.
+ * Starts redis-server with `requirepass` read from stdin (`redis-server -`), so the password is
+ * in neither the spec nor the process's arguments. Persistence off: Apex keeps nothing durable in
+ * Redis (rate limits, breaker state, event fan-out), /data is scratch space.
  */
+const serve = [
+  `exec redis-server - --port ${rd.port} --save "" --appendonly no <<EOF`,
+  `requirepass $${PASSWORD_ENV}`,
+  "EOF",
+].join("\n");
+
+/** redis-cli exits 0 on an error reply (NOAUTH included), so the probe looks for PONG. */
+const ping = `REDISCLI_AUTH="$${PASSWORD_ENV}" redis-cli -h 127.0.0.1 -p ${rd.port} ping | grep -q PONG`;
+
+/** Redis as a ServiceSpec: password from `apex-secrets`, no persistence. */
 export function redisSpec(args: Omit<RedisArgs, "platform">): ServiceSpec {
-  const ping = ["redis-cli", "-h", "127.0.0.1", "-p", String(rd.port), "ping"];
   return {
     name: rd.name,
     component: "cache",
     image: args.image,
-    args: ["redis-server", "--port", String(rd.port), "--save", "", "--appendonly", "no", "--protected-mode", "no"],
+    command: ["sh", "-c"],
+    args: [serve],
     ports: [{ name: "redis", port: rd.port, appProtocol: "tcp" }],
+    secretEnv: { [PASSWORD_ENV]: { secret: STACK_SECRET_NAME, key: stackSecretKeys.redisPassword } },
     resources: args.resources,
     probes: {
-      readiness: { exec: { command: ping }, initialDelaySeconds: 2, periodSeconds: 5 },
+      readiness: { exec: { command: ["sh", "-c", ping] }, initialDelaySeconds: 2, periodSeconds: 5 },
       liveness: { tcp: { port: rd.port }, initialDelaySeconds: 10, periodSeconds: 10 },
     },
-    dockerHealthcheck: ["CMD", ...ping],
+    dockerHealthcheck: ["CMD-SHELL", ping],
     scaling: { replicas: 1 },
     user: REDIS_USER,
     volumes: [{ kind: "tmp", name: "data", mountPath: "/data", sizeLimit: "64Mi" }],
@@ -42,6 +58,7 @@ export class Redis extends pulumi.ComponentResource {
   public readonly service: DeployedService;
   public readonly host: string;
   public readonly port: number = rd.port;
+  /** URL without the password (outputs); the runtime's REDIS_URL, with it, is in `apex-secrets`. */
   public readonly url: string;
 
   constructor(name: string, args: RedisArgs, opts?: pulumi.ComponentResourceOptions) {

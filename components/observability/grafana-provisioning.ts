@@ -7,6 +7,7 @@
  * talks to Grafana. Nothing secret goes in here: a data source needing credentials would take them
  * with `$__env{VAR}` from a secretEnv, never inline.
  */
+import { createHash } from "node:crypto";
 import { stringify } from "yaml";
 import type { RenderedDashboard } from "../../dashboards";
 import type { VolumeSpec } from "../service";
@@ -89,9 +90,13 @@ export function grafanaProvisioningVolumes(args: ProvisioningArgs): VolumeSpec[]
     if (files.has(d.file)) throw new Error(`dashboards: two dashboards render to ${d.file}`);
     files.add(d.file);
   }
+  // Docker keeps config files in a named volume, where a removed dashboard's file would stay and
+  // Grafana would keep showing it: the volume is named after the set of files, so a new set gets
+  // a fresh volume (content changes to the same files just overwrite them).
+  const set = createHash("sha256").update([...files].sort().join("\n")).digest("hex").slice(0, 8);
   return [
     { kind: "config", name: "provisioning-datasources", mountPath: grafanaProvisioningPaths.datasources, files: { [provisioningFile]: datasourcesFile(args.datasources) } },
     { kind: "config", name: "provisioning-dashboards", mountPath: grafanaProvisioningPaths.dashboardProviders, files: { [provisioningFile]: dashboardProvidersFile(args.folderTitle) } },
-    { kind: "config", name: "dashboards", mountPath: grafanaProvisioningPaths.dashboards, files: Object.fromEntries(args.dashboards.map((d) => [d.file, d.json])) },
+    { kind: "config", name: `dashboards-${set}`, mountPath: grafanaProvisioningPaths.dashboards, files: Object.fromEntries(args.dashboards.map((d) => [d.file, d.json])) },
   ];
 }

@@ -165,7 +165,7 @@ function metricsFlows(args: MetricsAndAlertingArgs): NetworkFlow[] {
   ];
   // A managed database (RDS) is outside the namespace: its egress is the data stores' concern.
   if (args.database.host === s.postgres.name) {
-    flows.push({ name: "postgres-exporter-to-postgres", from: { service: s.postgresExporter.name }, to: { service: s.postgres.name }, ports: [{ port: args.database.port }] });
+    flows.push({ name: "postgres-exporter-to-postgres", from: { service: s.postgresExporter.name }, to: { service: s.postgres.name }, ports: [{ port: s.postgres.port }] });
   }
   const alerting = args.settings.alerting;
   if (alerting.devReceiver) {

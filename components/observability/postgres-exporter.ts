@@ -1,17 +1,20 @@
 /** postgres_exporter: connects to the stack's Postgres and exposes pg_up (DatabaseDown needs it). */
+import * as pulumi from "@pulumi/pulumi";
 import { services } from "../../app/src/contract/services";
-import type { SecretRef, ServiceSpec } from "../service";
+import type { SecretRef, ServiceSpec, VolumeSpec } from "../service";
 import { goMemoryLimitEnv, observabilityResources } from "./sizing";
 
 export interface PostgresTarget {
-  readonly host: string;
-  readonly port: number;
+  readonly host: pulumi.Input<string>;
+  readonly port: pulumi.Input<number>;
   readonly database: string;
   readonly user: string;
   /** Where the password lives (the stack's `apex-secrets` POSTGRES_PASSWORD). */
   readonly password: SecretRef;
   /** libpq sslmode; "disable" for the in-stack server, "require" for managed databases. */
   readonly sslmode: "disable" | "require" | "verify-full";
+  /** CA bundle mounted read-only for `verify-full` (the RDS CA, components/aws/rds-postgres.ts): lib/pq's sslrootcert. */
+  readonly caVolume?: Extract<VolumeSpec, { kind: "config" }>;
 }
 
 export function postgresExporterSpec(args: { readonly image: string; readonly database: PostgresTarget }): ServiceSpec {
@@ -24,7 +27,7 @@ export function postgresExporterSpec(args: { readonly image: string; readonly da
     ports: [{ name: "metrics", port: e.port, appProtocol: "http", metrics: true }],
     env: {
       ...goMemoryLimitEnv(observabilityResources.postgresExporter),
-      DATA_SOURCE_URI: `${db.host}:${db.port}/${db.database}?sslmode=${db.sslmode}`,
+      DATA_SOURCE_URI: pulumi.interpolate`${db.host}:${db.port}/${db.database}?sslmode=${db.sslmode}${db.caVolume ? `&sslrootcert=${db.caVolume.mountPath}/${Object.keys(db.caVolume.files)[0]}` : ""}`,
       DATA_SOURCE_USER: db.user,
     },
     secretEnv: { DATA_SOURCE_PASS: db.password },
@@ -33,5 +36,6 @@ export function postgresExporterSpec(args: { readonly image: string; readonly da
     scaling: { replicas: 1 },
     dependsOn: [services.postgres.name],
     user: { uid: 65534, gid: 65534 },
+    volumes: db.caVolume ? [db.caVolume] : undefined,
   };
 }

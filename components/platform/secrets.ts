@@ -5,8 +5,8 @@ import { runtimeEnv, secretKeys } from "../../app/src/contract";
 /** The Secret the runtime's credentials live in (seed §3), referenced by name, never inlined. */
 export const STACK_SECRET_NAME = "apex-secrets";
 
-/** Keys of `apex-secrets`: the seed's three, plus the first admin API key. */
-export const stackSecretKeys = { ...secretKeys, bootstrapAdminKey: runtimeEnv.bootstrapAdminKey } as const;
+/** Keys of `apex-secrets`: the seed's three, the first admin API key, the Redis password. */
+export const stackSecretKeys = { ...secretKeys, bootstrapAdminKey: runtimeEnv.bootstrapAdminKey, redisPassword: "REDIS_PASSWORD" } as const;
 
 export interface StackSecretsArgs {
   /** From `apex:openaiApiKey`; the key is left out of the Secret when unset (dev). */
@@ -34,6 +34,8 @@ export class StackSecrets extends pulumi.ComponentResource {
     const values: Record<string, pulumi.Output<string>> = {
       [stackSecretKeys.postgresPassword]: pulumi.secret(args.postgresPassword ?? generated("postgres-password", 32)),
       [stackSecretKeys.bootstrapAdminKey]: pulumi.secret(args.bootstrapAdminKey ?? generated("bootstrap-admin-key", 48)),
+      // requirepass of the in-cluster Redis / auth token of ElastiCache (16-128 chars, alphanumeric here).
+      [stackSecretKeys.redisPassword]: pulumi.secret(generated("redis-password", 32)),
     };
     if (args.openaiApiKey !== undefined) values[stackSecretKeys.openaiApiKey] = pulumi.secret(args.openaiApiKey);
     if (args.anthropicApiKey !== undefined) values[stackSecretKeys.anthropicApiKey] = pulumi.secret(args.anthropicApiKey);

@@ -6,6 +6,8 @@ export interface RuntimeFlowsArgs {
   readonly llmEgress: { readonly cidrs: readonly string[]; readonly except: readonly string[] };
   /** The Kubernetes API server, when the workers create sandbox Pods. */
   readonly apiServer?: { readonly cidrs: readonly string[]; readonly port: number };
+  /** RDS/ElastiCache outside the namespace: no flows to in-namespace postgres/redis (their egress: components/data/access.ts). Default false. */
+  readonly managedDataStores?: boolean;
 }
 
 const HTTPS = 443;
@@ -15,6 +17,7 @@ export function runtimeFlows(args: RuntimeFlowsArgs): NetworkFlow[] {
   const { api, worker, postgres, redis } = services;
   const flows: NetworkFlow[] = [];
   for (const [short, name] of [["api", api.name], ["worker", worker.name]] as const) {
+    if (args.managedDataStores) continue;
     flows.push({ name: `${short}-to-postgres`, from: { service: name }, to: { service: postgres.name }, ports: [{ port: postgres.port }] });
     flows.push({ name: `${short}-to-redis`, from: { service: name }, to: { service: redis.name }, ports: [{ port: redis.port }] });
   }

@@ -39,8 +39,13 @@ export interface ApexRuntimeArgs {
   readonly platform: Platform;
   /** Runtime image reference (RuntimeImage.ref). */
   readonly image: pulumi.Input<string>;
-  readonly database: { readonly url: string };
-  readonly redis: { readonly url: string };
+  /** DATABASE_URL and REDIS_URL, credentials inside, by reference only (components/data/access.ts). */
+  readonly dataStores: {
+    readonly databaseUrl: SecretRef;
+    readonly redisUrl: SecretRef;
+    /** CA bundle the clients verify the servers with (managed RDS), mounted read-only. */
+    readonly caVolume?: VolumeSpec;
+  };
   readonly api: ProcessSettings;
   readonly workers: ProcessSettings & {
     readonly concurrency: number;
@@ -86,6 +91,7 @@ export interface ApexRuntimeArgs {
 const DOCKER_SOCKET = "/var/run/docker.sock";
 const fromSecret = (key: string): SecretRef => ({ secret: STACK_SECRET_NAME, key });
 const scratch: VolumeSpec = { kind: "tmp", name: "tmp", mountPath: "/tmp", sizeLimit: "256Mi" };
+const caVolumes = (args: ApexRuntimeArgs): VolumeSpec[] => (args.dataStores.caVolume ? [args.dataStores.caVolume] : []);
 
 /** A node-based health check: the runtime image is not guaranteed to ship wget/curl. */
 const nodeHealthcheck = (port: number, path: string) => [
@@ -136,8 +142,6 @@ export function workerDrain(args: Pick<ApexRuntimeArgs, "workers" | "llm">): {
 function sharedEnv(args: ApexRuntimeArgs, serviceName: string) {
   const env: Record<string, pulumi.Input<string>> = {
     NODE_ENV: "production",
-    [runtimeEnv.databaseUrl]: args.database.url,
-    [runtimeEnv.redisUrl]: args.redis.url,
     [runtimeEnv.serviceName]: serviceName,
     [runtimeEnv.logLevel]: args.logLevel,
     ...(args.llm.openaiBaseUrl ? { [runtimeEnv.openaiBaseUrl]: args.llm.openaiBaseUrl } : {}),
@@ -146,8 +150,8 @@ function sharedEnv(args: ApexRuntimeArgs, serviceName: string) {
     ...args.extraEnv,
   };
   const secretEnv: Record<string, SecretRef> = {
-    // DATABASE_URL carries no password; the runtime splices DATABASE_PASSWORD (app/src/config.ts).
-    [runtimeEnv.databasePassword]: fromSecret(stackSecretKeys.postgresPassword),
+    [runtimeEnv.databaseUrl]: args.dataStores.databaseUrl,
+    [runtimeEnv.redisUrl]: args.dataStores.redisUrl,
   };
   for (const [envName, key] of [
     [runtimeEnv.openaiApiKey, stackSecretKeys.openaiApiKey],
@@ -182,7 +186,7 @@ export function apiSpec(args: ApexRuntimeArgs): ServiceSpec {
     dockerHealthcheck: nodeHealthcheck(api.httpPort, httpPaths.ready),
     scaling: scalingOf(args.api),
     dependsOn: [services.postgres.name, services.redis.name],
-    volumes: [scratch],
+    volumes: [scratch, ...caVolumes(args)],
   };
 }
 
@@ -235,6 +239,7 @@ export function workerSpec(args: ApexRuntimeArgs): ServiceSpec {
     supplementalGroups: dockerSandbox && args.workers.dockerSocketGid !== undefined ? [args.workers.dockerSocketGid] : undefined,
     volumes: [
       scratch,
+      ...caVolumes(args),
       ...(dockerSandbox ? [{ kind: "hostPath", name: "docker-socket", hostPath: DOCKER_SOCKET, mountPath: DOCKER_SOCKET } as const] : []),
     ],
   };

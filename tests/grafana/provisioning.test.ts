@@ -109,6 +109,14 @@ describe("the provisioning volumes", () => {
     }
   });
 
+  it("put the dashboards in a volume named after their file set, so a removed dashboard does not linger in Docker's named volume", () => {
+    const name = (ds: typeof dashboards) => grafanaProvisioningVolumes({ datasources: URLS, folderTitle: "Apex", dashboards: ds }).find((v) => v.mountPath === grafanaProvisioningPaths.dashboards)!.name;
+    expect(name(dashboards)).toMatch(/^dashboards-[0-9a-f]{8}$/);
+    expect(name([...dashboards].reverse())).toBe(name(dashboards));
+    expect(name(dashboards.map((d) => ({ ...d, json: d.json.replace('"title"', '"description": "edited", "title"') })))).toBe(name(dashboards));
+    expect(name(dashboards.slice(1))).not.toBe(name(dashboards));
+  });
+
   it("refuse two dashboards rendering to one file", () => {
     expect(() => grafanaProvisioningVolumes({ datasources: URLS, folderTitle: "Apex", dashboards: [dashboards[0]!, dashboards[0]!] })).toThrow(/two dashboards render to/);
   });

@@ -199,6 +199,11 @@ function mockState(type: string, name: string, inputs: Record<string, any>, stac
     }
     case "aws:ecr/repository:Repository":
       return { ...inputs, arn: awsArn("ecr", `repository/${inputs.name ?? name}`), registryId: MOCK_AWS.accountId, repositoryUrl: `${ecrRegistry}/${inputs.name ?? name}` };
+    // Autonamed: the provider gives them the logical name plus a suffix; instances refer to them by it.
+    case "aws:rds/parameterGroup:ParameterGroup":
+    case "aws:rds/subnetGroup:SubnetGroup":
+    case "aws:elasticache/subnetGroup:SubnetGroup":
+      return { ...inputs, name: inputs.name ?? `${name}-mock`, arn: awsArn(type.split(/[:/]/)[1] ?? "aws", name) };
     case "aws:kms/key:Key":
       return { ...inputs, arn: awsArn("kms", `key/${hexOf(name, 8)}-mock`), keyId: `${hexOf(name, 8)}-mock` };
     case "aws:ec2/securityGroup:SecurityGroup":
