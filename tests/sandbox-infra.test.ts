@@ -32,7 +32,7 @@ beforeAll(async () => {
 const pool = {
   nodeSelector: { "apex.dev/pool": "sandbox" },
   tolerations: [{ key: "apex.dev/sandbox", operator: "Equal", value: "true", effect: "NoSchedule" }],
-};
+} as const;
 
 const inSandbox = (run: StackRun, type: string) => run.ofType(type).filter((r) => r.inputs.metadata?.namespace === sandboxSpec.namespace);
 
