@@ -109,8 +109,8 @@ describe("prod stack (kubernetes)", () => {
   });
 
   it("points DATABASE_URL and REDIS_URL of api and workers (from apex-secrets) at this stack's Postgres and Redis Services", () => {
-    const pgService = serviceForImage(container(statefulSet(services.postgres.name)).image);
-    const redisService = serviceForImage(container(workloads().find((x) => x.inputs.metadata.name === services.redis.name)!).image);
+    const pgService = serviceForImage("postgres:16-alpine");
+    const redisService = serviceForImage("redis:7-alpine");
     const stringData = run.one("kubernetes:core/v1:Secret", (r) => r.inputs.metadata.name === "apex-secrets").inputs.stringData;
     for (const name of [services.api.name, services.worker.name]) {
       const w = workload(name);
