@@ -21,10 +21,14 @@ describe(".github/workflows/ci.yml", () => {
     expect(workflow.permissions).toEqual({ contents: "read" });
   });
 
-  it("pins every action to an exact version and every service image to an exact tag", () => {
+  it("pins every action to a full commit SHA (its tag in a comment) and every service image to an exact tag", () => {
     const uses = allSteps().map(({ step }) => step.uses).filter((u): u is string => typeof u === "string");
     expect(uses.length).toBeGreaterThan(0);
-    for (const u of uses) expect(u, u).toMatch(/^[\w.-]+\/[\w.-]+@(v\d+\.\d+\.\d+|[0-9a-f]{40})$/);
+    for (const u of uses) expect(u, u).toMatch(/^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/);
+    // A tag can be moved to other code; the comment says which release the SHA was taken from.
+    const usesLines = readFileSync(join(workflowDir, "ci.yml"), "utf8").split("\n").filter((l) => /^\s*(- )?uses:/.test(l));
+    expect(usesLines).toHaveLength(uses.length);
+    for (const line of usesLines) expect(line, line).toMatch(/uses: [\w.-]+\/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/);
     for (const j of Object.values(jobs)) for (const svc of Object.values(j.services ?? {}) as any[]) expect(svc.image).toMatch(/:\d+\.\d+(\.\d+)?-alpine$/);
     expect(workflow.env.NODE_VERSION).toMatch(/^\d+\.\d+\.\d+$/);
     expect(workflow.env.RUNTIME_NODE_VERSION).toMatch(/^\d+\.\d+\.\d+$/);
@@ -129,6 +133,16 @@ describe(".github/workflows/ci.yml", () => {
   it("never echoes a secret into a run step", () => {
     for (const { job, step } of allSteps()) {
       if (typeof step.run === "string") expect(step.run, `${job}: ${step.run}`).not.toMatch(/secrets\./);
+    }
+  });
+});
+
+describe("images in the workflow", () => {
+  it("passes the commit to the prod runs as the image tag, and reaches AWS (ECR) through OIDC", () => {
+    for (const job of ["preview", "deploy-prod"]) {
+      expect(pulumiSteps(job).map((s) => s.env.APEX_IMAGE_TAG), job).toEqual(["${{ github.sha }}"]);
+      expect(jobs[job].permissions["id-token"], job).toBe("write");
+      expect((jobs[job].steps as any[]).some((s) => String(s.uses).startsWith("aws-actions/configure-aws-credentials@")), job).toBe(true);
     }
   });
 });
