@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { loadConfig, type ConfigSource } from "../config";
-import { PROD_RUNBOOK_BASE_URL, TEST_CLUSTER_CA, TEST_KUBERNETES_HOST } from "./harness";
+import { PROD_RUNBOOK_BASE_URL, readStackFile, TEST_CLUSTER_CA, TEST_KUBERNETES_HOST } from "./harness";
 
 type Entry = [string, { value: string; secret: boolean }];
 
@@ -16,14 +16,16 @@ const source = (stack: string, keys: Record<string, unknown>, secrets: Record<st
   entries: () => new Map(entriesOf(keys, secrets)),
 });
 
+/** Prod pins third-party images by digest (docs/images.md): take the pins from Pulumi.prod.yaml. */
+const prodPins = readStackFile("prod") as { images: Record<string, unknown>; observability: { images: Record<string, string> } };
 const prodBase = {
   ingress: { host: "api.example.com", grpcHost: "grpc.example.com" },
-  images: { runtime: { repository: "registry.example.com/apex/runtime", tag: "0.1.0" } },
-  registry: { server: "registry.example.com", username: "ci" },
+  images: { ...prodPins.images, runtime: { repository: "registry.example.com/apex/runtime", tag: "0.1.0" } },
+  registry: { kind: "external", server: "registry.example.com", username: "ci" },
   network: { apiServerCidrs: ["10.0.0.0/16"] },
   vaultAddress: "https://vault.example.com:8200",
   vault: { kubernetesHost: TEST_KUBERNETES_HOST, kubernetesCaCert: TEST_CLUSTER_CA },
-  observability: { runbookBaseUrl: PROD_RUNBOOK_BASE_URL },
+  observability: { runbookBaseUrl: PROD_RUNBOOK_BASE_URL, images: prodPins.observability.images },
 };
 const prodSecrets = { openaiApiKey: "sk-openai-config-test", anthropicApiKey: "sk-ant-config-test", registryPassword: "registry-token" };
 
