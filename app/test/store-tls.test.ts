@@ -5,41 +5,22 @@
  * (what rds.force_ssl=1 does). The store must connect when the chain and the host name check out,
  * and refuse a server whose certificate comes from another CA, or names another host.
  */
-import { execFile } from "node:child_process";
 import { chownSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config";
 import { PostgresDb } from "../src/store/postgres";
 import { startPrivatePostgres, type PrivatePostgres } from "./helpers/private-postgres";
+import { makeCa, makeServerCert } from "./helpers/test-ca";
 
-const run = promisify(execFile);
 const APP_PASSWORD = "tls-test-password-0123456789";
 
 let pg: PrivatePostgres;
 let certDir: string;
 const ca = () => join(certDir, "ca.pem");
 const otherCa = () => join(certDir, "other-ca.pem");
-
-/** A self-signed CA: key and certificate. */
-async function makeCa(dir: string, name: string, cn: string): Promise<void> {
-  await run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", `/CN=${cn}`, "-keyout", join(dir, `${name}.key`), "-out", join(dir, `${name}.pem`)]);
-}
-
-/** A server certificate for DNS name `localhost` only, signed by the CA `caName`. */
-async function makeServerCert(dir: string, caName: string): Promise<{ cert: string; key: string }> {
-  const key = join(dir, "server.key");
-  const csr = join(dir, "server.csr");
-  const cert = join(dir, "server.crt");
-  const ext = join(dir, "server.ext");
-  writeFileSync(ext, "subjectAltName = DNS:localhost\nextendedKeyUsage = serverAuth\n");
-  await run("openssl", ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", key, "-out", csr]);
-  await run("openssl", ["x509", "-req", "-in", csr, "-CA", join(dir, `${caName}.pem`), "-CAkey", join(dir, `${caName}.key`), "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", cert]);
-  return { cert, key };
-}
 
 const url = (host: string, params: string) => `postgres://apex:${APP_PASSWORD}@${host}:${pg.port}/postgres?${params}`;
 

@@ -60,12 +60,18 @@ export async function createRedisCoordination(opts: RedisCoordinationOptions): P
     enableOfflineQueue: false,
   });
   // ioredis reconnects by itself; without a listener an 'error' event would crash the process.
-  redis.on("error", () => undefined);
+  // The first connection's failure is kept: connect() itself only says "Connection is closed."
+  // while the event says why (a certificate that does not verify, a wrong AUTH token).
+  let connectError: Error | undefined;
+  redis.on("error", (err: Error) => {
+    connectError ??= err;
+  });
   try {
     await redis.connect();
   } catch (err) {
     redis.disconnect();
-    throw new Error(`cannot connect to Redis at ${redactUrl(opts.redisUrl)}: ${(err as Error).message}`, { cause: err });
+    const why = connectError && connectError.message !== (err as Error).message ? `${(err as Error).message} (${connectError.message})` : (err as Error).message;
+    throw new Error(`cannot connect to Redis at ${redactUrl(opts.redisUrl)}: ${why}`, { cause: err });
   }
   redis.defineCommand("apexBreaker", { numberOfKeys: 2, lua: breakerScript });
   redis.defineCommand("apexBucket", { numberOfKeys: 1, lua: tokenBucketScript });
