@@ -155,7 +155,8 @@ describe("stack config", () => {
       'apex:registry.username: required when apex:registry.kind is "external": expected a non-empty string, got nothing',
     ]);
     const external = { kind: "external", server: "registry.example.com", username: "ci" };
-    const wrongRegistry = problemsOf(source("prod", { ...prod, registry: external, images: { runtime: { repository: "docker.io/acme/apex" } } }, prodSecrets()));
+    const images = prod.images as { runtime: Record<string, unknown> };
+    const wrongRegistry = problemsOf(source("prod", { ...prod, registry: external, images: { ...images, runtime: { ...images.runtime, repository: "docker.io/acme/apex" } } }, prodSecrets()));
     expect(wrongRegistry).toEqual(['apex:images.runtime.repository: expected a repository on the registry "registry.example.com/...", got "docker.io/acme/apex"']);
     expect(problemsOf(source("dev", { observability: { uiSourceRanges: ["203.0.113.0/24"] } }))).toEqual([
       'apex:observability.uiSourceRanges: only used when apex:target is "kubernetes" (docker publishes the UIs on localhost), got ["203.0.113.0/24"]',
