@@ -79,7 +79,7 @@ export const coreSections = {
   namespace: plainSection({
     description: "Kubernetes namespace of the platform; on Docker, the prefix of container, network and volume names.",
     schema: dnsLabel(),
-    defaults: { dev: "apex", prod: "apex" },
+    defaults: { all: "apex" },
   }),
   logLevel: plainSection({
     description: "LOG_LEVEL of apex-api and apex-worker.",
@@ -93,7 +93,7 @@ export const coreSections = {
       publishAddress: ipv4Address(),
       socketGid: z.number({ error: "expected a group id (integer >= 0)" }).int({ error: "expected a group id (integer >= 0)" }).min(0, { error: "expected a group id (integer >= 0)" }),
     }),
-    defaults: { dev: { publishAddress: "127.0.0.1", socketGid: 0 }, prod: { publishAddress: "127.0.0.1", socketGid: 0 } },
+    defaults: { all: { publishAddress: "127.0.0.1", socketGid: 0 } },
   }),
   kubernetes: plainSection({
     description: "Kubernetes target: kubeconfig context, storage class, where the cluster DNS runs.",
@@ -102,17 +102,15 @@ export const coreSections = {
       storageClass: nonEmptyText().optional(),
       dns: section({ namespace: dnsLabel(), podLabels: stringMap() }),
     }),
-    defaults: {
-      dev: { dns: { namespace: "kube-system", podLabels: { "k8s-app": "kube-dns" } } },
-      prod: { dns: { namespace: "kube-system", podLabels: { "k8s-app": "kube-dns" } } },
-    },
+    defaults: { all: { dns: { namespace: "kube-system", podLabels: { "k8s-app": "kube-dns" } } } },
   }),
   api: plainSection({
     description: "apex-api: fixed replicas (Docker, or Kubernetes with `autoscaling: null`), HPA bounds, requests/limits.",
     schema: section({ replicas: positiveInt(), autoscaling: autoscaling().nullable(), resources: resources() }),
     defaults: {
-      dev: { replicas: 1, autoscaling: null, resources: seedResources },
-      prod: { replicas: 2, autoscaling: seedAutoscaling, resources: seedResources },
+      all: { resources: seedResources },
+      dev: { replicas: 1, autoscaling: null },
+      prod: { replicas: 2, autoscaling: seedAutoscaling },
     },
   }),
   workers: plainSection({
@@ -162,10 +160,7 @@ export const coreSections = {
       grpcHost: hostname().optional(),
       tls: section({ secretName: dnsLabel(), clusterIssuer: nonEmptyText().optional() }).optional(),
     }),
-    defaults: {
-      dev: { className: "nginx", controllerNamespace: "ingress-nginx" },
-      prod: { className: "nginx", controllerNamespace: "ingress-nginx" },
-    },
+    defaults: { all: { className: "nginx", controllerNamespace: "ingress-nginx" } },
   }),
   network: plainSection({
     description: "Kubernetes egress: workers to the LLM providers on 443 (allowed CIDRs, ranges cut out of them), and to the API server (its CIDRs and port; needed by the kubernetes sandbox driver).",
@@ -175,10 +170,7 @@ export const coreSections = {
       apiServerCidrs: list(ipv4Cidr(), "IPv4 CIDRs"),
       apiServerPort: positiveInt(),
     }),
-    defaults: {
-      dev: { llmEgressCidrs: ["0.0.0.0/0"], llmEgressExcept: nonPublicIpv4, apiServerCidrs: [], apiServerPort: 443 },
-      prod: { llmEgressCidrs: ["0.0.0.0/0"], llmEgressExcept: nonPublicIpv4, apiServerCidrs: [], apiServerPort: 443 },
-    },
+    defaults: { all: { llmEgressCidrs: ["0.0.0.0/0"], llmEgressExcept: nonPublicIpv4, apiServerCidrs: [], apiServerPort: 443 } },
   }),
   llm: plainSection({
     description: "LLM providers: base URLs (default: the SDKs' public endpoints), shared rate limits per provider, circuit breaker policy (default: the runtime's).",
@@ -196,12 +188,12 @@ export const coreSections = {
       requestTimeoutMs: z.number(llmTimeoutError).int(llmTimeoutError).min(1_000, llmTimeoutError).max(3_600_000, llmTimeoutError),
     }),
     // Empty: no limits of ours (the providers' own 429s still apply) and the runtime's breaker defaults.
-    defaults: { all: { requestTimeoutMs: defaultLlmRequestTimeoutMs }, dev: { rateLimits: {}, breaker: {} }, prod: { rateLimits: {}, breaker: {} } },
+    defaults: { all: { requestTimeoutMs: defaultLlmRequestTimeoutMs, rateLimits: {}, breaker: {} } },
   }),
   tools: plainSection({
     description: "Tools: hosts `http_fetch` may GET (https, public addresses only). Empty: no http_fetch tool.",
     schema: section({ httpFetchAllowHosts: list(hostPattern(), "host names") }),
-    defaults: { dev: { httpFetchAllowHosts: [] }, prod: { httpFetchAllowHosts: [] } },
+    defaults: { all: { httpFetchAllowHosts: [] } },
   }),
   protection: plainSection({
     description: "Guards on what holds data (database, cache, namespaces, Vault mounts, volumes): `protect` stops `pulumi destroy` and replacements on them; `retainOnDelete` leaves the object in place when Pulumi deletes it.",
