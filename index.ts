@@ -57,6 +57,7 @@ function apex() {
   const base = config.target === "docker"
     ? new DockerPlatformResources("apex-docker", {
         stack: config.stack,
+        environment: config.environment,
         namePrefix: `${config.namespace}-${config.stack}`,
         host: config.docker.host,
         publishAddress: config.docker.publishAddress,
@@ -65,6 +66,7 @@ function apex() {
       })
     : new KubernetesPlatformResources("apex-kubernetes", {
         stack: config.stack,
+        environment: config.environment,
         namespace: config.namespace,
         kubeconfig: cluster.kubeconfig,
         context: config.kubernetes.context,
@@ -105,11 +107,18 @@ function apex() {
   const runtime = new ApexRuntime("apex-runtime", {
     platform,
     image: image.ref,
-    dataStores: {
-      databaseUrl: { secret: STACK_SECRET_NAME, key: dataStoreSecretKeys.databaseUrl },
-      redisUrl: { secret: STACK_SECRET_NAME, key: dataStoreSecretKeys.redisUrl },
-      caVolume: dataStores.caVolume,
-    },
+    dataStores: platform.target === "kubernetes"
+      ? {
+          databaseUrl: { secret: STACK_SECRET_NAME, key: dataStoreSecretKeys.databaseUrl },
+          redisUrl: { secret: STACK_SECRET_NAME, key: dataStoreSecretKeys.redisUrl },
+          caVolume: dataStores.caVolume,
+        }
+      : {
+          databaseUrl: dataStores.postgres.url,
+          databasePassword: { secret: STACK_SECRET_NAME, key: stackSecretKeys.postgresPassword },
+          redisUrl: dataStores.redis.url,
+          redisPassword: { secret: STACK_SECRET_NAME, key: stackSecretKeys.redisPassword },
+        },
     api: config.api,
     workers: { ...config.workers, dockerSocketGid: config.docker.socketGid, iamRoleArn: cluster.workerRoleArn },
     logLevel: config.logLevel,

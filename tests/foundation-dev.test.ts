@@ -99,15 +99,17 @@ describe("dev stack (docker)", () => {
       expect(Number(db.port)).toBe(services.postgres.port);
       expect(db.username).toBe(pgEnv.POSTGRES_USER);
       expect(db.pathname).toBe(`/${pgEnv.POSTGRES_DB}`);
-      // Credentials inside the URLs, which are secret container env (apex-secrets' DATABASE_URL, REDIS_URL).
-      expect(db.password).toBe(pgEnv.POSTGRES_PASSWORD);
-      expect(env[runtimeEnv.databasePassword]).toBeUndefined();
+      // No credentials in the URLs (Docker has no secret references): the passwords come as their
+      // own secret-named env, which the runtime splices in.
+      expect(db.password).toBe("");
+      expect(env[runtimeEnv.databasePassword]).toBe(pgEnv.POSTGRES_PASSWORD);
       expect(env[runtimeEnv.openaiApiKey]).toBe(SECRETS.openaiApiKey);
       const r = new URL(env[runtimeEnv.redisUrl] as string);
       expect(aliases(redis[0] as RecordedResource)).toContain(r.hostname);
       expect(Number(r.port)).toBe(services.redis.port);
-      expect(r.password).toBe(envMap(redis[0] as RecordedResource).REDIS_PASSWORD);
-      expect(r.password.length).toBeGreaterThanOrEqual(16);
+      expect(r.password).toBe("");
+      expect(env[runtimeEnv.redisPassword]).toBe(envMap(redis[0] as RecordedResource).REDIS_PASSWORD);
+      expect((env[runtimeEnv.redisPassword] as string).length).toBeGreaterThanOrEqual(16);
     }
     expect(envMap(byAlias(services.worker.name)[0] as RecordedResource)[runtimeEnv.sandboxDriver]).toBe("docker");
   });

@@ -108,6 +108,7 @@ const envSchema = z.object({
       .optional(),
   ),
   [runtimeEnv.databasePassword]: optionalString,
+  [runtimeEnv.redisPassword]: optionalString,
   [runtimeEnv.redisUrl]: optionalString.pipe(
     z
       .string()
@@ -229,9 +230,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig 
   }
   const rawDbUrl = e[runtimeEnv.databaseUrl];
   const password = e[runtimeEnv.databasePassword];
+  const rawRedisUrl = e[runtimeEnv.redisUrl];
   return {
     databaseUrl: rawDbUrl === undefined ? undefined : withPassword(rawDbUrl, password),
-    redisUrl: e[runtimeEnv.redisUrl],
+    redisUrl: rawRedisUrl === undefined ? undefined : withPassword(rawRedisUrl, e[runtimeEnv.redisPassword]),
     httpPort: e[runtimeEnv.httpPort],
     grpcPort: e[runtimeEnv.grpcPort],
     metricsPort: e[runtimeEnv.metricsPort],
@@ -293,7 +295,7 @@ export function dbPoolSizeOf(config: Pick<RuntimeConfig, "dbPoolSize" | "workerC
   return Math.min(wanted, maxDefaultPoolSize);
 }
 
-/** DATABASE_PASSWORD comes from a Secret; splice it into the URL unless the URL has one. */
+/** DATABASE_PASSWORD / REDIS_PASSWORD come from a Secret; splice it into the URL unless the URL has one. */
 function withPassword(url: string, password: string | undefined): string {
   if (!password) return url;
   const u = new URL(url);

@@ -1,4 +1,5 @@
 /** Runtime config from env: defaults from the contract, errors naming the variable, secrets masked. */
+import { parseURL } from "ioredis/built/utils";
 import { describe, expect, it } from "vitest";
 import { describeConfig, loadConfig } from "../src/config";
 import { runtimeEnv } from "../src/contract/env";
@@ -37,6 +38,14 @@ describe("loadConfig", () => {
     expect(shown).not.toContain("s3cr3t");
     expect(shown).not.toContain("sk-test");
     expect(shown).toContain("[REDACTED]");
+  });
+
+  it("splices REDIS_PASSWORD into REDIS_URL (ioredis decodes it back) and never shows it", () => {
+    const c = loadConfig({ [runtimeEnv.redisUrl]: "redis://redis:6379", [runtimeEnv.redisPassword]: "r3d1s/+@:#" });
+    expect(parseURL(c.redisUrl!)).toMatchObject({ host: "redis", port: "6379", password: "r3d1s/+@:#" });
+    expect(JSON.stringify(describeConfig(c))).not.toContain("r3d1s");
+    const tls = loadConfig({ [runtimeEnv.redisUrl]: "rediss://:inurl@cache:6379", [runtimeEnv.redisPassword]: "other" });
+    expect(parseURL(tls.redisUrl!)).toMatchObject({ password: "inurl" });
   });
 
   it("keeps a password already in the URL and treats empty values as unset", () => {

@@ -35,17 +35,31 @@ export interface ProcessSettings {
   readonly resources: ResourceSpec;
 }
 
+/**
+ * How DATABASE_URL and REDIS_URL reach the processes. Kubernetes: the URLs, credentials inside, by
+ * secretKeyRef. Docker has no secret references (every env value lands in the container's config),
+ * so the URLs without credentials are plain env and the passwords come as DATABASE_PASSWORD /
+ * REDIS_PASSWORD, which the runtime splices in (app/src/config.ts).
+ */
+export type DataStoreEnv = (
+  | { readonly databaseUrl: SecretRef; readonly redisUrl: SecretRef }
+  | {
+      readonly databaseUrl: pulumi.Input<string>;
+      readonly databasePassword: SecretRef;
+      readonly redisUrl: pulumi.Input<string>;
+      readonly redisPassword: SecretRef;
+    }
+) & {
+  /** CA bundle the clients verify the servers with (managed RDS), mounted read-only. */
+  readonly caVolume?: VolumeSpec;
+};
+
 export interface ApexRuntimeArgs {
   readonly platform: Platform;
   /** Runtime image reference (RuntimeImage.ref). */
   readonly image: pulumi.Input<string>;
-  /** DATABASE_URL and REDIS_URL, credentials inside, by reference only (components/data/access.ts). */
-  readonly dataStores: {
-    readonly databaseUrl: SecretRef;
-    readonly redisUrl: SecretRef;
-    /** CA bundle the clients verify the servers with (managed RDS), mounted read-only. */
-    readonly caVolume?: VolumeSpec;
-  };
+  /** Where the data stores are and their credentials, by reference only (components/data/access.ts). */
+  readonly dataStores: DataStoreEnv;
   readonly api: ProcessSettings;
   readonly workers: ProcessSettings & {
     readonly concurrency: number;
@@ -149,10 +163,14 @@ function sharedEnv(args: ApexRuntimeArgs, serviceName: string) {
     ...(args.tools?.httpFetchAllowHosts?.length ? { [runtimeEnv.toolHttpAllowlist]: args.tools.httpFetchAllowHosts.join(",") } : {}),
     ...args.extraEnv,
   };
-  const secretEnv: Record<string, SecretRef> = {
-    [runtimeEnv.databaseUrl]: args.dataStores.databaseUrl,
-    [runtimeEnv.redisUrl]: args.dataStores.redisUrl,
-  };
+  const stores = args.dataStores;
+  const secretEnv: Record<string, SecretRef> = "databasePassword" in stores
+    ? { [runtimeEnv.databasePassword]: stores.databasePassword, [runtimeEnv.redisPassword]: stores.redisPassword }
+    : { [runtimeEnv.databaseUrl]: stores.databaseUrl, [runtimeEnv.redisUrl]: stores.redisUrl };
+  if ("databasePassword" in stores) {
+    env[runtimeEnv.databaseUrl] = stores.databaseUrl;
+    env[runtimeEnv.redisUrl] = stores.redisUrl;
+  }
   for (const [envName, key] of [
     [runtimeEnv.openaiApiKey, stackSecretKeys.openaiApiKey],
     [runtimeEnv.anthropicApiKey, stackSecretKeys.anthropicApiKey],

@@ -7,6 +7,8 @@ export const runtimeEnv = {
   /** Postgres password, injected from the secret and spliced into DATABASE_URL by the runtime. */
   databasePassword: "DATABASE_PASSWORD",
   redisUrl: "REDIS_URL",
+  /** Redis AUTH password, injected from the secret and spliced into REDIS_URL by the runtime (as DATABASE_PASSWORD). */
+  redisPassword: "REDIS_PASSWORD",
   httpPort: "APEX_HTTP_PORT",
   grpcPort: "APEX_GRPC_PORT",
   metricsPort: "APEX_METRICS_PORT",
