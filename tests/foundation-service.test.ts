@@ -21,9 +21,9 @@ const spec = (over: Partial<ServiceSpec> = {}): ServiceSpec => ({
 });
 
 const dockerPlatform = (): Platform =>
-  new DockerPlatformResources("t", { stack: "test", namePrefix: "apex-test", publishAddress: "127.0.0.1", secrets: { K: pulumi.secret("v") } }).platform;
+  new DockerPlatformResources("t", { stack: "test", environment: "dev", namePrefix: "apex-test", publishAddress: "127.0.0.1", secrets: { K: pulumi.secret("v") } }).platform;
 const kubernetesPlatform = (): Platform =>
-  new KubernetesPlatformResources("t", { stack: "test", namespace: "apex-test", secrets: { K: pulumi.secret("v") } }).platform;
+  new KubernetesPlatformResources("t", { stack: "test", environment: "prod", namespace: "apex-test", secrets: { K: pulumi.secret("v") } }).platform;
 
 /** Runs `build` under mocks and returns the error it throws. */
 async function failureOf(build: () => void): Promise<string> {

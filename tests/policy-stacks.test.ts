@@ -61,8 +61,13 @@ describe("policy pack over the recorded stacks", () => {
     const dev = runs.dev!;
     const prod = runs.prod!;
     expect(dev.ofType("docker:index/container:Container").length).toBeGreaterThanOrEqual(7);
-    expect(dev.ofType("vault:index/policy:Policy")).toHaveLength(5);
-    for (const type of ["kubernetes:apps/v1:Deployment", "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "kubernetes:policy/v1:PodDisruptionBudget", "kubernetes:networking.k8s.io/v1:NetworkPolicy", "kubernetes:core/v1:Service", "vault:index/policy:Policy", "vault:kubernetes/authBackendRole:AuthBackendRole"]) {
+    expect(dev.ofType("vault:index/policy:Policy")).toHaveLength(6);
+    for (const type of [
+      "kubernetes:apps/v1:Deployment", "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "kubernetes:policy/v1:PodDisruptionBudget",
+      "kubernetes:networking.k8s.io/v1:NetworkPolicy", "kubernetes:core/v1:Service", "vault:index/policy:Policy", "vault:kubernetes/authBackendRole:AuthBackendRole",
+      "aws:rds/instance:Instance", "aws:rds/parameterGroup:ParameterGroup", "aws:elasticache/replicationGroup:ReplicationGroup", "aws:ecr/repository:Repository",
+      "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy",
+    ]) {
       expect(prod.ofType(type).length, type).toBeGreaterThan(0);
     }
   });

@@ -61,6 +61,7 @@ export function clusterFromConfig(config: ApexConfig): ClusterWiring {
     : undefined;
   const component = new ApexCluster("apex-cluster", {
     stack: config.stack,
+    environment: config.environment,
     region: a.region,
     accountId: a.accountId,
     tags: a.tags,

@@ -9,6 +9,8 @@ export type FromConfigOrReference<T> = { readonly config: T } | { readonly outpu
 
 export interface ApexClusterArgs {
   readonly stack: string;
+  /** `apex:environment` (dev or prod): the `apex.dev/environment` label on everything the stack creates. */
+  readonly environment: string;
   /** Region of the AWS provider. Default: no provider (the ambient AWS configuration). */
   readonly region?: string;
   /** The only account the AWS provider may act in. Default: any. */
@@ -47,7 +49,7 @@ export class ApexCluster extends pulumi.ComponentResource {
       this.awsProvider = new aws.Provider(`${name}-aws`, {
         region: args.region,
         allowedAccountIds: args.accountId === undefined ? undefined : [args.accountId],
-        defaultTags: { tags: { ...stackLabels(args.stack), ...args.tags } },
+        defaultTags: { tags: { ...stackLabels(args.stack, args.environment), ...args.tags } },
       }, { parent: this });
     }
     const reference = args.stackReference === undefined

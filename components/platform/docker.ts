@@ -6,6 +6,8 @@ import { STACK_SECRET_NAME } from "./secrets";
 
 export interface DockerPlatformArgs {
   readonly stack: string;
+  /** `apex:environment` (dev or prod): the `apex.dev/environment` label on everything the stack creates. */
+  readonly environment: string;
   /** Prefix of engine-global names; `<namespace>-<stack>`. */
   readonly namePrefix: string;
   /** Docker engine address. Default: the ambient engine (DOCKER_HOST or the local socket). */
@@ -29,7 +31,7 @@ export class DockerPlatformResources extends pulumi.ComponentResource {
 
   constructor(name: string, args: DockerPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
     super("apex:platform:DockerPlatform", name, {}, opts);
-    const labels = stackLabels(args.stack);
+    const labels = stackLabels(args.stack, args.environment);
     this.provider = new docker.Provider(`${name}-provider`, { host: args.host }, { parent: this });
     this.network = new docker.Network(`${name}-network`, {
       name: args.namePrefix,

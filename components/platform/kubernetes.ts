@@ -6,6 +6,8 @@ import { STACK_SECRET_NAME } from "./secrets";
 
 export interface KubernetesPlatformArgs {
   readonly stack: string;
+  /** `apex:environment` (dev or prod): the `apex.dev/environment` label on everything the stack creates. */
+  readonly environment: string;
   /** Namespace to create; every namespaced object of the stack lives in it. */
   readonly namespace: string;
   /**
@@ -35,7 +37,7 @@ export class KubernetesPlatformResources extends pulumi.ComponentResource {
 
   constructor(name: string, args: KubernetesPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
     super("apex:platform:KubernetesPlatform", name, {}, opts);
-    const labels = stackLabels(args.stack);
+    const labels = stackLabels(args.stack, args.environment);
     const protection = args.protection ?? unprotected;
     this.provider = new k8s.Provider(`${name}-provider`, {
       kubeconfig: args.kubeconfig === undefined ? undefined : pulumi.secret(args.kubeconfig),

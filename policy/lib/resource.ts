@@ -1,3 +1,4 @@
+import { ENVIRONMENT_LABEL } from "../../components/service/labels";
 import type { Policy, ReportViolation, ResourceValidationArgs, StackValidationArgs } from "@pulumi/policy";
 import { isExempt } from "./exemptions";
 
@@ -87,3 +88,15 @@ export const isRecord = (v: unknown): v is Record<string, unknown> => typeof v =
 export const asArray = <T = unknown>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
 
 export const describe = (r: PlainResource): string => `${r.type} "${r.name}"`;
+
+/**
+ * Whether production rules apply to a resource: its environment label says prod, or (a resource
+ * without the label) it targets Kubernetes or AWS. A dev stack on a local cluster is labelled dev.
+ */
+export function isProdResource(r: PlainResource): boolean {
+  const metadata = isRecord(r.props.metadata) ? r.props.metadata : undefined;
+  const labels = metadata && isRecord(metadata.labels) ? metadata.labels : undefined;
+  const environment = labels?.[ENVIRONMENT_LABEL];
+  if (typeof environment === "string") return environment === "prod";
+  return isProdTarget(r.type);
+}

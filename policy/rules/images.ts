@@ -1,7 +1,7 @@
 import { digestPinProblem } from "../lib/images";
 import { checkContainers } from "../lib/containers";
 import { containersOf, k8s, type Json } from "../lib/kubernetes";
-import { isProdTarget, isRecord, resourcePolicy, type PlainResource } from "../lib/resource";
+import { isProdResource, isRecord, resourcePolicy, type PlainResource } from "../lib/resource";
 
 /**
  * Pod manifests held in a ConfigMap's data (the sandbox Pod template the worker's kubernetes
@@ -29,7 +29,7 @@ export const prodImagesPinnedByDigest = resourcePolicy(
     severity: "high",
   },
   (r) => {
-    if (!isProdTarget(r.type)) return [];
+    if (!isProdResource(r)) return [];
     if (r.type === k8s.configMap) {
       return podManifestsIn(r).flatMap(([key, pod]) =>
         containersOf(pod).flatMap((c) => {

@@ -1,6 +1,6 @@
 import { sandboxSpec } from "../../app/src/contract";
 import { nameOf, namespaceOf } from "../lib/kubernetes";
-import { asArray, describe, isRecord, stackPolicy, type PlainResource, type Violation } from "../lib/resource";
+import { asArray, describe, isProdResource, isRecord, stackPolicy, type PlainResource, type Violation } from "../lib/resource";
 
 export const sandboxTypes = {
   configMap: "kubernetes:core/v1:ConfigMap",
@@ -31,7 +31,7 @@ function bindsSandboxNamespace(binding: PlainResource): boolean {
 }
 
 /**
- * Prod (Kubernetes): sandbox Pods run under a RuntimeClass (gVisor), and the cluster enforces it.
+ * Prod (Kubernetes, not a dev stack on a local cluster): sandbox Pods run under a RuntimeClass (gVisor), and the cluster enforces it.
  * The pod template the worker's driver shares must name a RuntimeClass declared in the stack and
  * carry that class's node pool selector and tolerations; a ValidatingAdmissionPolicy must require
  * the class, bound with Deny to the sandbox namespace. A template not yet known (preview, before
@@ -47,6 +47,7 @@ export const sandboxRuntimeClassEnforced = stackPolicy(
   (resources) => {
     const template = resources.find(isPodTemplate);
     if (template === undefined) return []; // Docker target: sandboxes are containers.
+    if (!isProdResource(template)) return []; // A dev stack on a local cluster (kind has no gVisor).
     const out: Violation[] = [];
     const classes = resources.filter((r) => r.type === sandboxTypes.runtimeClass);
     const data = isRecord(template.props.data) ? template.props.data[podTemplateConfigMap.key] : undefined;
