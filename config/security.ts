@@ -90,7 +90,9 @@ export const securitySections = {
     }),
     defaults: {
       all: vaultDefaults,
-      dev: { secretsOperator: "none" },
+      // dev on a local cluster (kind, minikube) runs Vault in the cluster, where the API server is
+      // kubernetes.default.svc and Vault trusts the cluster CA of its own service account.
+      dev: { secretsOperator: "none", kubernetesHost: "https://kubernetes.default.svc" },
       prod: { secretsOperator: "external-secrets" },
     },
   }),
@@ -113,8 +115,8 @@ export function securityCrossChecks(c: ApexConfig): ConfigProblem[] {
     if (v.kubernetesHost === undefined) {
       problems.push({ key: "apex:vault.kubernetesHost", message: 'required when apex:target is "kubernetes" and the program configures the auth mount: expected the https URL of the API server Vault can reach (e.g. the EKS endpoint), got nothing' });
     }
-    if (v.kubernetesCaCert === undefined) {
-      problems.push({ key: "apex:vault.kubernetesCaCert", message: 'required when apex:target is "kubernetes" and the program configures the auth mount: expected the PEM CA of the cluster\'s API server, got nothing' });
+    if (v.kubernetesCaCert === undefined && c.environment === "prod") {
+      problems.push({ key: "apex:vault.kubernetesCaCert", message: 'required in prod when apex:target is "kubernetes" and the program configures the auth mount: expected the PEM CA of the cluster\'s API server, got nothing' });
     }
   }
   if (c.target !== "kubernetes" && v.secretsOperator !== "none") {

@@ -24,6 +24,9 @@ describe("target is independent of environment", () => {
     expect(run.outputs.grpcEndpoint).toBe("grpc.apex.localhost:80");
     const ingress = run.one("kubernetes:networking.k8s.io/v1:Ingress", (r) => r.inputs.metadata.name === "apex");
     expect(ingress.inputs.spec.tls).toBeUndefined();
+    // Vault inside the local cluster: the API server by its in-cluster name, Vault's own service account CA.
+    expect(run.one("vault:kubernetes/authBackendConfig:AuthBackendConfig").inputs)
+      .toMatchObject({ kubernetesHost: "https://kubernetes.default.svc", disableLocalCaJwt: false });
     const apiServerEgress = run.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", (r) => r.inputs.metadata.name === "worker-to-kube-apiserver-egress");
     expect(apiServerEgress.inputs.spec.egress).toEqual([{ to: [{ ipBlock: { cidr: "172.18.0.2/32" } }], ports: [{ port: 6443, protocol: "TCP" }] }]);
   });

@@ -48,7 +48,7 @@ export interface VaultKubernetesAuthArgs {
   readonly mount: VaultMountRef;
   /** API server address Vault sends TokenReviews to (required when the program configures the mount). */
   readonly kubernetesHost?: string;
-  /** PEM CA of that API server (required with kubernetesHost). */
+  /** PEM CA of that API server. Unset: Vault trusts its own service account's CA (Vault inside the cluster). */
   readonly kubernetesCaCert?: string;
   readonly tokenTtlSeconds: number;
   readonly roles: readonly VaultKubernetesRole[];
@@ -169,8 +169,8 @@ export class ApexVault extends pulumi.ComponentResource {
       let backend: pulumi.Input<string> = auth.mount.path;
       const roleDeps: pulumi.Resource[] = [];
       if (auth.mount.manage) {
-        if (auth.kubernetesHost === undefined || auth.kubernetesCaCert === undefined) {
-          throw new Error(`vault: the Kubernetes auth mount "${auth.mount.path}" is configured by the program, which needs kubernetesHost and kubernetesCaCert`);
+        if (auth.kubernetesHost === undefined) {
+          throw new Error(`vault: the Kubernetes auth mount "${auth.mount.path}" is configured by the program, which needs kubernetesHost`);
         }
         this.kubernetesAuthBackend = new vault.AuthBackend(`${name}-kubernetes-auth`, {
           type: "kubernetes",
@@ -185,7 +185,9 @@ export class ApexVault extends pulumi.ComponentResource {
           backend,
           kubernetesHost: auth.kubernetesHost,
           kubernetesCaCert: auth.kubernetesCaCert,
-          disableLocalCaJwt: true,
+          // With a CA from config Vault never falls back to its own pod's files; without one (dev:
+          // Vault inside a local cluster) it trusts the CA of its own service account.
+          disableLocalCaJwt: auth.kubernetesCaCert !== undefined,
         }, child));
       }
       for (const role of auth.roles) {
