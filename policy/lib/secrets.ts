@@ -3,8 +3,11 @@
  * (`OPENAI_API_KEY`, `db-password`); values on shapes credentials really have.
  */
 const secretNameWords = /(^|[_.-])(PASSWORD|PASSWD|SECRET|TOKEN|API[_-]?KEY|PRIVATE[_-]?KEY|CREDENTIALS?|ACCESS[_-]?KEY)($|[_.-])/i;
-/** Names that point at a secret without being one. */
-const referenceSuffix = /[_.-](FILE|PATH|ENV|REF|NAME|ID)$/i;
+/**
+ * Names that point at a secret without being one: its file, its name, or the endpoint that issues
+ * it (`GF_AUTH_GENERIC_OAUTH_TOKEN_URL`); a URL carrying a password is still caught by its value.
+ */
+const referenceSuffix = /[_.-](FILE|PATH|ENV|REF|NAME|ID|URL|URI)$/i;
 
 export function isSecretName(name: string): boolean {
   return secretNameWords.test(name) && !referenceSuffix.test(name);

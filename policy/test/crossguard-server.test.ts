@@ -48,8 +48,14 @@ describe("policy/index.ts served by CrossGuard", () => {
       resource("kubernetes:core/v1:ConfigMap", "cm", { metadata: { name: "cm" }, data: UNKNOWN }),
       resource("docker:index/container:Container", "c", { name: "c", user: UNKNOWN, readOnly: UNKNOWN, memory: UNKNOWN, envs: UNKNOWN, capabilities: UNKNOWN, securityOpts: UNKNOWN }),
       resource("vault:index/policy:Policy", "p", { name: "apex-read", policy: UNKNOWN }),
-      resource("aws:rds/instance:Instance", "db", { storageEncrypted: UNKNOWN, backupRetentionPeriod: UNKNOWN, publiclyAccessible: UNKNOWN }),
-      resource("aws:elasticache/replicationGroup:ReplicationGroup", "redis", { transitEncryptionEnabled: UNKNOWN, atRestEncryptionEnabled: UNKNOWN }),
+      resource("aws:rds/instance:Instance", "db", {
+        storageEncrypted: UNKNOWN, backupRetentionPeriod: UNKNOWN, publiclyAccessible: UNKNOWN, multiAz: UNKNOWN, deletionProtection: UNKNOWN,
+        skipFinalSnapshot: UNKNOWN, kmsKeyId: UNKNOWN, performanceInsightsEnabled: UNKNOWN, parameterGroupName: UNKNOWN,
+      }),
+      resource("aws:elasticache/replicationGroup:ReplicationGroup", "redis", {
+        transitEncryptionEnabled: UNKNOWN, atRestEncryptionEnabled: UNKNOWN, authToken: UNKNOWN, userGroupIds: UNKNOWN,
+        automaticFailoverEnabled: UNKNOWN, multiAzEnabled: UNKNOWN, numCacheClusters: UNKNOWN, replicasPerNodeGroup: UNKNOWN,
+      }),
     ];
     for (const r of pending) {
       const found = await pack.analyze(r);
