@@ -118,7 +118,7 @@ export function workerAutoscalerFromConfig(config: ApexConfig, platform: Platfor
   const scaling = worker.spec.scaling;
   if (platform.target !== "kubernetes" || !("external" in scaling) || !(worker.resource instanceof KubernetesService)) return undefined;
   const keda = config.workers.keda;
-  return new WorkerAutoscaler("apex-worker-autoscaler", {
+  return new WorkerAutoscaler(`${worker.resourceName}-autoscaler`, {
     platform,
     deploymentName: worker.resource.workload.metadata.name,
     minReplicas: scaling.minReplicas,

@@ -17,6 +17,8 @@ export interface DeployedService {
   readonly host: string;
   /** The component, for `dependsOn` and `parent`. */
   readonly resource: DockerService | KubernetesService;
+  /** The component's logical name: children parented to it derive theirs from it. */
+  readonly resourceName: string;
   /** `host:port` of a named port. */
   endpoint(portName: string): string;
 }
@@ -41,6 +43,7 @@ export function deployService(
     spec,
     host: resource.host,
     resource,
+    resourceName: name,
     endpoint(portName) {
       const port = spec.ports.find((p) => p.name === portName);
       if (!port) throw new Error(`${spec.name} has no port named "${portName}" (has: ${spec.ports.map((p) => p.name).join(", ")})`);
