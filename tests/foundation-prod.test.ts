@@ -135,19 +135,21 @@ describe("prod stack (kubernetes)", () => {
     }
   });
 
-  it("hands credentials over by secretKeyRef to apex-secrets, whose keys come from secret config", () => {
+  it("hands credentials over by secretKeyRef: the stack's to apex-secrets, the LLM keys (in Vault) to the Secret the operator syncs", () => {
     const secret = run.one("kubernetes:core/v1:Secret", (r) => r.inputs.metadata.name === "apex-secrets");
     expect(secret.inputs.stringData[secretKeys.postgresPassword]).toBe(SECRETS.postgresPassword);
-    expect(secret.inputs.stringData[secretKeys.openaiApiKey]).toBe(SECRETS.openaiApiKey);
-    expect(secret.inputs.stringData[secretKeys.anthropicApiKey]).toBe(SECRETS.anthropicApiKey);
+    expect(secret.inputs.stringData[secretKeys.openaiApiKey]).toBeUndefined();
+    expect(secret.inputs.stringData[secretKeys.anthropicApiKey]).toBeUndefined();
     expect(secret.plainInputs.stringData).toBe("[secret]");
+    const inVault = JSON.parse(run.one("vault:kv/secretV2:SecretV2").inputs.dataJsonWo);
+    expect(inVault).toEqual({ [secretKeys.openaiApiKey]: SECRETS.openaiApiKey, [secretKeys.anthropicApiKey]: SECRETS.anthropicApiKey });
     const ref = (w: RecordedResource, env: string) => envOf(w, env)?.valueFrom?.secretKeyRef;
     for (const name of [services.api.name, services.worker.name]) {
       const w = workload(name);
       expect(envOf(w, "PGPASSWORD")).toBeUndefined();
       expect(ref(w, runtimeEnv.databaseUrl)).toEqual({ name: "apex-secrets", key: runtimeEnv.databaseUrl });
-      expect(ref(w, runtimeEnv.openaiApiKey)).toEqual({ name: "apex-secrets", key: secretKeys.openaiApiKey });
-      expect(ref(w, runtimeEnv.anthropicApiKey)).toEqual({ name: "apex-secrets", key: secretKeys.anthropicApiKey });
+      expect(ref(w, runtimeEnv.openaiApiKey)).toEqual({ name: "apex-llm-keys", key: secretKeys.openaiApiKey });
+      expect(ref(w, runtimeEnv.anthropicApiKey)).toEqual({ name: "apex-llm-keys", key: secretKeys.anthropicApiKey });
     }
     expect(ref(statefulSet("postgres"), "POSTGRES_PASSWORD")).toEqual({ name: "apex-secrets", key: secretKeys.postgresPassword });
     for (const w of workloads()) {

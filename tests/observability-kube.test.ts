@@ -61,6 +61,8 @@ const prodPrometheusYaml = (): string => prometheusYamlOf(prod);
 const rulesOf = (run: StackRun): any[] => parse(prometheusConfigMap(run).inputs.data["rules.apex-alerts.yml"]).groups.flatMap((g: any) => g.rules);
 const CLUSTER_ROLE = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole";
 const CLUSTER_ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding";
+/** ClusterRoleBindings of the monitoring stack (the secrets operator's TokenReview grant is tests/security-rbac.test.ts's). */
+const monitoringBindings = (run: StackRun) => run.ofType(CLUSTER_ROLE_BINDING).filter((b) => b.inputs.roleRef.name !== "system:auth-delegator");
 
 describe("kube-state-metrics (prod, kubernetes)", () => {
   it("watches only the stack namespace and the resources the pod alerts read, with a pinned v2 image", () => {
@@ -69,7 +71,7 @@ describe("kube-state-metrics (prod, kubernetes)", () => {
     expect(d.inputs.metadata.namespace).toBe(NS);
     const c = container(d);
     expect(c.image).toBe(kubeStateMetricsImage);
-    expect(c.image).toMatch(/^registry\.k8s\.io\/kube-state-metrics\/kube-state-metrics:v2\.\d+\.\d+$/);
+    expect(c.image).toMatch(/^registry\.k8s\.io\/kube-state-metrics\/kube-state-metrics:v2\.\d+\.\d+@sha256:[0-9a-f]{64}$/);
     expect(c.args).toEqual([`--namespaces=${NS}`, "--resources=pods,persistentvolumeclaims,horizontalpodautoscalers", `--port=${KSM.port}`, `--telemetry-port=${KSM.telemetryPort}`]);
     expect(c.ports.map((p: any) => p.containerPort)).toEqual([KSM.port, KSM.telemetryPort]);
   });
@@ -163,8 +165,8 @@ describe("kube-state-metrics (prod, kubernetes)", () => {
 });
 
 describe("PVC usage: off by default (prod, kubernetes)", () => {
-  it("binds nothing cluster-wide, mounts no token into Prometheus, scrapes no kubelet", () => {
-    expect(prod.ofType(CLUSTER_ROLE_BINDING)).toEqual([]);
+  it("binds nothing cluster-wide for monitoring, mounts no token into Prometheus, scrapes no kubelet", () => {
+    expect(monitoringBindings(prod)).toEqual([]);
     expect(prod.ofType(CLUSTER_ROLE).filter((r) => JSON.stringify(r.inputs).includes("nodes"))).toEqual([]);
     const pod = workload(services.prometheus.name).inputs.spec.template.spec;
     expect(pod.automountServiceAccountToken).toBe(false);
@@ -208,8 +210,8 @@ describe("PVC usage: apex:observability.kubeletVolumeStats true (prod, kubernete
     validateKubernetesObject(roles[0]!);
   });
 
-  it("the stack's only ClusterRoleBinding: that role, to the prometheus ServiceAccount of the stack namespace", () => {
-    const bindings = kubelet.ofType(CLUSTER_ROLE_BINDING);
+  it("monitoring's only ClusterRoleBinding: that role, to the prometheus ServiceAccount of the stack namespace", () => {
+    const bindings = monitoringBindings(kubelet);
     expect(bindings).toHaveLength(1);
     expect(bindings[0]!.inputs).toMatchObject({ metadata: { name } });
     expect(bindings[0]!.inputs.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name });
@@ -224,7 +226,7 @@ describe("PVC usage: apex:observability.kubeletVolumeStats true (prod, kubernete
   it("mounts the token into Prometheus only, and starts Prometheus after the binding", () => {
     const prometheus = kubelet.one("kubernetes:apps/v1:StatefulSet", (r) => r.inputs.metadata.name === services.prometheus.name);
     expect(prometheus.inputs.spec.template.spec).toMatchObject({ serviceAccountName: services.prometheus.name, automountServiceAccountToken: true });
-    const binding = kubelet.one(CLUSTER_ROLE_BINDING);
+    const binding = kubelet.one(CLUSTER_ROLE_BINDING, (r) => r.inputs.roleRef.name === name);
     const waitsFor = (r: RecordedResource, on: RecordedResource, seen = new Set<string>()): boolean =>
       kubelet.dependenciesOf(r).some((d) => d.urn === on.urn || (!seen.has(d.urn) && (seen.add(d.urn), waitsFor(d, on, seen))));
     const parentOf = (r: RecordedResource) => kubelet.resources.find((x) => x.urn === r.parentUrn)!;

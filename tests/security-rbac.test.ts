@@ -7,11 +7,25 @@ let prod: StackRun;
 let dev: StackRun;
 /** prod with the one opt-in cluster-wide grant: apex:observability.kubeletVolumeStats. */
 let kubelet: StackRun;
+/** prod with the in-cluster Postgres and Redis instead of RDS/ElastiCache. */
+let inCluster: StackRun;
+/** prod with the LLM keys from apex-secrets (apex:vault.secretsOperator none). */
+let withoutOperator: StackRun;
 beforeAll(async () => {
   prod = await runStack({ stack: "prod", config: { rbac: { adminGroups: ["platform-admins"], operatorGroups: ["sre", "oncall"], viewerGroups: [] } } });
   dev = await runStack({ stack: "dev" });
   kubelet = await runStack({ stack: "prod", config: { observability: { kubeletVolumeStats: true, nodeCidrs: ["10.0.0.0/16"] } } });
+  inCluster = await runStack({ stack: "prod", config: { dataStores: "in-cluster" } });
+  withoutOperator = await runStack({ stack: "prod", config: { vault: { secretsOperator: "none" } } });
 });
+
+/**
+ * prod's one default cluster-wide grant: TokenReviews for the secrets operator's ServiceAccount, so
+ * Vault can check its logins with its own token (client-JWT reviewer mode; no long-lived reviewer token).
+ */
+const secretsSyncReviewer = { role: "system:auth-delegator", subjects: [{ kind: "ServiceAccount", name: "apex-secrets-sync", namespace: "apex" }] };
+const clusterWideGrants = (run: StackRun) =>
+  run.ofType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding").map((b) => ({ role: b.inputs.roleRef.name, subjects: b.inputs.subjects }));
 
 const clusterRole = (name: string) => prod.one("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", (r) => r.inputs.metadata.name === name);
 const bindings = () => prod.ofType("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding");
@@ -24,7 +38,7 @@ describe("Kubernetes RBAC for people", () => {
   });
 
   it("binds them to config's groups in the platform and sandbox namespaces only (no ClusterRoleBinding); an empty list binds nobody", () => {
-    expect(prod.ofType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")).toEqual([]);
+    expect(clusterWideGrants(prod).filter((g) => g.subjects.some((s: any) => s.kind === "Group"))).toEqual([]);
     const people = bindings().filter((b) => b.inputs.roleRef.kind === "ClusterRole");
     const summary = people.map((b) => `${b.inputs.metadata.namespace}/${b.inputs.roleRef.name}=${b.inputs.subjects.map((s: any) => `${s.kind}:${s.name}`).join("+")}`).sort();
     expect(summary).toEqual([
@@ -69,7 +83,7 @@ describe("Kubernetes RBAC for workloads", () => {
 
   it("mounts an API token into the worker but not the api or data stores; default ServiceAccounts never automount", () => {
     const runtimeAndData: string[] = [services.api.name, services.worker.name, services.postgres.name, services.redis.name];
-    const pods = prod.ofType("kubernetes:apps/v1:Deployment").concat(prod.ofType("kubernetes:apps/v1:StatefulSet"))
+    const pods = inCluster.ofType("kubernetes:apps/v1:Deployment").concat(inCluster.ofType("kubernetes:apps/v1:StatefulSet"))
       .filter((w) => runtimeAndData.includes(w.inputs.metadata.name));
     expect(pods).toHaveLength(4);
     for (const w of pods) {
@@ -81,10 +95,11 @@ describe("Kubernetes RBAC for workloads", () => {
       .toEqual(["apex-sandbox/default:false", "apex/default:false"]);
   });
 
-  it("by default binds nothing cluster-wide; apex:observability.kubeletVolumeStats adds exactly one ClusterRoleBinding: node metrics for prometheus", () => {
-    expect(prod.ofType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")).toEqual([]);
-    const crbs = kubelet.ofType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding");
-    expect(crbs.map((b) => ({ role: b.inputs.roleRef.name, subjects: b.inputs.subjects }))).toEqual([
+  it("by default binds cluster-wide only TokenReviews for the secrets operator; apex:observability.kubeletVolumeStats adds exactly one ClusterRoleBinding: node metrics for prometheus", () => {
+    expect(clusterWideGrants(prod)).toEqual([secretsSyncReviewer]);
+    expect(clusterWideGrants(withoutOperator)).toEqual([]);
+    expect(clusterWideGrants(kubelet)).toEqual([
+      secretsSyncReviewer,
       { role: "apex-prod-prometheus-kubelet", subjects: [{ kind: "ServiceAccount", name: services.prometheus.name, namespace: "apex" }] },
     ]);
     const role = kubelet.one("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", (r) => r.inputs.metadata.name === "apex-prod-prometheus-kubelet");
