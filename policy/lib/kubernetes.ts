@@ -18,6 +18,8 @@ export const k8s = {
     "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
     "kubernetes:autoscaling/v2beta2:HorizontalPodAutoscaler",
     "kubernetes:autoscaling/v1:HorizontalPodAutoscaler",
+    // KEDA creates and owns an HPA for the target of each ScaledObject.
+    "kubernetes:keda.sh/v1alpha1:ScaledObject",
   ],
 } as const;
 

@@ -45,7 +45,10 @@ export const longRunningContainersHaveProbes = resourcePolicy(
 
 const hpaTarget = (hpa: PlainResource): { kind: string; name: string } | undefined => {
   const ref = (hpa.props.spec as Json | undefined)?.scaleTargetRef;
-  return isRecord(ref) && typeof ref.kind === "string" && typeof ref.name === "string" ? { kind: ref.kind, name: ref.name } : undefined;
+  if (!isRecord(ref) || typeof ref.name !== "string") return undefined;
+  // A ScaledObject's scaleTargetRef may leave kind out: KEDA then scales a Deployment.
+  const kind = typeof ref.kind === "string" ? ref.kind : hpa.type.includes(":keda.sh/") ? "Deployment" : undefined;
+  return kind === undefined ? undefined : { kind, name: ref.name };
 };
 
 const kindOfType = (type: string): string => type.split(":").pop() ?? type;
@@ -53,7 +56,7 @@ const kindOfType = (type: string): string => type.split(":").pop() ?? type;
 export const hpaManagedWorkloadsOmitReplicas = stackPolicy(
   {
     name: "hpa-managed-workloads-omit-replicas",
-    description: "A Deployment or StatefulSet scaled by an HPA does not set spec.replicas (it fights the autoscaler under server-side apply).",
+    description: "A Deployment or StatefulSet scaled by an HPA (or a KEDA ScaledObject, which owns one) does not set spec.replicas (it fights the autoscaler under server-side apply).",
     enforcementLevel: "mandatory",
     severity: "medium",
   },

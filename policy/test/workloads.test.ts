@@ -61,6 +61,13 @@ describe("hpa-managed-workloads-omit-replicas", () => {
     const d = deployment("api", { spec: { replicas: 3 } });
     expect(check([d, hpa("api")])).toEqual([{ message: expect.stringContaining("spec.replicas=3"), urn: d.urn }]);
   });
+  it("treats a KEDA ScaledObject like the HPA it owns (kind defaults to Deployment)", () => {
+    const scaledObject = (spec: unknown) => resource("kubernetes:keda.sh/v1alpha1:ScaledObject", "worker-scaler", { metadata: { name: "worker", namespace: "apex" }, spec });
+    const d = deployment("worker", { spec: { replicas: 2 } });
+    expect(check([d, scaledObject({ scaleTargetRef: { name: "worker" } })])).toEqual([{ message: expect.stringContaining("spec.replicas=2"), urn: d.urn }]);
+    expect(check([d, scaledObject({ scaleTargetRef: { kind: "StatefulSet", name: "worker" } })])).toEqual([]);
+    expect(check([deployment("worker"), scaledObject({ scaleTargetRef: { name: "worker" } })])).toEqual([]);
+  });
   it("matches by namespace, and skips an HPA whose target is undefined", () => {
     expect(check([deployment("api", { spec: { replicas: 3 } }), hpa("api", "other")])).toEqual([]);
     expect(check([deployment("api", { spec: { replicas: 3 } }), resource("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "h", { spec: {} })])).toEqual([]);
