@@ -146,7 +146,7 @@ const schema = section({
    * Kubernetes only, an explicit operator choice: scrape every node's kubelet for the stack's PVC
    * usage (and render ApexPvcFillingUp). It grants Prometheus's ServiceAccount `get` on
    * `nodes/metrics` and get/list/watch on `nodes` through a ClusterRole and ClusterRoleBinding,
-   * the stack's only cluster-wide grant (docs/security.md). Default false: no PVC alert.
+   * a cluster-wide grant (docs/security.md). Default false: no PVC alert.
    */
   kubeletVolumeStats: bool(),
   /**

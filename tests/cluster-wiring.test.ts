@@ -58,6 +58,7 @@ describe("prod with the network and IRSA from Pulumi.prod.yaml", () => {
       "app.kubernetes.io/part-of": "apex",
       "app.kubernetes.io/instance": "apex-prod",
       "app.kubernetes.io/managed-by": "pulumi",
+      "apex.dev/environment": "prod",
     });
     expect(aws[0]!.parentUrn).toBe(clusterComponent(run).urn);
     expect(run.ofType("pulumi:pulumi:StackReference")).toHaveLength(0);

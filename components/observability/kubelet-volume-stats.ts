@@ -2,8 +2,8 @@
  * The cluster-wide grant behind `apex:observability.kubeletVolumeStats` (opt-in, Kubernetes):
  * a ClusterRole with `get` on `nodes/metrics` (the kubelet authorises a /metrics scrape with it)
  * and get/list/watch on `nodes` (Prometheus's node discovery), bound by a ClusterRoleBinding to
- * Prometheus's ServiceAccount. It is the stack's only ClusterRoleBinding: nodes are cluster-scoped,
- * so no Role can grant either. Not `nodes/proxy`, which would open the kubelet's whole API (exec
+ * Prometheus's ServiceAccount. Cluster-wide because nodes are cluster-scoped, so no Role can
+ * grant either. Not `nodes/proxy`, which would open the kubelet's whole API (exec
  * included). The scrape job is `kubeletScrapeJob` (scrape-jobs.ts).
  */
 import * as k8s from "@pulumi/kubernetes";
@@ -72,4 +72,4 @@ export const kubeletVolumeStatsOffWarning =
   "apex:observability.kubeletVolumeStats is false: PVC usage is not scraped, so ApexPvcFillingUp is not rendered and no alert " +
   "watches the stack's volumes filling up. Setting it true (with apex:observability.nodeCidrs) grants Prometheus's ServiceAccount " +
   "cluster-wide get on nodes/metrics and get/list/watch on nodes (a ClusterRole and ClusterRoleBinding, the stack's only " +
-  "cluster-wide grant) and mounts its API token; see docs/security.md.";
+  "cluster-wide read of node data) and mounts its API token; see docs/security.md.";
