@@ -182,8 +182,9 @@ export const observabilitySections = {
     description: "Jaeger/Prometheus/Alertmanager/Grafana/Loki: images, scrape and evaluation intervals, metric/log/trace retention, volume sizes, Grafana URL/folder/OIDC sign-in, alert receivers per severity, dead man's switch, dev alert receiver, Prometheus remote_write, runbook base URL (required in prod), opt-in kubelet volume stats (PVC usage; a cluster-wide grant) and the node CIDRs they need.",
     schema,
     defaults: {
-      dev: { ...common, alerting: { ...common.alerting, devReceiver: true }, runbookBaseUrl: repoRunbookBaseUrl(), retention: "7d", logRetention: "72h", storage: { prometheus: "2Gi", loki: "2Gi", grafana: "512Mi", jaeger: "10Gi" } },
-      prod: { ...common, alerting: { ...common.alerting, devReceiver: false }, retention: "15d", logRetention: "168h", storage: { prometheus: "20Gi", loki: "20Gi", grafana: "1Gi", jaeger: "10Gi" } },
+      all: common,
+      dev: { alerting: { devReceiver: true }, runbookBaseUrl: repoRunbookBaseUrl(), retention: "7d", logRetention: "72h", storage: { prometheus: "2Gi", loki: "2Gi", grafana: "512Mi", jaeger: "10Gi" } },
+      prod: { alerting: { devReceiver: false }, retention: "15d", logRetention: "168h", storage: { prometheus: "20Gi", loki: "20Gi", grafana: "1Gi", jaeger: "10Gi" } },
     },
   }),
   grafanaAdminPassword: secretSection({

@@ -99,7 +99,7 @@ export const securitySections = {
   rbac: plainSection({
     description: "Kubernetes groups (as your authenticator reports them) bound to the apex-admin, apex-operator and apex-viewer roles in the platform and sandbox namespaces.",
     schema: section({ adminGroups: groupNames(), operatorGroups: groupNames(), viewerGroups: groupNames() }),
-    defaults: { dev: rbacDefaults, prod: rbacDefaults },
+    defaults: { all: rbacDefaults },
   }),
 } as const;
 
