@@ -20,6 +20,8 @@ beforeAll(async () => {
   pack = await startPolicyPackServer();
   runs.dev = await runStack({ stack: "dev", secrets: { openaiApiKey: "sk-openai-policy-dev-0123456789" } });
   runs.prod = await runStack({ stack: "prod" });
+  // prod with its own Postgres and Redis StatefulSets instead of RDS and ElastiCache.
+  runs["prod-in-cluster"] = await runStack({ stack: "prod", config: { dataStores: "in-cluster" } });
   // The dev environment rendered on a local cluster (kind, minikube).
   runs["dev-on-kubernetes"] = await runStack({
     stack: "dev",
@@ -35,7 +37,7 @@ beforeAll(async () => {
 afterAll(() => pack?.close());
 
 describe("policy pack over the recorded stacks", () => {
-  for (const stack of ["dev", "prod", "dev-on-kubernetes"]) {
+  for (const stack of ["dev", "prod", "prod-in-cluster", "dev-on-kubernetes"]) {
     it(`${stack}: no mandatory violation`, async () => {
       const findings = await evaluatePolicies(apexPolicies, asPolicyResources(runs[stack]!));
       expect(mandatory(findings)).toEqual([]);
