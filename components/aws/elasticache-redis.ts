@@ -3,7 +3,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { services } from "../../app/src/contract";
 import { keepOptions, unprotected, type Protection } from "../platform/protection";
-import type { DataStoreNetwork } from "./rds-postgres";
+import { clusterOnlySecurityGroup, dataStoreKmsKeyArn, type DataStoreNetwork } from "./data-store-network";
 
 export interface ElastiCacheRedisArgs {
   /** Replication group id (1-40 characters), e.g. "apex-prod". */
@@ -52,26 +52,12 @@ export class ElastiCacheRedis extends pulumi.ComponentResource {
     const replicas = args.replicas ?? 1;
     if (replicas < 1) throw new Error(`${name}: automatic failover needs at least one replica, got ${replicas}`);
 
-    this.kmsKeyArn = args.kmsKeyArn !== undefined
-      ? pulumi.output(args.kmsKeyArn)
-      : new aws.kms.Key(`${name}-key`, {
-          description: `${args.replicationGroupId}: ElastiCache at-rest encryption`,
-          enableKeyRotation: true,
-          deletionWindowInDays: 30,
-        }, keep).arn;
+    this.kmsKeyArn = dataStoreKmsKeyArn(`${name}-key`, {
+      configured: args.kmsKeyArn,
+      description: `${args.replicationGroupId}: ElastiCache at-rest encryption`,
+    }, keep);
 
-    this.securityGroup = new aws.ec2.SecurityGroup(`${name}-sg`, {
-      description: `${args.replicationGroupId}: Redis from the cluster only`,
-      vpcId: args.network.vpcId,
-      ingress: [{
-        description: "Redis from the cluster's nodes/pods",
-        protocol: "tcp",
-        fromPort: rd.port,
-        toPort: rd.port,
-        securityGroups: args.network.clusterSecurityGroupIds,
-      }],
-      egress: [],
-    }, child);
+    this.securityGroup = clusterOnlySecurityGroup(`${name}-sg`, { owner: args.replicationGroupId, what: "Redis", port: rd.port, network: args.network }, child);
 
     const subnetGroup = new aws.elasticache.SubnetGroup(`${name}-subnets`, {
       description: `${args.replicationGroupId}: private subnets`,

