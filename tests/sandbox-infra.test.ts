@@ -4,7 +4,7 @@ import { runtimeEnv, sandboxSpec, services } from "../app/src/contract";
 import { buildSandboxPod } from "../app/src/sandbox/pod-template";
 import { sandboxDockerSettings } from "../components/sandbox/docker-settings";
 import { allowlistEgressRules, cidrCovers } from "../components/sandbox/egress";
-import { sandboxRepository } from "../components/sandbox/from-config";
+import { sandboxRepository } from "../components/registry/from-config";
 import { sandboxRuntimeClassEnforced } from "../policy/rules/sandbox";
 import { isDefaultDenyEgress } from "../policy/rules/workloads";
 import { MOCK_AWS, runStack, type StackRun } from "./harness";

@@ -2,22 +2,9 @@ import type * as aws from "@pulumi/aws";
 import type * as pulumi from "@pulumi/pulumi";
 import { kubeconfigFromReference, networkSources } from "../../config/cluster";
 import type { ApexConfig } from "../../config";
-import { ApexCluster, type ApexClusterArgs } from "./cluster";
+import { ApexCluster, type ApexClusterArgs, type ClusterNetwork } from "./cluster";
 
-/** The network the AWS data stores join (docs/cluster.md). */
-export interface ClusterNetwork {
-  readonly vpcId: pulumi.Input<string>;
-  /** Private subnets for the data stores' subnet groups. */
-  readonly privateSubnetIds: pulumi.Input<pulumi.Input<string>[]>;
-  /** Security groups of the cluster's nodes/pods: the only sources the data stores admit. */
-  readonly clusterSecurityGroupIds: pulumi.Input<pulumi.Input<string>[]>;
-  /**
-   * Plain CIDRs of the subnets the data stores live in (Kubernetes NetworkPolicy egress from
-   * api/workers/postgres-exporter). Always from the stack config, also with a stack reference:
-   * NetworkPolicy ipBlocks are built from them, and a reference's outputs are not plain values.
-   */
-  readonly dataSubnetCidrs: readonly string[];
-}
+export type { ClusterNetwork } from "./cluster";
 
 /** What the stack takes from the cluster it deploys to. */
 export interface ClusterWiring {

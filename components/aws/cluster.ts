@@ -2,7 +2,21 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { awsIdPatterns } from "../../config/cluster";
 import { stackLabels } from "../service";
-import type { ClusterNetwork } from "./cluster-network";
+
+/** The network the AWS data stores join (docs/cluster.md). */
+export interface ClusterNetwork {
+  readonly vpcId: pulumi.Input<string>;
+  /** Private subnets for the data stores' subnet groups. */
+  readonly privateSubnetIds: pulumi.Input<pulumi.Input<string>[]>;
+  /** Security groups of the cluster's nodes/pods: the only sources the data stores admit. */
+  readonly clusterSecurityGroupIds: pulumi.Input<pulumi.Input<string>[]>;
+  /**
+   * Plain CIDRs of the subnets the data stores live in (Kubernetes NetworkPolicy egress from
+   * api/workers/postgres-exporter). Always from the stack config, also with a stack reference:
+   * NetworkPolicy ipBlocks are built from them, and a reference's outputs are not plain values.
+   */
+  readonly dataSubnetCidrs: readonly string[];
+}
 
 /** A value the cluster wiring takes from the stack config, or from an output of the referenced stack. */
 export type FromConfigOrReference<T> = { readonly config: T } | { readonly output: string };

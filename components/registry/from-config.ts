@@ -2,8 +2,14 @@ import type * as aws from "@pulumi/aws";
 import type * as pulumi from "@pulumi/pulumi";
 import type { ApexConfig } from "../../config";
 import type { Protection } from "../platform/protection";
-import { sandboxRepository } from "../sandbox/from-config";
+import { sandboxSpec } from "../../app/src/contract";
 import { EcrRegistry, type RegistryCredentials } from "./ecr";
+
+/** The sandbox image sits beside the runtime image: `<registry>/<path>/apex-sandbox`. */
+export const sandboxRepository = (runtimeRepository: string): string => {
+  const slash = runtimeRepository.lastIndexOf("/");
+  return slash < 0 ? sandboxSpec.image : `${runtimeRepository.slice(0, slash)}/${sandboxSpec.image}`;
+};
 
 /** Where one image goes: its repository (an ECR URL once created) and, when pushed, the credentials. */
 export interface ImageTarget {

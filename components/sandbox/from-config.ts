@@ -1,16 +1,10 @@
 import type * as pulumi from "@pulumi/pulumi";
-import { runtimeEnv, sandboxSpec } from "../../app/src/contract";
+import { runtimeEnv } from "../../app/src/contract";
 import type { ApexConfig } from "../../config";
 import { sandboxQuota } from "../../config/sandbox";
 import type { ImageTarget } from "../registry/from-config";
 import type { Platform } from "../service";
 import type { SandboxRuntime, SandboxRuntimeArgs } from "./sandbox";
-
-/** The sandbox image sits beside the runtime image: `<registry>/<path>/apex-sandbox`. */
-export const sandboxRepository = (runtimeRepository: string): string => {
-  const slash = runtimeRepository.lastIndexOf("/");
-  return slash < 0 ? sandboxSpec.image : `${runtimeRepository.slice(0, slash)}/${sandboxSpec.image}`;
-};
 
 /** SandboxRuntime's arguments from the stack config. */
 export function sandboxArgsFromConfig(
