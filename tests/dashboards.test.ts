@@ -4,9 +4,11 @@ import { apexDashboards } from "../dashboards";
 import { metricFamily, metricNamesIn } from "../components/observability/promql-metrics";
 import { observedMetricFamilies } from "../components/observability/queried-metrics";
 import { datasourceUids } from "../components/observability/grafana-content";
+import { defaultsFor } from "../config";
 import { observabilitySections } from "../config/observability";
 import { alertRules, thresholds as alertThresholds } from "../alerts";
 import { grafanaTarget } from "../dashboards/grafana-target";
+import { operatorStackConfig } from "./harness";
 import { overviewDashboard } from "../dashboards/overview";
 import { grafana1023 } from "./grafana/grafana-10.2.3";
 import { grafanaProblems } from "./grafana/check-dashboard";
@@ -183,8 +185,12 @@ describe(`Grafana ${grafana1023.version} reads the dashboards`, () => {
   const overview = () => JSON.parse(dashboards[0]!.json) as { panels: Panel[] };
 
   it("the rules are for the Grafana image the stacks deploy, and the dashboards are written for it", () => {
-    const { defaults } = observabilitySections.observability;
-    expect([defaults?.dev?.images?.grafana, defaults?.prod?.images?.grafana]).toEqual([grafana1023.image, grafana1023.image]);
+    const section = observabilitySections.observability;
+    const image = (env: "dev" | "prod") => (defaultsFor(section, env) as { images: { grafana: string } }).images.grafana;
+    expect([image("dev"), image("prod")]).toEqual([grafana1023.image, grafana1023.image]);
+    // Prod pins it by digest (set by the operator), still that release.
+    const prod = operatorStackConfig("prod").observability as { images: { grafana: string } };
+    expect(prod.images.grafana).toMatch(new RegExp(`^${grafana1023.image.replace(/[.]/g, "\\.")}@sha256:[0-9a-f]{64}$`));
     expect(grafanaTarget).toEqual({ version: grafana1023.version, schemaVersion: grafana1023.schemaVersion });
   });
 

@@ -230,6 +230,9 @@ const generatedSecret = (key: string, stack: string): string =>
 /** apex:images.runtime.tag of the prod test runs: a git commit, as the CI passes it. */
 export const PROD_IMAGE_TAG = "3f9c2a7e5b1d4c8a9e0f6b2d7a1c5e8f4b3d9a60";
 
+/** apex:observability.images.grafana of the prod test runs: the dashboards' Grafana, by a test digest. */
+export const PROD_GRAFANA_IMAGE = `grafana/grafana:10.2.3@sha256:${"0123456789abcdef".repeat(4)}`;
+
 /** apex:observability.runbookBaseUrl of the prod test runs. */
 export const PROD_RUNBOOK_BASE_URL = "https://git.ops.internal/platform/apex/-/blob/main/docs/runbooks";
 
@@ -240,7 +243,8 @@ export const PROD_RUNBOOK_BASE_URL = "https://git.ops.internal/platform/apex/-/b
  */
 export const OPERATOR_SET_CONFIG: Readonly<Record<string, Record<string, unknown>>> = {
   prod: {
-    observability: { runbookBaseUrl: PROD_RUNBOOK_BASE_URL },
+    // Grafana 10.2.3 (the dashboards' target) by a digest only a registry can tell: a test value here.
+    observability: { runbookBaseUrl: PROD_RUNBOOK_BASE_URL, images: { grafana: PROD_GRAFANA_IMAGE } },
     // The cluster's own API server address and CA, which Vault's Kubernetes auth needs.
     vault: { kubernetesHost: TEST_KUBERNETES_HOST, kubernetesCaCert: TEST_CLUSTER_CA },
     // The commit the images are tagged with; the CI passes it as APEX_IMAGE_TAG / GITHUB_SHA.
