@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { loadConfig, type ConfigSource } from "../config";
-import { PROD_RUNBOOK_BASE_URL, readStackFile, TEST_CLUSTER_CA, TEST_KUBERNETES_HOST } from "./harness";
+import { operatorStackConfig, PROD_RUNBOOK_BASE_URL, TEST_CLUSTER_CA, TEST_KUBERNETES_HOST } from "./harness";
 
 type Entry = [string, { value: string; secret: boolean }];
 
@@ -16,8 +16,8 @@ const source = (stack: string, keys: Record<string, unknown>, secrets: Record<st
   entries: () => new Map(entriesOf(keys, secrets)),
 });
 
-/** Prod pins third-party images by digest (docs/images.md): take the pins from Pulumi.prod.yaml. */
-const prodPins = readStackFile("prod") as { images: Record<string, unknown>; observability: { images: Record<string, string> } };
+/** Prod pins third-party images by digest (docs/images.md): take the pins from Pulumi.prod.yaml (+ the operator's Grafana pin). */
+const prodPins = operatorStackConfig("prod") as { images: Record<string, unknown>; observability: { images: Record<string, string> } };
 const prodBase = {
   ingress: { host: "api.example.com", grpcHost: "grpc.example.com" },
   images: { ...prodPins.images, runtime: { repository: "registry.example.com/apex/runtime", tag: "0.1.0" } },
