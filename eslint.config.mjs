@@ -1,5 +1,6 @@
-// Lints the program, the runtime and the policy pack with typescript-eslint's recommended rules.
+// Lints the program, the runtime, the policy pack and the console (plus React's hook rules there) with typescript-eslint's recommended rules.
 import js from "@eslint/js";
+import reactHooks from "eslint-plugin-react-hooks";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
@@ -12,4 +13,5 @@ export default tseslint.config(
       "no-console": "off",
     },
   },
+  { files: ["console/**/*.{ts,tsx}"], ...reactHooks.configs.flat.recommended },
 );

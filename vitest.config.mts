@@ -1,4 +1,5 @@
 import { availableParallelism } from "node:os";
+import react from "@vitejs/plugin-react";
 import { defineConfig } from "vitest/config";
 
 // One config for the whole repository. Per-file isolation stays on: the Pulumi mock runtime is
@@ -15,8 +16,19 @@ export default defineConfig({
     isolate: true,
     pool: "forks",
     maxWorkers: workers,
-    include: ["tests/**/*.test.ts", "app/test/**/*.test.ts", "policy/test/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    projects: [
+      {
+        extends: true,
+        test: { name: "node", include: ["tests/**/*.test.ts", "app/test/**/*.test.ts", "policy/test/**/*.test.ts"] },
+      },
+      {
+        // The console's component tests: React in jsdom, Testing Library's matchers.
+        extends: true,
+        plugins: [react()],
+        test: { name: "console", environment: "jsdom", include: ["console/test/**/*.test.tsx"], setupFiles: ["console/test/setup.ts"] },
+      },
+    ],
   },
 });

@@ -63,6 +63,17 @@ export const listDagsQuery = z
     message: "must not be before created_since",
   });
 
+export const usageReportQuery = z
+  .strictObject({
+    since: rfc3339.optional().describe("Start of the period (inclusive, RFC 3339); default 24 hours before `until`."),
+    until: rfc3339.optional().describe("End of the period (exclusive, RFC 3339); default now."),
+    agent_id: id.optional().describe("Only this agent's usage. For an agent key, another agent's id reports nothing."),
+  })
+  .refine((q) => !q.since || !q.until || Date.parse(q.until) > Date.parse(q.since), {
+    path: ["until"],
+    message: "must be after since",
+  });
+
 export const decideApprovalBody = z.strictObject({
   reason: storedText(2000).optional(),
 });
@@ -168,6 +179,11 @@ export const approvalJson = z.object({
   args_digest: z.string().optional().describe("SHA-256 (hex) of the canonical JSON of args: the exact call this approval covers."),
   expires_at: z.string().describe("After this the approval can no longer be decided (409) and an approved call no longer starts."),
   ended_at: z.string().optional().describe("When it was superseded or expired."),
+  dag_name: z.string().optional().describe("The name of the DAG the tool call belongs to."),
+  agent_id: z.string().optional().describe("The agent whose DAG it is."),
+  agent_name: z.string().optional(),
+  submitted_by: z.string().optional().describe("API key id that submitted the DAG."),
+  submitted_by_name: z.string().optional().describe("That key's name (absent when the key was deleted or the DAG predates recording it)."),
 });
 
 export const apiKeyJson = z.object({
@@ -201,6 +217,40 @@ export const errorJson = z.object({
   }),
 });
 
+export const meJson = z.object({
+  key: z.object({
+    id: z.string(),
+    name: z.string(),
+    role: roleSchema,
+    agent_id: z.string().optional(),
+    prefix: z.string(),
+  }),
+  permissions: z.array(z.string()).describe("What this key may do (the permission table in docs/security.md)."),
+  links: z
+    .object({
+      trace_url_template: z.string().optional().describe("A trace's page, with {trace_id} to fill in (APEX_TRACE_URL_TEMPLATE)."),
+      logs_url_template: z
+        .string()
+        .optional()
+        .describe("A DAG's (or task's) logs, with {dag_id}, {task_id} and {trace_id} to fill in, URL-encoded (APEX_LOGS_URL_TEMPLATE)."),
+    })
+    .describe("Where operators follow a DAG outside Apex; absent links are not configured."),
+});
+
+const usageGroup = usageJson.extend({ calls: z.number().int().describe("LLM calls recorded.") });
+
+export const usageReportJson = z.object({
+  since: z.string(),
+  until: z.string(),
+  totals: usageGroup,
+  by_agent: z.array(usageGroup.extend({ agent_id: z.string(), agent_name: z.string() })).describe("Most expensive first."),
+  by_model: z.array(usageGroup.extend({ model: z.string().describe("provider/model as requested.") })).describe("Most expensive first."),
+  bucket: z.enum(["hour", "day"]).describe("hour for periods up to 48 hours, day beyond."),
+  series: z
+    .array(z.object({ start: z.string(), cost_usd: z.number(), input_tokens: z.number().int(), output_tokens: z.number().int() }))
+    .describe("Cost over the period, one entry per bucket that has usage, oldest first."),
+});
+
 export const agentListJson = z.object({ agents: z.array(agentJson) });
 export const approvalListJson = z.object({ approvals: z.array(approvalJson) });
 export const apiKeyListJson = z.object({ api_keys: z.array(apiKeyJson) });
@@ -216,3 +266,8 @@ export type DagEventJson = z.infer<typeof dagEventJson>;
 export type DagStatusJson = z.infer<typeof dagStatusJson>;
 export type DagSummaryJson = z.infer<typeof dagSummaryJson>;
 export type DagListJson = z.infer<typeof dagListJson>;
+export type MeJson = z.infer<typeof meJson>;
+export type UsageReportJson = z.infer<typeof usageReportJson>;
+export type ErrorJson = z.infer<typeof errorJson>;
+export type ListDagsQuery = z.input<typeof listDagsQuery>;
+export type UsageReportQuery = z.input<typeof usageReportQuery>;
