@@ -1,5 +1,4 @@
 import { availableParallelism } from "node:os";
-import react from "@vitejs/plugin-react";
 import { defineConfig } from "vitest/config";
 
 // One config for the whole repository. Per-file isolation stays on: the Pulumi mock runtime is
@@ -24,9 +23,8 @@ export default defineConfig({
         test: { name: "node", include: ["tests/**/*.test.ts", "app/test/**/*.test.ts", "policy/test/**/*.test.ts"] },
       },
       {
-        // The console's component tests: React in jsdom, Testing Library's matchers.
+        // The console's component tests: React in jsdom (JSX per console/tsconfig.json), Testing Library's matchers.
         extends: true,
-        plugins: [react()],
         test: { name: "console", environment: "jsdom", include: ["console/test/**/*.test.tsx"], setupFiles: ["console/test/setup.ts"] },
       },
     ],

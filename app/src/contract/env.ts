@@ -57,6 +57,10 @@ export const runtimeEnv = {
   llmTimeoutMs: "APEX_LLM_TIMEOUT_MS",
   /** How long a worker's in-flight tasks may finish on SIGTERM (ms); at least APEX_LLM_TIMEOUT_MS. Default: the timeout + 15 s. */
   workerShutdownGraceMs: "APEX_WORKER_SHUTDOWN_GRACE_MS",
+  /** A trace's page for the console's links, `{trace_id}` filled in, e.g. `http://localhost:16686/trace/{trace_id}`; unset = no trace links. */
+  traceUrlTemplate: "APEX_TRACE_URL_TEMPLATE",
+  /** A DAG's logs for the console's links, `{dag_id}`, `{task_id}`, `{trace_id}` filled in (URL-encoded); unset = no log links. */
+  logsUrlTemplate: "APEX_LOGS_URL_TEMPLATE",
   bootstrapAdminKey: "APEX_BOOTSTRAP_ADMIN_KEY",
   openaiApiKey: "OPENAI_API_KEY",
   anthropicApiKey: "ANTHROPIC_API_KEY",

@@ -5,6 +5,8 @@
 export const services = {
   api: { name: "apex-api", httpPort: 8080, grpcPort: 50051 },
   worker: { name: "apex-worker", metricsPort: 9464 },
+  /** The operator console (console/): static files and a /v1 proxy to apex-api; the seed's 3000, unprivileged. */
+  dashboard: { name: "apex-dashboard", port: 3000 },
   postgres: { name: "postgres", port: 5432, database: "apex", user: "apex" },
   redis: { name: "redis", port: 6379 },
   jaeger: { name: "jaeger", otlpGrpcPort: 4317, otlpHttpPort: 4318, uiPort: 16686 },
