@@ -29,6 +29,8 @@ export interface RunningApi {
 export interface StartApiOptions {
   /** Request logs and server errors; default the process logger (one INFO line per request). */
   readonly logger?: Logger;
+  /** A built console served on the HTTP port (local mode); apex-api itself never passes one. */
+  readonly consoleDir?: string;
 }
 
 /** Serves the API of an opened runtime on the given ports (0 = ephemeral). */
@@ -40,7 +42,7 @@ export async function startApi(rt: Runtime, ports: { http: number; grpc: number 
     { shared: rt.coordination.kind === "redis" ? rt.coordination.rateLimiter : undefined },
   );
   const deps = { service: rt.service, keys: rt.keys, registry, logger: options.logger ?? logger, limits };
-  const http = buildHttpServer(deps);
+  const http = buildHttpServer(deps, { consoleDir: options.consoleDir });
   await http.listen({ port: ports.http, host });
   const address = http.server.address();
   const httpPort = typeof address === "object" && address ? address.port : ports.http;

@@ -1,6 +1,7 @@
 /**
- * What `npm start` prints once it listens: where everything is, the admin key, and a `Try:` demo
- * command that reaches this very instance (its data dir, or its URL when not on the default port).
+ * What `npm start` prints once it listens: the console first, where everything else is, the admin
+ * key, and a `Try:` demo command that reaches this very instance (its data dir, or its URL when not
+ * on the default port). Without a built console it says how to build one.
  */
 import { runtimeEnv } from "../contract/env";
 import { services } from "../contract/services";
@@ -33,9 +34,13 @@ export function localBanner(local: LocalRuntime, env: NodeJS.ProcessEnv = proces
   const instance = local.instanceFile
     ? [`  Instance   ${local.instanceFile}`, `             (URLs, pid, admin key; ${local.dataDir ? "kept with the data dir" : "removed at shutdown"})`]
     : [];
+  const consoleLines = local.consoleUrl
+    ? [`  Console    ${local.consoleUrl}   (sign in with the admin key)`]
+    : [`  Console    not built (no index.html in ${local.consoleDir}): run \`npm run build -w console\`, then restart`];
   const lines = [
     "",
     "Apex is running (local mode)",
+    ...consoleLines,
     `  HTTP API   ${url}   (OpenAPI: ${url}/openapi.json)`,
     `  gRPC API   ${local.grpcAddress}`,
     `  Metrics    ${apiMetrics}${extraMetrics.map((m) => `, ${m} (${runtimeEnv.metricsPort})`).join("")}`,

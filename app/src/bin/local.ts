@@ -1,9 +1,11 @@
 /**
  * Local mode: API and worker in one process on embedded defaults (PGlite, in-process
  * coordination, the local LLM provider, the local sandbox driver) unless the env says otherwise.
- * Writes the instance file (instance-file.ts) through which `npm run demo` finds it.
+ * Writes the instance file (instance-file.ts) through which `npm run demo` finds it. Serves the
+ * built operator console (console/dist) on the API's origin when there is one.
  */
 import path from "node:path";
+import { isConsoleBuilt } from "../api/http/console-files";
 import { loadConfig, type RuntimeConfig } from "../config";
 import { runtimeEnv } from "../contract/env";
 import { httpPaths } from "../contract/services";
@@ -27,6 +29,10 @@ export interface LocalRuntime {
   readonly adminKey?: string;
   /** Base URL of the HTTP API, e.g. http://localhost:8080. */
   readonly url: string;
+  /** The operator console's page (the API's origin); unset when consoleDir holds no build. */
+  readonly consoleUrl?: string;
+  /** Absolute directory the console is served from, or was looked for in. */
+  readonly consoleDir: string;
   /** host:port of the gRPC API. */
   readonly grpcAddress: string;
   /** /metrics on the API port, and on APEX_METRICS_PORT when that is set. */
@@ -50,7 +56,12 @@ export interface StartLocalOptions {
   readonly instanceFile?: boolean;
   readonly host?: string;
   readonly redisKeyPrefix?: string;
+  /** The built console to serve; default APEX_CONSOLE_DIR, else console/dist of this checkout. */
+  readonly consoleDir?: string;
 }
+
+/** console/dist of the checkout this file is in (app/src/bin, or app/dist/bin once compiled). */
+export const defaultConsoleDir = path.resolve(__dirname, "../../../console/dist");
 
 /** How URLs of a listener on `host` are written for the user. */
 function urlHost(host: string): string {
@@ -68,8 +79,14 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
     if (writesInstanceFile) await assertDataDirFree(dataDir);
   }
 
+  const consoleDir = path.resolve(options.consoleDir ?? (env[runtimeEnv.consoleDir]?.trim() || defaultConsoleDir));
+  const consoleBuilt = isConsoleBuilt(consoleDir);
+
   const runtime = await openRuntime(config, { pgliteDataDir: dataDir, redisKeyPrefix: options.redisKeyPrefix });
-  const api = await startApi(runtime, { http: config.httpPort, grpc: config.grpcPort }, host, { logger: infoAsDebug(logger) });
+  const api = await startApi(runtime, { http: config.httpPort, grpc: config.grpcPort }, host, {
+    logger: infoAsDebug(logger),
+    consoleDir: consoleBuilt ? consoleDir : undefined,
+  });
   // Like apex-api and apex-worker: the cluster gauges and every agent's cost series, from the store.
   const warn = (what: string) => (err: unknown) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, `${what} failed`);
   registerClusterGauges(clusterSnapshotQuery(runtime.db), warn("cluster gauge query"));
@@ -118,6 +135,8 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
     worker,
     adminKey,
     url,
+    consoleUrl: consoleBuilt ? `${url}/` : undefined,
+    consoleDir,
     grpcAddress,
     metricsUrls,
     dataDir,

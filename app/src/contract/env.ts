@@ -61,6 +61,8 @@ export const runtimeEnv = {
   traceUrlTemplate: "APEX_TRACE_URL_TEMPLATE",
   /** A DAG's logs for the console's links, `{dag_id}`, `{task_id}`, `{trace_id}` filled in (URL-encoded); unset = no log links. */
   logsUrlTemplate: "APEX_LOGS_URL_TEMPLATE",
+  /** `npm start` only: the built console it serves on the API's origin. Default: console/dist of the checkout. */
+  consoleDir: "APEX_CONSOLE_DIR",
   bootstrapAdminKey: "APEX_BOOTSTRAP_ADMIN_KEY",
   openaiApiKey: "OPENAI_API_KEY",
   anthropicApiKey: "ANTHROPIC_API_KEY",

@@ -9,6 +9,7 @@ import { httpPaths } from "../../contract/services";
 import { defaultMaxRequestBytes, type ApiDeps } from "../deps";
 import { ApiError, databaseRetryAfterSeconds, errorBody, httpStatusOf, retryAfterOf, toApiError } from "../errors";
 import { authenticate, invoke, operations, watchDag, type Operation } from "../operations";
+import { serveConsoleFiles } from "./console-files";
 import { buildOpenApiDocument } from "./openapi";
 import { apiRoutes } from "./routes";
 
@@ -18,7 +19,12 @@ const readinessDeadlineMs = 1_000;
 /** Comment lines keep idle event streams open through proxies. */
 const sseKeepAliveMs = 15_000;
 
-export function buildHttpServer(deps: ApiDeps): FastifyInstance {
+export interface HttpServerOptions {
+  /** A built console (console/dist) served on this origin: local mode only (console-files.ts). */
+  readonly consoleDir?: string;
+}
+
+export function buildHttpServer(deps: ApiDeps, options: HttpServerOptions = {}): FastifyInstance {
   const app = Fastify({
     // Unset: Fastify's logger stays disabled.
     loggerInstance: deps.logger as FastifyBaseLogger | undefined,
@@ -35,7 +41,9 @@ export function buildHttpServer(deps: ApiDeps): FastifyInstance {
     else if (apiError.code === "unavailable") request.log.warn({ err: error.message, code: error.code }, "request failed: unavailable");
     sendError(reply, apiError);
   });
+  const consoleFiles = options.consoleDir === undefined ? undefined : serveConsoleFiles(app, options.consoleDir);
   app.setNotFoundHandler((request, reply) => {
+    if (consoleFiles?.answerPage(request, reply)) return reply;
     sendError(reply, new ApiError("not_found", `no route ${request.method} ${request.url.split("?")[0]}`));
   });
 
