@@ -98,6 +98,7 @@ export function createApiClient(key: string, options: ApiClientOptions = {}) {
   return {
     me: (signal?: AbortSignal) => request<Me>("GET", "/v1/me", { signal }),
     listAgents: (signal?: AbortSignal) => request<{ agents: Agent[] }>("GET", "/v1/agents", { signal }),
+    createAgent: (body: { name: string; description?: string }) => request<Agent>("POST", "/v1/agents", { body }),
     listDags: (query: ListDagsQuery, signal?: AbortSignal) => request<DagList>("GET", "/v1/dags", { query: query as Query, signal }),
     getDag: (id: string, signal?: AbortSignal) => request<Dag>("GET", `/v1/dags/${enc(id)}`, { signal }),
     submitDag: (body: unknown) => request<DagStatus>("POST", "/v1/dags", { body }),
