@@ -12,6 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { runtimeEnv, services } from "./app/src/contract";
 import { clusterFromConfig } from "./components/aws/cluster-network";
 import { managedDataStoresFromConfig } from "./components/aws/data-store-access";
+import { browserUiUrls, consoleLinkEnv, dashboardFromConfig } from "./components/dashboard";
 import { loadConfig } from "./config";
 import { dataStoreSecretKeys, inClusterDataStoreAccess, managedDataStoreFlows } from "./components/data/access";
 import { Postgres } from "./components/data/postgres";
@@ -126,7 +127,8 @@ function apex() {
     tools: config.tools,
     secretKeysPresent: Object.keys(secrets.values),
     llmKeys: llmKeysSync && syncArgs ? { secret: llmKeysSync.secretName, keys: syncArgs.source.keys } : undefined,
-    extraEnv: { [runtimeEnv.otlpEndpoint]: otlpEndpoint, ...sandboxEnv(sandbox) },
+    // The console's links to a DAG's trace (Jaeger) and logs (Grafana), where the stack puts those UIs.
+    extraEnv: { [runtimeEnv.otlpEndpoint]: otlpEndpoint, ...sandboxEnv(sandbox), ...consoleLinkEnv(browserUiUrls(config)) },
   }, llmKeysSync ? { dependsOn: [...(base instanceof KubernetesPlatformResources ? [base.secret] : []), llmKeysSync.ready] } : afterSecrets);
   flows.push(...runtimeFlows({
     llmEgress: { cidrs: config.network.llmEgressCidrs, except: config.network.llmEgressExcept },
@@ -171,6 +173,13 @@ function apex() {
     new KubernetesRbac("apex-rbac", rbacArgsFromConfig(config, platform, sandbox.kubernetes.namespace.metadata.name));
   }
 
+  // The operator console (apex-dashboard): its image, nginx serving it and proxying /v1 to the API (docs/infrastructure.md).
+  const dashboard = dashboardFromConfig(config, platform, imageTargets.dashboard);
+  if (dashboard) {
+    flows.push(...dashboard.flows);
+    routes.push(...dashboard.routes);
+  }
+
   // ---- Exposure and network policies (Kubernetes) ----------------------------------------------
   const { api } = services;
   if (platform.target === "kubernetes") {
@@ -194,6 +203,8 @@ function apex() {
       ? `http://localhost:${api.httpPort}`
       : `${tls ? "https" : "http"}://${config.ingress.host}`,
     grpcEndpoint: platform.target === "docker" ? `localhost:${api.grpcPort}` : `${config.ingress.grpcHost}:${tls ? 443 : 80}`,
+    /** The operator console (absent when apex:dashboard.enabled is false). */
+    dashboardUrl: dashboard?.url,
     /** How the runtime reaches its dependencies inside the stack (no credentials). */
     internal: {
       namespace: config.namespace,
@@ -204,6 +215,7 @@ function apex() {
       secretName: STACK_SECRET_NAME,
     },
     runtimeImage: image.ref,
+    dashboardImage: dashboard?.imageRef,
     /** The first admin API key; read with `pulumi stack output --show-secrets bootstrapAdminKey`. */
     bootstrapAdminKey: secrets.values[stackSecretKeys.bootstrapAdminKey],
     /** UIs: published on localhost (dev) / Ingress hosts from apex:observability.hosts (prod). */

@@ -152,12 +152,14 @@ export const coreSections = {
     },
   }),
   ingress: plainSection({
-    description: "Kubernetes exposure: IngressClass, API hosts (HTTP and gRPC), TLS Secret (issued by a cert-manager ClusterIssuer when `clusterIssuer` is set), the controller's namespace.",
+    description: "Kubernetes exposure: IngressClass, API hosts (HTTP and gRPC), the operator console's host (`consoleHost`, required while apex:dashboard.enabled), TLS Secret (issued by a cert-manager ClusterIssuer when `clusterIssuer` is set), the controller's namespace.",
     schema: section({
       className: nonEmptyText(),
       controllerNamespace: dnsLabel(),
       host: hostname().optional(),
       grpcHost: hostname().optional(),
+      /** apex-dashboard (the operator console); checked in config/dashboard.ts. */
+      consoleHost: hostname().optional(),
       tls: section({ secretName: dnsLabel(), clusterIssuer: nonEmptyText().optional() }).optional(),
     }),
     defaults: { all: { className: "nginx", controllerNamespace: "ingress-nginx" } },

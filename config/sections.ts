@@ -2,6 +2,7 @@ import { awsDataStoreCrossChecks, awsDataStoreSections } from "./aws-data-stores
 import { coreChecks } from "./checks";
 import { clusterCrossChecks, clusterSections } from "./cluster";
 import { coreSections } from "./core";
+import { dashboardCrossChecks, dashboardSections } from "./dashboard";
 import type { ConfigProblem } from "./errors";
 import { imageCrossChecks, imageSections } from "./images";
 import type { ApexConfig } from "./index";
@@ -22,6 +23,7 @@ export const configSections = {
   ...securitySections,
   ...sandboxSections,
   ...observabilitySections,
+  ...dashboardSections,
 } as const;
 
 export type ConfigSections = typeof configSections;
@@ -38,4 +40,5 @@ export const configChecks: readonly ((config: ApexConfig) => ConfigProblem[])[] 
   securityCrossChecks,
   sandboxCrossChecks,
   observabilityCrossChecks,
+  dashboardCrossChecks,
 ];

@@ -2,14 +2,20 @@ import type * as aws from "@pulumi/aws";
 import type * as pulumi from "@pulumi/pulumi";
 import type { ApexConfig } from "../../config";
 import type { Protection } from "../platform/protection";
-import { sandboxSpec } from "../../app/src/contract";
+import { sandboxSpec, services } from "../../app/src/contract";
 import { EcrRegistry, type RegistryCredentials } from "./ecr";
 
-/** The sandbox image sits beside the runtime image: `<registry>/<path>/apex-sandbox`. */
-export const sandboxRepository = (runtimeRepository: string): string => {
+/** An image beside the runtime image: `<registry>/<path>/<image>`. */
+const besideRuntime = (runtimeRepository: string, image: string): string => {
   const slash = runtimeRepository.lastIndexOf("/");
-  return slash < 0 ? sandboxSpec.image : `${runtimeRepository.slice(0, slash)}/${sandboxSpec.image}`;
+  return slash < 0 ? image : `${runtimeRepository.slice(0, slash)}/${image}`;
 };
+
+/** The sandbox image sits beside the runtime image: `<registry>/<path>/apex-sandbox`. */
+export const sandboxRepository = (runtimeRepository: string): string => besideRuntime(runtimeRepository, sandboxSpec.image);
+
+/** The console image (apex-dashboard) likewise: `<registry>/<path>/apex-dashboard`. */
+export const dashboardRepository = (runtimeRepository: string): string => besideRuntime(runtimeRepository, services.dashboard.name);
 
 /** Where one image goes: its repository (an ECR URL once created) and, when pushed, the credentials. */
 export interface ImageTarget {
@@ -20,6 +26,8 @@ export interface ImageTarget {
 export interface ImageTargets {
   readonly runtime: ImageTarget;
   readonly sandbox: ImageTarget;
+  /** The console image; absent when apex:dashboard.enabled is false. */
+  readonly dashboard?: ImageTarget;
   /** Registry kind `ecr` with push on: the repositories this stack owns. */
   readonly ecr?: EcrRegistry;
 }
@@ -34,7 +42,11 @@ export function imageTargetsFromConfig(
   opts: { readonly protection: Protection; readonly provider?: aws.Provider },
 ): ImageTargets {
   const runtimeRepository = config.images.runtime.repository;
-  const local = { runtime: { repository: runtimeRepository }, sandbox: { repository: sandboxRepository(runtimeRepository) } };
+  const local = {
+    runtime: { repository: runtimeRepository },
+    sandbox: { repository: sandboxRepository(runtimeRepository) },
+    ...(config.dashboard.enabled ? { dashboard: { repository: dashboardRepository(runtimeRepository) } } : {}),
+  };
   const registry = config.registry;
   if (!config.images.runtime.push || registry === undefined) return local;
   if (registry.kind === "external") {
@@ -45,22 +57,28 @@ export function imageTargetsFromConfig(
     return {
       runtime: { ...local.runtime, registry: credentials },
       sandbox: { ...local.sandbox, registry: credentials },
+      ...(local.dashboard ? { dashboard: { ...local.dashboard, registry: credentials } } : {}),
     };
   }
   if (registry.ecr === undefined) throw new Error("imageTargetsFromConfig: ECR registry without settings (config/images.ts checks this)");
   const ecr = new EcrRegistry("apex-registry", {
-    repositories: { runtime: local.runtime.repository, sandbox: local.sandbox.repository },
+    repositories: {
+      runtime: local.runtime.repository,
+      sandbox: local.sandbox.repository,
+      ...(local.dashboard ? { dashboard: local.dashboard.repository } : {}),
+    },
     scanOnPush: registry.ecr.scanOnPush,
     encryption: { type: registry.ecr.encryption, kmsKeyArn: registry.ecr.kmsKeyArn },
     lifecycle: { untaggedExpiryDays: registry.ecr.untaggedExpiryDays, keepTaggedImages: registry.ecr.keepTaggedImages },
     protection: opts.protection,
     provider: opts.provider,
   });
-  const { runtime, sandbox } = ecr.repositories;
-  if (runtime === undefined || sandbox === undefined) throw new Error("imageTargetsFromConfig: ECR repositories missing");
+  const { runtime, sandbox, dashboard } = ecr.repositories;
+  if (runtime === undefined || sandbox === undefined || (local.dashboard && dashboard === undefined)) throw new Error("imageTargetsFromConfig: ECR repositories missing");
   return {
     runtime: { repository: runtime.repositoryUrl, registry: ecr.credentials },
     sandbox: { repository: sandbox.repositoryUrl, registry: ecr.credentials },
+    ...(dashboard ? { dashboard: { repository: dashboard.repositoryUrl, registry: ecr.credentials } } : {}),
     ecr,
   };
 }
