@@ -100,6 +100,22 @@ const hostList = optionalString
     }
   });
 
+/** A link template of the console (APEX_TRACE_URL_TEMPLATE, APEX_LOGS_URL_TEMPLATE): an absolute http(s) URL, kept as written. */
+const urlTemplate = (placeholders: readonly string[]) =>
+  optionalString.superRefine((v, ctx) => {
+    if (v === undefined) return;
+    let protocol: string | undefined;
+    try {
+      protocol = new URL(v).protocol;
+    } catch {
+      protocol = undefined;
+    }
+    if (protocol !== "http:" && protocol !== "https:") {
+      ctx.addIssue({ code: "custom", message: "expected an absolute http:// or https:// URL" });
+    }
+    for (const p of placeholders) if (!v.includes(p)) ctx.addIssue({ code: "custom", message: `expected the placeholder ${p} in the URL` });
+  });
+
 const envSchema = z.object({
   [runtimeEnv.databaseUrl]: optionalString.pipe(
     z
@@ -142,6 +158,8 @@ const envSchema = z.object({
   [runtimeEnv.llmBreaker]: jsonValue(breakerSchema, '{"failureThreshold":5,"cooldownMs":30000}'),
   [runtimeEnv.llmTimeoutMs]: optionalInteger(1_000, 3_600_000, "milliseconds from 1000 to 3600000"),
   [runtimeEnv.workerShutdownGraceMs]: optionalInteger(1_000, 7_200_000, "milliseconds from 1000 to 7200000"),
+  [runtimeEnv.traceUrlTemplate]: urlTemplate(["{trace_id}"]),
+  [runtimeEnv.logsUrlTemplate]: urlTemplate([]),
   [runtimeEnv.bootstrapAdminKey]: optionalString,
   [runtimeEnv.openaiApiKey]: optionalString,
   [runtimeEnv.anthropicApiKey]: optionalString,
@@ -200,6 +218,10 @@ export interface RuntimeConfig {
   readonly llmTimeoutMs: number;
   /** How long in-flight tasks may finish on SIGTERM; never shorter than an LLM call (contract/worker-drain.ts). */
   readonly workerShutdownGraceMs: number;
+  /** The console's trace link, with `{trace_id}`; unset = no trace links. */
+  readonly traceUrlTemplate?: string;
+  /** The console's logs link (`{dag_id}`, `{task_id}`, `{trace_id}` filled in); unset = no log links. */
+  readonly logsUrlTemplate?: string;
   readonly bootstrapAdminKey?: string;
   readonly openaiApiKey?: string;
   readonly anthropicApiKey?: string;
@@ -263,6 +285,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig 
     llmBreaker: e[runtimeEnv.llmBreaker] ?? {},
     llmTimeoutMs,
     workerShutdownGraceMs,
+    traceUrlTemplate: e[runtimeEnv.traceUrlTemplate],
+    logsUrlTemplate: e[runtimeEnv.logsUrlTemplate],
     bootstrapAdminKey: e[runtimeEnv.bootstrapAdminKey],
     openaiApiKey: e[runtimeEnv.openaiApiKey],
     anthropicApiKey: e[runtimeEnv.anthropicApiKey],

@@ -15,8 +15,18 @@ export interface ApiDeps {
   readonly logger?: Logger;
   /** Per-IP and per-key rate limits and the cap on open watches per key; unset = none. */
   readonly limits?: ApiRateLimiter;
+  /** Where the console links a DAG's trace and logs (GET /v1/me); unset = no links. */
+  readonly links?: ConsoleLinks;
   /** Largest request body (HTTP) or message (gRPC) accepted, in bytes. Default: the DAG body limit. */
   readonly maxRequestBytes?: number;
+}
+
+/** URL templates from APEX_TRACE_URL_TEMPLATE and APEX_LOGS_URL_TEMPLATE (checked by config.ts). */
+export interface ConsoleLinks {
+  /** Contains `{trace_id}`. */
+  readonly traceUrlTemplate?: string;
+  /** May contain `{dag_id}`, `{task_id}`, `{trace_id}`. */
+  readonly logsUrlTemplate?: string;
 }
 
 export const defaultMaxRequestBytes = dagLimits.maxBodyBytes;

@@ -1,14 +1,16 @@
 /**
- * The API's operations, once for both transports: each names the permission it needs, parses its
+ * The API's operations, once for both transports: each names the permission it needs (or only an
+ * authenticated key, `authenticated`), parses its
  * input with zod, calls the service (scoped to the caller's agent for agent keys) and returns the
  * wire shape. HTTP routes and gRPC methods only authenticate, build the input and call `invoke`.
  */
 import { z } from "zod";
-import { agentScope, can, type Permission } from "../auth/permissions";
+import { agentScope, can, rolePermissions, type Permission } from "../auth/permissions";
+import { checkUsagePeriod, usagePeriodOf } from "../service/usage-report";
 import type { Principal } from "../service/types";
 import type { ApiDeps } from "./deps";
 import { ApiError, fromZodError } from "./errors";
-import { agentJson, apiKeyJson, approvalJson, dagEventJson, dagJson, dagSummaryJson } from "./present";
+import { agentJson, apiKeyJson, approvalJson, dagEventJson, dagJson, dagSummaryJson, usageReportJson } from "./present";
 import {
   createAgentBody,
   createApiKeyBody,
@@ -16,6 +18,7 @@ import {
   idParams,
   listApprovalsQuery,
   listDagsQuery,
+  usageReportQuery,
   type AgentJson,
   type ApiKeyJson,
   type ApprovalJson,
@@ -24,10 +27,15 @@ import {
   type DagJson,
   type DagListJson,
   type DagStatusJson,
+  type MeJson,
+  type UsageReportJson,
 } from "./schemas";
 
+/** What an operation needs: a permission of the caller's role, or just a valid key of any role. */
+export type Requirement = Permission | "authenticated";
+
 export interface Operation<I, O> {
-  readonly permission: Permission;
+  readonly permission: Requirement;
   readonly input: z.ZodType<I>;
   run(deps: ApiDeps, principal: Principal, input: I): Promise<O>;
 }
@@ -36,6 +44,23 @@ const define = <I, O>(op: Operation<I, O>): Operation<I, O> => op;
 const empty = z.strictObject({});
 
 export const operations = {
+  getMe: define({
+    permission: "authenticated",
+    input: empty,
+    run: async ({ keys, links }, p): Promise<MeJson> => {
+      const key = await keys.get(p.keyId);
+      // Revoked or deleted since this process cached the key: as unknown as the next request will find it.
+      if (!key || key.revokedAt) throw new ApiError("unauthenticated", "unknown or revoked API key");
+      return {
+        key: { id: key.id, name: key.name, role: p.role, ...(p.agentId ? { agent_id: p.agentId } : {}), prefix: key.prefix },
+        permissions: [...rolePermissions[p.role]].sort(),
+        links: {
+          ...(links?.traceUrlTemplate ? { trace_url_template: links.traceUrlTemplate } : {}),
+          ...(links?.logsUrlTemplate ? { logs_url_template: links.logsUrlTemplate } : {}),
+        },
+      };
+    },
+  }),
   createAgent: define({
     permission: "agents:write",
     input: createAgentBody,
@@ -84,6 +109,15 @@ export const operations = {
     permission: "dags:read",
     input: idParams,
     run: async (deps, p, { id }): Promise<DagJson> => dagJson(await getScopedDag(deps, p, id)),
+  }),
+  getUsage: define({
+    permission: "dags:read",
+    input: usageReportQuery,
+    run: async ({ service }, p, q): Promise<UsageReportJson> => {
+      const period = usagePeriodOf(q);
+      checkUsagePeriod(period);
+      return usageReportJson(await service.usageReport({ ...period, ...(q.agent_id ? { agentId: q.agent_id } : {}) }, agentScope(p)));
+    },
   }),
   cancelDag: define({
     permission: "dags:cancel",
@@ -142,8 +176,9 @@ export async function authenticate(deps: ApiDeps, authorization: string | undefi
   return principal;
 }
 
-export function authorize(principal: Principal, permission: Permission): void {
-  if (!can(principal.role, permission)) {
+/** Refuses a role without the permission; `authenticated` admits every (authenticated) principal. */
+export function authorize(principal: Principal, permission: Requirement): void {
+  if (permission !== "authenticated" && !can(principal.role, permission)) {
     throw new ApiError("permission_denied", `role ${principal.role} lacks permission ${permission}`);
   }
 }

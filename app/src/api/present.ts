@@ -1,7 +1,7 @@
 /** Service views (camelCase) as the API's snake_case wire shapes, for both transports. */
 import type { ApiKeyView } from "../auth/keys";
-import type { Agent, ApprovalView, DagEvent, DagSummary, DagView, TaskUsage } from "../service/types";
-import type { AgentJson, ApiKeyJson, ApprovalJson, DagEventJson, DagJson, DagSummaryJson, UsageJson } from "./schemas";
+import type { Agent, ApprovalView, DagEvent, DagSummary, DagView, TaskUsage, UsageGroup, UsageReport } from "../service/types";
+import type { AgentJson, ApiKeyJson, ApprovalJson, DagEventJson, DagJson, DagSummaryJson, UsageJson, UsageReportJson } from "./schemas";
 
 const opt = <K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } =>
   (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
@@ -76,6 +76,27 @@ export function approvalJson(a: ApprovalView): ApprovalJson {
     ...opt("args_digest", a.argsDigest),
     expires_at: a.expiresAt,
     ...opt("ended_at", a.endedAt),
+    ...opt("dag_name", a.dagName),
+    ...opt("agent_id", a.agentId),
+    ...opt("agent_name", a.agentName),
+    ...opt("submitted_by", a.submittedBy),
+    ...opt("submitted_by_name", a.submittedByName),
+  };
+}
+
+function usageGroupJson(g: UsageGroup): UsageReportJson["totals"] {
+  return { ...usageJson(g), calls: g.calls, ...(g.unknownCalls > 0 ? { unknown_calls: g.unknownCalls } : {}) };
+}
+
+export function usageReportJson(r: UsageReport): UsageReportJson {
+  return {
+    since: r.since,
+    until: r.until,
+    totals: usageGroupJson(r.totals),
+    by_agent: r.byAgent.map((g) => ({ ...usageGroupJson(g), agent_id: g.agentId, agent_name: g.agentName })),
+    by_model: r.byModel.map((g) => ({ ...usageGroupJson(g), model: g.model })),
+    bucket: r.bucket,
+    series: r.series.map((p) => ({ start: p.start, cost_usd: p.costUsd, input_tokens: p.inputTokens, output_tokens: p.outputTokens })),
   };
 }
 

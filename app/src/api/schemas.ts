@@ -237,7 +237,16 @@ export const meJson = z.object({
     .describe("Where operators follow a DAG outside Apex; absent links are not configured."),
 });
 
-const usageGroup = usageJson.extend({ calls: z.number().int().describe("LLM calls recorded.") });
+const usageGroup = usageJson.extend({
+  calls: z.number().int().describe("LLM calls recorded (each attempt's call, paid or possibly paid), unknown ones included."),
+  unknown_calls: z
+    .number()
+    .int()
+    .optional()
+    .describe(
+      "Calls whose worker died before the answer arrived: they may have been paid, but their tokens and cost are unknown and not in the sums, which are then a lower bound. Absent when none.",
+    ),
+});
 
 export const usageReportJson = z.object({
   since: z.string(),

@@ -191,6 +191,13 @@ export class ApiKeyStore {
     });
   }
 
+  /** One key by id (revoked ones too), or undefined. */
+  async get(id: string): Promise<ApiKeyView | undefined> {
+    if (!isUuid(id)) return undefined;
+    const { rows } = await this.db.query<ApiKeyRow>(`SELECT ${columns} FROM api_keys WHERE id = $1`, [id]);
+    return rows[0] ? toView(rows[0]) : undefined;
+  }
+
   async list(): Promise<ApiKeyView[]> {
     const { rows } = await this.db.query<ApiKeyRow>(`SELECT ${columns} FROM api_keys ORDER BY created_at, id`);
     return rows.map(toView);

@@ -41,7 +41,8 @@ export async function startApi(rt: Runtime, ports: { http: number; grpc: number 
     // Shared by the replicas through Redis when there is one; in-process coordination would keep unbounded buckets.
     { shared: rt.coordination.kind === "redis" ? rt.coordination.rateLimiter : undefined },
   );
-  const deps = { service: rt.service, keys: rt.keys, registry, logger: options.logger ?? logger, limits };
+  const links = { traceUrlTemplate: rt.config.traceUrlTemplate, logsUrlTemplate: rt.config.logsUrlTemplate };
+  const deps = { service: rt.service, keys: rt.keys, registry, logger: options.logger ?? logger, limits, links };
   const http = buildHttpServer(deps, { consoleDir: options.consoleDir });
   await http.listen({ port: ports.http, host });
   const address = http.server.address();

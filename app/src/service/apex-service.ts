@@ -13,11 +13,12 @@ import { terminalDagStatuses } from "../domain/statuses";
 import type { EngineObserver } from "../domain/engine-events";
 import { engineContext, type EngineContext } from "../engine/context";
 import { announce } from "../engine/events";
-import { cancelDag, dagHead, decideApproval, insertDag, type ApprovalRow } from "../store/queries/dags";
+import { cancelDag, dagHead, decideApproval, insertDag, listApprovals, type ApprovalContextRow } from "../store/queries/dags";
 import { modelCheckFromEnv, type ModelCheck } from "../llm/model-check";
 import { listDagSummaries } from "./dag-list";
 import { dagLimits } from "./dag-schema";
 import { readDagView } from "./dag-view";
+import { readUsageReport } from "./usage-report";
 import { uuidPattern } from "./ids";
 import {
   ServiceError,
@@ -30,6 +31,8 @@ import {
   type DagStatus,
   type DagView,
   type Principal,
+  type UsageReport,
+  type UsageReportQuery,
 } from "./types";
 import { validateDagSubmission } from "./validate-dag";
 import { rejectUnstorable } from "./storable-input";
@@ -83,7 +86,7 @@ const toAgent = (r: AgentRow): Agent => ({
   createdAt: new Date(r.created_at).toISOString(),
 });
 
-const toApproval = (r: ApprovalRow): ApprovalView => ({
+const toApproval = (r: ApprovalContextRow): ApprovalView => ({
   id: r.id,
   dagId: r.dag_id,
   taskId: r.task_id,
@@ -98,6 +101,11 @@ const toApproval = (r: ApprovalRow): ApprovalView => ({
   argsDigest: r.args_digest ?? undefined,
   expiresAt: new Date(r.expires_at).toISOString(),
   endedAt: r.ended_at ? new Date(r.ended_at).toISOString() : undefined,
+  dagName: r.dag_name ?? undefined,
+  agentId: r.agent_id ?? undefined,
+  agentName: r.agent_name ?? undefined,
+  submittedBy: r.submitted_by ?? undefined,
+  submittedByName: r.submitted_by_name ?? undefined,
 });
 
 function notFound(what: string, id: string): ServiceError {
@@ -213,10 +221,7 @@ export class StoreApexService implements ApexService {
   }
 
   async listApprovals(filter?: { status?: ApprovalView["status"] }): Promise<ApprovalView[]> {
-    const r = filter?.status
-      ? await this.deps.db.query<ApprovalRow>("SELECT * FROM approvals WHERE status = $1 ORDER BY created_at", [filter.status])
-      : await this.deps.db.query<ApprovalRow>("SELECT * FROM approvals ORDER BY created_at");
-    return r.rows.map(toApproval);
+    return (await listApprovals(this.deps.db, filter?.status)).map(toApproval);
   }
 
   async decideApproval(id: string, decision: "approve" | "reject", principal: Principal, reason?: string): Promise<ApprovalView> {
@@ -252,6 +257,10 @@ export class StoreApexService implements ApexService {
     }
     announce(this.ctx, result.changes);
     return toApproval(result.approval);
+  }
+
+  async usageReport(query: UsageReportQuery, scope?: { agentId?: string }): Promise<UsageReport> {
+    return readUsageReport(this.deps.db, query, scope);
   }
 
   async watchDag(id: string, onEvent: (e: DagEvent) => void, scope?: { agentId?: string }): Promise<() => Promise<void>> {

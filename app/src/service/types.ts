@@ -121,6 +121,42 @@ export interface ApprovalView {
   readonly expiresAt: string;
   /** When it was superseded or expired. */
   readonly endedAt?: string;
+  /** Context for the operator deciding it: the DAG's name and agent, and the key that submitted the DAG. */
+  readonly dagName?: string;
+  readonly agentId?: string;
+  readonly agentName?: string;
+  /** API key id the DAG was submitted with. */
+  readonly submittedBy?: string;
+  /** That key's name; absent when no key has that id. */
+  readonly submittedByName?: string;
+}
+
+/** One group of a usage report: LLM calls recorded and what is known of their tokens and cost. */
+export interface UsageGroup extends TaskUsage {
+  readonly calls: number;
+  /** Calls whose worker died before their answer: maybe paid, counts unknown (not in the sums). */
+  readonly unknownCalls: number;
+}
+
+export interface UsageReportQuery {
+  /** Inclusive. */
+  readonly since: Date;
+  /** Exclusive. */
+  readonly until: Date;
+  readonly agentId?: string;
+}
+
+/** LLM usage of a period: totals, by agent and by model (most expensive first), and cost over time. */
+export interface UsageReport {
+  readonly since: string;
+  readonly until: string;
+  readonly totals: UsageGroup;
+  readonly byAgent: readonly (UsageGroup & { readonly agentId: string; readonly agentName: string })[];
+  readonly byModel: readonly (UsageGroup & { readonly model: string })[];
+  /** hour for periods up to 48 hours, day beyond (UTC). */
+  readonly bucket: "hour" | "day";
+  /** One entry per bucket with usage, oldest first. */
+  readonly series: readonly { readonly start: string; readonly costUsd: number; readonly inputTokens: number; readonly outputTokens: number }[];
 }
 
 export interface DagEvent {
@@ -155,6 +191,8 @@ export interface ApexService {
   cancelDag(id: string, scope?: { agentId?: string }, cancelledBy?: string): Promise<{ id: string; status: DagStatus }>;
   listApprovals(filter?: { status?: ApprovalView["status"] }): Promise<ApprovalView[]>;
   decideApproval(id: string, decision: "approve" | "reject", principal: Principal, reason?: string): Promise<ApprovalView>;
+  /** LLM usage of a period; a scoped caller asking for another agent gets an empty report. */
+  usageReport(query: UsageReportQuery, scope?: { agentId?: string }): Promise<UsageReport>;
   /** Events of one DAG until it ends or the returned function is called. */
   watchDag(id: string, onEvent: (e: DagEvent) => void, scope?: { agentId?: string }): Promise<() => Promise<void>>;
   ready(): Promise<boolean>;

@@ -15,7 +15,10 @@ import {
   type DagStatus,
   type DagView,
   type Principal,
+  type UsageReport,
+  type UsageReportQuery,
 } from "../../src/service/types";
+import { usageBucketOf } from "../../src/service/usage-report";
 
 const zeroUsage = { inputTokens: 0, outputTokens: 0, cachedTokens: 0, costUsd: 0 };
 const finalStatuses = new Set<DagStatus>(["succeeded", "failed", "cancelled"]);
@@ -106,6 +109,19 @@ export class InMemoryApexServiceDouble implements ApexService {
     };
     this.approvals.set(id, decided);
     return decided;
+  }
+
+  /** Nothing executes here, so nothing is used: an empty report of the period asked for. */
+  async usageReport(query: UsageReportQuery): Promise<UsageReport> {
+    return {
+      since: query.since.toISOString(),
+      until: query.until.toISOString(),
+      totals: { ...zeroUsage, calls: 0, unknownCalls: 0 },
+      byAgent: [],
+      byModel: [],
+      bucket: usageBucketOf(query.since, query.until),
+      series: [],
+    };
   }
 
   async watchDag(id: string, onEvent: (e: DagEvent) => void, scope?: { agentId?: string }): Promise<() => Promise<void>> {

@@ -5,7 +5,8 @@
  *
  *   admin everything; operator manages agents, approves, cancels, reads all; viewer reads only;
  *   agent submits and reads only DAGs of its own agent (another agent's DAG is "not found", and
- *   listing another agent's DAGs finds none).
+ *   listing another agent's DAGs finds none). Every key may read itself (GET /v1/me); usage is
+ *   read like DAGs (agent keys: their own agent's only).
  */
 import { randomUUID } from "node:crypto";
 import { expect } from "vitest";
@@ -58,6 +59,26 @@ const dagBody = (agentId: string) => ({
 const hasId = (id: string) => (result: unknown) => expect((result as { id?: string }).id).toBe(id);
 
 export const matrix: readonly MatrixCase[] = [
+  {
+    name: "who am I",
+    method: "GET",
+    okStatus: 200,
+    grpcMethod: "GetMe",
+    expect: row(ok, ok, ok, ok),
+    async prepare(fx, caller) {
+      return {
+        url: "/v1/me",
+        grpc: {},
+        verify(r) {
+          const me = r as { key: { id: string; role: string; agent_id?: string }; permissions: string[] };
+          expect(me.key).toMatchObject({ id: fx.keyIds[caller as "admin"], role: caller });
+          expect(me.key.agent_id).toBe(caller === "agent" ? fx.agentA.id : undefined);
+          expect(me.permissions).toContain(caller === "admin" ? "api_keys:manage" : "dags:read");
+          if (caller !== "admin") expect(me.permissions).not.toContain("api_keys:manage");
+        },
+      };
+    },
+  },
   {
     name: "create agent",
     method: "POST",
@@ -154,6 +175,42 @@ export const matrix: readonly MatrixCase[] = [
           const ids = (r as { dags: { id: string }[] }).dags.map((d) => d.id);
           if (caller === "agent") expect(ids).toEqual([]);
           else expect(ids).toContain(other);
+        },
+      };
+    },
+  },
+  {
+    name: "usage report",
+    method: "GET",
+    okStatus: 200,
+    grpcMethod: "GetUsage",
+    expect: row(ok, ok, ok, ok),
+    async prepare(fx, caller) {
+      return {
+        url: "/v1/usage",
+        grpc: {},
+        verify(r) {
+          const report = r as { bucket: string; by_agent: { agent_id: string }[] };
+          expect(report.bucket).toBe("hour");
+          if (caller === "agent") expect(report.by_agent.every((a) => a.agent_id === fx.agentA.id)).toBe(true);
+        },
+      };
+    },
+  },
+  {
+    name: "usage report of another agent",
+    method: "GET",
+    okStatus: 200,
+    grpcMethod: "GetUsage",
+    expect: row(ok, ok, ok, ok),
+    async prepare(fx, caller) {
+      return {
+        url: `/v1/usage?agent_id=${fx.agentB.id}`,
+        grpc: { agent_id: fx.agentB.id },
+        verify(r) {
+          const report = r as { totals: { calls: number }; by_agent: { agent_id: string }[] };
+          if (caller === "agent") expect(report).toMatchObject({ totals: { calls: 0 }, by_agent: [] });
+          else expect(report.by_agent.every((a) => a.agent_id === fx.agentB.id)).toBe(true);
         },
       };
     },
@@ -260,7 +317,12 @@ export const matrix: readonly MatrixCase[] = [
       return {
         url: "/v1/approvals?status=pending",
         grpc: { status: "pending" },
-        verify: (r) => expect((r as { approvals: { id: string }[] }).approvals.map((a) => a.id)).toContain(approval),
+        verify: (r) =>
+          expect((r as { approvals: { id: string }[] }).approvals.find((a) => a.id === approval)).toMatchObject({
+            agent_id: fx.agentA.id,
+            agent_name: fx.agentA.name,
+            dag_name: "fixture",
+          }),
       };
     },
   },

@@ -68,6 +68,8 @@ export async function startGrpcServer(deps: ApiDeps, port: number, host = "0.0.0
     };
 
   const apex: UntypedServiceImplementation = {
+    GetMe: unary(operations.getMe),
+    GetUsage: unary(operations.getUsage),
     CreateAgent: unary(operations.createAgent),
     ListAgents: unary(operations.listAgents),
     SubmitDag: unary(operations.submitDag, submitDagBody),

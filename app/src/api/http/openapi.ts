@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { roles, rolePermissions, type Permission } from "../../auth/permissions";
 import { httpPaths } from "../../contract/services";
-import { operations } from "../operations";
+import { operations, type Requirement } from "../operations";
 import * as s from "../schemas";
 import { apiRoutes } from "./routes";
 
@@ -19,6 +19,7 @@ const componentNames = new Map<z.ZodType, string>([
   [s.createApiKeyBody, "CreateApiKeyRequest"],
   [s.listApprovalsQuery, "ListApprovalsQuery"],
   [s.listDagsQuery, "ListDagsQuery"],
+  [s.usageReportQuery, "UsageReportQuery"],
   [s.usageJson, "Usage"],
   [s.agentJson, "Agent"],
   [s.agentListJson, "AgentList"],
@@ -35,6 +36,8 @@ const componentNames = new Map<z.ZodType, string>([
   [s.createdApiKeyJson, "CreatedApiKey"],
   [s.dagEventJson, "DagEvent"],
   [s.errorJson, "Error"],
+  [s.meJson, "Me"],
+  [s.usageReportJson, "UsageReport"],
 ]);
 
 const ref = (schema: z.ZodType): JsonObject => {
@@ -71,6 +74,12 @@ function rolesWith(permission: Permission): string {
   return roles.filter((r) => rolePermissions[r].has(permission)).join(", ");
 }
 
+function needs(requirement: Requirement): string {
+  return requirement === "authenticated"
+    ? `Needs only a valid API key (roles: ${roles.join(", ")}).`
+    : `Needs permission \`${requirement}\` (roles: ${rolesWith(requirement)}).`;
+}
+
 function queryParameters(schema: z.ZodType | undefined): JsonObject[] {
   if (!schema) return [];
   const json = z.toJSONSchema(schema, { io: "input" }) as { properties?: Record<string, JsonObject>; required?: string[] };
@@ -97,7 +106,7 @@ export function buildOpenApiDocument(): JsonObject {
     at(route.url)[route.method.toLowerCase()] = {
       operationId: route.operationId ?? route.operation,
       summary: route.summary,
-      description: `Needs permission \`${permission}\` (roles: ${rolesWith(permission)}).`,
+      description: needs(permission),
       security: [{ bearerAuth: [] }],
       parameters: [...pathParams, ...queryParameters(route.query)],
       ...(route.body
@@ -107,11 +116,11 @@ export function buildOpenApiDocument(): JsonObject {
         [String(route.successStatus)]: { description: "OK", content: { "application/json": { schema: ref(route.response) } } },
         "400": errorResponse("Invalid request; `error.field` names the field."),
         "401": errorResponse("Missing, unknown or revoked API key."),
-        "403": errorResponse(
+        ...(permission === "authenticated" ? {} : { "403": errorResponse(
           route.operation === "decideApproval"
             ? "The key's role lacks the permission, or the key submitted this DAG (another key must approve unless APEX_APPROVAL_ALLOW_SELF=true)."
             : "The key's role lacks the permission.",
-        ),
+        ) }),
         ...(pathParams.length > 0 ? { "404": errorResponse("No such id (or not visible to this agent key).") } : {}),
         "409": errorResponse(
           route.operation === "decideApproval"

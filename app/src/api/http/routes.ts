@@ -39,6 +39,15 @@ export function bodyObject(req: FastifyRequest): Record<string, unknown> {
 
 export const apiRoutes: readonly ApiRoute[] = [
   {
+    method: "GET",
+    url: "/v1/me",
+    operation: "getMe",
+    summary: "The calling key (id, name, role, agent, prefix), what it may do, and where the console links traces and logs.",
+    successStatus: 200,
+    input: query,
+    response: s.meJson,
+  },
+  {
     method: "POST",
     url: "/v1/agents",
     operation: "createAgent",
@@ -86,6 +95,17 @@ export const apiRoutes: readonly ApiRoute[] = [
     successStatus: 200,
     input: params,
     response: s.dagJson,
+  },
+  {
+    method: "GET",
+    url: "/v1/usage",
+    operation: "getUsage",
+    summary:
+      "LLM usage of a period (default the last 24 hours): totals, by agent and by model (most expensive first), and cost per hour or day. Agent keys see only their own agent's usage.",
+    successStatus: 200,
+    input: query,
+    query: s.usageReportQuery,
+    response: s.usageReportJson,
   },
   {
     method: "POST",

@@ -123,12 +123,40 @@ export interface ApprovalRow {
   ended_at: Date | null;
 }
 
+/** An approval with what an operator needs to judge it: its DAG, agent and who submitted the DAG. */
+export interface ApprovalContextRow extends ApprovalRow {
+  dag_name: string | null;
+  agent_id: string | null;
+  agent_name: string | null;
+  /** dags.submitted_by: the API key id the DAG was submitted with. */
+  submitted_by: string | null;
+  /** That key's name; null when no key has that id (deleted, or not a key). */
+  submitted_by_name: string | null;
+}
+
+/** The context columns of ApprovalContextRow, given `ap` (approvals), `d` (dags), `ag` (agents), `k` (api_keys). */
+const approvalContextColumns = "d.name AS dag_name, d.agent_id, ag.name AS agent_name, d.submitted_by, k.name AS submitted_by_name";
+/** dags.submitted_by is text (an API key id as given); compared as text so a non-uuid value joins nothing instead of failing. */
+const approvalContextJoins = "JOIN dags d ON d.id = ap.dag_id JOIN agents ag ON ag.id = d.agent_id LEFT JOIN api_keys k ON k.id::text = d.submitted_by";
+
+/** Approvals with their context, oldest first, optionally of one status: one query. */
+export async function listApprovals(db: Db, status?: ApprovalRow["status"]): Promise<ApprovalContextRow[]> {
+  const { rows } = await db.query<ApprovalContextRow>(
+    `SELECT ap.*, ${approvalContextColumns}
+       FROM approvals ap ${approvalContextJoins}
+      WHERE $1::text IS NULL OR ap.status = $1
+      ORDER BY ap.created_at, ap.id`,
+    [status ?? null],
+  );
+  return rows;
+}
+
 export type DecideResult =
   | { readonly kind: "not_found" }
   | { readonly kind: "self_approval"; readonly dagId: string }
   | { readonly kind: "already"; readonly status: ApprovalRow["status"] }
   | { readonly kind: "expired"; readonly expiredAt: Date; readonly changes: ChangeRow[] }
-  | { readonly kind: "decided"; readonly approval: ApprovalRow; readonly changes: ChangeRow[] };
+  | { readonly kind: "decided"; readonly approval: ApprovalContextRow; readonly changes: ChangeRow[] };
 
 /**
  * Records an operator's decision on a pending approval. Approved: the task is ready now. Rejected:
@@ -162,8 +190,12 @@ export async function decideApproval(
       if (task.rows[0]?.status === "awaiting_approval") changes.push(...(await makeReady(tx, a.dag_id, a.task_id)));
       return { kind: "expired", expiredAt: a.expires_at, changes };
     }
-    const updated = await tx.query<ApprovalRow>(
-      "UPDATE approvals SET status = $2, decided_by = $3, decided_at = now(), reason = $4 WHERE id = $1 RETURNING *",
+    // The decided row comes back with its context (as GET /v1/approvals shows it), in this statement.
+    const updated = await tx.query<ApprovalContextRow>(
+      `UPDATE approvals ap SET status = $2, decided_by = $3, decided_at = now(), reason = $4
+         FROM dags d JOIN agents ag ON ag.id = d.agent_id LEFT JOIN api_keys k ON k.id::text = d.submitted_by
+        WHERE ap.id = $1 AND d.id = ap.dag_id
+        RETURNING ap.*, ${approvalContextColumns}`,
       [p.id, p.approve ? "approved" : "rejected", p.decidedBy, p.reason],
     );
     const changes: ChangeRow[] = [];
