@@ -40,11 +40,14 @@ export function formatTokens(n: number): string {
   return integer.format(n);
 }
 
-/** US dollars with enough digits for fractions of a cent (LLM calls are cheap). */
+/** US dollars, with the digits a fraction of a cent needs (LLM calls are cheap): $0.0042, $12.50. */
 export function formatUsd(usd: number): string {
-  if (usd === 0) return "$0.00";
-  const digits = Math.abs(usd) < 0.01 ? 6 : Math.abs(usd) < 1 ? 4 : 2;
-  return `$${usd.toFixed(digits)}`;
+  const abs = Math.abs(usd);
+  if (abs === 0 || abs >= 1) return `${usd < 0 ? "-" : ""}$${abs.toFixed(2)}`;
+  // Three significant digits, at least two decimals, no trailing zeros past those two.
+  const digits = Math.min(10, Math.max(2, Math.ceil(-Math.log10(abs)) + 2));
+  const text = abs.toFixed(digits).replace(/(\.\d\d\d*?)0+$/, "$1");
+  return `${usd < 0 ? "-" : ""}$${text}`;
 }
 
 /** Input + output tokens, the figure the lists show (cached tokens are part of input). */

@@ -101,10 +101,12 @@ export function useLiveDag(client: ApiClient, id: string): LiveDag {
       let failures = 0;
       while (!signal.aborted) {
         let finished = false;
+        let heard = false;
         try {
           await client.watchDag(
             id,
             (event) => {
+              heard = true;
               failures = 0;
               if (event.type === "dag_status" && isFinalDagStatus(event.status)) finished = true;
               update({ stream: "live" });
@@ -112,6 +114,8 @@ export function useLiveDag(client: ApiClient, id: string): LiveDag {
             },
             signal,
           );
+          // A stream that closes without a word is a failure too, or we would reconnect at full speed.
+          if (!heard) failures += 1;
         } catch {
           failures += 1;
         }
