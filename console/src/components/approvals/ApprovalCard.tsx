@@ -6,6 +6,7 @@
 import { useId, type Ref } from "react";
 import { Link } from "react-router";
 import type { Approval } from "../../api/types";
+import { StatusBadge } from "../StatusBadge";
 import { DecisionForm } from "./DecisionForm";
 import { When } from "./When";
 
@@ -39,7 +40,7 @@ export function ApprovalCard({ approval: a, canDecide, myKeyId, headingRef, onDe
         <h2 id={headingId} ref={headingRef} tabIndex={-1}>
           <code>{a.tool}</code>
         </h2>
-        <span className={`status status-${a.status}`}>{a.status}</span>
+        <StatusBadge status={a.status} />
       </header>
       <dl className="facts">
         <dt>DAG</dt>

@@ -3,6 +3,7 @@ import { useEffect, useId, useRef, useState } from "react";
 import type { ApiKey } from "../../api/types";
 import { useSession } from "../../session";
 import { When } from "../approvals/When";
+import { StatusBadge } from "../StatusBadge";
 import { describeError } from "../states";
 
 export interface KeyRowProps {
@@ -60,10 +61,10 @@ export function KeyRow({ apiKey: k, agentName, onRevoked }: KeyRowProps) {
       <td>
         {k.revoked_at ? (
           <>
-            <span className="status status-revoked">revoked</span> <When iso={k.revoked_at} absoluteOnly />
+            <StatusBadge status="revoked" /> <When iso={k.revoked_at} absoluteOnly />
           </>
         ) : (
-          <span className="status status-active">active</span>
+          <StatusBadge status="active" />
         )}
       </td>
       <td>
