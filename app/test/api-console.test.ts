@@ -3,11 +3,13 @@
  * service: GET /v1/me per role (key, sorted permissions, link templates when configured), the
  * usage report GET /v1/usage (period, totals, by agent and model, hour and day buckets, unknown
  * calls, agent-key scoping, bad periods naming the field) and the context approvals carry (DAG,
- * agent, submitting key), over HTTP and, for the new methods, over gRPC.
+ * agent, submitting key), over HTTP and, for the new methods, over gRPC; and the checks of the
+ * two link template variables at start.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FastifyInstance } from "fastify";
 import { buildHttpServer } from "../src/api/http/server";
+import { loadConfig } from "../src/config";
 import { storeKinds } from "./helpers/db";
 import { createApiFixture, type ApiFixture } from "./api-support/fixture";
 import { connectGrpc, type GrpcTestClient } from "./api-support/grpc-client";
@@ -335,5 +337,22 @@ describe.each(storeKinds)("on %s", (kind) => {
       expect(error).toBeUndefined();
       expect(response).toMatchObject({ id: next, status: "rejected", dag_name: "fixture", agent_id: fx.agentA.id, agent_name: fx.agentA.name, submitted_by: "fixture-seeder" });
     });
+  });
+});
+
+describe("link template configuration", () => {
+  it("reads both templates as written", () => {
+    const config = loadConfig({ APEX_TRACE_URL_TEMPLATE: links.traceUrlTemplate, APEX_LOGS_URL_TEMPLATE: ` ${links.logsUrlTemplate} ` });
+    expect(config).toMatchObject(links);
+    expect(loadConfig({})).toMatchObject({ traceUrlTemplate: undefined, logsUrlTemplate: undefined });
+  });
+
+  it.each([
+    ["APEX_TRACE_URL_TEMPLATE", "http://localhost:16686/trace/", /APEX_TRACE_URL_TEMPLATE: expected the placeholder \{trace_id\}/],
+    ["APEX_TRACE_URL_TEMPLATE", "localhost:16686/trace/{trace_id}", /APEX_TRACE_URL_TEMPLATE: expected an absolute http/],
+    ["APEX_LOGS_URL_TEMPLATE", "ftp://grafana/{dag_id}", /APEX_LOGS_URL_TEMPLATE: expected an absolute http/],
+    ["APEX_LOGS_URL_TEMPLATE", "/explore?dag={dag_id}", /APEX_LOGS_URL_TEMPLATE: expected an absolute http/],
+  ])("%s=%s stops the start, naming the variable", (name, value, message) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(message);
   });
 });
