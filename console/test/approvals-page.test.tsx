@@ -108,6 +108,18 @@ describe("ApprovalsPage", () => {
     expect(post?.body).toEqual({ reason: "too broad" });
   });
 
+  it("warns the key that submitted the DAG that another key must decide", async () => {
+    const api = fakeApi({
+      "GET /v1/approvals": () => ({
+        approvals: [pending({ submitted_by: "00000000-0000-4000-8000-0000000000aa", submitted_by_name: "admin key" })],
+      }),
+    });
+    renderScreen(<ApprovalsPage />, { role: "admin", fetch: api });
+    const card = await screen.findByRole("article", { name: "shell" });
+    expect(card).toHaveTextContent("Submitted byadmin key (you)");
+    expect(card).toHaveTextContent("Your key submitted this DAG");
+  });
+
   it("gives viewers the list without decision buttons, and says why", async () => {
     const api = fakeApi({ "GET /v1/approvals": () => ({ approvals: [pending()] }) });
     renderScreen(<ApprovalsPage />, { role: "viewer", fetch: api });

@@ -98,6 +98,12 @@ export function ApprovalCard({ approval: a, canDecide, myKeyId, headingRef, onDe
         <p className="hint">The arguments rendered at run time differed from these, so the task asked for a new approval.</p>
       ) : null}
       {a.status === "expired" ? <p className="hint">Nobody decided in time; the task asked for a new approval.</p> : null}
+      {canDecide && a.status === "pending" && a.submitted_by === myKeyId ? (
+        <p className="hint">
+          Your key submitted this DAG: unless self-approval is allowed (APEX_APPROVAL_ALLOW_SELF), Apex refuses your decision and
+          another key must decide.
+        </p>
+      ) : null}
       {canDecide && a.status === "pending" ? <DecisionForm approval={a} onDecided={onDecided} onStale={onStale} /> : null}
     </article>
   );

@@ -43,7 +43,7 @@ export function CostBreakdown({ title, itemLabel, rows, totalCost }: CostBreakdo
           <XAxis type="number" tickFormatter={(v: number) => `$${v}`} />
           <YAxis type="category" dataKey="name" width={Math.min(220, Math.floor(width / 3))} />
           <Tooltip formatter={(v) => formatUsd(Number(v))} />
-          <Bar dataKey="cost_usd" name="Cost (USD)" fill="#0a58ca" isAnimationActive={false} />
+          <Bar dataKey="cost_usd" name="Cost (USD)" fill="#0a58ca" maxBarSize={28} isAnimationActive={false} />
         </BarChart>
       )}
       table={

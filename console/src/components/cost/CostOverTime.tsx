@@ -22,9 +22,9 @@ export function CostOverTime({ report }: { report: UsageReport }) {
         <BarChart width={width} height={240} data={data} margin={{ left: 8, right: 24 }} accessibilityLayer={false}>
           <CartesianGrid strokeDasharray="3 3" vertical={false} />
           <XAxis dataKey="label" />
-          <YAxis tickFormatter={(v: number) => `$${v}`} width={72} />
+          <YAxis tickFormatter={(v: number) => `$${v}`} width={88} />
           <Tooltip formatter={(v) => formatUsd(Number(v))} />
-          <Bar dataKey="cost_usd" name="Cost (USD)" fill="#146c2e" isAnimationActive={false} />
+          <Bar dataKey="cost_usd" name="Cost (USD)" fill="#146c2e" maxBarSize={48} isAnimationActive={false} />
         </BarChart>
       )}
       table={
