@@ -4,9 +4,10 @@
  * image's security headers on both; API paths keep their JSON answers and the JSON 404; dotfiles
  * and paths outside the dir are never served. Without a build the API still starts and the banner
  * says how to build one. A fixture build stands in for console/dist (the browser e2e in
- * tests/e2e/console builds the real one).
+ * tests/e2e/console builds the real one). The headers are the nginx image's, checked against its
+ * template.
  */
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -25,6 +26,14 @@ async function get(url: string, accept = "*/*", method = "GET"): Promise<{ statu
 function expectConsoleHeaders(headers: Headers): void {
   for (const [name, value] of Object.entries(consoleSecurityHeaders)) expect(headers.get(name), name).toBe(value);
 }
+
+it("sends the same security headers as the apex-dashboard image's nginx", async () => {
+  const template = await readFile(path.resolve(__dirname, "../../console/nginx/default.conf.template"), "utf8");
+  const nginxHeaders = Object.fromEntries(
+    [...template.matchAll(/^\s*add_header\s+([\w-]+)\s+"([^"$]*)"\s+always;/gm)].map((m) => [m[1]!.toLowerCase(), m[2]!]),
+  );
+  expect(nginxHeaders).toEqual(consoleSecurityHeaders);
+});
 
 describe("npm start serves the console", () => {
   let workDir: string;

@@ -11,12 +11,16 @@ import fastifyStatic from "@fastify/static";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { httpPaths } from "../../contract/services";
 
-/** The same policy as the apex-dashboard image: only our own origin, no framing, no referrer. */
+/**
+ * The apex-dashboard image's headers (console/nginx/default.conf.template; a test keeps the two
+ * equal): only our own origin, inline styles for React Flow, no framing, no referrer.
+ */
 export const consoleSecurityHeaders = {
   "content-security-policy":
-    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'",
   "x-content-type-options": "nosniff",
   "referrer-policy": "no-referrer",
+  "x-frame-options": "DENY",
 } as const;
 
 const indexFile = "index.html";
