@@ -78,7 +78,7 @@ describe("ApprovalsPage", () => {
     expect(post?.body).toEqual({ reason: "paths checked" });
     expect(screen.getByText("Approved the call to shell in DAG nightly cleanup.")).toHaveAttribute("role", "status");
     expect(within(card).queryByRole("button", { name: "Approve" })).not.toBeInTheDocument();
-    expect(card).toHaveTextContent("Approved bykey 00000000-0000-4000-8000-0000000000aa (you)");
+    expect(card).toHaveTextContent("Approved byoperator key (you)");
     expect(card).toHaveTextContent("paths checked");
     expect(within(card).getByRole("heading", { name: "shell" })).toHaveFocus();
   });

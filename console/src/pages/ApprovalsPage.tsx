@@ -132,6 +132,7 @@ function ApprovalList({ status }: { status: StatusFilter }) {
                 approval={a}
                 canDecide={can("approvals:decide")}
                 myKeyId={me.key.id}
+                myKeyName={me.key.name}
                 headingRef={(el) => {
                   if (el) headings.current.set(a.id, el);
                   else headings.current.delete(a.id);

@@ -13,8 +13,9 @@ import { When } from "./When";
 export interface ApprovalCardProps {
   readonly approval: Approval;
   readonly canDecide: boolean;
-  /** The signed-in key's id, to say "you" where it decided or submitted. */
+  /** The signed-in key, to say "you" where it decided or submitted. */
   readonly myKeyId: string;
+  readonly myKeyName: string;
   /** The tool heading, focused after a decision so focus does not fall to the page. */
   readonly headingRef?: Ref<HTMLHeadingElement>;
   onDecided(updated: Approval, decision: "approve" | "reject"): void;
@@ -27,11 +28,14 @@ export function prettyArgs(args: unknown): string {
   return JSON.stringify(args, null, 2);
 }
 
-export function ApprovalCard({ approval: a, canDecide, myKeyId, headingRef, onDecided, onStale }: ApprovalCardProps) {
+export function ApprovalCard({ approval: a, canDecide, myKeyId, myKeyName, headingRef, onDecided, onStale }: ApprovalCardProps) {
   const id = useId();
   const headingId = `${id}-tool`;
-  const keyLabel = (keyId: string | undefined, name?: string) =>
-    keyId === undefined ? "unknown" : `${name ?? `key ${keyId}`}${keyId === myKeyId ? " (you)" : ""}`;
+  // decided_by is a key id only; the signed-in key's own name is known here.
+  const keyLabel = (keyId: string | undefined, name?: string) => {
+    if (keyId === undefined) return "unknown";
+    return keyId === myKeyId ? `${name ?? myKeyName} (you)` : (name ?? `key ${keyId}`);
+  };
   const decided = a.status === "approved" || a.status === "rejected";
 
   return (
