@@ -44,11 +44,11 @@ describe("Submit a DAG", () => {
 
     await user.selectOptions(await screen.findByLabelText("Agent"), "New agent…");
     await user.click(screen.getByRole("button", { name: "Submit" }));
-    expect(screen.getByLabelText("New agent name")).toHaveFocus();
+    expect(screen.getByLabelText("Name")).toHaveFocus();
     expect(screen.getByText("Enter a name for the new agent.")).toBeInTheDocument();
     expect(posts(api)).toHaveLength(0);
 
-    await user.type(screen.getByLabelText("New agent name"), "briefings");
+    await user.type(screen.getByLabelText("Name"), "briefings");
     await user.click(screen.getByRole("button", { name: "Submit" }));
     expect(await screen.findByText("elsewhere")).toBeInTheDocument();
     expect(posts(api).map((c) => [c.url.pathname, c.body])).toEqual([
@@ -96,7 +96,7 @@ describe("Submit a DAG", () => {
     open(api);
 
     await user.selectOptions(await screen.findByLabelText("Agent"), "New agent…");
-    await user.type(screen.getByLabelText("New agent name"), "briefings");
+    await user.type(screen.getByLabelText("Name"), "briefings");
     await user.click(screen.getByRole("button", { name: "Submit" }));
 
     const alert = await screen.findByRole("alert");

@@ -3,7 +3,7 @@
  * of its tasks and the same tasks as a table, and the selected task in detail (`?task=<id>`).
  * Follows the event stream until the DAG finishes; operators and admins may cancel it.
  */
-import { useCallback, useEffect, useMemo, useRef } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
 import { CancelDag } from "../components/dag/CancelDag";
 import { DagGraph } from "../components/dag/DagGraph";
@@ -59,6 +59,15 @@ export function DagPage() {
   const dag = live.dag;
   const selectedTask = useMemo(() => dag?.tasks.find((t) => t.id === selectedTaskId), [dag, selectedTaskId]);
 
+  // The running duration counts up between events (it is not in a live region: nothing is announced).
+  const [now, setNow] = useState(() => Date.now());
+  const running = dag !== undefined && !isFinalDagStatus(dag.status);
+  useEffect(() => {
+    if (!running) return;
+    const timer = setInterval(() => setNow(Date.now()), 1_000);
+    return () => clearInterval(timer);
+  }, [running]);
+
   if (!dag) {
     if (live.error) {
       return (
@@ -99,7 +108,7 @@ export function DagPage() {
         <dt>Finished</dt>
         <dd>{dag.finished_at ? formatDateTime(dag.finished_at) : "not yet"}</dd>
         <dt>Duration</dt>
-        <dd>{formatElapsed(dag.created_at, dag.finished_at)}</dd>
+        <dd>{formatElapsed(dag.created_at, dag.finished_at, now)}</dd>
         <dt>Tokens</dt>
         <dd>
           {formatTokens(dag.totals.input_tokens)} in, {formatTokens(dag.totals.output_tokens)} out ({formatTokens(dag.totals.cached_tokens)} cached)

@@ -107,14 +107,18 @@ export function SubmitPage() {
         </div>
         {choice === newAgent ? (
           <div className="field">
-            <label htmlFor={ids.agentName}>New agent name</label>
+            {/* Not "…agent…": the Agent select's label must stay unique, also to substring matching. */}
+            <label htmlFor={ids.agentName}>Name</label>
+            <p id={`${ids.agentName}-hint`} className="hint">
+              The new agent&apos;s name, e.g. researcher.
+            </p>
             <input
               id={ids.agentName}
               ref={agentNameRef}
               value={agentName}
               onChange={(e) => setAgentName(e.target.value)}
               aria-invalid={Boolean(fieldErrors.agentName) || undefined}
-              aria-describedby={fieldErrors.agentName ? `${ids.agentName}-error` : undefined}
+              aria-describedby={fieldErrors.agentName ? `${ids.agentName}-error ${ids.agentName}-hint` : `${ids.agentName}-hint`}
               maxLength={200}
             />
             {fieldErrors.agentName ? (

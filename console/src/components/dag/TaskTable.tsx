@@ -9,50 +9,52 @@ import { formatTokens, formatUsd, totalTokens } from "./format";
 
 export function TaskTable({ tasks, selectedTaskId, onSelect }: { tasks: readonly Task[]; selectedTaskId?: string; onSelect(taskId: string): void }) {
   return (
-    <table className="task-table">
-      <caption>Tasks</caption>
-      <thead>
-        <tr>
-          <th scope="col">Task</th>
-          <th scope="col">Kind</th>
-          <th scope="col">Status</th>
-          <th scope="col">Depends on</th>
-          <th scope="col">Attempts</th>
-          <th scope="col">Tokens</th>
-          <th scope="col">Cost</th>
-          <th scope="col">
-            <span className="visually-hidden">Details</span>
-          </th>
-        </tr>
-      </thead>
-      <tbody>
-        {tasks.map((task) => (
-          <tr key={task.id} aria-selected={task.id === selectedTaskId} className={task.id === selectedTaskId ? "selected" : undefined}>
-            <th scope="row">
-              <code>{task.id}</code>
+    <div className="table-scroll">
+      <table className="task-table">
+        <caption>Tasks</caption>
+        <thead>
+          <tr>
+            <th scope="col">Task</th>
+            <th scope="col">Kind</th>
+            <th scope="col">Status</th>
+            <th scope="col">Depends on</th>
+            <th scope="col">Attempts</th>
+            <th scope="col">Tokens</th>
+            <th scope="col">Cost</th>
+            <th scope="col">
+              <span className="visually-hidden">Details</span>
             </th>
-            <td>{task.kind}</td>
-            <td>
-              <StatusBadge status={task.status} />
-              {task.status === "awaiting_approval" ? (
-                <>
-                  {" "}
-                  <Link to="/approvals">Review in Approvals</Link>
-                </>
-              ) : null}
-            </td>
-            <td>{task.depends_on.length > 0 ? task.depends_on.join(", ") : "—"}</td>
-            <td>{task.attempts.length}</td>
-            <td>{formatTokens(totalTokens(task.usage))}</td>
-            <td>{formatUsd(task.usage.cost_usd)}</td>
-            <td>
-              <button type="button" aria-pressed={task.id === selectedTaskId} onClick={() => onSelect(task.id)}>
-                Show <span className="visually-hidden">task {task.id}</span>
-              </button>
-            </td>
           </tr>
-        ))}
-      </tbody>
-    </table>
+        </thead>
+        <tbody>
+          {tasks.map((task) => (
+            <tr key={task.id} aria-selected={task.id === selectedTaskId} className={task.id === selectedTaskId ? "selected" : undefined}>
+              <th scope="row">
+                <code>{task.id}</code>
+              </th>
+              <td>{task.kind}</td>
+              <td>
+                <StatusBadge status={task.status} />
+                {task.status === "awaiting_approval" ? (
+                  <>
+                    {" "}
+                    <Link to="/approvals">Review in Approvals</Link>
+                  </>
+                ) : null}
+              </td>
+              <td>{task.depends_on.length > 0 ? task.depends_on.join(", ") : "—"}</td>
+              <td>{task.attempts.length}</td>
+              <td>{formatTokens(totalTokens(task.usage))}</td>
+              <td>{formatUsd(task.usage.cost_usd)}</td>
+              <td>
+                <button type="button" aria-pressed={task.id === selectedTaskId} onClick={() => onSelect(task.id)}>
+                  Show <span className="visually-hidden">task {task.id}</span>
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }
