@@ -148,6 +148,7 @@ describe("stack config", () => {
     expect(noHosts).toEqual([
       'apex:ingress.host: required when apex:target is "kubernetes": expected a DNS host name, got nothing',
       'apex:ingress.grpcHost: required when apex:target is "kubernetes": expected a DNS host name, got nothing',
+      'apex:ingress.consoleHost: required when apex:target is "kubernetes" and apex:dashboard.enabled is true: expected a DNS host name for the console, got nothing',
     ]);
     const externalIncomplete = problemsOf(source("prod", { ...prod, registry: { kind: "external" } }, prodSecrets()));
     expect(externalIncomplete).toEqual([

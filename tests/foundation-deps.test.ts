@@ -35,6 +35,6 @@ describe("dependencies of the program", () => {
     };
     for (const dep of ["@pulumi/pulumi", "@pulumi/kubernetes", "@pulumi/docker", "@pulumi/random", "zod"]) expect(manifest.dependencies).toHaveProperty(dep);
     for (const dep of ["vitest", "kubernetes-models", "tsx", "yaml"]) expect(manifest.devDependencies).toHaveProperty(dep);
-    expect(manifest.workspaces).toEqual(["app", "policy"]);
+    expect(manifest.workspaces).toEqual(["app", "policy", "console"]);
   });
 });

@@ -41,8 +41,8 @@ describe("prod images on ECR", () => {
   });
 
   it("creates one ECR repository per image: scan on push, immutable tags, KMS, never force-deleted, protected and retained", () => {
-    expect(run.ofType("aws:ecr/repository:Repository").map((r) => r.inputs.name).sort()).toEqual(["apex/apex-sandbox", "apex/runtime"]);
-    for (const name of ["apex/runtime", SANDBOX_REPOSITORY]) {
+    expect(run.ofType("aws:ecr/repository:Repository").map((r) => r.inputs.name).sort()).toEqual(["apex/apex-dashboard", "apex/apex-sandbox", "apex/runtime"]);
+    for (const name of ["apex/runtime", SANDBOX_REPOSITORY, "apex/apex-dashboard"]) {
       const repo = repository(run, name);
       expect(repo.inputs).toMatchObject({
         imageTagMutability: "IMMUTABLE",
@@ -55,7 +55,7 @@ describe("prod images on ECR", () => {
   });
 
   it("gives each repository a lifecycle policy: untagged images expire after 7 days, the newest 50 tagged images stay", () => {
-    for (const name of ["apex/runtime", SANDBOX_REPOSITORY]) {
+    for (const name of ["apex/runtime", SANDBOX_REPOSITORY, "apex/apex-dashboard"]) {
       expect(lifecycleOf(run, repository(run, name)).rules).toEqual([
         expect.objectContaining({ rulePriority: 1, selection: { tagStatus: "untagged", countType: "sinceImagePushed", countUnit: "days", countNumber: 7 }, action: { type: "expire" } }),
         expect.objectContaining({ rulePriority: 2, selection: { tagStatus: "tagged", tagPatternList: ["*"], countType: "imageCountMoreThan", countNumber: 50 }, action: { type: "expire" } }),
@@ -67,7 +67,7 @@ describe("prod images on ECR", () => {
     const tokens = run.invokes.filter((i) => i.token === "aws:ecr/getAuthorizationToken:getAuthorizationToken");
     expect(tokens.length).toBeGreaterThanOrEqual(1);
     for (const t of tokens) expect(t.inputs.registryId).toBe(MOCK_AWS.accountId);
-    for (const dockerfile of ["app/Dockerfile", "sandbox/Dockerfile"]) {
+    for (const dockerfile of ["app/Dockerfile", "sandbox/Dockerfile", "console/Dockerfile"]) {
       const image = imageBuiltFrom(run, dockerfile);
       expect(image.inputs.registry).toEqual({ server: ECR_HOST, username: "AWS", password: MOCK_ECR_PASSWORD });
       expect(image.plainInputs.registry).toBe("[secret]");
@@ -180,10 +180,10 @@ describe("registry settings", () => {
     expect(lifecycleOf(run, repo).rules.map((r: any) => r.selection.countNumber)).toEqual([3, 10]);
   });
 
-  it("pass a customer KMS key to both repositories, and refuse one without KMS encryption", async () => {
+  it("pass a customer KMS key to every repository, and refuse one without KMS encryption", async () => {
     const key = `arn:aws:kms:${MOCK_AWS.region}:${MOCK_AWS.accountId}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
     const run = await runStack({ stack: "prod", config: { registry: { ecr: { kmsKeyArn: key } } } });
-    for (const name of ["apex/runtime", SANDBOX_REPOSITORY]) {
+    for (const name of ["apex/runtime", SANDBOX_REPOSITORY, "apex/apex-dashboard"]) {
       expect(repository(run, name).inputs.encryptionConfigurations).toEqual([{ encryptionType: "KMS", kmsKey: key }]);
     }
     expect(await configProblems({ stack: "prod", config: { registry: { ecr: { encryption: "AES256", kmsKeyArn: key } } } })).toEqual([

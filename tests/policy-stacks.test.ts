@@ -28,7 +28,7 @@ beforeAll(async () => {
     config: {
       target: "kubernetes",
       workers: { sandboxDriver: "kubernetes" },
-      ingress: { host: "api.apex.localhost", grpcHost: "grpc.apex.localhost" },
+      ingress: { host: "api.apex.localhost", grpcHost: "grpc.apex.localhost", consoleHost: "console.apex.localhost" },
       network: { apiServerCidrs: ["172.18.0.2/32"], apiServerPort: 6443 },
       vaultAddress: "http://vault.vault.svc:8200",
     },

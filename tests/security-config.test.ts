@@ -19,7 +19,7 @@ const source = (stack: string, keys: Record<string, unknown>, secrets: Record<st
 /** Prod pins third-party images by digest (docs/images.md): take the pins from Pulumi.prod.yaml (+ the operator's Grafana pin). */
 const prodPins = operatorStackConfig("prod") as { images: Record<string, unknown>; observability: { images: Record<string, string> } };
 const prodBase = {
-  ingress: { host: "api.example.com", grpcHost: "grpc.example.com" },
+  ingress: { host: "api.example.com", grpcHost: "grpc.example.com", consoleHost: "console.example.com" },
   images: { ...prodPins.images, runtime: { repository: "registry.example.com/apex/runtime", tag: "0.1.0" } },
   registry: { kind: "external", server: "registry.example.com", username: "ci" },
   network: { apiServerCidrs: ["10.0.0.0/16"] },
