@@ -97,6 +97,8 @@ describe("the image build", () => {
     expect(DOCKERFILE).toMatch(new RegExp(`^EXPOSE ${services.dashboard.port}$`, "m"));
     expect(DOCKERFILE.match(/^USER .*$/gm)?.at(-1)).toBe(`USER ${DASHBOARD_USER.uid}:${DASHBOARD_USER.gid}`);
     expect(DOCKERFILE).toMatch(/^ARG NGINX_IMAGE=nginxinc\/nginx-unprivileged:\d+\.\d+-alpine-slim$/m);
+    // A fixed number of workers: `auto` would start one per CPU of the node, whatever the limit.
+    expect(DOCKERFILE).toContain("sed -i 's/^worker_processes .*;/worker_processes 2;/' /etc/nginx/nginx.conf");
   });
 
   it("copies every workspace's package.json before npm ci, in both images (npm ci checks the lockfile against all of them)", () => {
