@@ -12,6 +12,8 @@
  *      arguments and approves with a reason; the admin's DAG page, never reloaded, turns
  *      "succeeded" with tokens, cost and the Jaeger link;
  *   d) the Cost page now shows the run's totals and its models;
+ *   f) the admin creates a key on API keys (secret shown once) and revokes it: the tab signed in
+ *      with it is signed out at its next request;
  *   and throughout: no key ever in a URL the browser requested, none in localStorage, the key only
  *   in sessionStorage; no page error and no CSP violation.
  *
@@ -158,7 +160,7 @@ describe("the operator console in chromium, on the runtime of npm start", () => 
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Submit a DAG" }).click();
     await page.getByRole("heading", { level: 1, name: "Submit a DAG" }).waitFor();
     // No agent yet: an admin names a new one; the DAG field holds the repository's example.
-    await page.getByLabel("New agent name").fill("console-researcher");
+    await page.getByLabel("Name", { exact: true }).fill("console-researcher");
     expect(JSON.parse(await page.getByLabel("DAG (JSON)").inputValue())).toMatchObject({ name: "research-brief" });
     await admin.step("05-submit");
     await page.getByRole("button", { name: "Submit", exact: true }).click();
@@ -176,7 +178,7 @@ describe("the operator console in chromium, on the runtime of npm start", () => 
     const { approvals } = await api<{ approvals: ApprovalJson[] }>(local.adminKey!, "GET", "/v1/approvals?status=pending");
     approval = approvals.find((a) => a.dag_id === dagId)!;
     expect(approval).toMatchObject({ tool: "python", status: "pending" });
-  });
+  }, 60_000);
 
   it("c) a viewer sees the approval without an Approve button, and the API refuses the viewer's approve (403)", async () => {
     const viewer = await newTab();
@@ -250,7 +252,7 @@ describe("the operator console in chromium, on the runtime of npm start", () => 
     const rows = adminPage.getByRole("table", { name: "Tasks" }).getByRole("row");
     expect(await rows.filter({ hasText: "succeeded" }).count()).toBe(7);
     await admin.step("10-dag-succeeded");
-  });
+  }, 60_000);
 
   it("d) the Cost page shows what the run cost, in total and by model", async () => {
     const { page } = admin;
@@ -268,8 +270,45 @@ describe("the operator console in chromium, on the runtime of npm start", () => 
     await admin.step("11-cost-after");
   });
 
+  it("f) the admin creates a key (its secret shown once) and revokes it; the tab signed in with it is signed out", async () => {
+    const { page } = admin;
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "API keys" }).click();
+    await page.getByRole("heading", { level: 1, name: "API keys" }).waitFor();
+    await page.getByLabel("Name", { exact: true }).fill("console-e2e-ui-viewer");
+    await page.getByLabel("Role").selectOption("viewer");
+    await page.getByRole("button", { name: "Create key" }).click();
+    const secretField = page.getByLabel("Secret");
+    await secretField.waitFor();
+    const secret = await secretField.inputValue();
+    secrets.push(secret);
+    expect(secret).toMatch(/^apex_/);
+    await admin.step("12-key-created");
+    await page.getByRole("button", { name: "Done, I have stored it" }).click();
+    expect(await page.getByLabel("Secret").count()).toBe(0);
+
+    const holder = await newTab();
+    await signIn(holder, secret);
+    await holder.page.getByRole("heading", { level: 1, name: "DAGs" }).waitFor();
+    // A viewer's navigation has no screen it may not use.
+    const nav = holder.page.getByRole("navigation", { name: "Main" });
+    expect(await nav.getByRole("link").allTextContents()).toEqual(["DAGs", "Approvals", "Cost"]);
+
+    const row = page.getByRole("table", { name: "API keys" }).getByRole("row").filter({ hasText: "console-e2e-ui-viewer" });
+    await row.getByRole("button", { name: "Revoke" }).click();
+    await row.getByRole("button", { name: "Yes, revoke console-e2e-ui-viewer" }).click();
+    await page.getByRole("status").filter({ hasText: "Revoked “console-e2e-ui-viewer”" }).waitFor();
+    await admin.step("13-key-revoked");
+
+    // Its next request is refused: the tab is back on the sign-in screen, saying why, key forgotten.
+    await nav.getByRole("link", { name: "Approvals" }).click();
+    await holder.page.getByRole("button", { name: "Sign in" }).waitFor({ timeout: 15_000 });
+    await holder.page.getByText("not accepted any more").waitFor();
+    await holder.step("14-signed-out-after-revoke");
+    expect(await holder.storage()).toEqual({ local: {}, session: {} });
+  });
+
   it("e) no key was ever in a URL the browser requested or in localStorage; no page error, no CSP violation", async () => {
-    expect(tabs.length).toBe(4);
+    expect(tabs.length).toBe(5);
     for (const tab of tabs) {
       expect(tab.urls.length).toBeGreaterThan(0);
       for (const url of tab.urls) for (const secret of secrets) expect(url.includes(secret), url).toBe(false);

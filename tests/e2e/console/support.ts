@@ -52,6 +52,8 @@ export interface Tab {
 export async function openTab(browser: Browser, baseUrl: string, secrets: () => readonly string[]): Promise<Tab> {
   mkdirSync(artifactsDir, { recursive: true });
   const context = await browser.newContext({ baseURL: baseUrl, viewport: { width: 1280, height: 900 }, reducedMotion: "reduce" });
+  // A step that waits longer than this fails naming what it waited for (live waits pass their own).
+  context.setDefaultTimeout(10_000);
   const page = await context.newPage();
   const urls: string[] = [];
   const problems: string[] = [];
