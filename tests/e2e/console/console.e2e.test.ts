@@ -251,6 +251,12 @@ describe("the operator console in chromium, on the runtime of npm start", () => 
     expect(await adminPage.getByRole("link", { name: /Trace in Jaeger/ }).getAttribute("href")).toBe(traceTemplate.replace("{trace_id}", dag.trace_id!));
     const rows = adminPage.getByRole("table", { name: "Tasks" }).getByRole("row");
     expect(await rows.filter({ hasText: "succeeded" }).count()).toBe(7);
+    // The approved call's own output, from the sandboxed python, in the task's details.
+    await adminPage.getByRole("button", { name: "Show task vocabulary" }).click();
+    const output = adminPage.getByLabel("Output of vocabulary");
+    await output.waitFor();
+    expect(JSON.parse((await output.textContent())!)).toHaveProperty("result.lexical_diversity");
+    expect(await adminPage.getByRole("table", { name: "Attempts of task vocabulary" }).getByRole("row").count()).toBe(2);
     await admin.step("10-dag-succeeded");
   }, 60_000);
 
