@@ -3,7 +3,7 @@
  * on it and the key's identity and permissions from GET /v1/me. A 401 on any request signs out.
  */
 import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from "react";
-import { createApiClient, type ApiClient } from "./api/client";
+import { ApiRequestError, createApiClient, type ApiClient } from "./api/client";
 import type { Me } from "./api/types";
 
 const storageKey = "apex.console.apiKey";
@@ -40,11 +40,16 @@ export function SessionProvider({ children, baseUrl }: { children: ReactNode; ba
 
   const open = useCallback(
     async (key: string) => {
+      // Only a session that was open ends on a 401; a wrong key at sign-in is the form's error.
+      let established = false;
       const client = createApiClient(key, {
         baseUrl,
-        onUnauthenticated: () => signOut("Your API key was not accepted any more (revoked or unknown). Sign in again."),
+        onUnauthenticated: () => {
+          if (established) signOut("Your API key was not accepted any more (revoked or unknown). Sign in again.");
+        },
       });
       const me = await client.me();
+      established = true;
       const permissions = new Set(me.permissions);
       sessionStorage.setItem(storageKey, key);
       setEndedBecause(undefined);
@@ -55,8 +60,14 @@ export function SessionProvider({ children, baseUrl }: { children: ReactNode; ba
 
   const resume = useCallback(async () => {
     const key = sessionStorage.getItem(storageKey);
-    if (key) await open(key);
-  }, [open]);
+    if (!key) return;
+    try {
+      await open(key);
+    } catch (error) {
+      if (!(error instanceof ApiRequestError && error.status === 401)) throw error;
+      signOut("The key this tab kept is not accepted any more (revoked or unknown). Sign in again.");
+    }
+  }, [open, signOut]);
 
   const value = useMemo<SessionState>(() => ({ session, endedBecause, signIn: open, resume }), [session, endedBecause, open, resume]);
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
