@@ -2,6 +2,8 @@
  * The cost screen's periods: presets ending now, and custom ranges typed in local time
  * (datetime-local inputs), turned into the RFC 3339 instants GET /v1/usage takes.
  */
+import { localToRfc3339 } from "../local-time";
+
 export type Preset = "24h" | "7d" | "30d" | "month" | "custom";
 
 export interface Period {
@@ -34,21 +36,15 @@ export function presetPeriod(preset: Exclude<Preset, "custom">, now: Date): Peri
   }
 }
 
-/** An instant as a datetime-local value ("2026-11-26T11:05"), in the browser's time zone. */
-export function toLocalInput(iso: string): string {
-  const d = new Date(iso);
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
-}
 
 export type CustomRangeResult = { period: Period } | { field: "from" | "to"; message: string };
 
 /** Two datetime-local values as a period, or which field is wrong and why. */
 export function customPeriod(from: string, to: string): CustomRangeResult {
-  const since = from ? new Date(from) : undefined;
-  const until = to ? new Date(to) : undefined;
-  if (!since || Number.isNaN(since.getTime())) return { field: "from", message: "From: enter a date and time" };
-  if (!until || Number.isNaN(until.getTime())) return { field: "to", message: "To: enter a date and time" };
-  if (until.getTime() <= since.getTime()) return { field: "to", message: "To: must be after From" };
-  return { period: { since: since.toISOString(), until: until.toISOString() } };
+  const since = localToRfc3339(from);
+  const until = localToRfc3339(to);
+  if (!since) return { field: "from", message: "From: enter a date and time" };
+  if (!until) return { field: "to", message: "To: enter a date and time" };
+  if (Date.parse(until) <= Date.parse(since)) return { field: "to", message: "To: must be after From" };
+  return { period: { since, until } };
 }

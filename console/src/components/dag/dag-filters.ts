@@ -2,6 +2,7 @@
  * The DAG list's filters as URL search params (so a filtered page can be bookmarked and shared;
  * the API key is never among them) and as the GET /v1/dags query they stand for.
  */
+import { localToRfc3339 } from "../local-time";
 import type { DagStatusName, ListDagsQuery } from "../../api/types";
 
 export const dagStatuses: readonly DagStatusName[] = ["running", "awaiting_approval", "succeeded", "failed", "cancelled"];
@@ -56,12 +57,6 @@ export function hasFilters(filters: DagFilters): boolean {
 export interface FilterError {
   readonly field: "from" | "until";
   readonly message: string;
-}
-
-/** A `datetime-local` value as an RFC 3339 instant (UTC), or undefined when it is not a time. */
-export function localToRfc3339(value: string): string | undefined {
-  const ms = Date.parse(value);
-  return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(value) && !Number.isNaN(ms) ? new Date(ms).toISOString() : undefined;
 }
 
 /** Problems with a custom range, before anything is asked of the API. */
