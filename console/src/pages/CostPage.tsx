@@ -5,10 +5,9 @@
  */
 import { useState, type FormEvent } from "react";
 import type { UsageReport } from "../api/types";
-import { absoluteTime } from "../components/approvals/When";
 import { CostBreakdown } from "../components/cost/CostBreakdown";
 import { CostOverTime } from "../components/cost/CostOverTime";
-import { formatCount, formatUsd } from "../components/cost/format";
+import { formatCount, formatDateTime, formatUsdExact } from "../components/format";
 import { customPeriod, presetPeriod, presets, type Period, type Preset } from "../components/cost/period";
 import { toLocalInput } from "../components/local-time";
 import { EmptyState, ErrorState, Loading } from "../components/states";
@@ -130,7 +129,7 @@ function UsageView({ usage, agentName }: { usage: ApiData<UsageReport>; agentNam
   if (usage.error) return <ErrorState title="Could not load the cost report" error={usage.error} onRetry={usage.reload} />;
   if (!usage.data) return <Loading label="Loading the cost report" />;
   const report = usage.data;
-  const scope = `${absoluteTime(report.since)} to ${absoluteTime(report.until)}${agentName ? ` for ${agentName}` : ""}`;
+  const scope = `${formatDateTime(report.since)} to ${formatDateTime(report.until)}${agentName ? ` for ${agentName}` : ""}`;
   if (report.totals.calls === 0) {
     return (
       <EmptyState title="No LLM usage in this period">
@@ -146,7 +145,7 @@ function UsageView({ usage, agentName }: { usage: ApiData<UsageReport>; agentNam
       <dl className="totals" aria-label="Totals">
         <div>
           <dt>Cost</dt>
-          <dd>{formatUsd(report.totals.cost_usd)}</dd>
+          <dd>{formatUsdExact(report.totals.cost_usd)}</dd>
         </div>
         <div>
           <dt>Input tokens</dt>

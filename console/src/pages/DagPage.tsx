@@ -7,7 +7,8 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
 import { CancelDag } from "../components/dag/CancelDag";
 import { DagGraph } from "../components/dag/DagGraph";
-import { formatDateTime, formatElapsed, formatTokens, formatUsd, isFinalDagStatus } from "../components/dag/format";
+import { formatElapsed, isFinalDagStatus } from "../components/dag/format";
+import { formatCount, formatDateTime, formatUsd } from "../components/format";
 import { ExternalLink, logsUrl, traceUrl } from "../components/dag/links";
 import { TaskPanel } from "../components/dag/TaskPanel";
 import { TaskTable } from "../components/dag/TaskTable";
@@ -111,7 +112,7 @@ export function DagPage() {
         <dd>{formatElapsed(dag.created_at, dag.finished_at, now)}</dd>
         <dt>Tokens</dt>
         <dd>
-          {formatTokens(dag.totals.input_tokens)} in, {formatTokens(dag.totals.output_tokens)} out ({formatTokens(dag.totals.cached_tokens)} cached)
+          {formatCount(dag.totals.input_tokens)} in, {formatCount(dag.totals.output_tokens)} out ({formatCount(dag.totals.cached_tokens)} cached)
         </dd>
         <dt>Cost</dt>
         <dd>{formatUsd(dag.totals.cost_usd)}</dd>

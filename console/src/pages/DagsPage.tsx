@@ -9,7 +9,8 @@ import { Link, useLocation, useNavigate, useSearchParams } from "react-router";
 import type { DagList } from "../api/types";
 import { DagFiltersForm } from "../components/dag/DagFiltersForm";
 import { checkRange, hasFilters, readFilters, toListQuery, writeFilters, type DagFilters } from "../components/dag/dag-filters";
-import { formatDateTime, formatElapsed, formatTokens, formatUsd, totalTokens } from "../components/dag/format";
+import { formatElapsed, totalTokens } from "../components/dag/format";
+import { formatCount, formatDateTime, formatUsd } from "../components/format";
 import { EmptyState, ErrorState, Loading } from "../components/states";
 import { StatusBadge } from "../components/StatusBadge";
 import { useApi } from "../components/use-api";
@@ -118,7 +119,7 @@ export function DagsPage() {
               <td>{agentNames.get(dag.agent_id) ?? <code>{dag.agent_id}</code>}</td>
               <td>{formatDateTime(dag.created_at)}</td>
               <td>{formatElapsed(dag.created_at, dag.finished_at)}</td>
-              <td>{formatTokens(totalTokens(dag.totals))}</td>
+              <td>{formatCount(totalTokens(dag.totals))}</td>
               <td>{formatUsd(dag.totals.cost_usd)}</td>
             </tr>
           ))}

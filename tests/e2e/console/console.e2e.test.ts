@@ -27,8 +27,7 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocal, type LocalRuntime } from "../../../app/src/bin/local";
 import { startTracing, type Tracing } from "../../../app/src/telemetry/tracing";
-import { formatUsd as formatCostUsd } from "../../../console/src/components/cost/format";
-import { formatTokens, formatUsd } from "../../../console/src/components/dag/format";
+import { formatCount, formatUsd, formatUsdExact } from "../../../console/src/components/format";
 import { buildConsole, launchChromium, openTab, type Tab } from "./support";
 
 const traceTemplate = "http://localhost:16686/trace/{trace_id}";
@@ -245,7 +244,7 @@ describe("the operator console in chromium, on the runtime of npm start", () => 
       .poll(() => fact(adminPage, "Cost").textContent())
       .toBe(formatUsd(dag.totals.cost_usd));
     expect(await fact(adminPage, "Tokens").textContent()).toBe(
-      `${formatTokens(dag.totals.input_tokens)} in, ${formatTokens(dag.totals.output_tokens)} out (${formatTokens(dag.totals.cached_tokens)} cached)`,
+      `${formatCount(dag.totals.input_tokens)} in, ${formatCount(dag.totals.output_tokens)} out (${formatCount(dag.totals.cached_tokens)} cached)`,
     );
     expect(dag.trace_id).toMatch(/^[0-9a-f]{32}$/);
     expect(await adminPage.getByRole("link", { name: /Trace in Jaeger/ }).getAttribute("href")).toBe(traceTemplate.replace("{trace_id}", dag.trace_id!));
@@ -268,7 +267,7 @@ describe("the operator console in chromium, on the runtime of npm start", () => 
     expect(usage.totals.calls).toBe(5);
     const totals = page.locator('dl[aria-label="Totals"]');
     await totals.waitFor();
-    expect(await totals.locator("dt", { hasText: /^Cost$/ }).locator("xpath=following-sibling::dd[1]").textContent()).toBe(formatCostUsd(usage.totals.cost_usd));
+    expect(await totals.locator("dt", { hasText: /^Cost$/ }).locator("xpath=following-sibling::dd[1]").textContent()).toBe(formatUsdExact(usage.totals.cost_usd));
     const byModel = page.getByRole("table", { name: "Cost by model: exact values" });
     for (const model of ["local/summarize", "local/echo"]) await byModel.getByRole("row").filter({ hasText: model }).waitFor();
     const byAgent = page.getByRole("table", { name: "Cost by agent: exact values" });

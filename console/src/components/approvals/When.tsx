@@ -2,8 +2,9 @@
  * A moment shown the way people read it: relative ("in 12 min", "3 h ago") with the absolute,
  * local date and time beside it, in a <time> element carrying the machine-readable instant.
  */
+import { formatDateTime } from "../format";
+
 const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto", style: "short" });
-const absolute = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
 
 const steps: ReadonlyArray<[Intl.RelativeTimeFormatUnit, number]> = [
   ["second", 60],
@@ -24,17 +25,12 @@ export function relativeTime(iso: string, now = Date.now()): string {
   return relative.format(Math.round(amount), "year");
 }
 
-export function absoluteTime(iso: string): string {
-  const ms = Date.parse(iso);
-  return Number.isNaN(ms) ? iso : absolute.format(ms);
-}
-
 /** Relative and absolute; `absoluteOnly` for lists where the relative part is noise. */
 export function When({ iso, absoluteOnly = false }: { iso: string; absoluteOnly?: boolean }) {
   if (Number.isNaN(Date.parse(iso))) return <span>{iso}</span>;
   return (
     <time dateTime={iso}>
-      {absoluteOnly ? absoluteTime(iso) : `${relativeTime(iso)} (${absoluteTime(iso)})`}
+      {absoluteOnly ? formatDateTime(iso) : `${relativeTime(iso)} (${formatDateTime(iso)})`}
     </time>
   );
 }

@@ -1,7 +1,8 @@
 /** Cost split by one dimension (agent or model): a bar per item, most expensive first, and its table. */
 import { Bar, BarChart, CartesianGrid, Tooltip, XAxis, YAxis } from "recharts";
 import { ChartSection } from "./ChartSection";
-import { formatCount, formatShare, formatUsd } from "./format";
+import { formatCount, formatUsdExact } from "../format";
+import { formatShare } from "./format";
 
 export interface BreakdownRow {
   readonly key: string;
@@ -25,7 +26,7 @@ export function breakdownSummary(rows: readonly BreakdownRow[], totalCost: numbe
   if (rows.length === 0) return `No ${itemLabel.toLowerCase()} recorded usage.`;
   const top = rows
     .slice(0, 3)
-    .map((r) => `${r.name} ${formatUsd(r.cost_usd)} (${formatShare(r.cost_usd, totalCost)})`)
+    .map((r) => `${r.name} ${formatUsdExact(r.cost_usd)} (${formatShare(r.cost_usd, totalCost)})`)
     .join(", ");
   const noun = rows.length === 1 ? itemLabel.toLowerCase() : `${itemLabel.toLowerCase()}s`;
   return `Most expensive: ${top}. ${rows.length} ${noun} in all.`;
@@ -42,7 +43,7 @@ export function CostBreakdown({ title, itemLabel, rows, totalCost }: CostBreakdo
           <CartesianGrid strokeDasharray="3 3" horizontal={false} />
           <XAxis type="number" tickFormatter={(v: number) => `$${v}`} />
           <YAxis type="category" dataKey="name" width={Math.min(220, Math.floor(width / 3))} />
-          <Tooltip formatter={(v) => formatUsd(Number(v))} />
+          <Tooltip formatter={(v) => formatUsdExact(Number(v))} />
           <Bar dataKey="cost_usd" name="Cost (USD)" fill="#0a58ca" maxBarSize={28} isAnimationActive={false} />
         </BarChart>
       )}
@@ -63,7 +64,7 @@ export function CostBreakdown({ title, itemLabel, rows, totalCost }: CostBreakdo
             {rows.map((r) => (
               <tr key={r.key}>
                 <th scope="row">{r.name}</th>
-                <td className="num">{formatUsd(r.cost_usd)}</td>
+                <td className="num">{formatUsdExact(r.cost_usd)}</td>
                 <td className="num">{formatShare(r.cost_usd, totalCost)}</td>
                 <td className="num">{formatCount(r.input_tokens)}</td>
                 <td className="num">{formatCount(r.output_tokens)}</td>

@@ -6,13 +6,14 @@
 import { Bar, BarChart, CartesianGrid, Tooltip, XAxis, YAxis } from "recharts";
 import type { UsageReport } from "../../api/types";
 import { ChartSection } from "./ChartSection";
-import { bucketLabel, formatCount, formatUsd } from "./format";
+import { formatCount, formatUsdExact } from "../format";
+import { bucketLabel } from "./format";
 
 export function seriesSummary(series: UsageReport["series"], bucket: UsageReport["bucket"]): string {
   if (series.length === 0) return "No usage in any " + bucket + ".";
   const peak = series.reduce((max, s) => (s.cost_usd > max.cost_usd ? s : max));
   const unit = bucket === "hour" ? "hour" : "day";
-  return `Cost per ${unit}, ${series.length} ${unit}${series.length === 1 ? "" : "s"} with usage; highest ${formatUsd(peak.cost_usd)} at ${bucketLabel(peak.start, bucket)}.`;
+  return `Cost per ${unit}, ${series.length} ${unit}${series.length === 1 ? "" : "s"} with usage; highest ${formatUsdExact(peak.cost_usd)} at ${bucketLabel(peak.start, bucket)}.`;
 }
 
 const bucketMs = { hour: 3_600_000, day: 86_400_000 } as const;
@@ -45,7 +46,7 @@ export function CostOverTime({ report }: { report: UsageReport }) {
           <CartesianGrid strokeDasharray="3 3" vertical={false} />
           <XAxis dataKey="label" />
           <YAxis tickFormatter={(v: number) => `$${v}`} width={88} />
-          <Tooltip formatter={(v) => formatUsd(Number(v))} />
+          <Tooltip formatter={(v) => formatUsdExact(Number(v))} />
           <Bar dataKey="cost_usd" name="Cost (USD)" fill="#146c2e" maxBarSize={48} isAnimationActive={false} />
         </BarChart>
       )}
@@ -66,7 +67,7 @@ export function CostOverTime({ report }: { report: UsageReport }) {
                 <th scope="row">
                   <time dateTime={s.start}>{s.label}</time>
                 </th>
-                <td className="num">{formatUsd(s.cost_usd)}</td>
+                <td className="num">{formatUsdExact(s.cost_usd)}</td>
                 <td className="num">{formatCount(s.input_tokens)}</td>
                 <td className="num">{formatCount(s.output_tokens)}</td>
               </tr>

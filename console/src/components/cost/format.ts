@@ -1,16 +1,5 @@
-/** Numbers of the cost screen, exact enough to reconcile: USD to 4-6 decimals, tokens in full. */
-const usd = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", minimumFractionDigits: 4, maximumFractionDigits: 6 });
-const count = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+/** What the cost screen needs beyond components/format.ts: shares of a total and series bucket labels. */
 const percent = new Intl.NumberFormat("en-US", { style: "percent", maximumFractionDigits: 1 });
-
-/** "$0.0123", "$12.3400", "$0.000042": four decimals at least, six when the cents need them. */
-export function formatUsd(value: number): string {
-  return usd.format(value);
-}
-
-export function formatCount(value: number): string {
-  return count.format(value);
-}
 
 /** Share of a total, "62.5%"; "—" when the total is zero. */
 export function formatShare(part: number, total: number): string {

@@ -5,7 +5,7 @@
 import { Link } from "react-router";
 import type { Me, Task } from "../../api/types";
 import { StatusBadge } from "../StatusBadge";
-import { formatDateTime, formatTokens, formatUsd } from "./format";
+import { formatCount, formatDateTime, formatUsd } from "../format";
 import { ExternalLink, logsUrl } from "./links";
 
 const waitingReasons: Record<string, string> = {
@@ -77,9 +77,9 @@ export function TaskPanel({ task, dagId, traceId, links }: { task: Task; dagId: 
         </thead>
         <tbody>
           <tr>
-            <td>{formatTokens(task.usage.input_tokens)}</td>
-            <td>{formatTokens(task.usage.output_tokens)}</td>
-            <td>{formatTokens(task.usage.cached_tokens)}</td>
+            <td>{formatCount(task.usage.input_tokens)}</td>
+            <td>{formatCount(task.usage.output_tokens)}</td>
+            <td>{formatCount(task.usage.cached_tokens)}</td>
             <td>{formatUsd(task.usage.cost_usd)}</td>
           </tr>
         </tbody>

@@ -5,7 +5,8 @@
 import { Link } from "react-router";
 import type { Task } from "../../api/types";
 import { StatusBadge } from "../StatusBadge";
-import { formatTokens, formatUsd, totalTokens } from "./format";
+import { formatCount, formatUsd } from "../format";
+import { totalTokens } from "./format";
 
 export function TaskTable({ tasks, selectedTaskId, onSelect }: { tasks: readonly Task[]; selectedTaskId?: string; onSelect(taskId: string): void }) {
   return (
@@ -44,7 +45,7 @@ export function TaskTable({ tasks, selectedTaskId, onSelect }: { tasks: readonly
               </td>
               <td>{task.depends_on.length > 0 ? task.depends_on.join(", ") : "—"}</td>
               <td>{task.attempts.length}</td>
-              <td>{formatTokens(totalTokens(task.usage))}</td>
+              <td>{formatCount(totalTokens(task.usage))}</td>
               <td>{formatUsd(task.usage.cost_usd)}</td>
               <td>
                 <button type="button" aria-pressed={task.id === selectedTaskId} onClick={() => onSelect(task.id)}>
