@@ -208,7 +208,7 @@ describe.each(storeKinds)("queue on %s", (kind) => {
     // The late result is fenced off, but the provider was paid: its usage, written with the answer
     // when it arrived (unfenced), counts once (a repeat, as after a lost COMMIT reply, adds nothing);
     // the result does not write it again.
-    const paid = { agentId: mine!.agentId, provider: "local", model: "echo", responseModel: "echo", inputTokens: 7, outputTokens: 5, cachedTokens: 0, costUsd: 0.25, priceVersion: "t", latencyMs: 3 };
+    const paid = { agentId: mine!.agentId, provider: "local", model: "echo", responseModel: "echo", inputTokens: 7, outputTokens: 5, cachedTokens: 0, costUsd: 0.25, costMicroUsd: 250_000, priceVersion: "t", latencyMs: 3 };
     const answer = { text: "stale", responseModel: "echo", finishReasons: ["stop"] };
     for (let i = 0; i < 2; i++) {
       await recordAnswer(store.db, { dagId: id, taskId: mine!.taskId, call: 1 }, attempt, answer, paid);

@@ -2,6 +2,7 @@
  * The DAG's SQL: submission (one statement for the whole DAG), cancel, and approval decisions.
  * Locks follow the order of migration 0005: task rows in (dag_id, id) order, approvals, DAG rows.
  */
+import type { BudgetExhaustedAction, BudgetLimit } from "../../domain/budget";
 import type { Db } from "../db";
 import type { ChangeRow } from "./changes";
 
@@ -24,19 +25,24 @@ export interface NewDagRow {
   readonly submittedBy: string;
   readonly traceContext: Record<string, string> | null;
   readonly tasks: readonly NewTaskRow[];
+  /** The DAG's own budget (a `dag` scope budget, period total) and what to do when a periodic one refuses. */
+  readonly budget?: { readonly limit?: BudgetLimit; readonly onExhausted: BudgetExhaustedAction };
 }
 
 /**
- * Inserts the DAG, its tasks and their edges and wakes the workers: one statement, whatever the
- * DAG's size. An unknown agent fails the agents foreign key (23503).
+ * Inserts the DAG, its budget, its tasks and their edges and wakes the workers: one statement,
+ * whatever the DAG's size. An unknown agent fails the agents foreign key (23503).
  */
 export async function insertDag(db: Db, dag: NewDagRow): Promise<void> {
   const waiting = dag.tasks.filter((t) => t.depends_on.length > 0).length;
   await db.query(
     `WITH d AS (
-       INSERT INTO dags (id, agent_id, name, input, submitted_by, trace_context, open_tasks, pending_tasks)
-       VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7, $8)
+       INSERT INTO dags (id, agent_id, name, input, submitted_by, trace_context, open_tasks, pending_tasks, budget_on_exhausted)
+       VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7, $8, $12)
        RETURNING id
+     ), b AS (
+       INSERT INTO budgets (scope, scope_id, period, limit_micro_usd, limit_tokens, updated_by)
+       SELECT 'dag', d.id::text, 'total', $10, $11, $5 FROM d WHERE $10::bigint IS NOT NULL OR $11::bigint IS NOT NULL
      ), new_tasks AS (
        SELECT * FROM jsonb_to_recordset($9::jsonb) AS x(id text, kind text, spec jsonb, depends_on text[], max_attempts integer,
                                                       timeout_ms integer, position integer, trace_context jsonb)
@@ -50,7 +56,20 @@ export async function insertDag(db: Db, dag: NewDagRow): Promise<void> {
        SELECT d.id, p.parent, x.id FROM d, new_tasks x, unnest(x.depends_on) AS p(parent)
      )
      SELECT pg_notify('apex_tasks_ready', '') FROM d`,
-    [dag.id, dag.agentId, dag.name, JSON.stringify(dag.input), dag.submittedBy, JSON.stringify(dag.traceContext), dag.tasks.length, waiting, JSON.stringify(dag.tasks)],
+    [
+      dag.id,
+      dag.agentId,
+      dag.name,
+      JSON.stringify(dag.input),
+      dag.submittedBy,
+      JSON.stringify(dag.traceContext),
+      dag.tasks.length,
+      waiting,
+      JSON.stringify(dag.tasks),
+      dag.budget?.limit?.microUsd ?? null,
+      dag.budget?.limit?.tokens ?? null,
+      dag.budget?.onExhausted ?? "fail",
+    ],
   );
 }
 
@@ -66,18 +85,24 @@ export async function dagHead(db: Db, dagId: string): Promise<DagHead | undefine
 }
 
 /**
- * Cancels every unfinished task (running ones included: their attempts end as cancelled and their
- * workers are told through NOTIFY apex_dag_cancelled), rejects pending approvals and ends the DAG.
+ * Cancels every unfinished task (running ones included: their attempts end as cancelled, their
+ * LLM calls in flight unknown, and their workers are told through NOTIFY apex_dag_cancelled), rejects pending approvals and ends the DAG.
  * Runs inside `tx`; returns the changes, or undefined when the DAG had already finished.
  */
 export async function cancelDag(tx: Db, dagId: string, by: string): Promise<ChangeRow[] | undefined> {
   await tx.query("SELECT 1 FROM tasks WHERE dag_id = $1 ORDER BY id FOR UPDATE", [dagId]);
   const dag = await tx.query<{ status: string }>("SELECT status FROM dags WHERE id = $1 FOR UPDATE", [dagId]);
   if (["succeeded", "failed", "cancelled"].includes(dag.rows[0]?.status ?? "")) return undefined;
+  // An LLM call still out for a cancelled attempt may have been paid: it is settled as unknown now
+  // (its budget reservation charged at its worst case), in case its worker never reports.
   await tx.query(
-    `UPDATE attempts a SET status = 'failed', end_reason = 'cancelled', error = 'cancelled', finished_at = now()
-       FROM tasks t
-      WHERE a.dag_id = t.dag_id AND a.task_id = t.id AND t.dag_id = $1 AND t.status = 'running' AND a.status = 'running'`,
+    `WITH ended AS (
+       UPDATE attempts a SET status = 'failed', end_reason = 'cancelled', error = 'cancelled', finished_at = now()
+         FROM tasks t
+        WHERE a.dag_id = t.dag_id AND a.task_id = t.id AND t.dag_id = $1 AND t.status = 'running' AND a.status = 'running'
+       RETURNING a.task_id, a.number
+     )
+     SELECT apex_llm_calls_unknown($1, task_id, array_agg(number)) FROM ended GROUP BY task_id`,
     [dagId],
   );
   const r = await tx.query<{ id: string }>(

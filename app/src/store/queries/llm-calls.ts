@@ -5,6 +5,7 @@
  * says otherwise; the engine (engine/llm-journal.ts) decides when to call what.
  */
 import type { LlmCallUsage } from "../../domain/attempt";
+import type { BudgetPeriod, BudgetRefusal, BudgetScope, CallWorstCase } from "../../domain/budget";
 import type { Db } from "../db";
 import { encodeText } from "../storable-text";
 
@@ -58,54 +59,88 @@ export interface SendingCall extends CallRef {
   readonly idempotencyKey: string;
   readonly provider: string;
   readonly model: string;
+  /** The call's worst case, reserved against every budget of the DAG before it goes out. */
+  readonly worstCase: CallWorstCase;
+  /** The budgets' clock: which hour, day and month the reservation counts in. */
+  readonly now: Date;
 }
 
+export type BeginCallResult =
+  | { readonly status: "sent"; readonly reserved: boolean }
+  /** The attempt no longer holds its task (or the call has an answer): the call must not go out. */
+  | { readonly status: "fenced" }
+  | ({ readonly status: "refused" } & BudgetRefusal);
+
 /**
- * Records the call in flight, fenced: only while `attempt` is running under `workerId`'s lease and
- * the call has no answer yet. False when the fence fails: the call must not go out.
+ * Reserves the call's worst case against every budget of its DAG and records the call in flight,
+ * all or nothing and fenced on the attempt's lease (apex_begin_llm_call, migration 0010). One round
+ * trip whether or not budgets apply.
  */
-export async function markInFlight(db: Db, c: SendingCall): Promise<boolean> {
-  const r = await db.query(
-    `INSERT INTO llm_calls (dag_id, task_id, call, try, attempt, worker_id, status, idempotency_key, provider, model)
-     SELECT $1, $2, $3, $4, $5, $6, 'in_flight', $7, $8, $9
-      WHERE EXISTS (SELECT 1 FROM tasks t JOIN attempts a ON a.dag_id = t.dag_id AND a.task_id = t.id
-                     WHERE t.dag_id = $1 AND t.id = $2 AND t.status = 'running' AND t.lease_owner = $6
-                       AND a.number = $5 AND a.status = 'running')
-     ON CONFLICT (dag_id, task_id, call) DO UPDATE
-        SET try = EXCLUDED.try, attempt = EXCLUDED.attempt, worker_id = EXCLUDED.worker_id, status = 'in_flight',
-            idempotency_key = EXCLUDED.idempotency_key, provider = EXCLUDED.provider, model = EXCLUDED.model,
-            error = NULL, sent_at = now()
-      WHERE llm_calls.status <> 'answered'
-     RETURNING 1`,
-    [c.dagId, c.taskId, c.call, c.try, c.attempt, c.workerId, c.idempotencyKey, c.provider, c.model],
+export async function beginCall(db: Db, c: SendingCall): Promise<BeginCallResult> {
+  const r = await db.query<{ result: BeginCallRow }>(
+    "SELECT apex_begin_llm_call($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) AS result",
+    [c.dagId, c.taskId, c.call, c.try, c.attempt, c.workerId, c.idempotencyKey, c.provider, c.model, c.worstCase.microUsd, c.worstCase.tokens, c.now],
   );
-  return r.rowCount > 0;
+  const row = r.rows[0]!.result;
+  if (row.status !== "refused") return row;
+  return {
+    status: "refused",
+    decision: row.decision,
+    budget: {
+      scope: row.scope,
+      scopeId: row.scope_id,
+      period: row.period,
+      limitMicroUsd: toNumberOrNull(row.limit_micro_usd),
+      limitTokens: toNumberOrNull(row.limit_tokens),
+      spentMicroUsd: Number(row.spent_micro_usd),
+      spentTokens: Number(row.spent_tokens),
+      reservedMicroUsd: Number(row.reserved_micro_usd),
+      reservedTokens: Number(row.reserved_tokens),
+      resetsAt: row.resets_at === null ? null : new Date(row.resets_at),
+    },
+    worstCase: c.worstCase,
+    waitUntil: row.wait_until === null ? null : new Date(row.wait_until),
+  };
 }
+
+type BeginCallRow =
+  | { status: "sent"; reserved: boolean }
+  | { status: "fenced" }
+  | {
+      status: "refused";
+      decision: BudgetRefusal["decision"];
+      scope: BudgetScope;
+      scope_id: string;
+      period: BudgetPeriod;
+      limit_micro_usd: number | string | null;
+      limit_tokens: number | string | null;
+      spent_micro_usd: number | string;
+      spent_tokens: number | string;
+      reserved_micro_usd: number | string;
+      reserved_tokens: number | string;
+      resets_at: string | null;
+      wait_until: string | null;
+    };
+
+const toNumberOrNull = (v: number | string | null): number | null => (v === null ? null : Number(v));
 
 /** One paid call's usage, as the usage table stores it (`model` is `provider/model` as requested). */
 export interface PaidUsage extends LlmCallUsage {
   readonly agentId: string;
+  /** The exact cost the budgets are settled with (costUsd is the same, rounded for display). */
+  readonly costMicroUsd: number;
 }
 
 /**
- * The answer and its usage, in one statement (one transaction), unfenced: a paid answer is kept
- * whoever holds the task now. The first answer is the one later attempts reuse; the usage row is
- * this attempt's (replacing an unknown one a reclaim wrote for it meanwhile).
+ * The answer, its usage and the budgets' settlement to the real cost, in one function call (one
+ * transaction), unfenced: a paid answer is kept whoever holds the task now. The first answer is
+ * the one later attempts reuse; the usage row is this attempt's (replacing an unknown one a
+ * reclaim wrote for it meanwhile). Returns by how many micro-dollars the real cost exceeded the
+ * call's reservation (0 when it did not, or when no budget applied).
  */
-export async function recordAnswer(db: Db, ref: CallRef, attempt: number, answer: StoredAnswer, usage: PaidUsage): Promise<void> {
-  await db.query(
-    `WITH answered AS (
-       UPDATE llm_calls SET status = 'answered', answer = $15, response_model = $8, attempt = $5, error = NULL, answered_at = now()
-        WHERE dag_id = $1 AND task_id = $2 AND call = $3 AND status <> 'answered'
-     )
-     INSERT INTO usage (dag_id, task_id, agent_id, attempt, llm_call, provider, model, response_model, input_tokens,
-                        output_tokens, cached_tokens, cost_usd, price_version, latency_ms)
-     VALUES ($1, $2, $4, $5, $3, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-     ON CONFLICT (dag_id, task_id, llm_call, attempt) WHERE llm_call IS NOT NULL DO UPDATE
-        SET unknown = false, provider = EXCLUDED.provider, model = EXCLUDED.model, response_model = EXCLUDED.response_model,
-            input_tokens = EXCLUDED.input_tokens, output_tokens = EXCLUDED.output_tokens, cached_tokens = EXCLUDED.cached_tokens,
-            cost_usd = EXCLUDED.cost_usd, price_version = EXCLUDED.price_version, latency_ms = EXCLUDED.latency_ms
-      WHERE usage.unknown`,
+export async function recordAnswer(db: Db, ref: CallRef, attempt: number, answer: StoredAnswer, usage: PaidUsage): Promise<number> {
+  const r = await db.query<{ overrun: number | string }>(
+    "SELECT apex_record_answer($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) AS overrun",
     [
       ref.dagId,
       ref.taskId,
@@ -122,14 +157,17 @@ export async function recordAnswer(db: Db, ref: CallRef, attempt: number, answer
       usage.priceVersion,
       Math.round(usage.latencyMs),
       JSON.stringify(answer),
+      usage.costMicroUsd,
     ],
   );
+  return Number(r.rows[0]?.overrun ?? 0);
 }
 
 /**
  * The call of `attempt` ended without an answer. `unknown`: the request may have reached the
  * provider (timeout, abort): an unknown-usage row, and the next try reuses the key. Otherwise the
- * provider answered with an error: failed, nothing paid, the next try gets a new key.
+ * provider answered with an error: failed, nothing paid, the next try gets a new key. Either way
+ * the call's budget reservation is settled: charged at its worst case, or released.
  */
 export async function recordNoAnswer(db: Db, ref: CallRef, attempt: number, unknown: boolean, error: string): Promise<void> {
   if (unknown) {
@@ -144,9 +182,5 @@ export async function recordNoAnswer(db: Db, ref: CallRef, attempt: number, unkn
     });
     return;
   }
-  await db.query(
-    `UPDATE llm_calls SET status = 'failed', error = $5
-      WHERE dag_id = $1 AND task_id = $2 AND call = $3 AND attempt = $4 AND status = 'in_flight'`,
-    [ref.dagId, ref.taskId, ref.call, attempt, encodeText(error)],
-  );
+  await db.query("SELECT apex_llm_call_failed($1, $2, $3, $4, $5)", [ref.dagId, ref.taskId, ref.call, attempt, encodeText(error)]);
 }

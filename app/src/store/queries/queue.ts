@@ -131,7 +131,7 @@ export interface OutcomeRow {
   readonly delay_ms?: number;
   readonly end_reason?: "cancelled" | "lease_expired";
   /** With defer: what the ready task waits for. */
-  readonly waiting_for?: "provider";
+  readonly waiting_for?: "provider" | "budget";
   /** Ignored since migration 0006: usage is written when an LLM call's answer arrives. */
   readonly usage?: readonly UsageRow[];
 }
