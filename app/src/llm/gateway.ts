@@ -20,6 +20,8 @@ import { providerNames, type ProviderName } from "./model-id";
 import { bundledPriceTable, costMicroUsd, microToUsd, type PriceTable } from "./prices";
 import { countTokens } from "./providers/local";
 import type { LlmProvider } from "./providers/provider";
+import { callWorstCase, fallbackMaxOutputTokens, promptTokenBound } from "./worst-case";
+import type { CallWorstCase } from "../domain/budget";
 import { LlmError, type LlmErrorKind, type LlmGateway, type LlmRequest, type LlmResult, type LlmUsage } from "./types";
 
 /** How often a call waiting for a breaker slot asks again, and the retry hint when it gave up waiting. */
@@ -94,6 +96,8 @@ export interface ApexLlmGateway extends LlmGateway {
   checkModel(model: string): string | undefined;
   /** Current shared breaker state of a provider (for the breaker gauge's collect callback). */
   breakerState(provider: ProviderName): Promise<BreakerState>;
+  /** The most `req` can cost (what beforeSend is given), or undefined when its model cannot be called. */
+  worstCase(req: Pick<LlmRequest, "model" | "prompt" | "system" | "maxTokens">): CallWorstCase | undefined;
   readonly priceVersion: string;
 }
 
@@ -191,10 +195,18 @@ export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
     }
   };
 
+  const worstCase = (req: Pick<LlmRequest, "model" | "prompt" | "system" | "maxTokens">): CallWorstCase | undefined => {
+    const resolved = resolve(req.model);
+    if (!("id" in resolved)) return undefined;
+    const outputTokens = req.maxTokens ?? providers.get(resolved.id.provider)?.defaultMaxTokens ?? resolved.price?.maxOutput ?? fallbackMaxOutputTokens;
+    return callWorstCase(promptTokenBound(resolved.id.provider, req), outputTokens, resolved.price);
+  };
+
   const gateway: ApexLlmGateway = {
     providers: providerNames.filter((p) => providers.has(p)),
     priceVersion: prices.version,
     checkModel,
+    worstCase,
     breakerState: async (provider) => {
       const state = await opts.coordination.breakers.state(breakerKey(provider), policy);
       observeState(provider, state);
@@ -273,7 +285,7 @@ export function createLlmGateway(opts: LlmGatewayOptions): ApexLlmGateway {
       };
       if (req.beforeSend) {
         try {
-          await req.beforeSend();
+          await req.beforeSend(worstCase(req)!);
         } catch (err) {
           await coord(undefined, () => breakers.release(key, policy, callId));
           await refundTokens();

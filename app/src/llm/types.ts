@@ -4,6 +4,8 @@
  * rate limits and the price table. Errors are typed so the engine can decide: retry, reschedule
  * without spending an attempt (breaker open, rate limited), or fail.
  */
+import type { CallWorstCase } from "../domain/budget";
+
 export interface LlmRequest {
   /** `provider/model`, e.g. `openai/gpt-4o-mini`, `anthropic/claude-3-5-haiku-latest`, `local/echo`. */
   readonly model: string;
@@ -19,10 +21,10 @@ export interface LlmRequest {
   readonly idempotencyKey?: string;
   /**
    * Called once the breaker and the rate limits let the call through, just before the request
-   * goes out (the engine records the call in flight here). If it throws, nothing is sent and the
-   * error is rethrown as is.
+   * goes out, with the most the call can cost (the engine reserves it against the budgets and
+   * records the call in flight here). If it throws, nothing is sent and the error is rethrown as is.
    */
-  readonly beforeSend?: () => Promise<void>;
+  readonly beforeSend?: (worstCase: CallWorstCase) => Promise<void>;
 }
 
 export interface LlmUsage {

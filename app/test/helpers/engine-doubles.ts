@@ -45,7 +45,8 @@ export class ScriptedGateway implements LlmGateway {
     this.calls.push(req);
     const out = await this.script(req, this.calls.length);
     // As the real gateway does once the breaker lets a call through (the engine journals it there).
-    if (!(out instanceof LlmError && out.kind === "breaker_open")) await req.beforeSend?.();
+    // Its calls cost nothing against budgets (budget tests use the real gateway).
+    if (!(out instanceof LlmError && out.kind === "breaker_open")) await req.beforeSend?.({ microUsd: 0, tokens: 0 });
     if (out instanceof LlmError) throw out;
     const words = (s: string) => s.split(/\s+/).filter(Boolean).length;
     const inputTokens = words(req.prompt);

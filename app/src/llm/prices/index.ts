@@ -21,6 +21,8 @@ const modelPriceSchema = z.strictObject({
   /** Cache writes (Anthropic cache_creation_input_tokens). Default: the input price. */
   cacheWrite: usdPerMillion.optional(),
   output: usdPerMillion,
+  /** The most output tokens one response of the model can have: a call's worst case when it sets no max_tokens (docs/budgets.md). */
+  maxOutput: z.number().int().positive().optional(),
   aliases: z.array(z.string().regex(/^[a-z0-9-]+\/\S+$/, "provider/model")).optional(),
   note: z.string().optional(),
 });
@@ -42,6 +44,8 @@ export interface ModelPrice {
   readonly cachedInput: number;
   readonly cacheWrite: number;
   readonly output: number;
+  /** Output tokens one response can have at most, when the table says. */
+  readonly maxOutput?: number;
 }
 
 export interface PriceTable {
@@ -76,6 +80,7 @@ export function loadPriceTable(raw: unknown): PriceTable {
       cachedInput: micro(p.cachedInput),
       cacheWrite: micro(p.cacheWrite ?? p.input),
       output: micro(p.output),
+      ...(p.maxOutput !== undefined ? { maxOutput: p.maxOutput } : {}),
     };
     for (const name of [model, ...(p.aliases ?? [])]) {
       if (byName.has(name)) throw new Error(`invalid price table at models.${model}: ${name} is listed twice`);

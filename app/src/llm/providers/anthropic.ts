@@ -52,6 +52,7 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): LlmProv
   return {
     name: "anthropic",
     server,
+    defaultMaxTokens,
     async complete(req: ProviderRequest): Promise<ProviderResponse> {
       let raw: unknown;
       try {

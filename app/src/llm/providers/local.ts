@@ -4,7 +4,7 @@
  * - `local/echo`: answers with the prompt itself.
  * - `local/summarize`: the first two sentences of the prompt, prefixed "Summary:".
  * Tokens follow one simple rule (`countTokens`): every run of letters/digits is one token, and so
- * is every other non-space character. `maxTokens` truncates the output (finish reason "length").
+ * is every other non-space character. `maxTokens` (default 4096) truncates the output (finish reason "length").
  */
 import { abortableSleep } from "../abortable-sleep";
 import { abortedError } from "../errors";
@@ -43,11 +43,15 @@ const models: Record<string, (prompt: string) => string> = {
 
 export const localModels: readonly string[] = Object.keys(models);
 
+/** The output limit when a request sets none, so a call's worst case is bounded (echo of a long prompt). */
+export const localDefaultMaxTokens = 4096;
+
 export function createLocalProvider(opts: LocalProviderOptions = {}): LlmProvider {
   const latencyMs = opts.latencyMs ?? 0;
   return {
     name: "local",
     models: localModels,
+    defaultMaxTokens: localDefaultMaxTokens,
     async complete(req: ProviderRequest): Promise<ProviderResponse> {
       const generate = models[req.model];
       if (!generate) {
@@ -59,8 +63,9 @@ export function createLocalProvider(opts: LocalProviderOptions = {}): LlmProvide
       if (latencyMs > 0) await abortableSleep(latencyMs, req.signal, "local");
       const full = generate(req.prompt);
       const fullTokens = countTokens(full);
-      const truncated = req.maxTokens !== undefined && fullTokens > req.maxTokens;
-      const text = truncated ? truncateTokens(full, req.maxTokens ?? 0) : full;
+      const maxTokens = req.maxTokens ?? localDefaultMaxTokens;
+      const truncated = fullTokens > maxTokens;
+      const text = truncated ? truncateTokens(full, maxTokens) : full;
       return {
         responseModel: req.model,
         text,

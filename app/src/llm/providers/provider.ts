@@ -26,6 +26,8 @@ export interface LlmProvider {
   readonly name: string;
   /** The endpoint its requests go to; absent when it makes none (local). */
   readonly server?: LlmServerEndpoint;
+  /** The output limit it sends when a request sets none (its responses never exceed it). */
+  readonly defaultMaxTokens?: number;
   /** Set when the provider has a fixed set of models (local): others are rejected before any call. */
   readonly models?: readonly string[];
   /** Throws LlmError only. */
