@@ -124,9 +124,11 @@ export const taskJson = z.object({
   output: z.unknown().optional(),
   error: z.string().optional(),
   waiting_for: z
-    .enum(["provider"])
+    .enum(["provider", "budget"])
     .optional()
-    .describe("Set on a ready task that waits for something other than its time: provider = its LLM provider's breaker is open (no attempt starts meanwhile)."),
+    .describe(
+      "Set on a ready task that waits for something other than its time: provider = its LLM provider's breaker is open; budget = a budget has no room for its call yet (calls in flight to settle, or the period's reset its DAG asked to wait for). No attempt starts meanwhile.",
+    ),
   attempts: z.array(attemptJson),
   usage: usageJson,
 });

@@ -34,6 +34,8 @@ export const taskErrorTypes = [
   "cancelled",
   // The attempt's worker died or hung past its lease; the worker that reclaimed the task reports it.
   "lease_expired",
+  // An LLM call's worst case did not fit a budget (DAG, agent or API key): failed without a retry.
+  "budget_exceeded",
   "internal",
 ] as const;
 export type TaskErrorType = (typeof taskErrorTypes)[number];
@@ -137,6 +139,41 @@ export const metrics = {
     type: "gauge",
     help: "LLM circuit breaker state by provider: 0 closed, 1 half-open, 2 open.",
     labels: ["provider"],
+    scope: "process",
+  }),
+  budgetRemainingUsd: def({
+    name: "apex_budget_remaining_usd",
+    type: "gauge",
+    help: "USD an agent's or API key's budget has left in its current period: limit - spent - reserved (cluster-wide; query with max()).",
+    labels: ["scope", "scope_id", "period"],
+    scope: "cluster",
+  }),
+  budgetLimitUsd: def({
+    name: "apex_budget_limit_usd",
+    type: "gauge",
+    help: "USD limit of an agent's or API key's budget per period (cluster-wide; query with max()).",
+    labels: ["scope", "scope_id", "period"],
+    scope: "cluster",
+  }),
+  budgetRemainingTokens: def({
+    name: "apex_budget_remaining_tokens",
+    type: "gauge",
+    help: "Tokens an agent's or API key's budget has left in its current period: limit - spent - reserved (cluster-wide; query with max()).",
+    labels: ["scope", "scope_id", "period"],
+    scope: "cluster",
+  }),
+  budgetLimitTokens: def({
+    name: "apex_budget_limit_tokens",
+    type: "gauge",
+    help: "Token limit of an agent's or API key's budget per period (cluster-wide; query with max()).",
+    labels: ["scope", "scope_id", "period"],
+    scope: "cluster",
+  }),
+  budgetRejectionsTotal: def({
+    name: "apex_budget_rejections_total",
+    type: "counter",
+    help: "LLM calls a budget refused before they went out, by the refusing budget's scope (dag, agent, api_key).",
+    labels: ["scope"],
     scope: "process",
   }),
 } as const;

@@ -38,10 +38,17 @@ export type AttemptOutcome =
    */
   | { readonly kind: "rescheduled"; readonly reason: string; readonly delayMs: number; readonly errorType?: TaskErrorType }
   /**
-   * The attempt could not begin (the provider's breaker is open): its attempts row is deleted and
-   * the attempt refunded, as if the claim had never started it; the task is ready again after
-   * `delayMs`, shown waiting for `waitingFor`.
+   * The attempt could not begin (the provider's breaker is open, or a budget has no room yet): its
+   * attempts row is deleted and the attempt refunded, as if the claim had never started it; the
+   * task is ready again after `delayMs`, shown waiting for `waitingFor`. `errorType` undefined:
+   * not a failure (waiting for a budget).
    */
-  | { readonly kind: "deferred"; readonly reason: string; readonly delayMs: number; readonly waitingFor: "provider"; readonly errorType: TaskErrorType };
+  | {
+      readonly kind: "deferred";
+      readonly reason: string;
+      readonly delayMs: number;
+      readonly waitingFor: "provider" | "budget";
+      readonly errorType?: TaskErrorType;
+    };
 
 export type FinishResult = "succeeded" | "retrying" | "failed" | "rescheduled" | "lease_lost";

@@ -2,7 +2,7 @@
  * Runs one claimed task to an AttemptOutcome: renders templates, calls the LLM gateway (a step
  * paid once: paid-once.ts) or the tool, enforces the time limit through AbortSignal, and
  * classifies errors (retry, reschedule without spending an attempt, defer without an attempt while
- * the provider's breaker is open, or fail for good).
+ * the provider's breaker is open or a budget has no room yet, or fail for good).
  */
 import { ZodError } from "zod";
 import { LlmError, type LlmGateway } from "../llm/types";
@@ -15,12 +15,15 @@ import { withToolSpan } from "../telemetry/spans";
 import { retryDelayMs, type BackoffPolicy } from "./backoff";
 import type { AttemptOutcome, LlmCallUsage } from "../domain/attempt";
 import type { ClaimedTask } from "./lifecycle";
+import { BudgetRefusedError } from "./budget-refused";
 import { callOnce } from "./paid-once";
 import { renderDeep, renderTemplate, TemplateError, type TemplateScope } from "./template";
 
 export interface ExecutorDeps {
-  /** Where LLM calls are journaled (answers and usage as they arrive). */
+  /** Where LLM calls are journaled (answers and usage as they arrive) and budgets reserved. */
   readonly db: Db;
+  /** The budgets' clock (which hour, day and month a call counts in). Default Date.now. */
+  readonly now?: () => number;
   readonly llm: LlmGateway;
   readonly tools: ToolRegistry;
   readonly sandbox: SandboxDriver;
@@ -85,8 +88,25 @@ export async function executeTask(
         retryDelayMs: retryDelayMs(attempt, deps.backoff),
       };
     }
+    if (err instanceof BudgetRefusedError) return budgetOutcome(err, deps.now ?? Date.now);
     return classifyError(err, task.kind, attempt, deps.backoff);
   }
+}
+
+/** How long a call that fits once the calls in flight settle waits before trying again (plus up to as much jitter). */
+const budgetSettleRetryMs = 500;
+
+/**
+ * A refused reservation: nothing was sent. It fails for good (budget_exceeded, no retry), or the
+ * attempt is handed back without counting: until the period's reset the DAG asked to wait for, or
+ * briefly while calls in flight hold the room it needs.
+ */
+function budgetOutcome(err: BudgetRefusedError, now: () => number): AttemptOutcome {
+  const { decision, waitUntil } = err.refusal;
+  if (decision === "fail") return { kind: "failed", error: `budget_exceeded: ${err.message}`, errorType: "budget_exceeded" };
+  const delayMs =
+    decision === "wait_reset" && waitUntil ? Math.max(0, waitUntil.getTime() - now()) : budgetSettleRetryMs + Math.floor(Math.random() * budgetSettleRetryMs);
+  return { kind: "deferred", reason: `budget: ${err.message}`, waitingFor: "budget", delayMs };
 }
 
 /**
@@ -131,14 +151,14 @@ export class PermanentTaskError extends Error {
 async function runLlm(deps: ExecutorDeps, task: ClaimedTask, attempt: number, spec: LlmTaskSpec, scope: TemplateScope, signal: AbortSignal): Promise<RunResult> {
   const prompt = renderTemplate(spec.prompt, scope);
   const system = spec.system === undefined ? undefined : renderTemplate(spec.system, scope);
-  const answer = await callOnce(deps.db, deps.llm, task, attempt, {
-    model: spec.model,
-    prompt,
-    system,
-    maxTokens: spec.max_tokens,
-    temperature: spec.temperature,
-    signal,
-  });
+  const answer = await callOnce(
+    deps.db,
+    deps.llm,
+    task,
+    attempt,
+    { model: spec.model, prompt, system, maxTokens: spec.max_tokens, temperature: spec.temperature, signal },
+    deps.now,
+  );
   // The usage is already recorded (with the answer); it rides along only for the attempt's telemetry.
   return { output: answer.text, usage: answer.usage ? [answer.usage] : undefined };
 }

@@ -4,7 +4,8 @@
  * arrive, each in its own transaction (store/queries/llm-calls.ts). A later attempt of the task
  * finds the answer and reuses it: no provider call, no second usage row. A call whose worker died
  * in flight is settled as unknown usage (by the reclaim, or here at the next attempt) and sent again
- * under the same idempotency key.
+ * under the same idempotency key. Recording the call in flight also reserves its worst case against
+ * the DAG's budgets, and recording the answer settles them to its real cost (docs/budgets.md).
  */
 import { createHash } from "node:crypto";
 import type { LlmCallUsage } from "../domain/attempt";
@@ -12,8 +13,10 @@ import { LlmError, type LlmGateway, type LlmRequest, type LlmResult } from "../l
 import type { Db } from "../store/db";
 import { isDatabaseUnavailable } from "../store/db-errors";
 import * as calls from "../store/queries/llm-calls";
+import { reportBudgetOverrun, reportBudgetRefusal } from "../telemetry/budget";
 import { logger } from "../telemetry/logger";
 import { withLlmCallSpan } from "../telemetry/spans";
+import { BudgetRefusedError } from "./budget-refused";
 import type { ClaimedTask } from "./lifecycle";
 
 /** An LLM task makes one call; the journal is keyed by call number so a task could make more. */
@@ -67,12 +70,18 @@ function mayHaveBeenPaid(err: unknown): boolean {
   return !(err instanceof LlmError && err.options.httpStatus !== undefined && err.options.httpStatus >= 400);
 }
 
+/**
+ * Makes the task's call once: reuses a stored answer, or reserves the call's worst case against
+ * the DAG's budgets (`now` is the budgets' clock), sends it and records the answer with its real
+ * cost. Throws BudgetRefusedError when a budget refuses the reservation (nothing is sent).
+ */
 export async function callOnce(
   db: Db,
   llm: LlmGateway,
   task: ClaimedTask,
   attempt: number,
   req: Omit<LlmRequest, "idempotencyKey" | "beforeSend">,
+  now: () => number = Date.now,
 ): Promise<CallAnswer> {
   const ref: calls.CallRef = { dagId: task.dagId, taskId: task.taskId, call: taskCallNumber };
   const state = await calls.callState(db, ref, attempt);
@@ -89,10 +98,24 @@ export async function callOnce(
       llm.complete({
         ...req,
         idempotencyKey: key,
-        beforeSend: async () => {
+        beforeSend: async (worstCase) => {
           const provider = req.model.split("/")[0] ?? req.model;
-          const fenced = await calls.markInFlight(db, { ...ref, try: state.try, attempt, workerId: task.workerId, idempotencyKey: key, provider, model: req.model });
-          if (!fenced) throw new CallNotSentError(`attempt ${attempt} no longer holds task ${task.taskId}; the call was not sent`);
+          const begun = await calls.beginCall(db, {
+            ...ref,
+            try: state.try,
+            attempt,
+            workerId: task.workerId,
+            idempotencyKey: key,
+            provider,
+            model: req.model,
+            worstCase,
+            now: new Date(now()),
+          });
+          if (begun.status === "fenced") throw new CallNotSentError(`attempt ${attempt} no longer holds task ${task.taskId}; the call was not sent`);
+          if (begun.status === "refused") {
+            reportBudgetRefusal(begun, task, attempt);
+            throw new BudgetRefusedError(begun);
+          }
           sent = true;
         },
       }),
@@ -123,6 +146,11 @@ export async function callOnce(
     ...(result.responseId !== undefined ? { responseId: result.responseId } : {}),
   };
   // If this never commits, the call stays in flight and the next attempt records it as unknown usage.
-  await writeAnswer(() => calls.recordAnswer(db, ref, attempt, answer, { ...usage, agentId: task.agentId }));
+  const costMicroUsd = result.costMicroUsd ?? Math.round(result.costUsd * 1e6);
+  let overrunMicroUsd = 0;
+  await writeAnswer(async () => {
+    overrunMicroUsd = await calls.recordAnswer(db, ref, attempt, answer, { ...usage, agentId: task.agentId, costMicroUsd });
+  });
+  if (overrunMicroUsd > 0) reportBudgetOverrun(overrunMicroUsd, usage, task, attempt);
   return { text: result.text, usage };
 }

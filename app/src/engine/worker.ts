@@ -66,6 +66,8 @@ export interface WorkerOptions {
   readonly fallbackPollMs?: number;
   /** How long an approval this worker requests may be decided and then used (APEX_APPROVAL_TTL_MS). Default 24 h. */
   readonly approvalTtlMs?: number;
+  /** The budgets' clock: which hour, day and month an LLM call's reservation counts in. Default Date.now (tests move it). */
+  readonly budgetClock?: () => number;
 }
 
 export const defaultApprovalTtlMs = 24 * 60 * 60_000;
@@ -98,6 +100,7 @@ export class Worker {
   /** Tools whose tasks wait for an operator's approval before an attempt starts. */
   private readonly approvalTools: readonly string[];
   private readonly approvalTtlMs: number;
+  private readonly budgetClock: () => number;
   /** Called after each task's attempt ends (tests and metrics hook here). */
   onTaskFinished?: (task: ClaimedTask, result: FinishResult | "parked" | "released") => void;
 
@@ -111,6 +114,7 @@ export class Worker {
     this.backoff = options.backoff ?? defaultBackoff;
     this.fallbackPollMs = options.fallbackPollMs ?? 5_000;
     this.approvalTtlMs = options.approvalTtlMs ?? defaultApprovalTtlMs;
+    this.budgetClock = options.budgetClock ?? Date.now;
     this.ctx = engineContext(deps.db, deps.events ?? createInProcessEventBus(), deps.observer);
     this.completions = new CompletionBatcher((items) => finishAttempts(this.ctx, items));
     this.approvalTools = deps.tools.list().filter((t) => t.requiresApproval).map((t) => t.name);
@@ -300,7 +304,7 @@ export class Worker {
       const startedAt = performance.now();
       const outcome: AttemptOutcome = signal.aborted
         ? { kind: "rescheduled", reason: "worker shut down", delayMs: 0 }
-        : await executeTask({ ...this.deps, backoff: this.backoff }, task, attempt, signal);
+        : await executeTask({ ...this.deps, backoff: this.backoff, now: this.budgetClock }, task, attempt, signal);
       const usageFields = observeAttempt(span, task.kind, outcome, performance.now() - startedAt);
       const result = await this.finishOrSupersede(span, task, attempt, outcome);
       // After the outcome is recorded: the log line is never on the way to the next task's start.

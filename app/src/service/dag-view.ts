@@ -26,7 +26,7 @@ interface TaskRow {
   output: unknown;
   error: string | null;
   /** Only while ready (migration 0006). */
-  waiting_for: "provider" | null;
+  waiting_for: "provider" | "budget" | null;
 }
 
 interface AttemptRow {

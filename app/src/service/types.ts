@@ -48,7 +48,7 @@ export interface TaskView {
   readonly output?: unknown;
   readonly error?: string;
   /** A ready task waiting for its LLM provider's breaker to close (no attempt starts meanwhile). */
-  readonly waitingFor?: "provider";
+  readonly waitingFor?: "provider" | "budget";
   readonly attempts: readonly AttemptView[];
   readonly usage: TaskUsage;
 }

@@ -1,10 +1,11 @@
 /**
  * The SQL behind the cluster-scoped gauges (apex_queue_depth, apex_queue_oldest_wait_seconds,
- * apex_running_tasks, apex_workers_alive, apex_active_agents), and the agents whose cost series a
+ * apex_running_tasks, apex_workers_alive, apex_active_agents, the apex_budget_* gauges), and the agents whose cost series a
  * worker starts at 0. Every replica that registers the gauges reports the same numbers, read from
  * the one source of truth at scrape time; aggregate with max() in PromQL, never sum().
  */
 import type { Db } from "../store/db";
+import { allOwnerBudgetStates } from "../store/queries/budgets";
 import type { AgentSeriesQuery, ClusterQuery, ClusterSnapshot } from "./metrics";
 
 /**
@@ -35,10 +36,11 @@ interface SnapshotRow {
 /** A ClusterQuery over the runtime's store, for `registerClusterGauges`. */
 export function clusterSnapshotQuery(db: Db): ClusterQuery {
   return async (): Promise<ClusterSnapshot> => {
-    const { rows } = await db.query<SnapshotRow>(snapshotSql);
+    const [{ rows }, budgets] = await Promise.all([db.query<SnapshotRow>(snapshotSql), allOwnerBudgetStates(db, new Date())]);
     const row = rows[0];
     if (!row) throw new Error("cluster gauge query returned no row");
     return {
+      budgets,
       queueDepth: Number(row.queue_depth),
       queueOldestWait: Math.max(0, Number(row.queue_oldest_wait)),
       runningTasks: Number(row.running_tasks),

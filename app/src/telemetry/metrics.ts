@@ -13,6 +13,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { metrics as metricDefs, type MetricDef, type MetricKey } from "../contract/metrics";
+import type { BudgetState } from "../domain/budget";
 
 type LabelOf<D extends MetricDef> = D["labels"][number];
 type HandleOf<D extends MetricDef> = D["type"] extends "counter"
@@ -36,6 +37,8 @@ export interface ClusterSnapshot {
   readonly workersAlive: number;
   /** Task slots of the live workers. */
   readonly activeAgents: number;
+  /** Every agent and API key budget in its current window (apex_budget_* gauges, one series each). */
+  readonly budgets: readonly BudgetState[];
 }
 
 export type ClusterQuery = () => Promise<ClusterSnapshot>;
@@ -44,12 +47,22 @@ export type ClusterQuery = () => Promise<ClusterSnapshot>;
 export type AgentSeriesQuery = () => Promise<readonly string[]>;
 
 /** Which snapshot field feeds each cluster-scoped metric of the contract. */
-const clusterFields: Partial<Record<MetricKey, keyof ClusterSnapshot>> = {
+const clusterFields: Partial<Record<MetricKey, ScalarField>> = {
   queueDepth: "queueDepth",
   queueOldestWait: "queueOldestWait",
   runningTasks: "runningTasks",
   workersAlive: "workersAlive",
   activeAgents: "activeAgents",
+};
+
+type ScalarField = Exclude<keyof ClusterSnapshot, "budgets">;
+
+/** What each per-budget gauge reports for one budget; null when the budget has no such limit (no series). */
+const budgetFields: Partial<Record<MetricKey, (b: BudgetState) => number | null>> = {
+  budgetRemainingUsd: (b) => (b.limitMicroUsd === null ? null : (b.limitMicroUsd - b.spentMicroUsd - b.reservedMicroUsd) / 1e6),
+  budgetLimitUsd: (b) => (b.limitMicroUsd === null ? null : b.limitMicroUsd / 1e6),
+  budgetRemainingTokens: (b) => (b.limitTokens === null ? null : b.limitTokens - b.spentTokens - b.reservedTokens),
+  budgetLimitTokens: (b) => b.limitTokens,
 };
 
 /**
@@ -112,6 +125,27 @@ function createHandle(key: MetricKey, def: MetricDef): ApexMetrics[MetricKey] {
       return new Histogram({ ...common, buckets: def.buckets ? [...def.buckets] : undefined }) as ApexMetrics[MetricKey];
     case "gauge": {
       const field = def.scope === "cluster" ? clusterFields[key] : undefined;
+      const perBudget = def.scope === "cluster" ? budgetFields[key] : undefined;
+      if (perBudget) {
+        return new Gauge({
+          ...common,
+          // One series per budget with that kind of limit; a removed budget's series goes with it.
+          async collect() {
+            if (!clusterQuery) return;
+            try {
+              const snapshot = await currentSnapshot(clusterQuery);
+              this.reset();
+              for (const b of snapshot.budgets) {
+                const value = perBudget(b);
+                if (value !== null) this.set({ scope: b.scope, scope_id: b.scopeId, period: b.period }, value);
+              }
+            } catch (err) {
+              lastSnapshot = undefined;
+              clusterErrorHandler(err);
+            }
+          },
+        }) as ApexMetrics[MetricKey];
+      }
       if (def.scope === "cluster" && !field) {
         throw new Error(`contract metric ${def.name} is cluster-scoped but telemetry/metrics.ts has no snapshot field for key "${key}"`);
       }

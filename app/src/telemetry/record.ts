@@ -8,6 +8,7 @@ import { breakerStateValue, taskErrorTypes, taskStatusLabels, type TaskErrorType
 import type { BreakerState } from "../coord/types";
 import type { LlmErrorKind, LlmUsage } from "../llm/types";
 import { apexMetrics, ensureRegistered } from "./metrics";
+import { budgetScopes } from "../domain/budget";
 
 /** Values of apex_task_errors_total{error_type}: defined in the contract (shared with dashboards and alerts). */
 export { taskErrorTypes, type TaskErrorType } from "../contract/metrics";
@@ -44,6 +45,7 @@ export interface SeriesOptions {
 export function initialiseSeries(options: SeriesOptions = {}): void {
   for (const status of taskStatusLabels) apexMetrics.tasksTotal.inc({ status }, 0);
   for (const error_type of taskErrorTypes) apexMetrics.taskErrorsTotal.inc({ error_type }, 0);
+  for (const scope of budgetScopes) apexMetrics.budgetRejectionsTotal.inc({ scope }, 0);
   for (const provider of options.providers ?? []) {
     apexMetrics.circuitBreakerState.set({ provider }, breakerStateValue.closed);
   }
