@@ -262,6 +262,46 @@ export const usageReportJson = z.object({
     .describe("Cost over the period, one entry per bucket that has usage, oldest first."),
 });
 
+const budgetScope = z.enum(["dag", "agent", "api_key"]);
+const budgetPeriod = z.enum(["total", "hour", "day", "month"]);
+/** Dollars with at most 6 decimals: budgets are kept in whole micro-dollars. */
+export const usdAmount = z
+  .number()
+  .nonnegative()
+  .max(1_000_000_000)
+  .refine((v) => Math.abs(v * 1e6 - Math.round(v * 1e6)) < 1e-6, "at most 6 decimal places (whole micro-dollars)");
+const tokenAmount = z.int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+
+/** One period's limit: USD, tokens or both. */
+export const budgetLimitBody = z
+  .strictObject({ usd: usdAmount.optional(), tokens: tokenAmount.optional() })
+  .refine((l) => l.usd !== undefined || l.tokens !== undefined, "set usd, tokens or both");
+
+/** PUT /v1/agents/:id/budget and /v1/keys/:id/budget: the whole set; a period left out has no budget. */
+export const ownerBudgetsBody = z.strictObject({
+  total: budgetLimitBody.optional(),
+  hour: budgetLimitBody.optional(),
+  day: budgetLimitBody.optional(),
+  month: budgetLimitBody.optional(),
+});
+
+/** One budget in its current period (calendar periods in UTC). */
+export const budgetJson = z.object({
+  scope: budgetScope,
+  scope_id: z.string(),
+  period: budgetPeriod,
+  limit_usd: z.number().nullable(),
+  limit_tokens: z.number().nullable(),
+  spent_usd: z.number().describe("Settled spend this period; a call that ended without an answer counts at its worst case."),
+  spent_tokens: z.number(),
+  reserved_usd: z.number().describe("Held by LLM calls in flight (their worst case)."),
+  reserved_tokens: z.number(),
+  remaining_usd: z.number().nullable().describe("limit - spent - reserved; null without a USD limit."),
+  remaining_tokens: z.number().nullable(),
+  resets_at: z.string().nullable().describe("When the period ends; null for total."),
+});
+export const budgetListJson = z.object({ budgets: z.array(budgetJson) });
+
 export const agentListJson = z.object({ agents: z.array(agentJson) });
 export const approvalListJson = z.object({ approvals: z.array(approvalJson) });
 export const apiKeyListJson = z.object({ api_keys: z.array(apiKeyJson) });
