@@ -7,6 +7,8 @@ import { formatBudgetRefusal } from "../domain/budget-message";
 
 export class BudgetRefusedError extends Error {
   override readonly name = "BudgetRefusedError";
+  /** What the llm_call span records as error.type. */
+  readonly errorType = "budget_exceeded";
   constructor(readonly refusal: BudgetRefusal) {
     super(formatBudgetRefusal(refusal));
   }
