@@ -137,7 +137,7 @@ describe("cluster gauges come from Postgres at scrape time", () => {
     expect(sampleValue(first, "apex_queue_oldest_wait_seconds", {})).toBeGreaterThanOrEqual(0);
     // A second replica reading the same store reports the same numbers: max() over replicas is exact.
     const replica = await clusterSnapshotQuery(db)();
-    expect({ ...replica, queueOldestWait: 0 }).toEqual({ queueDepth: 3, queueOldestWait: 0, activeAgents: 0, workersAlive: 0, runningTasks: 2 });
+    expect({ ...replica, queueOldestWait: 0 }).toEqual({ queueDepth: 3, queueOldestWait: 0, activeAgents: 0, workersAlive: 0, runningTasks: 2, budgets: [] });
     expect(errors).toBe(0);
   });
 
