@@ -1,10 +1,11 @@
 /**
- * The runtime's alerts, common to both targets: the seed's six (§6), TaskQueueStalled, the two
- * that watch the scrape targets (ApexTargetDown, PostgresExporterDown) and the Watchdog. Metric
- * names come from the shared contract so a rename in the runtime breaks the build here instead of
- * silently muting an alert. `rulesFor` adds the Kubernetes pod alerts (kubernetes-rules.ts).
+ * The runtime's alerts, common to both targets: the seed's six (§6), TaskQueueStalled,
+ * BudgetNearlyExhausted (issue 16's spend budgets), the two that watch the scrape targets
+ * (ApexTargetDown, PostgresExporterDown) and the Watchdog. Metric names come from the shared
+ * contract so a rename in the runtime breaks the build here instead of silently muting an alert.
+ * `rulesFor` adds the Kubernetes pod alerts (kubernetes-rules.ts).
  */
-import { breakerStateValue, metrics, taskStatusLabels } from "../app/src/contract/metrics";
+import { breakerStateValue, metrics, taskStatusLabels, type MetricDef } from "../app/src/contract/metrics";
 import { services } from "../app/src/contract/services";
 import { apexScrapeJobs } from "../components/observability/scrape-jobs";
 import { kubernetesRules, type KubernetesRuleOptions } from "./kubernetes-rules";
@@ -55,7 +56,26 @@ export const thresholds = {
    * minutes, ten times the latency threshold, is past any of those: workers are gone or stuck.
    */
   queueOldestWaitSeconds: 300,
+  /**
+   * Share of an agent's or API key's budget limit (USD or tokens) left in its period, at or below
+   * which BudgetNearlyExhausted warns: 80% used. Reserved calls in flight count as used, as the
+   * budget itself counts them when it refuses the next call.
+   */
+  budgetLeftShare: 0.2,
 } as const;
+
+/** The labels of one budget's series (apex_budget_*): what BudgetNearlyExhausted keeps per alert. */
+const budgetLabels = "scope, scope_id, period";
+
+/**
+ * Budgets with at most `budgetLeftShare` of a limit left, tagged `limit="<kind>"`. max(): every
+ * replica reports the same cluster gauge. A limit of 0 (spending switched off on purpose) is left
+ * out rather than divided by.
+ */
+function budgetLeft(remaining: MetricDef, limit: MetricDef, kind: "usd" | "tokens"): string {
+  const left = `max by (${budgetLabels}) (${remaining.name}) / (max by (${budgetLabels}) (${limit.name}) > 0)`;
+  return `label_replace(${left} <= ${thresholds.budgetLeftShare}, "limit", "${kind}", "", "")`;
+}
 
 export const watchdogRule: AlertRule = {
   alert: "Watchdog",
@@ -90,6 +110,20 @@ function commonRules(target: AlertTarget, opts: KubernetesRuleOptions = {}): Ale
       severity: "critical",
       summary: "LLM spend is above $10 per hour",
       description: 'LLM calls cost ${{ $value | printf "%.2f" }} over the last hour (threshold $10/hour).',
+    },
+    {
+      alert: "BudgetNearlyExhausted",
+      // One alert per budget and limit kind: a budget short on both its USD and its token limit raises two.
+      expr:
+        `${budgetLeft(metrics.budgetRemainingUsd, metrics.budgetLimitUsd, "usd")}` +
+        ` or ${budgetLeft(metrics.budgetRemainingTokens, metrics.budgetLimitTokens, "tokens")}`,
+      for: "1m",
+      severity: "warning",
+      summary: "The {{ $labels.period }} budget of {{ $labels.scope }} {{ $labels.scope_id }} is at least 80% used",
+      description:
+        "The {{ $labels.period }} budget of {{ $labels.scope }} {{ $labels.scope_id }} has {{ $value | humanizePercentage }} of its " +
+        "{{ $labels.limit }} limit left (threshold 20%; calls in flight count as spent). When nothing is left its LLM calls are " +
+        "refused: tasks fail with budget_exceeded, or wait for the period's reset if their DAG asked to.",
     },
     {
       alert: "NoActiveAgents",

@@ -45,11 +45,12 @@ function minutes(d: string): number {
 }
 
 describe("alert rules", () => {
-  it("are the Watchdog, the seed's six and TaskQueueStalled with their severities, then the two watching the scrape targets", () => {
+  it("are the Watchdog, the seed's six, BudgetNearlyExhausted and TaskQueueStalled with their severities, then the two watching the scrape targets", () => {
     expect(alertRules.map((r) => [r.alert, r.severity, r.for])).toEqual([
       ["Watchdog", "none", undefined],
       ["HighTaskFailureRate", "warning", "5m"],
       ["CostOverspend", "critical", undefined],
+      ["BudgetNearlyExhausted", "warning", "1m"],
       ["NoActiveAgents", "critical", "1m"],
       ["TaskQueueStalled", "critical", "1m"],
       ["HighLatency", "warning", "5m"],
@@ -75,6 +76,21 @@ describe("alert rules", () => {
     expect(byName.TaskQueueStalled?.expr).toBe(`max(${metrics.queueOldestWait.name}) > ${thresholds.queueOldestWaitSeconds}`);
     expect(thresholds.queueOldestWaitSeconds).toBe(300);
     expect(byName.TaskQueueStalled?.description).toContain(metrics.workersAlive.name);
+  });
+
+  it("BudgetNearlyExhausted: per budget (max over replicas), 20% or less of its USD or token limit left, a $0 or 0-token limit left out", () => {
+    const left = (remaining: string, limit: string, kind: string) =>
+      `label_replace(max by (scope, scope_id, period) (${remaining}) / (max by (scope, scope_id, period) (${limit}) > 0) <= 0.2, "limit", "${kind}", "", "")`;
+    expect(byName.BudgetNearlyExhausted?.expr).toBe(
+      `${left(metrics.budgetRemainingUsd.name, metrics.budgetLimitUsd.name, "usd")} or ${left(metrics.budgetRemainingTokens.name, metrics.budgetLimitTokens.name, "tokens")}`,
+    );
+    expect(thresholds.budgetLeftShare).toBe(0.2);
+    for (const m of [metrics.budgetRemainingUsd, metrics.budgetLimitUsd, metrics.budgetRemainingTokens, metrics.budgetLimitTokens]) {
+      expect(m.labels, m.name).toEqual(["scope", "scope_id", "period"]);
+      expect(m.scope, m.name).toBe("cluster");
+    }
+    for (const label of ["period", "scope", "scope_id"]) expect(byName.BudgetNearlyExhausted?.summary).toContain(`{{ $labels.${label} }}`);
+    expect(byName.BudgetNearlyExhausted?.description).toContain("{{ $labels.limit }} limit");
   });
 
   it("failure rate is failed / (succeeded + failed); HighLatency needs 20 tasks of the kind in the window", () => {

@@ -48,6 +48,7 @@ export function promtoolCases(runbookBaseUrl: string, target: AlertTarget = "doc
     ...watchdogCases(firing),
     ...failureRateCases(firing),
     ...costCases(firing),
+    ...budgetCases(firing),
     ...noActiveAgentsCases(firing),
     ...queueStalledCases(firing),
     ...latencyCases(firing),
@@ -142,6 +143,91 @@ function costCases(firing: Firing): PromtoolCase[] {
         interval: "1m",
         input_series: [series(cost, { ...inst, model: "openai/gpt-4o" }, "0+0.1x180"), series(cost, { ...inst, model: "anthropic/claude-sonnet" }, "0+0.065x180")],
         alert_rule_test: [{ eval_time: "2h", alertname: "CostOverspend", exp_alerts: [] }],
+      },
+    },
+  ];
+}
+
+/**
+ * One budget's four gauges as every replica exports them (the same cluster values on the API and a
+ * worker); `usd`/`tokens` are [remaining, limit] value strings, absent when the budget has no such limit.
+ */
+function budgetSeries(budget: { scope: string; scope_id: string; period: string }, limits: { usd?: [string, string]; tokens?: [string, string] }) {
+  const { budgetRemainingUsd, budgetLimitUsd, budgetRemainingTokens, budgetLimitTokens } = metrics;
+  return [api, inst].flatMap((target) => [
+    ...(limits.usd ? [series(budgetRemainingUsd.name, { ...target, ...budget }, limits.usd[0]), series(budgetLimitUsd.name, { ...target, ...budget }, limits.usd[1])] : []),
+    ...(limits.tokens
+      ? [series(budgetRemainingTokens.name, { ...target, ...budget }, limits.tokens[0]), series(budgetLimitTokens.name, { ...target, ...budget }, limits.tokens[1])]
+      : []),
+  ]);
+}
+
+function budgetCases(firing: Firing): PromtoolCase[] {
+  const agentDay = { scope: "agent", scope_id: "0b9e4c1e-5a7d-4f7e-9a51-3c2d8f6e1a20", period: "day" };
+  const keyMonth = { scope: "api_key", scope_id: "7d41f0a2-2c6b-4e58-8f3d-91a6b0c5e7d4", period: "month" };
+  const keyTotal = { scope: "api_key", scope_id: "c3a8e5f1-0d92-4b7a-a6e4-58f2d1b9c037", period: "total" };
+  const nearly = (budget: typeof agentDay, limit: "usd" | "tokens", left: string) =>
+    firing("BudgetNearlyExhausted", { ...budget, limit }, {
+      summary: `The ${budget.period} budget of ${budget.scope} ${budget.scope_id} is at least 80% used`,
+      description:
+        `The ${budget.period} budget of ${budget.scope} ${budget.scope_id} has ${left} of its ${limit} limit left (threshold 20%; calls in flight count as spent). ` +
+        "When nothing is left its LLM calls are refused: tasks fail with budget_exceeded, or wait for the period's reset if their DAG asked to.",
+    });
+  return [
+    {
+      // The agent's day budget goes from 50% to 85% used at 3m: pending then, firing at 4m.
+      boundary: { alert: "BudgetNearlyExhausted", conditionFrom: "3m" },
+      group: {
+        name: "BudgetNearlyExhausted fires 1m after a budget is 85% used, once per budget whatever the replicas, not for a budget at 50%",
+        interval: "1m",
+        input_series: [
+          ...budgetSeries(agentDay, { usd: ["5x2 1.5x10", "10x12"] }),
+          ...budgetSeries(keyMonth, { usd: ["250x12", "500x12"], tokens: ["1000000x12", "2000000x12"] }),
+        ],
+        alert_rule_test: [
+          { eval_time: "2m", alertname: "BudgetNearlyExhausted", exp_alerts: [] },
+          { eval_time: "3m", alertname: "BudgetNearlyExhausted", exp_alerts: [] },
+          { eval_time: "4m", alertname: "BudgetNearlyExhausted", exp_alerts: [nearly(agentDay, "usd", "15%")] },
+        ],
+      },
+    },
+    {
+      group: {
+        name: "BudgetNearlyExhausted fires at exactly 80% used",
+        interval: "1m",
+        input_series: budgetSeries(keyTotal, { usd: ["2x10", "10x10"] }),
+        alert_rule_test: [{ eval_time: "5m", alertname: "BudgetNearlyExhausted", exp_alerts: [nearly(keyTotal, "usd", "20%")] }],
+      },
+    },
+    {
+      group: {
+        name: "BudgetNearlyExhausted silent at 50% and at 79% used",
+        interval: "1m",
+        input_series: [
+          ...budgetSeries(agentDay, { usd: ["5x10", "10x10"], tokens: ["50000x10", "100000x10"] }),
+          ...budgetSeries(keyMonth, { usd: ["2.1x10", "10x10"], tokens: ["21000x10", "100000x10"] }),
+        ],
+        alert_rule_test: [{ eval_time: "5m", alertname: "BudgetNearlyExhausted", exp_alerts: [] }],
+      },
+    },
+    {
+      group: {
+        name: "BudgetNearlyExhausted silent without a limit: a $0 limit (spending switched off) and a budget with only a token limit",
+        interval: "1m",
+        input_series: [
+          // Spent $0.30 this period before its limit was set to $0.
+          ...budgetSeries(agentDay, { usd: ["-0.3x10", "0x10"] }),
+          ...budgetSeries(keyMonth, { tokens: ["50000x10", "100000x10"] }),
+        ],
+        alert_rule_test: [{ eval_time: "5m", alertname: "BudgetNearlyExhausted", exp_alerts: [] }],
+      },
+    },
+    {
+      group: {
+        name: "BudgetNearlyExhausted fires on the token limit alone",
+        interval: "1m",
+        input_series: budgetSeries(agentDay, { usd: ["5x10", "10x10"], tokens: ["10000x10", "100000x10"] }),
+        alert_rule_test: [{ eval_time: "5m", alertname: "BudgetNearlyExhausted", exp_alerts: [nearly(agentDay, "tokens", "10%")] }],
       },
     },
   ];
