@@ -1,6 +1,6 @@
 /**
  * Cost (seed §5.3): cost per hour, cost by model (pie), cost by agent (bar); plus the tokens behind
- * the cost. By model and by agent are the same instant `increase(...[$__range])`, as the Overview's
+ * the cost, and the agent and API key budgets (budget-panels.ts). By model and by agent are the same instant `increase(...[$__range])`, as the Overview's
  * Total cost, so the three reconcile over the selected range.
  */
 import type { Dashboard } from "@grafana/grafana-foundation-sdk/dashboard";
@@ -11,10 +11,11 @@ import { LegendDisplayMode, LegendPlacement, ReduceDataOptionsBuilder, VizOrient
 import { metrics } from "../app/src/contract/metrics";
 import { thresholds as alertThresholds } from "../alerts/rules";
 import { apexDashboard, instant, instantTable, query, range, rateInterval, legend, thresholds } from "./common";
+import { budgetPanels } from "./budget-panels";
 
 export function costDashboard(): Dashboard {
   const { costTotal, agentCostTotal, tokensTotal } = metrics;
-  return apexDashboard("apex-cost", "Apex / Cost", "LLM spend in US dollars: per hour, per model, per agent.")
+  const dashboard = apexDashboard("apex-cost", "Apex / Cost", "LLM spend in US dollars: per hour, per model, per agent; what agent and API key budgets have left.")
     .withPanel(
       new TimeseriesPanel()
         .title("Cost per hour")
@@ -57,6 +58,7 @@ export function costDashboard(): Dashboard {
         .unit("short").min(0)
         .thresholds(thresholds())
         .span(24).height(9),
-    )
-    .build();
+    );
+  for (const panel of budgetPanels()) dashboard.withPanel(panel);
+  return dashboard.build();
 }

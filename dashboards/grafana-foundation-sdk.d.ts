@@ -25,6 +25,12 @@ declare module "@grafana/grafana-foundation-sdk/piechart" {
 declare module "@grafana/grafana-foundation-sdk/barchart" {
   export * from "@grafana/grafana-foundation-sdk/dist/barchart";
 }
+declare module "@grafana/grafana-foundation-sdk/bargauge" {
+  export * from "@grafana/grafana-foundation-sdk/dist/bargauge";
+}
+declare module "@grafana/grafana-foundation-sdk/cog" {
+  export * from "@grafana/grafana-foundation-sdk/dist/cog";
+}
 declare module "@grafana/grafana-foundation-sdk/statetimeline" {
   export * from "@grafana/grafana-foundation-sdk/dist/statetimeline";
 }

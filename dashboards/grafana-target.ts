@@ -26,6 +26,8 @@ const newerFields = {
   options: {
     stat: { showPercentChange: "10.3.0", percentChangeColorMode: "11.1.0" },
     "state-timeline": { perPage: "11.2.0" },
+    // grafana/grafana#92449 (merged after 11.2.0 shipped); 10.2.3's bar gauge has no legend.
+    bargauge: { legend: "11.3.0" },
   } as Record<string, Record<string, string>>,
 } as const;
 

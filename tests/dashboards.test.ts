@@ -55,7 +55,18 @@ describe("dashboards", () => {
         ["timeseries", "Worker utilization"],
       ],
     ],
-    ["apex-cost", [["timeseries", "Cost per hour"], ["piechart", "Cost by model"], ["barchart", "Cost by agent"], ["timeseries", "Tokens per hour by model"]]],
+    [
+      "apex-cost",
+      [
+        ["timeseries", "Cost per hour"],
+        ["piechart", "Cost by model"],
+        ["barchart", "Cost by agent"],
+        ["timeseries", "Tokens per hour by model"],
+        ["bargauge", "Budget left"],
+        ["bargauge", "Budget left (USD)"],
+        ["timeseries", "Budget rejections"],
+      ],
+    ],
     ["apex-errors", [["timeseries", "Error rate"], ["barchart", "Errors by type"], ["state-timeline", "Circuit breaker state"]]],
   ])("%s has every panel the seed lists, with the right visualisation", (uid, panels) => {
     expect(byUid(uid).panels.map((p) => [p.type, p.title])).toEqual(panels);
@@ -80,6 +91,8 @@ describe("dashboards", () => {
     expect(unit("apex-overview", "Success rate")).toBe("percentunit");
     expect(unit("apex-performance", "Task latency P50 / P95 / P99")).toBe("s");
     expect(unit("apex-cost", "Cost by agent")).toBe("currencyUSD");
+    expect(unit("apex-cost", "Budget left")).toBe("percentunit");
+    expect(unit("apex-cost", "Budget left (USD)")).toBe("currencyUSD");
     expect(unit("apex-errors", "Error rate")).toBe("percentunit");
   });
 
@@ -165,6 +178,20 @@ describe("dashboard queries follow the metric definitions", () => {
     ]);
     expect(exprs("apex-overview", "Success rate")).toEqual([`sum(increase(${tasks}{status="succeeded"}[$__range])) / sum(increase(${denominator}[$__range]))`]);
     expect(steps("apex-errors", "Error rate")).toContainEqual({ value: alertThresholds.taskFailureRatio, color: "red" });
+  });
+
+  it("budget panels read one series per budget (max over replicas), the share left being BudgetNearlyExhausted's ratio, red under its threshold", () => {
+    const perBudget = (m: { name: string }) => `max by (scope, scope_id, period) (${m.name})`;
+    const usdShare = `${perBudget(metrics.budgetRemainingUsd)} / (${perBudget(metrics.budgetLimitUsd)} > 0)`;
+    const tokenShare = `${perBudget(metrics.budgetRemainingTokens)} / (${perBudget(metrics.budgetLimitTokens)} > 0)`;
+    const left = panel("apex-cost", "Budget left");
+    expect((left.targets ?? []).map((t) => [t.expr, t.instant])).toEqual([[usdShare, true], [tokenShare, true]]);
+    const alert = alertRules.find((r) => r.alert === "BudgetNearlyExhausted");
+    for (const share of [usdShare, tokenShare]) expect(alert?.expr).toContain(`${share} <= ${alertThresholds.budgetLeftShare}`);
+    expect(steps("apex-cost", "Budget left")).toEqual([{ value: null, color: "red" }, { value: alertThresholds.budgetLeftShare, color: "green" }]);
+    expect(exprs("apex-cost", "Budget left (USD)")).toEqual([perBudget(metrics.budgetRemainingUsd)]);
+    expect(exprs("apex-cost", "Budget rejections")).toEqual([`sum by (scope) (rate(${metrics.budgetRejectionsTotal.name}[$__rate_interval])) * 60`]);
+    expect(metrics.budgetRejectionsTotal.labels).toEqual(["scope"]);
   });
 
   it("total cost, cost by model and cost by agent are instant increases over the same range, so they add up", () => {

@@ -92,6 +92,14 @@ export const grafana1023 = {
       options: { ...singleStatBase, colorMode: true, graphMode: true, justifyMode: true, textMode: true, wideLayout: true },
       custom: {},
     },
+    // v10.2.3 bargauge/panelcfg.cue (also grafana/kind-registry grafana/v10.2.3/composable/bargauge/panelcfg.cue): Options only, no FieldConfig.
+    bargauge: {
+      options: {
+        ...singleStatBase, displayMode: true, valueMode: true, namePlacement: true, showUnfilled: true, sizing: true,
+        minVizWidth: true, minVizHeight: true, maxVizHeight: true,
+      },
+      custom: {},
+    },
     timeseries: { options: { timezone: true, legend, tooltip }, custom: graphFieldConfig },
     piechart: {
       options: { tooltip, ...singleStatBase, displayLabels: true, legend: { ...legend, values: true }, pieType: true },
