@@ -1,5 +1,5 @@
 /** DAGs, agents and an event stream as the API would send them, for the DAG screens' tests. */
-import type { Dag, DagEvent, DagSummary, Task } from "../src/api/types";
+import type { Budget, Dag, DagEvent, DagSummary, Task } from "../src/api/types";
 
 export const agentId = "11111111-1111-4111-8111-111111111111";
 export const otherAgentId = "22222222-2222-4222-8222-222222222222";
@@ -87,5 +87,24 @@ export function eventStream(signal?: AbortSignal | null) {
     drop() {
       controller.error(new TypeError("network error"));
     },
+  };
+}
+
+/** A budget in its current period as the API reports it: $0.001 total on the DAG unless patched. */
+export function budget(patch: Partial<Budget> = {}): Budget {
+  return {
+    scope: "dag",
+    scope_id: dagId,
+    period: "total",
+    limit_usd: 0.001,
+    limit_tokens: null,
+    spent_usd: 0.000016,
+    spent_tokens: 52,
+    reserved_usd: 0,
+    reserved_tokens: 0,
+    remaining_usd: 0.000984,
+    remaining_tokens: null,
+    resets_at: null,
+    ...patch,
   };
 }

@@ -32,7 +32,8 @@ export function describeError(error: unknown): string {
       case "resource_exhausted":
         return `Too many requests: ${error.message}.${error.retryAfterSeconds ? ` Try again in ${error.retryAfterSeconds} s.` : ""}`;
       case "invalid_argument":
-        return error.field ? `${error.field}: ${error.message}` : error.message;
+        // The API's messages usually start with the field already.
+        return error.field && !error.message.startsWith(`${error.field}:`) ? `${error.field}: ${error.message}` : error.message;
       default:
         return error.message;
     }

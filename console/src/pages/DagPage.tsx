@@ -1,11 +1,14 @@
 /**
  * One DAG (/dags/:id), live: header with status, totals and links out (Jaeger, Grafana), the graph
- * of its tasks and the same tasks as a table, and the selected task in detail (`?task=<id>`).
+ * of its tasks and the same tasks as a table, and the selected task in detail (`?task=<id>`); the
+ * budgets that apply to it with their spend.
  * Follows the event stream until the DAG finishes; operators and admins may cancel it.
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
+import type { Dag, DagBudget } from "../api/types";
 import { CancelDag } from "../components/dag/CancelDag";
+import { DagBudgetSection } from "../components/dag/DagBudgetSection";
 import { DagGraph } from "../components/dag/DagGraph";
 import { formatElapsed, isFinalDagStatus } from "../components/dag/format";
 import { formatCount, formatDateTime, formatUsd } from "../components/format";
@@ -85,6 +88,7 @@ export function DagPage() {
 
   const final = isFinalDagStatus(dag.status);
   const agentName = agents.data?.agents.find((a) => a.id === dag.agent_id)?.name;
+  const budget = budgetOf(dag);
   const trace = traceUrl(me.links, dag.trace_id);
   const logs = logsUrl(me.links, { dag_id: dag.id, ...(dag.trace_id ? { trace_id: dag.trace_id } : {}) });
 
@@ -136,6 +140,8 @@ export function DagPage() {
         </p>
       ) : null}
 
+      {budget ? <DagBudgetSection budget={budget} agentName={agentName} /> : null}
+
       <section aria-labelledby="graph-heading">
         <h2 id="graph-heading">Graph</h2>
         <p className="hint">Select a task to see its details. The Tasks table below lists the same tasks.</p>
@@ -154,4 +160,9 @@ export function DagPage() {
       </div>
     </>
   );
+}
+
+/** The DAG's budgets, when the API reports them. */
+function budgetOf(dag: Dag): DagBudget | undefined {
+  return (dag as Dag & { budget?: DagBudget }).budget;
 }

@@ -1,14 +1,16 @@
 /**
  * A DAG drawn as a graph (React Flow, laid out by dagre): one node per task, an arrow per
  * dependency. Each node is a button (Tab to it, Enter or click selects the task) whose text says
- * the task's id, kind and status; the status colours the border too, never alone. The Tasks table
- * beside it is the full alternative for screen readers.
+ * the task's id, kind and status (and, in its name, why a ready task waits or that a budget stopped
+ * it); the status colours the border too, never alone. The Tasks table beside it is the full
+ * alternative for screen readers.
  */
 import { Controls, Handle, MarkerType, Position, ReactFlow, type Edge, type Node, type NodeProps } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
 import { useMemo } from "react";
 import type { Task } from "../../api/types";
 import { StatusBadge } from "../StatusBadge";
+import { taskNote } from "./format";
 import { layoutTasks, taskNodeSize } from "./graph-layout";
 
 interface TaskNodeData extends Record<string, unknown> {
@@ -21,6 +23,7 @@ type TaskNode = Node<TaskNodeData, "task">;
 
 function TaskNodeView({ data }: NodeProps<TaskNode>) {
   const { task, selected, onSelect } = data;
+  const note = taskNote(task);
   return (
     <>
       <Handle type="target" position={Position.Left} isConnectable={false} />
@@ -28,7 +31,8 @@ function TaskNodeView({ data }: NodeProps<TaskNode>) {
         type="button"
         className={`task-node task-node-${task.status}`}
         aria-pressed={selected}
-        aria-label={`Task ${task.id}, ${task.kind}, ${task.status.replaceAll("_", " ")}`}
+        aria-label={`Task ${task.id}, ${task.kind}, ${task.status.replaceAll("_", " ")}${note ? `, ${note}` : ""}`}
+        title={note}
         onClick={() => onSelect(task.id)}
       >
         <span className="task-node-id">{task.id}</span>

@@ -1,15 +1,19 @@
 /**
- * One task in detail: status (and why it waits), error, output, attempts, token usage and cost,
- * and a link to its logs. Output is shown as pretty JSON, or as the text it is.
+ * One task in detail: status (and why it waits), error (a budget's refusal in words), output,
+ * attempts, token usage and cost, and a link to its logs. Output is shown as pretty JSON, or as
+ * the text it is.
  */
 import { Link } from "react-router";
 import type { Me, Task } from "../../api/types";
 import { StatusBadge } from "../StatusBadge";
 import { formatCount, formatDateTime, formatUsd } from "../format";
+import { budgetRefusal } from "./format";
 import { ExternalLink, logsUrl } from "./links";
 
 const waitingReasons: Record<string, string> = {
   provider: "Waiting for its LLM provider: the provider's circuit breaker is open, so no attempt starts until it closes.",
+  budget:
+    "Waiting for budget: its next LLM call's worst case does not fit a budget yet. It starts when calls in flight settle, or when the period resets if its DAG asked to wait for that; no attempt is spent meanwhile.",
 };
 
 function outputText(output: unknown): string {
@@ -18,6 +22,7 @@ function outputText(output: unknown): string {
 
 export function TaskPanel({ task, dagId, traceId, links }: { task: Task; dagId: string; traceId?: string; links: Me["links"] }) {
   const logs = logsUrl(links, { dag_id: dagId, task_id: task.id, ...(traceId ? { trace_id: traceId } : {}) });
+  const refusal = budgetRefusal(task.error);
   return (
     <section className="task-panel" aria-labelledby="task-panel-heading">
       <h2 id="task-panel-heading" tabIndex={-1}>
@@ -54,7 +59,13 @@ export function TaskPanel({ task, dagId, traceId, links }: { task: Task; dagId: 
         ) : null}
       </dl>
 
-      {task.error ? (
+      {refusal !== undefined ? (
+        <>
+          <h3>Stopped by a budget</h3>
+          <p>The LLM call was refused before it was sent (nothing was spent on it), and the task failed without a retry.</p>
+          <p className="task-error budget-refusal">{refusal}</p>
+        </>
+      ) : task.error ? (
         <>
           <h3>Error</h3>
           <pre className="task-error">{task.error}</pre>

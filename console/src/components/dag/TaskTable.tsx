@@ -6,7 +6,7 @@ import { Link } from "react-router";
 import type { Task } from "../../api/types";
 import { StatusBadge } from "../StatusBadge";
 import { formatCount, formatUsd } from "../format";
-import { totalTokens } from "./format";
+import { taskNote, totalTokens } from "./format";
 
 export function TaskTable({ tasks, selectedTaskId, onSelect }: { tasks: readonly Task[]; selectedTaskId?: string; onSelect(taskId: string): void }) {
   return (
@@ -36,6 +36,7 @@ export function TaskTable({ tasks, selectedTaskId, onSelect }: { tasks: readonly
               <td>{task.kind}</td>
               <td>
                 <StatusBadge status={task.status} />
+                {taskNote(task) ? <span className="task-note"> {taskNote(task)}</span> : null}
                 {task.status === "awaiting_approval" ? (
                   <>
                     {" "}

@@ -30,3 +30,18 @@ export function formatElapsed(start: string, end: string | undefined, now = Date
 export function totalTokens(usage: { input_tokens: number; output_tokens: number }): number {
   return usage.input_tokens + usage.output_tokens;
 }
+
+const budgetExceededPrefix = "budget_exceeded: ";
+
+/** The refusal of a task a budget stopped (its error after `budget_exceeded: `), else undefined. */
+export function budgetRefusal(error: string | undefined): string | undefined {
+  return error?.startsWith(budgetExceededPrefix) ? error.slice(budgetExceededPrefix.length) : undefined;
+}
+
+/** What a task's status alone does not say: why a ready task is not starting, or that a budget stopped it. */
+export function taskNote(task: { status: string; waiting_for?: string; error?: string }): string | undefined {
+  if (task.waiting_for === "budget") return "waiting for budget";
+  if (task.waiting_for === "provider") return "waiting for its provider";
+  if (task.status === "failed" && budgetRefusal(task.error) !== undefined) return "budget exceeded";
+  return undefined;
+}
