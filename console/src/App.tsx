@@ -4,6 +4,7 @@ import { Navigate, Route, Routes } from "react-router";
 import { Layout } from "./components/Layout";
 import { ErrorState, Loading } from "./components/states";
 import { ApprovalsPage } from "./pages/ApprovalsPage";
+import { BudgetsPage } from "./pages/BudgetsPage";
 import { CostPage } from "./pages/CostPage";
 import { DagPage } from "./pages/DagPage";
 import { DagsPage } from "./pages/DagsPage";
@@ -45,6 +46,7 @@ export function App() {
         <Route path="submit" element={<SubmitPage />} />
         <Route path="approvals" element={<ApprovalsPage />} />
         <Route path="cost" element={<CostPage />} />
+        <Route path="budgets" element={<BudgetsPage />} />
         <Route path="keys" element={<KeysPage />} />
         <Route path="*" element={<Navigate to={home} replace />} />
       </Route>

@@ -9,6 +9,7 @@ describe("Layout", () => {
     const nav = screen.getByRole("navigation", { name: "Main" });
     expect(nav).toHaveTextContent("DAGs");
     expect(nav).toHaveTextContent("Approvals");
+    expect(nav).toHaveTextContent("Budgets");
     expect(nav).not.toHaveTextContent("API keys");
     expect(nav).not.toHaveTextContent("Submit a DAG");
   });

@@ -11,8 +11,8 @@ import type { Me, Role } from "../src/api/types";
 import { SessionContextForTests } from "../src/session";
 
 const rolePermissions: Record<Role, string[]> = {
-  admin: ["agents:read", "agents:write", "dags:read", "dags:submit", "dags:cancel", "approvals:read", "approvals:decide", "api_keys:manage"],
-  operator: ["agents:read", "agents:write", "dags:read", "dags:cancel", "approvals:read", "approvals:decide"],
+  admin: ["agents:read", "agents:write", "dags:read", "dags:submit", "dags:cancel", "approvals:read", "approvals:decide", "api_keys:manage", "budgets:write"],
+  operator: ["agents:read", "agents:write", "budgets:write", "dags:read", "dags:cancel", "approvals:read", "approvals:decide"],
   viewer: ["agents:read", "dags:read", "approvals:read"],
   agent: ["agents:read", "dags:read", "dags:submit"],
 };

@@ -14,6 +14,7 @@ export const navItems: readonly NavItem[] = [
   { to: "/submit", label: "Submit a DAG", permission: "dags:submit" },
   { to: "/approvals", label: "Approvals", permission: "approvals:read" },
   { to: "/cost", label: "Cost", permission: "dags:read" },
+  { to: "/budgets", label: "Budgets", permission: "agents:read" },
   { to: "/keys", label: "API keys", permission: "api_keys:manage" },
 ];
 
