@@ -7,7 +7,8 @@
  *   2. one DAG is one trace across the API and worker processes, and its log lines carry its ids;
  *   3. in Prometheus, with the dev stack's rule file: the Watchdog fires; an idle healthy platform
  *      leaves NoActiveAgents and TaskQueueStalled silent; the increase of cost by model and by agent
- *      equals the API's figure to the cent; a failing provider makes CircuitBreakerOpen and
+ *      equals the API's figure to the cent; a budget set 90% spent makes BudgetNearlyExhausted
+ *      active with the API's remaining figure; a failing provider makes CircuitBreakerOpen and
  *      HighTaskFailureRate active; every dashboard query returns data; with every worker gone
  *      (one SIGKILLed, one stopped) and tasks queued, NoActiveAgents and TaskQueueStalled fire.
  *
@@ -56,7 +57,7 @@ let workerMetricsPorts: number[] = [];
 let prometheus: RunningPrometheus | undefined;
 let workDir: string;
 
-async function call<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
+async function call<T>(method: "GET" | "POST" | "PUT", path: string, body?: unknown): Promise<T> {
   const res = await fetch(`${apiUrl}${path}`, {
     method,
     headers: { authorization: `Bearer ${adminKey}`, ...(body ? { "content-type": "application/json" } : {}) },
@@ -172,10 +173,17 @@ describe("telemetry of the running runtime", () => {
   });
 
   it("exposes every metric and label that dashboards/ and alerts/ query, on /metrics of the API and the workers", async () => {
-    const scraped = await Promise.all([
-      scrape(`${apiUrl}${httpPaths.metrics}`),
-      ...workerMetricsPorts.map((p) => scrape(`http://127.0.0.1:${p}${httpPaths.metrics}`)),
-    ]);
+    // Budget gauges have a series per agent or key budget: give an agent (with no DAG) one, with both limits.
+    const budgeted = (await call<{ id: string }>("POST", "/v1/agents", { name: `e2e-budget-${randomBytes(4).toString("hex")}` })).id;
+    await call("PUT", `/v1/agents/${budgeted}/budget`, { total: { usd: 100, tokens: 1_000_000 } });
+    const urls = [`${apiUrl}${httpPaths.metrics}`, ...workerMetricsPorts.map((p) => `http://127.0.0.1:${p}${httpPaths.metrics}`)];
+    // Each process reads the cluster gauges at most once a second: wait until every one shows the budget.
+    const scraped = await waitFor("the budget's gauges on every /metrics", async () => {
+      const all = await Promise.all(urls.map(scrape));
+      const hasBudget = (m: Map<string, MetricFamily>) =>
+        [metrics.budgetRemainingUsd, metrics.budgetRemainingTokens].every((g) => m.get(g.name)?.samples.some((x) => x.labels.scope_id === budgeted));
+      return all.every(hasBudget) ? all : undefined;
+    }, { timeoutMs: 15_000, intervalMs: 200 });
     // Utilisation is per worker process; the API does not add a constant 0 series.
     expect(scraped[0]!.has("apex_worker_utilization")).toBe(false);
     for (const w of scraped.slice(1)) expect(w.has("apex_worker_utilization")).toBe(true);
@@ -335,9 +343,13 @@ describe.skipIf(!prometheusAvailable() && !process.env.CI)(`alerts and dashboard
     }
   }, 90_000);
 
+  /** The agent of the cost check: it has spent exactly $27 when that test ends. */
+  let costAgent: string | undefined;
+
   it("counts every dollar: the increase of cost by model and by agent equals the API's figure to the cent", async () => {
     // A fresh agent and a model nobody has called: their series start at 0 on every worker.
     const agent = (await call<{ id: string }>("POST", "/v1/agents", { name: `e2e-cost-${randomBytes(4).toString("hex")}` })).id;
+    costAgent = agent;
     const byModel = `${metrics.costTotal.name}{model="${pricedModel}", job="${services.worker.name}"}`;
     const byAgent = `${metrics.agentCostTotal.name}{agent_id="${agent}", job="${services.worker.name}"}`;
     for (const selector of [byModel, byAgent]) {
@@ -373,6 +385,26 @@ describe.skipIf(!prometheusAvailable() && !process.env.CI)(`alerts and dashboard
     // And the alert sees it at once: $27 in an hour is over the $10 threshold.
     expect(Number((await active("CostOverspend")).value)).toBeGreaterThan(thresholds.costPerHourUsd);
   }, 120_000);
+
+  it("makes BudgetNearlyExhausted active for a budget 90% spent, with its labels and the API's remaining figure", async () => {
+    if (!costAgent) throw new Error("the cost check runs first and leaves its agent $27 spent");
+    // A $30 total budget set after the fact counts the $27 already spent: $3 (10%) left.
+    await call("PUT", `/v1/agents/${costAgent}/budget`, { total: { usd: 30 } });
+    const { budgets } = await call<{ budgets: { period: string; remaining_usd: number | null }[] }>("GET", `/v1/agents/${costAgent}/budget`);
+    expect(budgets.map((b) => [b.period, b.remaining_usd])).toEqual([["total", expect.closeTo(3, 6)]]);
+    const alert = await poll("BudgetNearlyExhausted for the cost agent", async () => {
+      const a = (await prometheus!.alerts()).find((x) => x.labels.alertname === "BudgetNearlyExhausted" && x.labels.scope_id === costAgent);
+      return a && ["pending", "firing"].includes(a.state) ? a : undefined;
+    });
+    expect(alert.labels).toMatchObject({ severity: "warning", scope: "agent", scope_id: costAgent, period: "total", limit: "usd" });
+    expect(Number(alert.value)).toBeCloseTo(3 / 30, 6);
+    // The other budget (no spend) stays silent.
+    const others = (await prometheus!.alerts()).filter((x) => x.labels.alertname === "BudgetNearlyExhausted" && x.labels.scope_id !== costAgent);
+    expect(others).toEqual([]);
+    // What the dashboard reads for the agent: the API's remaining dollars, once over the replicas.
+    const [remaining] = await prometheus!.vector(`max by (scope, scope_id, period) (${metrics.budgetRemainingUsd.name}{scope_id="${costAgent}"})`);
+    expect(remaining?.value).toBeCloseTo(3, 6);
+  }, 60_000);
 
   it("fires CircuitBreakerOpen and HighTaskFailureRate when the provider fails", async () => {
     const healthy = await Promise.all([5, 6].map(async (n) => (await call<{ id: string }>("POST", "/v1/dags", fanDag(agentId(), n))).id));
