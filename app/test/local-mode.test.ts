@@ -2,7 +2,8 @@
  * `npm start` and `npm run demo` agree, for real: apex-local (startLocal, ephemeral ports, data
  * dirs in a temp dir) writes its instance file, and the demo CLI (apex-demo.ts, run as a child
  * process the way npm runs it: cwd app/, INIT_CWD the user's directory) finds it through the
- * banner's `Try:` command, --data-dir or APEX_HTTP_PORT; errors name the URL tried. Also: data
+ * banner's `Try:` command, --data-dir or APEX_HTTP_PORT, and shows the research DAG, then a DAG
+ * stopped by its budget (--file: that file only); errors name the URL tried. Also: data
  * dirs keep distinct admin keys, a live data dir is not opened twice, stale files are replaced,
  * APEX_METRICS_PORT serves /metrics, request logs are debug lines in local mode, and data dirs
  * apex-local creates ignore themselves in git.
@@ -111,6 +112,20 @@ describe("npm start and npm run demo", () => {
     expect(demo.stderr).toBe("");
     expect(demo.stdout).toContain("  approving python as admin");
     expect(demo.stdout).toMatch(/^DAG [0-9a-f-]{36} succeeded$/m);
+    // Then a DAG stopped by its budget ($0.001): the first call fits, the second's worst case does
+    // not (refused unsent, no retry), the last task is skipped; the DAG's budget line from GET /v1/dags/:id.
+    const budgetPart = demo.stdout.slice(demo.stdout.indexOf("A DAG stopped by its budget (examples/budget-capped.json):"));
+    expect(budgetPart).toMatch(/^submitted DAG [0-9a-f-]{36} \(budget-capped\)/m);
+    expect(budgetPart).toMatch(/^ {2}outline +succeeded {2}21 in \/ 21 out \/ 0 cached, \$0\.000011$/m);
+    const refused = /^ {2}draft +failed: budget_exceeded: dag [0-9a-f-]{36} budget: worst case (\$0\.\d{6}) does not fit: \$0\.000011 spent \+ \$0\.000000 reserved of \$0\.001000 \(lower max_tokens or raise the budget\)$/m.exec(budgetPart);
+    expect(refused, budgetPart).not.toBeNull();
+    // The example's description states the worst case the runtime computed.
+    const example = JSON.parse(await readFile(path.resolve(appDir, "../examples/budget-capped.json"), "utf8")) as { description: string };
+    expect(example.description).toContain(`would reserve ${refused![1]}`);
+    expect(budgetPart).toMatch(/^ {2}polish +skipped: upstream task "draft" did not succeed$/m);
+    expect(budgetPart).toMatch(/^DAG [0-9a-f-]{36} failed$/m);
+    expect(budgetPart).toContain("\n  budget: DAG budget (total): limit $0.001000, spent $0.000011, remaining $0.000989\n");
+    // Exit 0: the research DAG succeeded and the budget stopped the other, as the demo intends.
     expect(demo.code).toBe(0);
     await stop(local);
     // The data dir keeps its file (and key) after a clean shutdown.
@@ -132,6 +147,13 @@ describe("npm start and npm run demo", () => {
     expect(demo.stderr).toBe("");
     expect(demo.stdout).toMatch(/^DAG [0-9a-f-]{36} succeeded$/m);
     expect(demo.code).toBe(0);
+    // --file runs that file only, and exits 1 when its DAG does not succeed.
+    const oneFile = await demoCli(["--file", path.resolve(appDir, "../examples/budget-capped.json")], { userDir, env: { APEX_HTTP_PORT: String(local.api.httpPort) } });
+    expect(oneFile.stderr).toBe("");
+    expect(oneFile.stdout).not.toContain("research-brief");
+    expect(oneFile.stdout).not.toContain("A DAG stopped by its budget");
+    expect(oneFile.stdout).toMatch(/^ {2}draft +failed: budget_exceeded: /m);
+    expect(oneFile.code).toBe(1);
     // In memory, the file belongs to the process: gone after a clean shutdown.
     await stop(local);
     expect(await readInstanceFile(file)).toBeUndefined();

@@ -4,18 +4,25 @@
  * through its instance file; see demo-target.ts for the order of --url, APEX_HTTP_PORT and
  * --data-dir, and for the key) and prints its progress to completion with tokens and cost.
  * The example's python task needs an operator's approval: the demo approves it with its key and
- * says so ("approving python as admin"). Options: --url <base URL>, --data-dir <dir of npm start>,
- * --file <DAG JSON>, --no-approve (list pending approvals and wait for someone else to decide).
- * Paths are relative to the directory the command was typed in. Every error names the URL tried.
+ * says so ("approving python as admin"). Then it shows a DAG stopped by its budget:
+ * examples/budget-capped.json, whose $0.001 fits its first LLM call's worst case but not the
+ * second's (budget_exceeded; the rest skipped), with the DAG's budget line. It exits 0 when the
+ * research DAG succeeded and the budget stopped the other one.
+ * Options: --url <base URL>, --data-dir <dir of npm start>, --file <DAG JSON> (runs that file
+ * only, without the budget part; exit 0 when it succeeds), --no-approve (list pending approvals and
+ * wait for someone else to decide). Paths are relative to the directory the command was typed in.
+ * Every error names the URL tried.
  */
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { runtimeEnv } from "../contract/env";
-import { ApexHttpError, ApexUnreachableError, assertReachable, runDemo } from "./demo";
+import { ApexHttpError, ApexUnreachableError, assertReachable, runDemo, stoppedByBudget } from "./demo";
 import { resolveDemoTarget, type DemoTarget } from "./demo-target";
 import { resolveUserPath } from "./user-path";
 
-const defaultDag = path.resolve(__dirname, "../../../examples/research.json");
+const examples = path.resolve(__dirname, "../../../examples");
+const defaultDag = path.join(examples, "research.json");
+const budgetDag = path.join(examples, "budget-capped.json");
 
 /** The error, plus what the user can do about it. */
 function explain(err: Error, target: DemoTarget): string {
@@ -52,7 +59,11 @@ async function demo(target: DemoTarget, values: { file?: string; "no-approve"?: 
     // Waiting for a person to approve may take a while.
     timeoutMs: values["no-approve"] ? 30 * 60_000 : undefined,
   });
-  return view.status === "succeeded";
+  if (values.file !== undefined) return view.status === "succeeded";
+
+  process.stdout.write(`\nA DAG stopped by its budget (examples/budget-capped.json):\n`);
+  const capped = await runDemo({ baseUrl: target.baseUrl, apiKey: target.apiKey, file: budgetDag });
+  return view.status === "succeeded" && stoppedByBudget(capped);
 }
 
 async function main(): Promise<void> {

@@ -5,6 +5,8 @@
  * POST /v1/approvals/:id/approve (the decision is recorded with the key that made it and when).
  * The key that submitted a DAG may not approve it (APEX_APPROVAL_ALLOW_SELF), so the demo approves
  * with a second key, an operator key it creates with its own (admin) key and revokes right after.
+ * At the end it prints the budgets that applied to the DAG (limit, spent, remaining) when it had
+ * any. A DAG file's top-level `description` is printed for the reader and not sent.
  * Plain fetch, so it shows exactly what any HTTP client does.
  */
 import { readFile } from "node:fs/promises";
@@ -43,6 +45,20 @@ interface UsageJson {
   cost_usd: number;
 }
 
+interface BudgetJson {
+  scope: "dag" | "agent" | "api_key";
+  scope_id: string;
+  period: "total" | "hour" | "day" | "month";
+  limit_usd: number | null;
+  limit_tokens: number | null;
+  spent_usd: number;
+  spent_tokens: number;
+  reserved_usd: number;
+  reserved_tokens: number;
+  remaining_usd: number | null;
+  remaining_tokens: number | null;
+}
+
 interface DagJson {
   id: string;
   status: string;
@@ -50,6 +66,7 @@ interface DagJson {
   totals: UsageJson;
   agent_totals?: UsageJson;
   trace_id?: string;
+  budget?: { on_exhausted: string; budgets: BudgetJson[] };
 }
 
 /** Nothing answered at the base URL (connection refused, unknown host, ...). */
@@ -150,9 +167,41 @@ async function approveWithSecondKey(opts: DemoOptions, approvalId: string, print
 const usd = (n: number) => `$${n.toFixed(6)}`;
 const tokens = (u: UsageJson) => `${u.input_tokens} in / ${u.output_tokens} out / ${u.cached_tokens} cached`;
 
+/** "DAG budget (total): limit $0.001000, spent $0.000011, remaining $0.000989", in the units the budget limits. */
+function budgetLine(b: BudgetJson): string {
+  const amount = (dollars: number | null, count: number | null) =>
+    [b.limit_usd !== null && dollars !== null ? usd(dollars) : undefined, b.limit_tokens !== null && count !== null ? `${count} tokens` : undefined]
+      .filter((part) => part !== undefined)
+      .join(" / ");
+  const owner = b.scope === "dag" ? "DAG" : b.scope === "agent" ? `agent ${b.scope_id}` : `API key ${b.scope_id}`;
+  const reserved = b.reserved_usd > 0 || b.reserved_tokens > 0 ? `, reserved ${amount(b.reserved_usd, b.reserved_tokens)}` : "";
+  return `${owner} budget (${b.period}): limit ${amount(b.limit_usd, b.limit_tokens)}, spent ${amount(b.spent_usd, b.spent_tokens)}${reserved}, remaining ${amount(b.remaining_usd, b.remaining_tokens)}`;
+}
+
+/** Words in lines of at most `width` characters (a longer word gets a line of its own). */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line !== "" && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === "" ? word : `${line} ${word}`;
+    }
+  }
+  if (line !== "") lines.push(line);
+  return lines;
+}
+
+/** A DAG its budget stopped: it failed, and a task's LLM call was refused with budget_exceeded. */
+export function stoppedByBudget(view: DagJson): boolean {
+  return view.status === "failed" && view.tasks.some((t) => t.status === "failed" && t.error?.startsWith("budget_exceeded:") === true);
+}
+
 export async function runDemo(opts: DemoOptions): Promise<DagJson> {
   const print = opts.print ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const dag = await readDagFile(opts.file);
+  const { description, ...dag } = await readDagFile(opts.file);
   let agentId = typeof dag.agent_id === "string" ? dag.agent_id : undefined;
   if (!agentId) {
     const name = opts.agentName ?? "demo-researcher";
@@ -163,6 +212,7 @@ export async function runDemo(opts: DemoOptions): Promise<DagJson> {
   }
   const created = await call<{ id: string; status: string }>(opts, "POST", "/v1/dags", { ...dag, agent_id: agentId });
   print(`submitted DAG ${created.id} (${String(dag.name)}) for agent ${agentId}`);
+  if (typeof description === "string") for (const line of wrap(description, 96)) print(`  ${line}`);
 
   const seen = new Map<string, string>();
   const announced = new Set<string>();
@@ -173,7 +223,9 @@ export async function runDemo(opts: DemoOptions): Promise<DagJson> {
       if (seen.get(t.id) === t.status) continue;
       seen.set(t.id, t.status);
       const extra = t.status === "succeeded" && t.usage.input_tokens + t.usage.output_tokens > 0 ? `  ${tokens(t.usage)}, ${usd(t.usage.cost_usd)}` : "";
-      print(`  ${t.id.padEnd(12)} ${t.status}${t.error ? `: ${t.error}` : ""}${extra}`);
+      // A skipped task's error already starts with "skipped: ".
+      const why = t.error?.startsWith(`${t.status}: `) ? t.error.slice(t.status.length + 2) : t.error;
+      print(`  ${t.id.padEnd(12)} ${t.status}${why ? `: ${why}` : ""}${extra}`);
     }
     if (view.tasks.some((t) => t.status === "awaiting_approval")) {
       const { approvals } = await call<{ approvals: ApprovalJson[] }>(opts, "GET", "/v1/approvals?status=pending");
@@ -194,6 +246,7 @@ export async function runDemo(opts: DemoOptions): Promise<DagJson> {
       print(`  tokens: ${tokens(view.totals)}`);
       print(`  cost:   ${usd(view.totals.cost_usd)}${view.agent_totals ? ` (agent total ${usd(view.agent_totals.cost_usd)})` : ""}`);
       if (view.trace_id) print(`  trace:  ${view.trace_id}`);
+      for (const b of view.budget?.budgets ?? []) print(`  budget: ${budgetLine(b)}`);
       return view;
     }
     if (Date.now() > deadline) throw new Error(`DAG ${created.id} at ${opts.baseUrl} did not finish in time (status ${view.status})`);
