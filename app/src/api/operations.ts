@@ -7,7 +7,8 @@
 import { z } from "zod";
 import { agentScope, can, rolePermissions, type Permission } from "../auth/permissions";
 import { checkUsagePeriod, usagePeriodOf } from "../service/usage-report";
-import type { Principal } from "../service/types";
+import type { BudgetOwner, Principal } from "../service/types";
+import { budgetJson, ownerLimitsOf } from "./budget-json";
 import type { ApiDeps } from "./deps";
 import { ApiError, fromZodError } from "./errors";
 import { agentJson, apiKeyJson, approvalJson, dagEventJson, dagJson, dagSummaryJson, usageReportJson } from "./present";
@@ -18,10 +19,12 @@ import {
   idParams,
   listApprovalsQuery,
   listDagsQuery,
+  ownerBudgetsBody,
   usageReportQuery,
   type AgentJson,
   type ApiKeyJson,
   type ApprovalJson,
+  type BudgetListJson,
   type CreatedApiKeyJson,
   type DagEventJson,
   type DagJson,
@@ -42,6 +45,30 @@ export interface Operation<I, O> {
 
 const define = <I, O>(op: Operation<I, O>): Operation<I, O> => op;
 const empty = z.strictObject({});
+/** PUT .../budget: the body's periods and the owner's id from the path. */
+const setBudgetsInput = ownerBudgetsBody.extend({ id: idParams.shape.id });
+
+/** The budget reads and writes, alike for an agent and an API key. */
+function ownerBudgetOperations(scope: BudgetOwner["scope"], readPermission: Permission) {
+  return {
+    get: define({
+      permission: readPermission,
+      input: idParams,
+      run: async ({ service }, p, { id }): Promise<BudgetListJson> => ({
+        budgets: (await service.ownerBudgets({ scope, id }, agentScope(p))).map(budgetJson),
+      }),
+    }),
+    set: define({
+      permission: "budgets:write",
+      input: setBudgetsInput,
+      run: async ({ service }, p, { id, ...body }): Promise<BudgetListJson> => ({
+        budgets: (await service.replaceOwnerBudgets({ scope, id }, ownerLimitsOf(body), p.keyId)).map(budgetJson),
+      }),
+    }),
+  };
+}
+const agentBudget = ownerBudgetOperations("agent", "agents:read");
+const keyBudget = ownerBudgetOperations("api_key", "budgets:write");
 
 export const operations = {
   getMe: define({
@@ -73,6 +100,8 @@ export const operations = {
       agents: (await service.listAgents(agentScope(p))).map(agentJson),
     }),
   }),
+  getAgentBudget: agentBudget.get,
+  setAgentBudget: agentBudget.set,
   submitDag: define({
     permission: "dags:submit",
     // The service validates the DAG in full; see schemas.submitDagBody for its documented shape.
@@ -158,6 +187,8 @@ export const operations = {
     input: idParams,
     run: async ({ keys }, _p, { id }): Promise<ApiKeyJson> => apiKeyJson(await keys.revoke(id)),
   }),
+  getKeyBudget: keyBudget.get,
+  setKeyBudget: keyBudget.set,
 } as const;
 
 export type OperationName = keyof typeof operations;

@@ -1,6 +1,7 @@
 /** Service views (camelCase) as the API's snake_case wire shapes, for both transports. */
 import type { ApiKeyView } from "../auth/keys";
 import type { Agent, ApprovalView, DagEvent, DagSummary, DagView, TaskUsage, UsageGroup, UsageReport } from "../service/types";
+import { dagBudgetJson } from "./budget-json";
 import type { AgentJson, ApiKeyJson, ApprovalJson, DagEventJson, DagJson, DagSummaryJson, UsageJson, UsageReportJson } from "./schemas";
 
 const opt = <K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } =>
@@ -45,6 +46,7 @@ export function dagJson(d: DagView): DagJson {
     ...opt("trace_id", d.traceId),
     created_at: d.createdAt,
     ...opt("finished_at", d.finishedAt),
+    budget: dagBudgetJson(d.budget),
   };
 }
 

@@ -133,20 +133,6 @@ export const taskJson = z.object({
   usage: usageJson,
 });
 
-export const dagJson = z.object({
-  id: z.string(),
-  agent_id: z.string(),
-  name: z.string(),
-  status: dagStatus,
-  input: z.unknown(),
-  tasks: z.array(taskJson),
-  totals: usageJson,
-  agent_totals: usageJson.optional().describe("All LLM usage of this DAG's agent, across its DAGs."),
-  trace_id: z.string().optional(),
-  created_at: z.string(),
-  finished_at: z.string().optional(),
-});
-
 export const dagStatusJson = z.object({ id: z.string(), status: dagStatus });
 
 export const dagSummaryJson = z.object({
@@ -302,6 +288,31 @@ export const budgetJson = z.object({
 });
 export const budgetListJson = z.object({ budgets: z.array(budgetJson) });
 
+/** GET /v1/dags/:id's `budget`. */
+export const dagBudgetJson = z.object({
+  on_exhausted: z
+    .enum(["fail", "wait_for_reset"])
+    .describe("What the DAG does when an agent's or key's periodic budget refuses a call: fail the task, or wait for the period's reset."),
+  budgets: z
+    .array(budgetJson)
+    .describe("Every budget its LLM calls are reserved against, each in its current period: the DAG's own, its agent's, its submitting key's."),
+});
+
+export const dagJson = z.object({
+  id: z.string(),
+  agent_id: z.string(),
+  name: z.string(),
+  status: dagStatus,
+  input: z.unknown(),
+  tasks: z.array(taskJson),
+  totals: usageJson,
+  agent_totals: usageJson.optional().describe("All LLM usage of this DAG's agent, across its DAGs."),
+  trace_id: z.string().optional(),
+  created_at: z.string(),
+  finished_at: z.string().optional(),
+  budget: dagBudgetJson.optional().describe("The budgets that apply to this DAG (docs/budgets.md); always sent by GET /v1/dags/:id."),
+});
+
 export const agentListJson = z.object({ agents: z.array(agentJson) });
 export const approvalListJson = z.object({ approvals: z.array(approvalJson) });
 export const apiKeyListJson = z.object({ api_keys: z.array(apiKeyJson) });
@@ -319,6 +330,10 @@ export type DagSummaryJson = z.infer<typeof dagSummaryJson>;
 export type DagListJson = z.infer<typeof dagListJson>;
 export type MeJson = z.infer<typeof meJson>;
 export type UsageReportJson = z.infer<typeof usageReportJson>;
+export type BudgetJson = z.infer<typeof budgetJson>;
+export type BudgetListJson = z.infer<typeof budgetListJson>;
+export type DagBudgetJson = z.infer<typeof dagBudgetJson>;
+export type OwnerBudgetsBody = z.infer<typeof ownerBudgetsBody>;
 export type ErrorJson = z.infer<typeof errorJson>;
 export type ListDagsQuery = z.input<typeof listDagsQuery>;
 export type UsageReportQuery = z.input<typeof usageReportQuery>;

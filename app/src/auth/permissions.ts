@@ -3,7 +3,8 @@
  * through `can`, so a role means the same thing whichever way a client talks to Apex.
  *
  *   admin     everything
- *   operator  manages agents, decides approvals, cancels DAGs, reads everything (no submissions)
+ *   operator  manages agents and their budgets, decides approvals, cancels DAGs, reads everything
+ *             (no submissions)
  *   viewer    reads agents, DAGs and approvals; changes nothing
  *   agent     submits DAGs for, and reads DAGs of, the one agent its key is bound to
  *
@@ -12,6 +13,10 @@
  *
  * API key management is admin-only, reads included: key listings are security data, not
  * platform state that "view all" covers.
+ *
+ * `budgets:write`: admins and operators set agents' and API keys' spend budgets (reading a key's
+ * budget needs it too; an agent's is readable with `agents:read`). A submitter without it (agent
+ * keys) may give its DAG a budget only at or below each of its agent's limits.
  */
 import type { Principal, Role } from "../service/types";
 
@@ -24,6 +29,7 @@ export const permissions = [
   "approvals:read",
   "approvals:decide",
   "api_keys:manage",
+  "budgets:write",
 ] as const;
 
 export type Permission = (typeof permissions)[number];
@@ -32,7 +38,7 @@ export const roles: readonly Role[] = ["admin", "operator", "viewer", "agent"];
 
 export const rolePermissions: Readonly<Record<Role, ReadonlySet<Permission>>> = {
   admin: new Set(permissions),
-  operator: new Set<Permission>(["agents:read", "agents:write", "dags:read", "dags:cancel", "approvals:read", "approvals:decide"]),
+  operator: new Set<Permission>(["agents:read", "agents:write", "budgets:write", "dags:read", "dags:cancel", "approvals:read", "approvals:decide"]),
   viewer: new Set<Permission>(["agents:read", "dags:read", "approvals:read"]),
   agent: new Set<Permission>(["agents:read", "dags:read", "dags:submit"]),
 };

@@ -14,9 +14,13 @@ import type { EngineObserver } from "../domain/engine-events";
 import { engineContext, type EngineContext } from "../engine/context";
 import { announce } from "../engine/events";
 import { cancelDag, dagHead, decideApproval, insertDag, listApprovals, type ApprovalContextRow } from "../store/queries/dags";
+import { budgetStates, replaceBudgets } from "../store/queries/budgets";
+import { budgetOwnerExists, ownerBudgetLimits, type OwnerBudgetLimit } from "../store/queries/budget-owners";
+import type { BudgetState } from "../domain/budget";
+import { can } from "../auth/permissions";
 import { modelCheckFromEnv, type ModelCheck } from "../llm/model-check";
 import { listDagSummaries } from "./dag-list";
-import { dagLimits } from "./dag-schema";
+import { dagLimits, microUsdOf, type DagBudgetSpec } from "./dag-schema";
 import { readDagView } from "./dag-view";
 import { readUsageReport } from "./usage-report";
 import { uuidPattern } from "./ids";
@@ -25,11 +29,13 @@ import {
   type Agent,
   type ApexService,
   type ApprovalView,
+  type BudgetOwner,
   type DagEvent,
   type DagListQuery,
   type DagPage,
   type DagStatus,
   type DagView,
+  type OwnerLimits,
   type Principal,
   type UsageReport,
   type UsageReportQuery,
@@ -112,6 +118,17 @@ function notFound(what: string, id: string): ServiceError {
   return new ServiceError("not_found", `${what} ${id} not found`, "id");
 }
 
+const usd = (microUsd: number): string => (microUsd / 1e6).toFixed(6);
+const periodNames: Readonly<Record<BudgetState["period"], string>> = { total: "total", hour: "hourly", day: "daily", month: "monthly" };
+
+function agentBudgetExceeded(field: string, asked: string, agentBudget: OwnerBudgetLimit, limit: string): ServiceError {
+  return new ServiceError(
+    "invalid_argument",
+    `${field}: ${asked} exceeds the agent's ${periodNames[agentBudget.period]} budget of ${limit}; a DAG budget may only lower its agent's`,
+    field,
+  );
+}
+
 export class StoreApexService implements ApexService {
   private readonly hub: DagWatchHub;
   private readonly deps: ServiceDeps;
@@ -162,6 +179,14 @@ export class StoreApexService implements ApexService {
     if (principal.role === "agent" && principal.agentId !== dag.agent_id) {
       throw new ServiceError("permission_denied", "agent_id: an agent key may only submit DAGs for its own agent", "agent_id");
     }
+    const budget = dag.budget && {
+      limit: {
+        ...(dag.budget.usd === undefined ? {} : { microUsd: microUsdOf(dag.budget.usd) }),
+        ...(dag.budget.tokens === undefined ? {} : { tokens: dag.budget.tokens }),
+      },
+      onExhausted: dag.budget.on_exhausted,
+    };
+    if (dag.budget && !can(principal.role, "budgets:write")) await this.checkWithinAgentBudgets(dag.agent_id, dag.budget);
     const dagId = randomUUID();
     // The DAG's trace starts here: its root span's context goes on the DAG row and, with the task
     // id in baggage, on each task row, so every attempt on any worker joins this one trace.
@@ -174,6 +199,7 @@ export class StoreApexService implements ApexService {
         input: dag.input,
         submittedBy: principal.keyId,
         traceContext: dagTrace.carrier,
+        ...(budget ? { budget } : {}),
         tasks: dag.tasks.map((t, position) => ({
           id: t.id,
           kind: t.kind,
@@ -192,6 +218,21 @@ export class StoreApexService implements ApexService {
       throw err;
     }
     return { id: dagId, status: "running" };
+  }
+
+  /** "A submitter may only lower a DAG's budget below its agent's": each limit against each of the agent's. */
+  private async checkWithinAgentBudgets(agentId: string, budget: DagBudgetSpec): Promise<void> {
+    if (budget.usd === undefined && budget.tokens === undefined) return;
+    const agentBudgets = await ownerBudgetLimits(this.deps.db, "agent", agentId);
+    const microUsd = budget.usd === undefined ? undefined : microUsdOf(budget.usd);
+    for (const b of agentBudgets) {
+      if (microUsd !== undefined && b.limitMicroUsd !== null && microUsd > b.limitMicroUsd) {
+        throw agentBudgetExceeded("budget.usd", `$${usd(microUsd)}`, b, `$${usd(b.limitMicroUsd)}`);
+      }
+      if (budget.tokens !== undefined && b.limitTokens !== null && budget.tokens > b.limitTokens) {
+        throw agentBudgetExceeded("budget.tokens", `${budget.tokens} tokens`, b, `${b.limitTokens} tokens`);
+      }
+    }
   }
 
   async getDag(id: string, scope?: { agentId?: string }): Promise<DagView> {
@@ -261,6 +302,25 @@ export class StoreApexService implements ApexService {
 
   async usageReport(query: UsageReportQuery, scope?: { agentId?: string }): Promise<UsageReport> {
     return readUsageReport(this.deps.db, query, scope);
+  }
+
+  async ownerBudgets(owner: BudgetOwner, scope?: { agentId?: string }): Promise<BudgetState[]> {
+    await this.requireBudgetOwner(owner, scope);
+    return budgetStates(this.deps.db, owner.scope, owner.id, new Date());
+  }
+
+  async replaceOwnerBudgets(owner: BudgetOwner, limits: OwnerLimits, updatedBy: string): Promise<BudgetState[]> {
+    await this.requireBudgetOwner(owner);
+    await replaceBudgets(this.deps.db, owner.scope, owner.id, limits, updatedBy);
+    return budgetStates(this.deps.db, owner.scope, owner.id, new Date());
+  }
+
+  private async requireBudgetOwner(owner: BudgetOwner, scope?: { agentId?: string }): Promise<void> {
+    const what = owner.scope === "agent" ? "agent" : "API key";
+    if (!uuidPattern.test(owner.id)) throw notFound(what, owner.id);
+    // Another agent's budget is absent to an agent key, like its DAGs.
+    if (scope?.agentId !== undefined && (owner.scope !== "agent" || owner.id !== scope.agentId)) throw notFound(what, owner.id);
+    if (!(await budgetOwnerExists(this.deps.db, owner.scope, owner.id))) throw notFound(what, owner.id);
   }
 
   async watchDag(id: string, onEvent: (e: DagEvent) => void, scope?: { agentId?: string }): Promise<() => Promise<void>> {

@@ -61,12 +61,34 @@ export const toolTaskSchema = z.object({
 
 export const taskSchema = z.discriminatedUnion("kind", [llmTaskSchema, toolTaskSchema]);
 
+/** Budgets are kept in whole micro-dollars. */
+export const microUsdOf = (usd: number): number => Math.round(usd * 1e6);
+
+/** The DAG's own budget over its whole life (docs/budgets.md), and what it does when a periodic one runs out. */
+export const dagBudgetSchema = z.strictObject({
+  usd: z
+    .number()
+    .nonnegative()
+    .max(1_000_000_000)
+    .refine((v) => Math.abs(v * 1e6 - microUsdOf(v)) < 1e-6, "at most 6 decimal places (whole micro-dollars)")
+    .optional()
+    .describe("Most the DAG's LLM calls may cost, in USD."),
+  tokens: z.int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional().describe("Most tokens (input + output) its LLM calls may use."),
+  on_exhausted: z
+    .enum(["fail", "wait_for_reset"])
+    .default("fail")
+    .describe(
+      "When an agent's or API key's hourly, daily or monthly budget refuses a call: fail the task (budget_exceeded), or keep it ready (waiting_for budget) until the period resets. A total budget always fails.",
+    ),
+});
+
 export const dagSubmissionSchema = z
   .object({
     agent_id: z.uuid(),
     name: z.string().min(1).max(200),
     input: z.record(z.string(), z.unknown()).default({}),
     tasks: z.array(taskSchema).min(1).max(dagLimits.maxTasks),
+    budget: dagBudgetSchema.optional(),
   })
   // Every string and key of the submission is stored (dags.input, tasks.spec): no NUL, no lone surrogate.
   .superRefine(rejectUnstorable);
@@ -75,3 +97,4 @@ export type LlmTaskSpec = z.infer<typeof llmTaskSchema>;
 export type ToolTaskSpec = z.infer<typeof toolTaskSchema>;
 export type TaskSpec = z.infer<typeof taskSchema>;
 export type DagSubmission = z.infer<typeof dagSubmissionSchema>;
+export type DagBudgetSpec = z.infer<typeof dagBudgetSchema>;

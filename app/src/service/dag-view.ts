@@ -1,9 +1,11 @@
 /**
- * Reads one DAG with its tasks, attempts and LLM usage into the DagView the API returns. Outputs
+ * Reads one DAG with its tasks, attempts, LLM usage and budgets into the DagView the API returns. Outputs
  * and error text are stored escaped by the engine and decoded here; the input (validated at
  * submission) is stored as sent. See store/storable-text.ts.
  */
+import type { BudgetExhaustedAction } from "../domain/budget";
 import type { Db } from "../store/db";
+import { dagBudgetStates } from "../store/queries/budgets";
 import { decodeJson, decodeText } from "../store/storable-text";
 import type { AttemptView, DagStatus, DagView, TaskStatus, TaskUsage, TaskView } from "./types";
 
@@ -16,6 +18,7 @@ interface DagRowFull {
   trace_context: Record<string, string> | null;
   created_at: Date;
   finished_at: Date | null;
+  budget_on_exhausted: BudgetExhaustedAction;
 }
 
 interface TaskRow {
@@ -68,12 +71,12 @@ export function traceIdOf(carrier: Record<string, string> | null): string | unde
 export async function readDagView(db: Db, id: string): Promise<DagView | undefined> {
   const dag = (
     await db.query<DagRowFull>(
-      "SELECT id, agent_id, name, status, input, trace_context, created_at, finished_at FROM dags WHERE id = $1",
+      "SELECT id, agent_id, name, status, input, trace_context, created_at, finished_at, budget_on_exhausted FROM dags WHERE id = $1",
       [id],
     )
   ).rows[0];
   if (!dag) return undefined;
-  const [tasks, attempts, usage, agentUsage] = await Promise.all([
+  const [tasks, attempts, usage, agentUsage, budgets] = await Promise.all([
     db.query<TaskRow>(
       "SELECT id, kind, status, depends_on, output, error, CASE WHEN status = 'ready' THEN waiting_for END AS waiting_for FROM tasks WHERE dag_id = $1 ORDER BY position, id",
       [id],
@@ -84,6 +87,7 @@ export async function readDagView(db: Db, id: string): Promise<DagView | undefin
     ),
     db.query<UsageRow>(`SELECT task_id, ${usageSums} FROM usage WHERE dag_id = $1 GROUP BY ROLLUP (task_id)`, [id]),
     db.query<UsageRow>(`SELECT NULL AS task_id, ${usageSums} FROM usage WHERE agent_id = $1`, [dag.agent_id]),
+    dagBudgetStates(db, id, new Date()),
   ]);
   const attemptsByTask = new Map<string, AttemptView[]>();
   for (const a of attempts.rows) {
@@ -124,5 +128,6 @@ export async function readDagView(db: Db, id: string): Promise<DagView | undefin
     traceId: traceIdOf(dag.trace_context),
     createdAt: new Date(dag.created_at).toISOString(),
     finishedAt: dag.finished_at ? new Date(dag.finished_at).toISOString() : undefined,
+    budget: { onExhausted: dag.budget_on_exhausted, budgets },
   };
 }

@@ -3,6 +3,7 @@
  * the transports only authenticate, authorise, parse and call it. Authorisation happens in the
  * transports (see auth/); the service trusts its caller but still scopes by `agentScope` where given.
  */
+import type { BudgetExhaustedAction, BudgetLimit, BudgetPeriod, BudgetState } from "../domain/budget";
 import type { DagStatus, Role, TaskStatus } from "../domain/statuses";
 
 export type { DagStatus, Role, TaskStatus } from "../domain/statuses";
@@ -66,7 +67,25 @@ export interface DagView {
   readonly traceId?: string;
   readonly createdAt: string;
   readonly finishedAt?: string;
+  readonly budget: DagBudgetView;
 }
+
+/** The budgets a DAG's LLM calls are reserved against, each in its current period. */
+export interface DagBudgetView {
+  /** What the DAG does when a periodic agent or key budget refuses a call. */
+  readonly onExhausted: BudgetExhaustedAction;
+  /** The DAG's own (if it has one), then its agent's, then its submitting key's. */
+  readonly budgets: readonly BudgetState[];
+}
+
+/** An agent or an API key, as the owner of periodic budgets. */
+export interface BudgetOwner {
+  readonly scope: "agent" | "api_key";
+  readonly id: string;
+}
+
+/** An owner's whole set of limits: a period left out has no budget. */
+export type OwnerLimits = Partial<Record<BudgetPeriod, BudgetLimit>>;
 
 /** One DAG in a listing: what tells DAGs apart and what they cost, without tasks or input. */
 export interface DagSummary {
@@ -182,7 +201,10 @@ export class ServiceError extends Error {
 export interface ApexService {
   createAgent(input: { name: string; description?: string }): Promise<Agent>;
   listAgents(scope?: { agentId?: string }): Promise<Agent[]>;
-  /** Validates (zod, unknown deps, cycles, tool args) and writes the DAG in one transaction. */
+  /**
+   * Validates (zod, unknown deps, cycles, tool args) and writes the DAG in one transaction. A
+   * principal without `budgets:write` may only give the DAG a budget within its agent's limits.
+   */
   submitDag(body: unknown, principal: Principal): Promise<{ id: string; status: DagStatus }>;
   getDag(id: string, scope?: { agentId?: string }): Promise<DagView>;
   /** A page of DAG summaries; a scoped caller filtering on another agent gets an empty page. */
@@ -193,6 +215,13 @@ export interface ApexService {
   decideApproval(id: string, decision: "approve" | "reject", principal: Principal, reason?: string): Promise<ApprovalView>;
   /** LLM usage of a period; a scoped caller asking for another agent gets an empty report. */
   usageReport(query: UsageReportQuery, scope?: { agentId?: string }): Promise<UsageReport>;
+  /**
+   * An agent's or API key's budgets in their current periods (total, month, day, hour). Unknown
+   * owner, or an agent outside `scope`: not_found.
+   */
+  ownerBudgets(owner: BudgetOwner, scope?: { agentId?: string }): Promise<BudgetState[]>;
+  /** Replaces an owner's limits (spend so far is kept) and returns its budgets as ownerBudgets does. */
+  replaceOwnerBudgets(owner: BudgetOwner, limits: OwnerLimits, updatedBy: string): Promise<BudgetState[]>;
   /** Events of one DAG until it ends or the returned function is called. */
   watchDag(id: string, onEvent: (e: DagEvent) => void, scope?: { agentId?: string }): Promise<() => Promise<void>>;
   ready(): Promise<boolean>;

@@ -4,16 +4,19 @@
  * until unsubscribed) but executes nothing. The end-to-end tests use the real service.
  */
 import { randomUUID } from "node:crypto";
+import type { BudgetState } from "../../src/domain/budget";
 import {
   ServiceError,
   type Agent,
   type ApexService,
   type ApprovalView,
+  type BudgetOwner,
   type DagEvent,
   type DagListQuery,
   type DagPage,
   type DagStatus,
   type DagView,
+  type OwnerLimits,
   type Principal,
   type UsageReport,
   type UsageReportQuery,
@@ -30,6 +33,8 @@ export class InMemoryApexServiceDouble implements ApexService {
   /** Every submitDag call, with the principal the transport passed down. */
   readonly submissions: { body: unknown; principal: Principal; dagId: string }[] = [];
   private readonly watchers = new Map<string, Set<(e: DagEvent) => void>>();
+  /** Owners' limits by `scope:id`; nothing is spent here. The double knows no API keys: every key id exists. */
+  private readonly ownerLimits = new Map<string, OwnerLimits>();
   isReady = true;
 
   async createAgent(input: { name: string; description?: string }): Promise<Agent> {
@@ -124,6 +129,25 @@ export class InMemoryApexServiceDouble implements ApexService {
     };
   }
 
+  async ownerBudgets(owner: BudgetOwner, scope?: { agentId?: string }): Promise<BudgetState[]> {
+    if ((owner.scope === "agent" && !this.agents.has(owner.id)) || (scope?.agentId && owner.id !== scope.agentId)) {
+      throw new ServiceError("not_found", `no ${owner.scope} with id ${owner.id}`, "id");
+    }
+    const limits = this.ownerLimits.get(`${owner.scope}:${owner.id}`) ?? {};
+    return (["total", "month", "day", "hour"] as const).flatMap((period) => {
+      const l = limits[period];
+      if (!l) return [];
+      return [{ scope: owner.scope, scopeId: owner.id, period, limitMicroUsd: l.microUsd ?? null, limitTokens: l.tokens ?? null,
+                spentMicroUsd: 0, spentTokens: 0, reservedMicroUsd: 0, reservedTokens: 0, resetsAt: null }];
+    });
+  }
+
+  async replaceOwnerBudgets(owner: BudgetOwner, limits: OwnerLimits): Promise<BudgetState[]> {
+    if (owner.scope === "agent" && !this.agents.has(owner.id)) throw new ServiceError("not_found", `no agent with id ${owner.id}`, "id");
+    this.ownerLimits.set(`${owner.scope}:${owner.id}`, limits);
+    return this.ownerBudgets(owner);
+  }
+
   async watchDag(id: string, onEvent: (e: DagEvent) => void, scope?: { agentId?: string }): Promise<() => Promise<void>> {
     await this.getDag(id, scope);
     const set = this.watchers.get(id) ?? new Set();
@@ -161,6 +185,7 @@ export class InMemoryApexServiceDouble implements ApexService {
       ],
       totals: zeroUsage,
       createdAt: new Date().toISOString(),
+      budget: { onExhausted: "fail", budgets: [] },
     };
     this.dags.set(dag.id, dag);
     return dag;

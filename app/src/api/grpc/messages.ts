@@ -1,6 +1,7 @@
 /**
  * gRPC messages <-> the operations' JSON inputs and outputs. Field names already agree (keepCase);
- * only the submission's tasks and the free-form JSON values (Struct/Value) need converting.
+ * only the submission's tasks and the free-form JSON values (Struct/Value) need converting. Unset
+ * fields arrive absent and null ones (a budget without a limit) are left out on the wire.
  */
 import type { ApprovalJson, CreatedApiKeyJson, DagJson } from "../schemas";
 import { jsonToValue, structToJson, type ProtoStruct } from "./struct";
@@ -26,6 +27,8 @@ interface SubmitDagMessage {
   name?: string;
   input?: ProtoStruct;
   tasks?: TaskMessage[];
+  /** DagBudgetRequest: the JSON contract's `budget` field for field. */
+  budget?: Record<string, unknown>;
 }
 
 const taskScalarFields = ["id", "kind", "max_attempts", "timeout_ms", "model", "prompt", "system", "max_tokens", "temperature", "tool"] as const;
@@ -43,6 +46,7 @@ export function submitDagBody(message: SubmitDagMessage): Record<string, unknown
       if (task.args) json.args = structToJson(task.args);
       return json;
     }),
+    ...(message.budget ? { budget: message.budget } : {}),
   };
 }
 

@@ -72,6 +72,8 @@ export async function startGrpcServer(deps: ApiDeps, port: number, host = "0.0.0
     GetUsage: unary(operations.getUsage),
     CreateAgent: unary(operations.createAgent),
     ListAgents: unary(operations.listAgents),
+    GetAgentBudget: unary(operations.getAgentBudget),
+    SetAgentBudget: unary(operations.setAgentBudget),
     SubmitDag: unary(operations.submitDag, submitDagBody),
     ListDags: unary(operations.listDags),
     GetDag: unary(operations.getDag, same, dagMessage),
@@ -81,6 +83,8 @@ export async function startGrpcServer(deps: ApiDeps, port: number, host = "0.0.0
     CreateApiKey: unary(operations.createApiKey, same, createdApiKeyMessage),
     ListApiKeys: unary(operations.listApiKeys),
     RevokeApiKey: unary(operations.revokeApiKey),
+    GetKeyBudget: unary(operations.getKeyBudget),
+    SetKeyBudget: unary(operations.setKeyBudget),
     WatchDag: (call: ServerWritableStream<Request, unknown>): void => {
       let done = false;
       const finish = (): void => {

@@ -38,6 +38,11 @@ const componentNames = new Map<z.ZodType, string>([
   [s.errorJson, "Error"],
   [s.meJson, "Me"],
   [s.usageReportJson, "UsageReport"],
+  [s.ownerBudgetsBody, "OwnerBudgetsRequest"],
+  [s.budgetLimitBody, "BudgetLimit"],
+  [s.budgetJson, "Budget"],
+  [s.budgetListJson, "BudgetList"],
+  [s.dagBudgetJson, "DagBudget"],
 ]);
 
 const ref = (schema: z.ZodType): JsonObject => {
@@ -110,7 +115,7 @@ export function buildOpenApiDocument(): JsonObject {
       security: [{ bearerAuth: [] }],
       parameters: [...pathParams, ...queryParameters(route.query)],
       ...(route.body
-        ? { requestBody: { required: route.method === "POST" && route.operation !== "decideApproval", content: { "application/json": { schema: ref(route.body) } } } }
+        ? { requestBody: { required: route.method !== "GET" && route.operation !== "decideApproval", content: { "application/json": { schema: ref(route.body) } } } }
         : {}),
       responses: {
         [String(route.successStatus)]: { description: "OK", content: { "application/json": { schema: ref(route.response) } } },

@@ -9,7 +9,7 @@ import type { OperationName } from "../operations";
 import * as s from "../schemas";
 
 export interface ApiRoute {
-  readonly method: "GET" | "POST" | "DELETE";
+  readonly method: "GET" | "POST" | "PUT" | "DELETE";
   /** Fastify syntax (`:id`). */
   readonly url: string;
   readonly operation: OperationName;
@@ -35,6 +35,14 @@ export function bodyObject(req: FastifyRequest): Record<string, unknown> {
     throw new ApiError("invalid_argument", "the request body must be a JSON object", "body");
   }
   return body as Record<string, unknown>;
+}
+
+/** A PUT's body: required, since an absent one must not read as `{}` (which removes every budget). */
+function putBody(req: FastifyRequest): Record<string, unknown> {
+  if (req.body === undefined || req.body === null) {
+    throw new ApiError("invalid_argument", "a JSON object body is required: the whole set of budgets ({} removes them all)", "body");
+  }
+  return { ...bodyObject(req), ...params(req) };
 }
 
 export const apiRoutes: readonly ApiRoute[] = [
@@ -65,6 +73,25 @@ export const apiRoutes: readonly ApiRoute[] = [
     successStatus: 200,
     input: query,
     response: s.agentListJson,
+  },
+  {
+    method: "GET",
+    url: "/v1/agents/:id/budget",
+    operation: "getAgentBudget",
+    summary: "An agent's budgets (total, month, day, hour), each in its current period: limit, spent, reserved, remaining, reset. Agent keys only their own agent's.",
+    successStatus: 200,
+    input: params,
+    response: s.budgetListJson,
+  },
+  {
+    method: "PUT",
+    url: "/v1/agents/:id/budget",
+    operation: "setAgentBudget",
+    summary: "Replace an agent's budgets: the periods in the body are set (spend so far is kept), the others removed; {} removes all.",
+    successStatus: 200,
+    input: putBody,
+    body: s.ownerBudgetsBody,
+    response: s.budgetListJson,
   },
   {
     method: "POST",
@@ -175,5 +202,24 @@ export const apiRoutes: readonly ApiRoute[] = [
     successStatus: 200,
     input: params,
     response: s.apiKeyJson,
+  },
+  {
+    method: "GET",
+    url: "/v1/keys/:id/budget",
+    operation: "getKeyBudget",
+    summary: "An API key's budgets (total, month, day, hour) over the DAGs it submits, each in its current period.",
+    successStatus: 200,
+    input: params,
+    response: s.budgetListJson,
+  },
+  {
+    method: "PUT",
+    url: "/v1/keys/:id/budget",
+    operation: "setKeyBudget",
+    summary: "Replace an API key's budgets: the periods in the body are set (spend so far is kept), the others removed; {} removes all.",
+    successStatus: 200,
+    input: putBody,
+    body: s.ownerBudgetsBody,
+    response: s.budgetListJson,
   },
 ];
