@@ -18,8 +18,8 @@ type Role = "admin" | "operator" | "viewer" | "agent";
 
 /** Written from the role table of docs/security.md, not from src/auth/permissions.ts. */
 const expectedPermissions: Record<Role, string[]> = {
-  admin: ["agents:read", "agents:write", "api_keys:manage", "approvals:decide", "approvals:read", "dags:cancel", "dags:read", "dags:submit"],
-  operator: ["agents:read", "agents:write", "approvals:decide", "approvals:read", "dags:cancel", "dags:read"],
+  admin: ["agents:read", "agents:write", "api_keys:manage", "approvals:decide", "approvals:read", "budgets:write", "dags:cancel", "dags:read", "dags:submit"],
+  operator: ["agents:read", "agents:write", "approvals:decide", "approvals:read", "budgets:write", "dags:cancel", "dags:read"],
   viewer: ["agents:read", "approvals:read", "dags:read"],
   agent: ["agents:read", "dags:read", "dags:submit"],
 };

@@ -143,7 +143,7 @@ describe.each(storeKinds)("ApiKeyStore on %s", (kind) => {
 describe("role table", () => {
   it("matches the seed's RBAC: admin all; operator manages, approves, reads; viewer reads; agent submits and reads", () => {
     expect([...rolePermissions.admin].sort()).toEqual([...permissions].sort());
-    expect([...rolePermissions.operator].sort()).toEqual(["agents:read", "agents:write", "approvals:decide", "approvals:read", "dags:cancel", "dags:read"]);
+    expect([...rolePermissions.operator].sort()).toEqual(["agents:read", "agents:write", "approvals:decide", "approvals:read", "budgets:write", "dags:cancel", "dags:read"]);
     expect([...rolePermissions.viewer].sort()).toEqual(["agents:read", "approvals:read", "dags:read"]);
     expect([...rolePermissions.agent].sort()).toEqual(["agents:read", "dags:read", "dags:submit"]);
     expect(can("viewer", "dags:submit")).toBe(false);

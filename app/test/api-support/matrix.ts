@@ -7,6 +7,10 @@
  *   agent submits and reads only DAGs of its own agent (another agent's DAG is "not found", and
  *   listing another agent's DAGs finds none). Every key may read itself (GET /v1/me); usage is
  *   read like DAGs (agent keys: their own agent's only).
+ *
+ * Issue 16's budgets: admins and operators set agents' and API keys' budgets; an agent's budget
+ * is read like the agent (agent keys: their own only, another's is "not found"); a key's budget
+ * is read by those who may set it.
  */
 import { randomUUID } from "node:crypto";
 import { expect } from "vitest";
@@ -27,7 +31,7 @@ export interface PreparedCall {
 
 export interface MatrixCase {
   readonly name: string;
-  readonly method: "GET" | "POST" | "DELETE";
+  readonly method: "GET" | "POST" | "PUT" | "DELETE";
   readonly okStatus: 200 | 201;
   readonly grpcMethod: string;
   /** Server-streaming over gRPC, server-sent events over HTTP. */
@@ -57,6 +61,13 @@ const dagBody = (agentId: string) => ({
 });
 
 const hasId = (id: string) => (result: unknown) => expect((result as { id?: string }).id).toBe(id);
+
+/** A budget list answer holds exactly these (scope, scope_id, period, limit_usd) rows. */
+const hasBudgets = (expected: { scope: string; scope_id: string; period: string; limit_usd: number }[]) => (result: unknown) =>
+  expect((result as { budgets: unknown[] }).budgets).toEqual(expected.map((b) => expect.objectContaining(b)));
+
+/** A generous budget, so that the matrix's other DAGs of agent A are never refused by it. */
+const roomyMonth = { month: { microUsd: 1_000_000_000 } };
 
 export const matrix: readonly MatrixCase[] = [
   {
@@ -106,6 +117,74 @@ export const matrix: readonly MatrixCase[] = [
           else expect(ids).toEqual(expect.arrayContaining([fx.agentA.id, fx.agentB.id]));
         },
       };
+    },
+  },
+  {
+    name: "get own agent's budget",
+    method: "GET",
+    okStatus: 200,
+    grpcMethod: "GetAgentBudget",
+    expect: row(ok, ok, ok, ok),
+    async prepare(fx) {
+      const id = fx.agentA.id;
+      await fx.service.replaceOwnerBudgets({ scope: "agent", id }, roomyMonth, "matrix");
+      return { url: `/v1/agents/${id}/budget`, grpc: { id }, verify: hasBudgets([{ scope: "agent", scope_id: id, period: "month", limit_usd: 1000 }]) };
+    },
+  },
+  {
+    name: "get another agent's budget",
+    method: "GET",
+    okStatus: 200,
+    grpcMethod: "GetAgentBudget",
+    expect: row(ok, ok, ok, nf),
+    async prepare(fx) {
+      const id = fx.agentB.id;
+      await fx.service.replaceOwnerBudgets({ scope: "agent", id }, roomyMonth, "matrix");
+      return { url: `/v1/agents/${id}/budget`, grpc: { id }, verify: hasBudgets([{ scope: "agent", scope_id: id, period: "month", limit_usd: 1000 }]) };
+    },
+  },
+  {
+    name: "get an unknown agent's budget",
+    method: "GET",
+    okStatus: 200,
+    grpcMethod: "GetAgentBudget",
+    expect: row(nf, nf, nf, nf),
+    async prepare() {
+      const id = randomUUID();
+      return { url: `/v1/agents/${id}/budget`, grpc: { id } };
+    },
+  },
+  {
+    name: "set an agent's budget",
+    method: "PUT",
+    okStatus: 200,
+    grpcMethod: "SetAgentBudget",
+    expect: row(ok, ok, no, no),
+    async prepare(fx) {
+      const { id } = await fx.service.createAgent({ name: `budgeted-${randomUUID()}` });
+      const limits = { day: { usd: 5, tokens: 100_000 } };
+      return {
+        url: `/v1/agents/${id}/budget`,
+        body: limits,
+        grpc: { id, ...limits },
+        async verify(r) {
+          hasBudgets([{ scope: "agent", scope_id: id, period: "day", limit_usd: 5 }])(r);
+          expect(await fx.service.ownerBudgets({ scope: "agent", id })).toEqual([
+            expect.objectContaining({ period: "day", limitMicroUsd: 5_000_000, limitTokens: 100_000 }),
+          ]);
+        },
+      };
+    },
+  },
+  {
+    name: "set an unknown agent's budget",
+    method: "PUT",
+    okStatus: 200,
+    grpcMethod: "SetAgentBudget",
+    expect: row(nf, nf, no, no),
+    async prepare() {
+      const id = randomUUID();
+      return { url: `/v1/agents/${id}/budget`, body: { total: { usd: 1 } }, grpc: { id, total: { usd: 1 } } };
     },
   },
   {
@@ -412,6 +491,64 @@ export const matrix: readonly MatrixCase[] = [
           await expect(fx.keys.authenticate(victim.secret)).resolves.toBeUndefined();
         },
       };
+    },
+  },
+  {
+    name: "get an API key's budget",
+    method: "GET",
+    okStatus: 200,
+    grpcMethod: "GetKeyBudget",
+    expect: row(ok, ok, no, no),
+    async prepare(fx) {
+      const id = fx.keyIds.viewer;
+      await fx.service.replaceOwnerBudgets({ scope: "api_key", id }, { total: { microUsd: 2_500_000 } }, "matrix");
+      return { url: `/v1/keys/${id}/budget`, grpc: { id }, verify: hasBudgets([{ scope: "api_key", scope_id: id, period: "total", limit_usd: 2.5 }]) };
+    },
+  },
+  {
+    name: "get an unknown API key's budget",
+    method: "GET",
+    okStatus: 200,
+    grpcMethod: "GetKeyBudget",
+    expect: row(nf, nf, no, no),
+    async prepare() {
+      const id = randomUUID();
+      return { url: `/v1/keys/${id}/budget`, grpc: { id } };
+    },
+  },
+  {
+    name: "set an API key's budget",
+    method: "PUT",
+    okStatus: 200,
+    grpcMethod: "SetKeyBudget",
+    expect: row(ok, ok, no, no),
+    async prepare(fx) {
+      const { key } = await fx.keys.create({ name: `budgeted-${randomUUID()}`, role: "agent", agentId: fx.agentB.id });
+      const limits = { hour: { tokens: 5_000 } };
+      return {
+        url: `/v1/keys/${key.id}/budget`,
+        body: limits,
+        grpc: { id: key.id, ...limits },
+        async verify(r) {
+          expect((r as { budgets: unknown[] }).budgets).toEqual([
+            expect.objectContaining({ scope: "api_key", scope_id: key.id, period: "hour", limit_tokens: 5_000 }),
+          ]);
+          expect(await fx.service.ownerBudgets({ scope: "api_key", id: key.id })).toEqual([
+            expect.objectContaining({ period: "hour", limitMicroUsd: null, limitTokens: 5_000 }),
+          ]);
+        },
+      };
+    },
+  },
+  {
+    name: "set an unknown API key's budget",
+    method: "PUT",
+    okStatus: 200,
+    grpcMethod: "SetKeyBudget",
+    expect: row(nf, nf, no, no),
+    async prepare() {
+      const id = randomUUID();
+      return { url: `/v1/keys/${id}/budget`, body: { total: { usd: 1 } }, grpc: { id, total: { usd: 1 } } };
     },
   },
 ];
