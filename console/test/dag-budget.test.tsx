@@ -10,9 +10,8 @@ import { fakeApi, renderScreen } from "./render";
 const keyId = "55555555-5555-4555-8555-555555555555";
 const refusal = `dag ${dagId} budget: worst case $0.001604 does not fit: $0.000016 spent + $0.000000 reserved of $0.001000 (lower max_tokens or raise the budget)`;
 
-/** A DAG as GET /v1/dags/:id reports it with its `budget`. */
-function withBudget(d: Dag, b: DagBudget): Dag {
-  return Object.assign(d, { budget: b });
+function withBudget(d: Dag, budget: DagBudget): Dag {
+  return { ...d, budget };
 }
 
 const open = (body: Dag) =>

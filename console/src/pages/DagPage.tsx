@@ -6,7 +6,6 @@
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
-import type { Dag, DagBudget } from "../api/types";
 import { CancelDag } from "../components/dag/CancelDag";
 import { DagBudgetSection } from "../components/dag/DagBudgetSection";
 import { DagGraph } from "../components/dag/DagGraph";
@@ -88,7 +87,6 @@ export function DagPage() {
 
   const final = isFinalDagStatus(dag.status);
   const agentName = agents.data?.agents.find((a) => a.id === dag.agent_id)?.name;
-  const budget = budgetOf(dag);
   const trace = traceUrl(me.links, dag.trace_id);
   const logs = logsUrl(me.links, { dag_id: dag.id, ...(dag.trace_id ? { trace_id: dag.trace_id } : {}) });
 
@@ -140,7 +138,7 @@ export function DagPage() {
         </p>
       ) : null}
 
-      {budget ? <DagBudgetSection budget={budget} agentName={agentName} /> : null}
+      {dag.budget ? <DagBudgetSection budget={dag.budget} agentName={agentName} /> : null}
 
       <section aria-labelledby="graph-heading">
         <h2 id="graph-heading">Graph</h2>
@@ -160,9 +158,4 @@ export function DagPage() {
       </div>
     </>
   );
-}
-
-/** The DAG's budgets, when the API reports them. */
-function budgetOf(dag: Dag): DagBudget | undefined {
-  return (dag as Dag & { budget?: DagBudget }).budget;
 }
