@@ -12,6 +12,8 @@
  *      arguments and approves with a reason; the admin's DAG page, never reloaded, turns
  *      "succeeded" with tokens, cost and the Jaeger link;
  *   d) the Cost page now shows the run's totals and its models;
+ *   g) the admin sets the agent's daily budget on Budgets: the API holds it with the day's spend,
+ *      and the DAG page lists it among the budgets that apply;
  *   f) the admin creates a key on API keys (secret shown once) and revokes it: the tab signed in
  *      with it is signed out at its next request;
  *   and throughout: no key ever in a URL the browser requested, none in localStorage, the key only
@@ -275,6 +277,38 @@ describe("the operator console in chromium, on the runtime of npm start", () => 
     await admin.step("11-cost-after");
   });
 
+  it("g) the admin sets the agent's daily budget on Budgets; the API holds it, and the DAG page lists it with the day's spend", async () => {
+    const { page } = admin;
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Budgets" }).click();
+    await page.getByRole("heading", { level: 1, name: "Budgets" }).waitFor();
+    await page.getByText("console-researcher has no budget").waitFor();
+    await page.getByRole("group", { name: "Per day" }).getByLabel("USD limit").fill("5");
+    await page.getByRole("button", { name: "Save budgets" }).click();
+    await page.getByRole("status").filter({ hasText: "Saved the budgets of console-researcher." }).waitFor();
+    const table = page.getByRole("table", { name: "Budgets of console-researcher" });
+    await table.waitFor();
+
+    const { agents } = await api<{ agents: Array<{ id: string; name: string }> }>(local.adminKey!, "GET", "/v1/agents");
+    const agentId = agents.find((a) => a.name === "console-researcher")!.id;
+    const { budgets } = await api<{ budgets: Array<{ period: string; limit_usd: number | null; spent_usd: number; remaining_usd: number | null }> }>(
+      local.adminKey!,
+      "GET",
+      `/v1/agents/${agentId}/budget`,
+    );
+    expect(budgets).toHaveLength(1);
+    expect(budgets[0]).toMatchObject({ period: "day", limit_usd: 5 });
+    // Set after the run, it counts the day so far.
+    expect(budgets[0]!.spent_usd).toBeGreaterThan(0);
+    const today = table.getByRole("row").filter({ hasText: "Today (UTC)" });
+    for (const figure of [budgets[0]!.limit_usd!, budgets[0]!.spent_usd, budgets[0]!.remaining_usd!]) await today.getByText(formatUsdExact(figure)).waitFor();
+    await admin.step("15-budgets");
+
+    await page.goto(`/dags/${dagId}`);
+    const section = page.getByRole("region", { name: "Budget" });
+    await section.getByRole("row").filter({ hasText: "Agent console-researcher" }).filter({ hasText: "Today (UTC)" }).waitFor();
+    await admin.step("16-dag-budget");
+  });
+
   it("f) the admin creates a key (its secret shown once) and revokes it; the tab signed in with it is signed out", async () => {
     const { page } = admin;
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "API keys" }).click();
@@ -296,7 +330,7 @@ describe("the operator console in chromium, on the runtime of npm start", () => 
     await holder.page.getByRole("heading", { level: 1, name: "DAGs" }).waitFor();
     // A viewer's navigation has no screen it may not use.
     const nav = holder.page.getByRole("navigation", { name: "Main" });
-    expect(await nav.getByRole("link").allTextContents()).toEqual(["DAGs", "Approvals", "Cost"]);
+    expect(await nav.getByRole("link").allTextContents()).toEqual(["DAGs", "Approvals", "Cost", "Budgets"]);
 
     const row = page.getByRole("table", { name: "API keys" }).getByRole("row").filter({ hasText: "console-e2e-ui-viewer" });
     await row.getByRole("button", { name: "Revoke" }).click();
