@@ -15,6 +15,7 @@ CREATE TABLE budgets (
   limit_micro_usd bigint CHECK (limit_micro_usd >= 0),
   limit_tokens    bigint CHECK (limit_tokens >= 0),
   updated_by      text,
+  created_at      timestamptz NOT NULL DEFAULT now(),
   updated_at      timestamptz NOT NULL DEFAULT now(),
   UNIQUE (scope, scope_id, period),
   CHECK (limit_micro_usd IS NOT NULL OR limit_tokens IS NOT NULL),
@@ -22,8 +23,10 @@ CREATE TABLE budgets (
 );
 
 -- What one budget has spent and holds reserved in one period (starts_at '-infinity' for total).
--- Created at the first reservation of the period, starting from the spend the usage table already
--- records for it, so a budget set mid-month counts the month so far.
+-- Created at the first reservation of the period (a total one when its budget is set). A window of a
+-- period the budget was created in starts from the spend the usage table already records for the
+-- period, so a budget set mid-month counts the month so far; a later period starts at 0, because
+-- every call in it reserved against the budget and so created the window.
 CREATE TABLE budget_windows (
   id                 bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   budget_id          bigint NOT NULL REFERENCES budgets (id) ON DELETE CASCADE,
@@ -91,6 +94,17 @@ LANGUAGE sql STABLE AS $$
          END
 $$;
 
+-- What a new window of budget `b` starts from: the recorded spend of its period when the budget was
+-- created during it, else nothing (apex_budget_recorded_spend scans usage: only when needed).
+CREATE FUNCTION apex_budget_window_seed(b budgets, p_starts_at timestamptz, OUT micro_usd bigint, OUT tokens bigint)
+LANGUAGE sql STABLE AS $$
+  SELECT r.micro_usd, r.tokens
+    FROM apex_budget_recorded_spend(b.scope, b.scope_id, p_starts_at, apex_budget_window_end(b.period, p_starts_at)) r
+   WHERE b.created_at > p_starts_at
+  UNION ALL
+  SELECT 0, 0 WHERE b.created_at <= p_starts_at
+$$;
+
 -- The budgets that apply to a DAG's calls: its own, its agent's and its submitting key's.
 CREATE FUNCTION apex_dag_budgets(p_dag uuid) RETURNS SETOF budgets
 LANGUAGE sql STABLE AS $$
@@ -144,8 +158,7 @@ BEGIN
   SELECT b.id, s.starts_at, r.micro_usd, r.tokens
     FROM apex_dag_budgets(p_dag) b
    CROSS JOIN LATERAL (SELECT apex_budget_window_start(b.period, p_now) AS starts_at) s
-   CROSS JOIN LATERAL apex_budget_recorded_spend(b.scope, b.scope_id, s.starts_at,
-                                                 apex_budget_window_end(b.period, s.starts_at)) r
+   CROSS JOIN LATERAL apex_budget_window_seed(b, s.starts_at) r
    WHERE NOT EXISTS (SELECT 1 FROM budget_windows x WHERE x.budget_id = b.id AND x.starts_at = s.starts_at)
   ON CONFLICT (budget_id, starts_at) DO NOTHING;
 

@@ -275,13 +275,18 @@ describe.each(storeKinds)("budget API on %s", (kind) => {
       expect(submitted.statusCode, submitted.body).toBe(201);
       const dagId = (JSON.parse(submitted.body) as { id: string }).id;
 
-      // One answered call recorded (the DAG's and the key's budgets count it from the usage
-      // table), and the agent's month window as the engine keeps it: that call settled plus one
-      // call in flight.
+      // One answered call recorded (the DAG's budget, with no window yet, counts it from the usage
+      // table), the key's total window (made when its budget was set) with that call settled, and
+      // the agent's month window as the engine keeps it: that call settled plus one call in flight.
       await fx.store.db.query(
         `INSERT INTO usage (dag_id, task_id, agent_id, attempt, provider, model, input_tokens, output_tokens, cost_usd, price_version)
          VALUES ($1, 't1', $2, 1, 'openai', 'openai/gpt-4.1', 300, 120, 0.25, 'test')`,
         [dagId, agentId],
+      );
+      await fx.store.db.query(
+        `UPDATE budget_windows SET spent_micro_usd = 250000, spent_tokens = 420
+          WHERE budget_id IN (SELECT id FROM budgets WHERE scope = 'api_key' AND scope_id = $1)`,
+        [key.id],
       );
       await fx.store.db.query(
         `INSERT INTO budget_windows (budget_id, starts_at, spent_micro_usd, spent_tokens, reserved_micro_usd, reserved_tokens)

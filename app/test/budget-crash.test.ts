@@ -67,7 +67,7 @@ describe("a worker killed mid-call: the reclaimer settles its budget reservation
       env: { ...process.env, DATABASE_URL: store.url, APEX_LEASE_MS: String(leaseMs), WORKER_ID: "doomed", FAKE_LLM_URL: fake.url, LOG_LEVEL: "error" },
       stdio: ["ignore", "ignore", "inherit"],
     });
-    await expect.poll(() => fake.requestCount("openai"), { timeout: 20_000, interval: 20 }).toBe(1);
+    await expect.poll(() => fake.requestCount("openai"), { timeout: 45_000, interval: 20 }).toBe(1);
     expect(await window(dagId)).toEqual({ spent: "0", reserved: String(worst) });
 
     const exited = new Promise((r) => child!.once("exit", r));
@@ -87,5 +87,5 @@ describe("a worker killed mid-call: the reclaimer settles its budget reservation
     expect(await window(dagId)).toEqual({ spent: String(worst + 20 * 2 + 10 * 8), reserved: "0" });
     const r = await store.db.query<{ attempt: number; status: string }>("SELECT attempt, status FROM budget_reservations WHERE dag_id = $1", [dagId]);
     expect(r.rows).toEqual([{ attempt: 1, status: "charged" }]);
-  }, 60_000);
+  }, 120_000);
 });

@@ -78,11 +78,16 @@ describe.each(storeKinds)("budget gauges on %s", (kind) => {
   it("one series per budget and kind of limit, remaining = limit - spent - reserved, with its scope, scope_id and period", async () => {
     await replaceBudgets(store.db, "agent", agentId, { total: { microUsd: 10_000_000, tokens: 100_000 }, day: { microUsd: 5_000_000 } }, "test");
     await replaceBudgets(store.db, "api_key", keyId, { month: { tokens: 50_000 } }, "test");
-    // The total budget has already reserved calls: its window (spent and held by calls in flight)
-    // is what counts, not the usage table. The day budget has none yet and counts the usage rows.
+    // A total budget gets its window when it is set, from the spend recorded so far.
+    const totalWindow = `SELECT w.* FROM budget_windows w JOIN budgets b ON b.id = w.budget_id
+                          WHERE b.scope = 'agent' AND b.scope_id = $1 AND b.period = 'total'`;
+    const created = await store.db.query<{ spent_micro_usd: string; spent_tokens: string }>(totalWindow, [agentId]);
+    expect(created.rows.map((w) => [Number(w.spent_micro_usd), Number(w.spent_tokens)])).toEqual([[1_250_000, 1_500]]);
+    // Then calls reserve and settle in it: its window (spent and held by calls in flight) is what
+    // counts, not the usage table. The day budget has no window yet and counts the usage rows.
     await store.db.query(
-      `INSERT INTO budget_windows (budget_id, starts_at, spent_micro_usd, spent_tokens, reserved_micro_usd, reserved_tokens)
-       SELECT id, '-infinity', 2000000, 20000, 500000, 1000 FROM budgets WHERE scope = 'agent' AND scope_id = $1 AND period = 'total'`,
+      `UPDATE budget_windows SET spent_micro_usd = 2000000, spent_tokens = 20000, reserved_micro_usd = 500000, reserved_tokens = 1000
+        WHERE id IN (SELECT id FROM (${totalWindow}) w)`,
       [agentId],
     );
 

@@ -8,7 +8,8 @@ import type { Db } from "../db";
 
 /**
  * Replaces the budgets of an agent or an API key: the periods in `limits` are set (their spend so
- * far is kept), the others removed. One transaction.
+ * far is kept), the others removed. One statement. A new total budget gets its window at once,
+ * from the spend recorded so far, so reads never have to add up its whole history.
  */
 export async function replaceBudgets(
   db: Db,
@@ -23,12 +24,19 @@ export async function replaceBudgets(
        SELECT * FROM jsonb_to_recordset($3::jsonb) AS x(period text, micro bigint, tokens bigint)
      ), removed AS (
        DELETE FROM budgets WHERE scope = $1 AND scope_id = $2 AND period NOT IN (SELECT period FROM wanted)
+     ), upserted AS (
+       INSERT INTO budgets (scope, scope_id, period, limit_micro_usd, limit_tokens, updated_by)
+       SELECT $1, $2, period, micro, tokens, $4 FROM wanted
+       ON CONFLICT (scope, scope_id, period) DO UPDATE
+          SET limit_micro_usd = EXCLUDED.limit_micro_usd, limit_tokens = EXCLUDED.limit_tokens,
+              updated_by = EXCLUDED.updated_by, updated_at = now()
+       RETURNING *
      )
-     INSERT INTO budgets (scope, scope_id, period, limit_micro_usd, limit_tokens, updated_by)
-     SELECT $1, $2, period, micro, tokens, $4 FROM wanted
-     ON CONFLICT (scope, scope_id, period) DO UPDATE
-        SET limit_micro_usd = EXCLUDED.limit_micro_usd, limit_tokens = EXCLUDED.limit_tokens,
-            updated_by = EXCLUDED.updated_by, updated_at = now()`,
+     INSERT INTO budget_windows (budget_id, starts_at, spent_micro_usd, spent_tokens)
+     SELECT b.id, '-infinity', r.micro_usd, r.tokens
+       FROM upserted b CROSS JOIN LATERAL apex_budget_recorded_spend(b.scope, b.scope_id, '-infinity', NULL) r
+      WHERE b.period = 'total'
+     ON CONFLICT (budget_id, starts_at) DO NOTHING`,
     [scope, scopeId, JSON.stringify(rows), updatedBy],
   );
 }
@@ -47,8 +55,9 @@ interface StateRow {
 }
 
 /**
- * Each budget in its window at `now`: the window's counters when a call already used it, else the
- * spend the usage table records for the period (what the window will start from).
+ * Each budget in its window at `now`: the window's counters when a call already used it, else what
+ * the window will start from (apex_budget_window_seed: usage rows are summed only for a period the
+ * budget was created in).
  */
 const stateSelect = `
   SELECT b.scope, b.scope_id, b.period, b.limit_micro_usd::text, b.limit_tokens::text,
@@ -60,9 +69,7 @@ const stateSelect = `
     FROM budgets b
    CROSS JOIN LATERAL (SELECT apex_budget_window_start(b.period, $1::timestamptz) AS starts_at) s
     LEFT JOIN budget_windows w ON w.budget_id = b.id AND w.starts_at = s.starts_at
-    LEFT JOIN LATERAL (SELECT * FROM apex_budget_recorded_spend(b.scope, b.scope_id, s.starts_at,
-                                                                apex_budget_window_end(b.period, s.starts_at))
-                        WHERE w.id IS NULL) r ON true`;
+    LEFT JOIN LATERAL (SELECT * FROM apex_budget_window_seed(b, s.starts_at) WHERE w.id IS NULL) r ON true`;
 
 const periodOrder = "array_position(ARRAY['total','month','day','hour'], b.period)";
 
