@@ -177,7 +177,7 @@ describe.each(storeKinds)("budget API on %s", (kind) => {
   describe("an API key's budgets over HTTP", () => {
     it("are set, read, replaced and removed by admins and operators; others get 403", async () => {
       const { key } = await fx.keys.create({ name: `budgeted-${randomUUID()}`, role: "agent", agentId: fx.agentB.id });
-      const url = `/v1/keys/${key.id}/budget`;
+      const url = `/v1/api-keys/${key.id}/budget`;
       expect(await http("GET", url, "operator")).toMatchObject({ status: 200, json: { budgets: [] } });
       const set = await http("PUT", url, "operator", { total: { usd: 20 }, hour: { usd: 1, tokens: 10_000 } });
       expect(set.json.budgets).toEqual([untouched("api_key", key.id, "total", 20, null), untouched("api_key", key.id, "hour", 1, 10_000)]);
@@ -192,11 +192,11 @@ describe.each(storeKinds)("budget API on %s", (kind) => {
 
     it("an unknown key is 404; a revoked key keeps its budgets", async () => {
       const unknown = randomUUID();
-      expect(await http("GET", `/v1/keys/${unknown}/budget`, "admin")).toMatchObject({ status: 404, json: { error: { code: "not_found", field: "id" } } });
-      expect(await http("PUT", `/v1/keys/${unknown}/budget`, "operator", { total: { usd: 1 } })).toMatchObject({ status: 404 });
+      expect(await http("GET", `/v1/api-keys/${unknown}/budget`, "admin")).toMatchObject({ status: 404, json: { error: { code: "not_found", field: "id" } } });
+      expect(await http("PUT", `/v1/api-keys/${unknown}/budget`, "operator", { total: { usd: 1 } })).toMatchObject({ status: 404 });
       const { key } = await fx.keys.create({ name: `revoked-${randomUUID()}`, role: "viewer" });
       await fx.keys.revoke(key.id);
-      expect((await http("PUT", `/v1/keys/${key.id}/budget`, "admin", { total: { usd: 1 } })).json.budgets).toEqual([
+      expect((await http("PUT", `/v1/api-keys/${key.id}/budget`, "admin", { total: { usd: 1 } })).json.budgets).toEqual([
         untouched("api_key", key.id, "total", 1, null),
       ]);
     });
@@ -265,7 +265,7 @@ describe.each(storeKinds)("budget API on %s", (kind) => {
       const agentId = await newAgent();
       const { key, secret } = await fx.keys.create({ name: `submitter-${randomUUID()}`, role: "agent", agentId });
       await http("PUT", `/v1/agents/${agentId}/budget`, "admin", { month: { usd: 10, tokens: 100_000 } });
-      await http("PUT", `/v1/keys/${key.id}/budget`, "admin", { total: { usd: 3 } });
+      await http("PUT", `/v1/api-keys/${key.id}/budget`, "admin", { total: { usd: 3 } });
       const submitted = await app.inject({
         method: "POST",
         url: "/v1/dags",
@@ -318,7 +318,7 @@ describe.each(storeKinds)("budget API on %s", (kind) => {
 
       // The owners' endpoints report the same windows.
       expect((await http("GET", `/v1/agents/${agentId}/budget`, "viewer")).json.budgets).toEqual([(dag.json.budget as { budgets: WireBudget[] }).budgets[1]]);
-      expect((await http("GET", `/v1/keys/${key.id}/budget`, "operator")).json.budgets).toEqual([(dag.json.budget as { budgets: WireBudget[] }).budgets[2]]);
+      expect((await http("GET", `/v1/api-keys/${key.id}/budget`, "operator")).json.budgets).toEqual([(dag.json.budget as { budgets: WireBudget[] }).budgets[2]]);
 
       // gRPC GetDag: the same budgets; unset limits and remainders are absent, not null.
       const { error, response } = await grpc.unary("GetDag", { id: dagId }, grpc.metadataFor("viewer"));

@@ -81,7 +81,7 @@ function everyRoute(): { name: string; method: string; path: string; body?: unkn
     "POST /v1/approvals/:id/reject": { reason: "outage" },
     "POST /v1/api-keys": { name: "during-outage", role: "viewer" },
     "PUT /v1/agents/:id/budget": { day: { usd: 1 } },
-    "PUT /v1/keys/:id/budget": { day: { usd: 1 } },
+    "PUT /v1/api-keys/:id/budget": { day: { usd: 1 } },
   };
   const idFor: Record<string, string> = {
     "/v1/dags/:id": dagId,
@@ -90,7 +90,7 @@ function everyRoute(): { name: string; method: string; path: string; body?: unkn
     "/v1/approvals/:id/reject": randomUUID(),
     "/v1/api-keys/:id": randomUUID(),
     "/v1/agents/:id/budget": agentId,
-    "/v1/keys/:id/budget": randomUUID(),
+    "/v1/api-keys/:id/budget": randomUUID(),
   };
   const routes = apiRoutes.map((r) => {
     const key = `${r.method} ${r.url}`;

@@ -263,7 +263,7 @@ export const budgetLimitBody = z
   .strictObject({ usd: usdAmount.optional(), tokens: tokenAmount.optional() })
   .refine((l) => l.usd !== undefined || l.tokens !== undefined, "set usd, tokens or both");
 
-/** PUT /v1/agents/:id/budget and /v1/keys/:id/budget: the whole set; a period left out has no budget. */
+/** PUT /v1/agents/:id/budget and /v1/api-keys/:id/budget: the whole set; a period left out has no budget. */
 export const ownerBudgetsBody = z.strictObject({
   total: budgetLimitBody.optional(),
   hour: budgetLimitBody.optional(),

@@ -502,7 +502,7 @@ export const matrix: readonly MatrixCase[] = [
     async prepare(fx) {
       const id = fx.keyIds.viewer;
       await fx.service.replaceOwnerBudgets({ scope: "api_key", id }, { total: { microUsd: 2_500_000 } }, "matrix");
-      return { url: `/v1/keys/${id}/budget`, grpc: { id }, verify: hasBudgets([{ scope: "api_key", scope_id: id, period: "total", limit_usd: 2.5 }]) };
+      return { url: `/v1/api-keys/${id}/budget`, grpc: { id }, verify: hasBudgets([{ scope: "api_key", scope_id: id, period: "total", limit_usd: 2.5 }]) };
     },
   },
   {
@@ -513,7 +513,7 @@ export const matrix: readonly MatrixCase[] = [
     expect: row(nf, nf, no, no),
     async prepare() {
       const id = randomUUID();
-      return { url: `/v1/keys/${id}/budget`, grpc: { id } };
+      return { url: `/v1/api-keys/${id}/budget`, grpc: { id } };
     },
   },
   {
@@ -526,7 +526,7 @@ export const matrix: readonly MatrixCase[] = [
       const { key } = await fx.keys.create({ name: `budgeted-${randomUUID()}`, role: "agent", agentId: fx.agentB.id });
       const limits = { hour: { tokens: 5_000 } };
       return {
-        url: `/v1/keys/${key.id}/budget`,
+        url: `/v1/api-keys/${key.id}/budget`,
         body: limits,
         grpc: { id: key.id, ...limits },
         async verify(r) {
@@ -548,7 +548,7 @@ export const matrix: readonly MatrixCase[] = [
     expect: row(nf, nf, no, no),
     async prepare() {
       const id = randomUUID();
-      return { url: `/v1/keys/${id}/budget`, body: { total: { usd: 1 } }, grpc: { id, total: { usd: 1 } } };
+      return { url: `/v1/api-keys/${id}/budget`, body: { total: { usd: 1 } }, grpc: { id, total: { usd: 1 } } };
     },
   },
 ];

@@ -205,7 +205,7 @@ export const apiRoutes: readonly ApiRoute[] = [
   },
   {
     method: "GET",
-    url: "/v1/keys/:id/budget",
+    url: "/v1/api-keys/:id/budget",
     operation: "getKeyBudget",
     summary: "An API key's budgets (total, month, day, hour) over the DAGs it submits, each in its current period.",
     successStatus: 200,
@@ -214,7 +214,7 @@ export const apiRoutes: readonly ApiRoute[] = [
   },
   {
     method: "PUT",
-    url: "/v1/keys/:id/budget",
+    url: "/v1/api-keys/:id/budget",
     operation: "setKeyBudget",
     summary: "Replace an API key's budgets: the periods in the body are set (spend so far is kept), the others removed; {} removes all.",
     successStatus: 200,
