@@ -4,6 +4,7 @@
  * like the DAG submission contract; the gRPC messages use the same field names.
  */
 import { z } from "zod";
+import { tokenAmount, usdAmount } from "../service/dag-schema";
 import { dagListLimits } from "../service/dag-list";
 import { rejectUnstorable } from "../service/storable-input";
 
@@ -250,13 +251,6 @@ export const usageReportJson = z.object({
 
 const budgetScope = z.enum(["dag", "agent", "api_key"]);
 const budgetPeriod = z.enum(["total", "hour", "day", "month"]);
-/** Dollars with at most 6 decimals: budgets are kept in whole micro-dollars. */
-export const usdAmount = z
-  .number()
-  .nonnegative()
-  .max(1_000_000_000)
-  .refine((v) => Math.abs(v * 1e6 - Math.round(v * 1e6)) < 1e-6, "at most 6 decimal places (whole micro-dollars)");
-const tokenAmount = z.int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 /** One period's limit: USD, tokens or both. */
 export const budgetLimitBody = z

@@ -64,16 +64,19 @@ export const taskSchema = z.discriminatedUnion("kind", [llmTaskSchema, toolTaskS
 /** Budgets are kept in whole micro-dollars. */
 export const microUsdOf = (usd: number): number => Math.round(usd * 1e6);
 
+/** A budget's USD amount: dollars with at most 6 decimals (every budget in the API uses this rule). */
+export const usdAmount = z
+  .number()
+  .nonnegative()
+  .max(1_000_000_000)
+  .refine((v) => Math.abs(v * 1e6 - microUsdOf(v)) < 1e-6, "at most 6 decimal places (whole micro-dollars)");
+/** A budget's token amount. */
+export const tokenAmount = z.int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+
 /** The DAG's own budget over its whole life (docs/budgets.md), and what it does when a periodic one runs out. */
 export const dagBudgetSchema = z.strictObject({
-  usd: z
-    .number()
-    .nonnegative()
-    .max(1_000_000_000)
-    .refine((v) => Math.abs(v * 1e6 - microUsdOf(v)) < 1e-6, "at most 6 decimal places (whole micro-dollars)")
-    .optional()
-    .describe("Most the DAG's LLM calls may cost, in USD."),
-  tokens: z.int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional().describe("Most tokens (input + output) its LLM calls may use."),
+  usd: usdAmount.optional().describe("Most the DAG's LLM calls may cost, in USD."),
+  tokens: tokenAmount.optional().describe("Most tokens (input + output) its LLM calls may use."),
   on_exhausted: z
     .enum(["fail", "wait_for_reset"])
     .default("fail")
