@@ -79,30 +79,45 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- The spend the usage table records for a scope in [p_from, p_to): what a new window starts from.
--- Unknown-usage rows have no cost and count 0 here.
+-- Unknown-usage rows have no cost and count 0 here. One query per scope, each served by an index
+-- (usage_dag_idx, usage_agent_idx, dags_submitted_by_idx then usage_dag_idx).
 CREATE FUNCTION apex_budget_recorded_spend(p_scope text, p_scope_id text, p_from timestamptz, p_to timestamptz,
                                            OUT micro_usd bigint, OUT tokens bigint)
-LANGUAGE sql STABLE AS $$
-  SELECT coalesce(sum(round(u.cost_usd * 1000000)), 0)::bigint,
-         coalesce(sum(u.input_tokens + u.output_tokens), 0)::bigint
-    FROM usage u
-   WHERE NOT u.unknown AND u.created_at >= p_from AND (p_to IS NULL OR u.created_at < p_to)
-     AND CASE p_scope
-           WHEN 'dag' THEN u.dag_id::text = p_scope_id
-           WHEN 'agent' THEN u.agent_id::text = p_scope_id
-           ELSE EXISTS (SELECT 1 FROM dags d WHERE d.id = u.dag_id AND d.submitted_by = p_scope_id)
-         END
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  IF p_scope = 'dag' THEN
+    SELECT coalesce(sum(round(u.cost_usd * 1000000)), 0)::bigint, coalesce(sum(u.input_tokens + u.output_tokens), 0)::bigint
+      INTO micro_usd, tokens
+      FROM usage u
+     WHERE u.dag_id = p_scope_id::uuid AND NOT u.unknown AND u.created_at >= p_from AND (p_to IS NULL OR u.created_at < p_to);
+  ELSIF p_scope = 'agent' THEN
+    SELECT coalesce(sum(round(u.cost_usd * 1000000)), 0)::bigint, coalesce(sum(u.input_tokens + u.output_tokens), 0)::bigint
+      INTO micro_usd, tokens
+      FROM usage u
+     WHERE u.agent_id = p_scope_id::uuid AND NOT u.unknown AND u.created_at >= p_from AND (p_to IS NULL OR u.created_at < p_to);
+  ELSE
+    SELECT coalesce(sum(round(u.cost_usd * 1000000)), 0)::bigint, coalesce(sum(u.input_tokens + u.output_tokens), 0)::bigint
+      INTO micro_usd, tokens
+      FROM dags d JOIN usage u ON u.dag_id = d.id
+     WHERE d.submitted_by = p_scope_id AND NOT u.unknown AND u.created_at >= p_from AND (p_to IS NULL OR u.created_at < p_to);
+  END IF;
+END
 $$;
+CREATE INDEX dags_submitted_by_idx ON dags (submitted_by);
 
 -- What a new window of budget `b` starts from: the recorded spend of its period when the budget was
 -- created during it, else nothing (apex_budget_recorded_spend scans usage: only when needed).
 CREATE FUNCTION apex_budget_window_seed(b budgets, p_starts_at timestamptz, OUT micro_usd bigint, OUT tokens bigint)
-LANGUAGE sql STABLE AS $$
-  SELECT r.micro_usd, r.tokens
-    FROM apex_budget_recorded_spend(b.scope, b.scope_id, p_starts_at, apex_budget_window_end(b.period, p_starts_at)) r
-   WHERE b.created_at > p_starts_at
-  UNION ALL
-  SELECT 0, 0 WHERE b.created_at <= p_starts_at
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  IF b.created_at > p_starts_at THEN
+    SELECT r.micro_usd, r.tokens INTO micro_usd, tokens
+      FROM apex_budget_recorded_spend(b.scope, b.scope_id, p_starts_at, apex_budget_window_end(b.period, p_starts_at)) r;
+  ELSE
+    micro_usd := 0;
+    tokens := 0;
+  END IF;
+END
 $$;
 
 -- The budgets that apply to a DAG's calls: its own, its agent's and its submitting key's.
@@ -132,6 +147,7 @@ RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
   held boolean;
   call_status text;
+  missing budgets;
   waits boolean;
   ids bigint[];
   w record;
@@ -153,14 +169,17 @@ BEGIN
     RETURN jsonb_build_object('status', 'fenced');
   END IF;
 
-  -- This period's window of every budget that applies, created on first use from recorded spend.
-  INSERT INTO budget_windows (budget_id, starts_at, spent_micro_usd, spent_tokens)
-  SELECT b.id, s.starts_at, r.micro_usd, r.tokens
-    FROM apex_dag_budgets(p_dag) b
-   CROSS JOIN LATERAL (SELECT apex_budget_window_start(b.period, p_now) AS starts_at) s
-   CROSS JOIN LATERAL apex_budget_window_seed(b, s.starts_at) r
-   WHERE NOT EXISTS (SELECT 1 FROM budget_windows x WHERE x.budget_id = b.id AND x.starts_at = s.starts_at)
-  ON CONFLICT (budget_id, starts_at) DO NOTHING;
+  -- This period's window of every budget that applies, created on first use; only a missing one
+  -- is seeded (the seed may read usage rows).
+  FOR missing IN
+    SELECT bb.* FROM apex_dag_budgets(p_dag) bb
+     WHERE NOT EXISTS (SELECT 1 FROM budget_windows x WHERE x.budget_id = bb.id AND x.starts_at = apex_budget_window_start(bb.period, p_now))
+  LOOP
+    INSERT INTO budget_windows (budget_id, starts_at, spent_micro_usd, spent_tokens)
+    SELECT missing.id, apex_budget_window_start(missing.period, p_now), r.micro_usd, r.tokens
+      FROM apex_budget_window_seed(missing, apex_budget_window_start(missing.period, p_now)) r
+    ON CONFLICT (budget_id, starts_at) DO NOTHING;
+  END LOOP;
 
   ids := ARRAY[]::bigint[];
   FOR w IN
