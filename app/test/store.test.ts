@@ -6,7 +6,7 @@ import { openDb } from "../src/store/db";
 import { migrate, migrationsDir } from "../src/store/migrate";
 import { createTestDatabase, type TestDatabase } from "./helpers/db";
 
-const expectedTables = ["agents", "api_keys", "approvals", "attempts", "dags", "llm_calls", "schema_migrations", "task_edges", "tasks", "usage", "workers"];
+const expectedTables = ["agents", "api_keys", "approvals", "attempts", "budget_reservations", "budget_windows", "budgets", "dags", "llm_calls", "schema_migrations", "task_edges", "tasks", "usage", "workers"];
 
 async function tables(db: Awaited<ReturnType<typeof openDb>>): Promise<string[]> {
   const r = await db.query<{ table_name: string }>(
