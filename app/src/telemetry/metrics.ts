@@ -131,18 +131,13 @@ function createHandle(key: MetricKey, def: MetricDef): ApexMetrics[MetricKey] {
           ...common,
           // One series per budget with that kind of limit; a removed budget's series goes with it.
           async collect() {
-            if (!clusterQuery) return;
-            try {
-              const snapshot = await currentSnapshot(clusterQuery);
+            await withClusterSnapshot((snapshot) => {
               this.reset();
               for (const b of snapshot.budgets) {
                 const value = perBudget(b);
                 if (value !== null) this.set({ scope: b.scope, scope_id: b.scopeId, period: b.period }, value);
               }
-            } catch (err) {
-              lastSnapshot = undefined;
-              clusterErrorHandler(err);
-            }
+            });
           },
         }) as ApexMetrics[MetricKey];
       }
@@ -152,21 +147,26 @@ function createHandle(key: MetricKey, def: MetricDef): ApexMetrics[MetricKey] {
       if (!field) return new Gauge(common) as ApexMetrics[MetricKey];
       return new Gauge({
         ...common,
-        // Runs on every scrape. Without a registered query (a process with no store) nothing is
-        // set and the gauge reads 0; on a failed query the previous value is kept and the error
-        // is reported, so one slow database does not take /metrics down.
         async collect() {
-          if (!clusterQuery) return;
-          try {
-            const snapshot = await currentSnapshot(clusterQuery);
-            this.set(snapshot[field]);
-          } catch (err) {
-            lastSnapshot = undefined;
-            clusterErrorHandler(err);
-          }
+          await withClusterSnapshot((snapshot) => this.set(snapshot[field]));
         },
       }) as ApexMetrics[MetricKey];
     }
+  }
+}
+
+/**
+ * Runs on every scrape of a cluster gauge. Without a registered query (a process with no store)
+ * nothing is set and the gauge reads 0; on a failed query the previous values are kept and the
+ * error is reported, so one slow database does not take /metrics down.
+ */
+async function withClusterSnapshot(use: (snapshot: ClusterSnapshot) => void): Promise<void> {
+  if (!clusterQuery) return;
+  try {
+    use(await currentSnapshot(clusterQuery));
+  } catch (err) {
+    lastSnapshot = undefined;
+    clusterErrorHandler(err);
   }
 }
 
