@@ -11,26 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status } from "@grpc/grpc-js";
 import type { FastifyInstance } from "fastify";
 import { buildHttpServer } from "../src/api/http/server";
+import type { BudgetJson } from "../src/api/schemas";
 import { storeKinds } from "./helpers/db";
 import { createApiFixture, type ApiFixture } from "./api-support/fixture";
 import { connectGrpc, type GrpcTestClient } from "./api-support/grpc-client";
 
 type Caller = "admin" | "operator" | "viewer" | "agent";
-
-interface WireBudget {
-  scope: string;
-  scope_id: string;
-  period: string;
-  limit_usd: number | null;
-  limit_tokens: number | null;
-  spent_usd: number;
-  spent_tokens: number;
-  reserved_usd: number;
-  reserved_tokens: number;
-  remaining_usd: number | null;
-  remaining_tokens: number | null;
-  resets_at: string | null;
-}
 
 /** When the current UTC period ends, as the API reports it. */
 function periodEnd(period: "hour" | "day" | "month", at = new Date()): string {
@@ -88,7 +74,7 @@ describe.each(storeKinds)("budget API on %s", (kind) => {
       headers: { authorization: `Bearer ${fx.tokens[caller]}` },
       ...(body === undefined ? {} : { payload: body as object }),
     });
-    return { status: res.statusCode, json: JSON.parse(res.body) as Record<string, unknown> & { budgets: WireBudget[]; error: { code: string; message: string; field?: string } } };
+    return { status: res.statusCode, json: JSON.parse(res.body) as Record<string, unknown> & { budgets: BudgetJson[]; error: { code: string; message: string; field?: string } } };
   }
 
   const newAgent = async () => (await fx.service.createAgent({ name: `budget-${randomUUID().slice(0, 8)}` })).id;
@@ -317,8 +303,8 @@ describe.each(storeKinds)("budget API on %s", (kind) => {
       expect(dag.json.budget).toMatchObject({ budgets: [{}, { resets_at: expect.stringMatching(/^\d{4}-\d\d-01T00:00:00\.000Z$/) }, {}] });
 
       // The owners' endpoints report the same windows.
-      expect((await http("GET", `/v1/agents/${agentId}/budget`, "viewer")).json.budgets).toEqual([(dag.json.budget as { budgets: WireBudget[] }).budgets[1]]);
-      expect((await http("GET", `/v1/api-keys/${key.id}/budget`, "operator")).json.budgets).toEqual([(dag.json.budget as { budgets: WireBudget[] }).budgets[2]]);
+      expect((await http("GET", `/v1/agents/${agentId}/budget`, "viewer")).json.budgets).toEqual([(dag.json.budget as { budgets: BudgetJson[] }).budgets[1]]);
+      expect((await http("GET", `/v1/api-keys/${key.id}/budget`, "operator")).json.budgets).toEqual([(dag.json.budget as { budgets: BudgetJson[] }).budgets[2]]);
 
       // gRPC GetDag: the same budgets; unset limits and remainders are absent, not null.
       const { error, response } = await grpc.unary("GetDag", { id: dagId }, grpc.metadataFor("viewer"));

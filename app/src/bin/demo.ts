@@ -10,6 +10,7 @@
  * Plain fetch, so it shows exactly what any HTTP client does.
  */
 import { readFile } from "node:fs/promises";
+import type { BudgetJson } from "../api/schemas";
 import { httpPaths } from "../contract/services";
 
 export interface DemoOptions {
@@ -43,20 +44,6 @@ interface UsageJson {
   output_tokens: number;
   cached_tokens: number;
   cost_usd: number;
-}
-
-interface BudgetJson {
-  scope: "dag" | "agent" | "api_key";
-  scope_id: string;
-  period: "total" | "hour" | "day" | "month";
-  limit_usd: number | null;
-  limit_tokens: number | null;
-  spent_usd: number;
-  spent_tokens: number;
-  reserved_usd: number;
-  reserved_tokens: number;
-  remaining_usd: number | null;
-  remaining_tokens: number | null;
 }
 
 interface DagJson {
