@@ -15,6 +15,7 @@ import { assertLoopback, dropDatabase, recreateDatabase } from "../engine/bench-
 import { recordUsageHistory, runVariant } from "./call-path";
 import { sampleLockWaits } from "./lock-waits";
 import { parseOptions, usage, type BudgetBenchOptions, type StoreName } from "./options";
+import { optionsOrExit } from "../command-line";
 import { ratioLine, resultsTable, runLine, type VariantResults } from "./report";
 import { variants, worstCase } from "./variants";
 
@@ -108,18 +109,8 @@ async function bench(o: BudgetBenchOptions): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  let o: BudgetBenchOptions | "help";
-  try {
-    o = parseOptions(process.argv.slice(2));
-  } catch (err) {
-    console.error(`${(err as Error).message}\n\n${usage}`);
-    process.exit(2);
-  }
-  if (o === "help") {
-    console.log(usage);
-    return;
-  }
-  const options = o;
+  const options = optionsOrExit(parseOptions, usage);
+  if (!options) return;
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.once(signal, () => {
       console.error(`budget bench: ${signal} while ${stage}`);

@@ -13,6 +13,7 @@ import { describeComplaints, scanLogs } from "../engine/process-logs";
 import { FaultInjector, faultPlan, type FaultResult } from "./faults";
 import { measure } from "./measure";
 import { parseOptions, usage, type ChaosOptions } from "./options";
+import { optionsOrExit } from "../command-line";
 import { lastLine, missedTargets, report } from "./report";
 import { ChaosRig } from "./rig";
 import { pollUntil, sleep } from "./wait";
@@ -92,18 +93,8 @@ async function chaos(o: ChaosOptions, rig: ChaosRig, runDir: string): Promise<nu
 }
 
 async function main(): Promise<void> {
-  let parsed: ChaosOptions | "help";
-  try {
-    parsed = parseOptions(process.argv.slice(2));
-  } catch (err) {
-    console.error(`${(err as Error).message}\n\n${usage}`);
-    process.exit(2);
-  }
-  if (parsed === "help") {
-    console.log(usage);
-    return;
-  }
-  const o = parsed;
+  const o = optionsOrExit(parseOptions, usage);
+  if (!o) return;
   const runDir = mkdtempSync(path.join(os.tmpdir(), "apex-chaos-"));
   const rig = new ChaosRig(runDir, o.appDir, log);
   const removeRunDir = () => {

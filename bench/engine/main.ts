@@ -15,6 +15,7 @@ import { killAllChildren } from "./child-processes";
 import { GraphileSide } from "./graphile-side";
 import { runInFlight, type InFlightResult } from "./in-flight";
 import { parseOptions, usage, type BenchOptions } from "./options";
+import { optionsOrExit } from "../command-line";
 import { startOtlpSink } from "./otlp-sink";
 import { describeComplaints, scanLogs } from "./process-logs";
 import { mib, overallApexRoundTrips, ratioLine, resultsTable, roundTripsLine, runLine, type WorkloadResults } from "./report";
@@ -134,18 +135,8 @@ async function bench(o: BenchOptions, runDir: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  let o: BenchOptions | "help";
-  try {
-    o = parseOptions(process.argv.slice(2));
-  } catch (err) {
-    console.error(`${(err as Error).message}\n\n${usage}`);
-    process.exit(2);
-  }
-  if (o === "help") {
-    console.log(usage);
-    return;
-  }
-  const options = o;
+  const options = optionsOrExit(parseOptions, usage);
+  if (!options) return;
   const runDir = mkdtempSync(path.join(os.tmpdir(), "apex-engine-bench-"));
   process.on("exit", killAllChildren);
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
