@@ -1,12 +1,12 @@
 /** How a budget refusal reads in a task's error, the log and the API. */
-import type { BudgetRefusal } from "./budget";
+import { budgetPeriodWords, type BudgetRefusal } from "./budget";
 
 const usd = (micro: number) => `$${(micro / 1e6).toFixed(6)}`;
 
 export function formatBudgetRefusal(r: BudgetRefusal): string {
   const b = r.budget;
   const owner = b.scope === "api_key" ? `API key ${b.scopeId}` : `${b.scope} ${b.scopeId}`;
-  const name = b.period === "total" ? `${owner} budget` : `${owner} ${b.period === "day" ? "daily" : `${b.period}ly`} budget`;
+  const name = b.period === "total" ? `${owner} budget` : `${owner} ${budgetPeriodWords[b.period]} budget`;
   const parts: string[] = [];
   if (b.limitMicroUsd !== null && b.spentMicroUsd + b.reservedMicroUsd + r.worstCase.microUsd > b.limitMicroUsd) {
     parts.push(

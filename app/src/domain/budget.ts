@@ -10,6 +10,9 @@ export type BudgetScope = (typeof budgetScopes)[number];
 export const budgetPeriods = ["total", "hour", "day", "month"] as const;
 export type BudgetPeriod = (typeof budgetPeriods)[number];
 
+/** How a period reads in messages: "the agent's daily budget". */
+export const budgetPeriodWords: Readonly<Record<BudgetPeriod, string>> = { total: "total", hour: "hourly", day: "daily", month: "monthly" };
+
 /** At least one of the two is set. */
 export interface BudgetLimit {
   readonly microUsd?: number;

@@ -16,7 +16,7 @@ import { announce } from "../engine/events";
 import { cancelDag, dagHead, decideApproval, insertDag, listApprovals, type ApprovalContextRow } from "../store/queries/dags";
 import { budgetStates, replaceBudgets } from "../store/queries/budgets";
 import { budgetOwnerExists, ownerBudgetLimits, type OwnerBudgetLimit } from "../store/queries/budget-owners";
-import type { BudgetState } from "../domain/budget";
+import { budgetPeriodWords, type BudgetState } from "../domain/budget";
 import { can } from "../auth/permissions";
 import { modelCheckFromEnv, type ModelCheck } from "../llm/model-check";
 import { listDagSummaries } from "./dag-list";
@@ -119,12 +119,11 @@ function notFound(what: string, id: string): ServiceError {
 }
 
 const usd = (microUsd: number): string => (microUsd / 1e6).toFixed(6);
-const periodNames: Readonly<Record<BudgetState["period"], string>> = { total: "total", hour: "hourly", day: "daily", month: "monthly" };
 
 function agentBudgetExceeded(field: string, asked: string, agentBudget: OwnerBudgetLimit, limit: string): ServiceError {
   return new ServiceError(
     "invalid_argument",
-    `${field}: ${asked} exceeds the agent's ${periodNames[agentBudget.period]} budget of ${limit}; a DAG budget may only lower its agent's`,
+    `${field}: ${asked} exceeds the agent's ${budgetPeriodWords[agentBudget.period]} budget of ${limit}; a DAG budget may only lower its agent's`,
     field,
   );
 }
