@@ -17,6 +17,7 @@ import { countTokens } from "../src/llm/providers/local";
 import { StoreApexService } from "../src/service/apex-service";
 import type { DagView } from "../src/service/types";
 import { replaceBudgets } from "../src/store/queries/budgets";
+import { apexMetrics } from "../src/telemetry/metrics";
 import { startFakeLlmServer, type FakeLlmServer } from "./fakes/fake-llm-server";
 import { openMigratedDb, storeKinds, type MigratedDb } from "./helpers/db";
 import { refusingSandbox, testTools } from "./helpers/engine-doubles";
@@ -100,6 +101,10 @@ describe.each(storeKinds)("budgets in the engine on %s", (kind) => {
     return service.getDag(dagId);
   }
 
+  /** apex_budget_rejections_total{scope} of this process (the worker runs in it). */
+  const rejections = async (scope: BudgetScope) =>
+    (await apexMetrics.budgetRejectionsTotal.get()).values.find((v) => v.labels.scope === scope)?.value ?? 0;
+
   async function windows(scope: BudgetScope, scopeId: string, period: BudgetPeriod = "total"): Promise<WindowRow[]> {
     const r = await store.db.query<WindowRow>(
       `SELECT w.starts_at, w.spent_micro_usd::text, w.spent_tokens::text, w.reserved_micro_usd::text, w.reserved_tokens::text
@@ -123,9 +128,11 @@ describe.each(storeKinds)("budgets in the engine on %s", (kind) => {
     await replaceBudgets(store.db, "api_key", keyId, { [c.key.period]: tokensFor(c.key.calls) }, "test");
     const dagId = await submitChain(agentId, keyId, 6);
     await setDagBudget(dagId, tokensFor(c.dag));
+    const rejectionsBefore = await rejections(c.tightest);
     await startWorker();
 
     const dag = await ended(dagId);
+    expect(await rejections(c.tightest)).toBe(rejectionsBefore + 1);
     expect(dag.status).toBe("failed");
     expect(dag.tasks.filter((t) => t.status === "succeeded")).toHaveLength(c.fits);
     const refused = dag.tasks[c.fits]!;

@@ -172,7 +172,7 @@ export const metrics = {
   budgetRejectionsTotal: def({
     name: "apex_budget_rejections_total",
     type: "counter",
-    help: "LLM calls a budget refused before they went out, by the refusing budget's scope (dag, agent, api_key).",
+    help: "LLM calls a budget refused before they went out (the task failed budget_exceeded or waits for the period's reset), by the refusing budget's scope (dag, agent, api_key). A call that only waits for calls in flight to settle is not counted.",
     labels: ["scope"],
     scope: "process",
   }),

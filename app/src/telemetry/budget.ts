@@ -1,5 +1,5 @@
 /**
- * Budget events as telemetry sees them: a refused reservation (apex_budget_rejections_total{scope}
+ * Budget events as telemetry sees them: a rejected reservation (apex_budget_rejections_total{scope}
  * and a log line with the seed's fields, trace and span from the active llm_call span) and an
  * answer that cost more than its reservation (a warning: the provider went past a bound).
  */
@@ -15,9 +15,13 @@ interface CallOwner {
   readonly agentId: string;
 }
 
+/**
+ * A refusal that fails the task or parks it until a reset is a rejection: counted and logged as a
+ * warning. One that only waits for calls in flight to settle repeats until they do, and is logged
+ * at debug only.
+ */
 export function reportBudgetRefusal(refusal: BudgetRefusal, task: CallOwner, attempt: number): void {
   const b = refusal.budget;
-  apexMetrics.budgetRejectionsTotal.inc({ scope: b.scope });
   const fields = {
     dag_id: task.dagId,
     task_id: task.taskId,
@@ -31,9 +35,12 @@ export function reportBudgetRefusal(refusal: BudgetRefusal, task: CallOwner, att
     worst_case_tokens: refusal.worstCase.tokens,
   };
   const message = `LLM call refused by budget: ${formatBudgetRefusal(refusal)}`;
-  // A wait for calls in flight repeats until they settle; the refusals that stop or park a task are warnings.
-  if (refusal.decision === "wait_settle") logger.info(fields, message);
-  else logger.warn(fields, message);
+  if (refusal.decision === "wait_settle") {
+    logger.debug(fields, message);
+    return;
+  }
+  apexMetrics.budgetRejectionsTotal.inc({ scope: b.scope });
+  logger.warn(fields, message);
 }
 
 export function reportBudgetOverrun(overrunMicroUsd: number, usage: LlmCallUsage, task: CallOwner, attempt: number): void {
