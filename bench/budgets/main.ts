@@ -5,7 +5,6 @@
  * that refuses most calls. Prints a line per run, a table of medians and, last, one `ratio` line
  * per store and budgeted variant. docs/performance.md ("Budgets") explains the figures.
  */
-import { execFileSync } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import { runtimeEnv } from "../../app/src/contract/env";
@@ -15,23 +14,13 @@ import { assertLoopback, dropDatabase, recreateDatabase } from "../engine/bench-
 import { recordUsageHistory, runVariant } from "./call-path";
 import { sampleLockWaits } from "./lock-waits";
 import { parseOptions, usage, type BudgetBenchOptions, type StoreName } from "./options";
+import { appSourceDescription } from "../app-source";
 import { optionsOrExit } from "../command-line";
 import { ratioLine, resultsTable, runLine, type VariantResults } from "./report";
 import { variants, worstCase } from "./variants";
 
 let stage = "starting";
 const warmUpCallsPerCaller = 2;
-
-function sourceDescription(): string {
-  const appDir = path.join(__dirname, "../../app");
-  const git = (...args: string[]) => execFileSync("git", ["-C", appDir, ...args], { encoding: "utf8" }).trim();
-  try {
-    const dirty = git("status", "--porcelain", "--", "src", "migrations") !== "";
-    return `${git("rev-parse", "--short", "HEAD")}${dirty ? " + uncommitted changes in app/src or app/migrations" : ""}`;
-  } catch {
-    return "unknown (not a git checkout)";
-  }
-}
 
 async function postgresSettings(db: Db): Promise<string> {
   const r = await db.query<{ version: string; sync: string; fsync: string }>(
@@ -61,7 +50,7 @@ async function bench(o: BudgetBenchOptions): Promise<void> {
   const samplerOf = (store: StoreName) => (store === "postgres" ? () => sampleLockWaits(benchUrl) : undefined);
   console.log(
     `budget bench: ${o.callers} callers x ${o.callsPerCaller} calls each, ${o.reps} repetition(s) of every variant, interleaved\n` +
-      `  Apex app/ at ${sourceDescription()}; Node ${process.version}, ${os.cpus().length} cores, load average ${os.loadavg()[0]!.toFixed(1)} at start\n` +
+      `  Apex app/ at ${appSourceDescription(path.join(__dirname, "../../app"))}; Node ${process.version}, ${os.cpus().length} cores, load average ${os.loadavg()[0]!.toFixed(1)} at start\n` +
       `  stores: ${o.stores.join(", ")}${pg ? `; ${await postgresSettings(pg)}, database ${o.database}, a pool of ${o.callers} connections (one per caller)` : ""}\n` +
       `  call path: the store's beginCall and recordAnswer (app/src/store/queries/llm-calls.ts), as engine/paid-once.ts makes them, on tasks\n` +
       `    claimed and started by engine/lifecycle.ts claimTasks; no provider and no worker loop, so the figures are the database's\n` +

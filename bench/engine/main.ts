@@ -3,7 +3,6 @@
  * of no-op tasks (see workloads.ts and docs/performance.md). Prints a table, one `ratio` line per
  * workload and, last, `round-trips-per-task <N>`.
  */
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -15,6 +14,7 @@ import { killAllChildren } from "./child-processes";
 import { GraphileSide } from "./graphile-side";
 import { runInFlight, type InFlightResult } from "./in-flight";
 import { parseOptions, usage, type BenchOptions } from "./options";
+import { appSourceDescription } from "../app-source";
 import { optionsOrExit } from "../command-line";
 import { startOtlpSink } from "./otlp-sink";
 import { describeComplaints, scanLogs } from "./process-logs";
@@ -26,16 +26,6 @@ import { startFakeLlmServer, type FakeLlmServer } from "../../app/test/fakes/fak
 const inFlightHoldMs = 5_000;
 
 let stage = "starting";
-
-function sourceDescription(appDir: string): string {
-  const git = (...args: string[]) => execFileSync("git", ["-C", appDir, ...args], { encoding: "utf8" }).trim();
-  try {
-    const dirty = git("status", "--porcelain", "--", "src", "migrations") !== "";
-    return `${git("rev-parse", "--short", "HEAD")}${dirty ? " + uncommitted changes in app/src or app/migrations" : ""}`;
-  } catch {
-    return "unknown (not a git checkout)";
-  }
-}
 
 async function postgresVersion(url: string): Promise<string> {
   const c = new Client({ connectionString: url });
@@ -53,7 +43,7 @@ async function bench(o: BenchOptions, runDir: string): Promise<void> {
   const workloads = workloadsOf(o.size, o.only);
   console.log(
     `engine bench: size ${o.size}, ${o.reps} repetition(s), concurrency ${o.concurrency}, workloads ${o.only.join(", ")}\n` +
-      `  Apex ${o.appDir} at ${sourceDescription(o.appDir)}; graphile-worker 0.17.3\n` +
+      `  Apex ${o.appDir} at ${appSourceDescription(o.appDir)}; graphile-worker 0.17.3\n` +
       `  Node ${process.version}, Postgres ${await postgresVersion(o.databaseUrl)} (database ${o.database}), ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB\n` +
       `  logs in ${runDir}`,
   );
