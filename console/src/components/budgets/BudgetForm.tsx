@@ -20,6 +20,12 @@ interface Problem {
 }
 
 const inputId = (period: BudgetPeriod, unit: Unit) => `budget-${period}-${unit}`;
+
+/** The two limits of a period, in the order the form shows them. */
+const limitInputs: readonly { unit: Unit; label: string; inputMode: "decimal" | "numeric" }[] = [
+  { unit: "usd", label: "USD limit", inputMode: "decimal" },
+  { unit: "tokens", label: "Token limit", inputMode: "numeric" },
+];
 const fieldName = (period: BudgetPeriod, unit: Unit) => `${period}.${unit}`;
 
 function initialValues(budgets: readonly Budget[]): Values {
@@ -103,28 +109,19 @@ export function BudgetForm({
       {budgetPeriods.map((period) => (
         <fieldset key={period}>
           <legend>{periodLabels[period]}</legend>
-          <div>
-            <label htmlFor={inputId(period, "usd")}>USD limit</label>
-            <input
-              id={inputId(period, "usd")}
-              inputMode="decimal"
-              autoComplete="off"
-              value={values[period].usd}
-              onChange={(e) => set(period, "usd", e.target.value)}
-              {...invalidProps(period, "usd")}
-            />
-          </div>
-          <div>
-            <label htmlFor={inputId(period, "tokens")}>Token limit</label>
-            <input
-              id={inputId(period, "tokens")}
-              inputMode="numeric"
-              autoComplete="off"
-              value={values[period].tokens}
-              onChange={(e) => set(period, "tokens", e.target.value)}
-              {...invalidProps(period, "tokens")}
-            />
-          </div>
+          {limitInputs.map(({ unit, label, inputMode }) => (
+            <div key={unit}>
+              <label htmlFor={inputId(period, unit)}>{label}</label>
+              <input
+                id={inputId(period, unit)}
+                inputMode={inputMode}
+                autoComplete="off"
+                value={values[period][unit]}
+                onChange={(e) => set(period, unit, e.target.value)}
+                {...invalidProps(period, unit)}
+              />
+            </div>
+          ))}
         </fieldset>
       ))}
       {problem ? (
