@@ -3,6 +3,7 @@ import { median, percentile } from "../engine/report";
 import type { RunResult } from "./call-path";
 import type { StoreName } from "./options";
 import type { VariantName } from "./variants";
+import { textTable } from "../text-table";
 
 /** Every repetition of one variant on one store, in order. */
 export interface VariantResults {
@@ -37,11 +38,6 @@ export function runLine(rep: number, store: StoreName, r: RunResult): string {
   );
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join("  ").trimEnd()).join("\n");
-}
-
 const medianOf = (runs: readonly RunResult[], f: (r: RunResult) => number) => median(runs.map(f));
 
 export function resultsTable(results: readonly VariantResults[]): string {
@@ -72,7 +68,7 @@ export function resultsTable(results: readonly VariantResults[]): string {
       v.runs[0]?.lockWaiting === undefined ? "-" : medianOf(v.runs, (r) => r.lockWaiting ?? NaN).toFixed(1),
     ];
   });
-  return table([header, ...rows]);
+  return textTable([header, ...rows]);
 }
 
 /**

@@ -5,6 +5,7 @@ import type { HttpTally } from "./http-client";
 import type { Measurement } from "./measure";
 import type { UnexpectedExit } from "./processes";
 import type { BadInputResult } from "./workload";
+import { textTable } from "../text-table";
 
 export interface ChaosOutcome {
   readonly m: Measurement;
@@ -47,11 +48,6 @@ export function missedTargets(o: ChaosOutcome): string[] {
   return missed;
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join("  ").trimEnd()).join("\n");
-}
-
 export function report(o: ChaosOutcome): string {
   const { m, http } = o;
   const statuses = [...http.byStatus].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}: ${n}`).join(", ");
@@ -81,7 +77,7 @@ export function report(o: ChaosOutcome): string {
     ],
   ];
   if (o.badInputs) rows.push(["bad inputs", `${o.badInputs.sent - o.badInputs.wrong.length}/${o.badInputs.sent}`, "all", "NUL/lone surrogate in a text field answered 400"]);
-  const lines = [table(rows), "", `HTTP statuses: ${statuses || "none"}`];
+  const lines = [textTable(rows), "", `HTTP statuses: ${statuses || "none"}`];
   lines.push("faults:");
   for (const f of o.faults) {
     const outcome = f.skipped || f.name === "bad-inputs" ? "" : ` recovered in ${seconds(f.recoverySeconds)}`;

@@ -1,5 +1,6 @@
 /** Summaries of the repetitions and the bench's printed report. */
 import type { WorkloadName, WorkloadRun } from "./workloads";
+import { textTable } from "../text-table";
 
 export interface WorkloadResults {
   readonly name: WorkloadName;
@@ -40,11 +41,6 @@ function dispatch(runs: readonly WorkloadRun[]): string {
   return `${ms(percentile(all, 50))}/${ms(percentile(all, 95))}/${ms(percentile(all, 99))} (${all.length})`;
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join("  ").trimEnd()).join("\n");
-}
-
 export function resultsTable(results: readonly WorkloadResults[]): string {
   const header = [
     "workload",
@@ -70,7 +66,7 @@ export function resultsTable(results: readonly WorkloadResults[]): string {
       dispatch(r.graphile),
     ];
   });
-  return table([header, ...rows]);
+  return textTable([header, ...rows]);
 }
 
 /** `ratio <min over repetitions> <workload> (apex N tasks/s, graphile-worker M jobs/s)`, N and M from that repetition. */
